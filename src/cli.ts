@@ -1,0 +1,151 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { createLogger, LOG_LEVELS } from './node/logger.js';
+import { defaultDataDir } from './node/data-dir.js';
+import { servedAddresses } from './node/interfaces.js';
+import { runJsonClient } from './node/json-client.js';
+import { startCoordinator } from './coordinator/coordinator.js';
+import { DEFAULT_BCRYPT_COST } from './coordinator/credential-store.js';
+import { USERNAME_RE } from './protocol/limits.js';
+
+const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+
+/** A user-facing failure: printed as one line, no stack trace. */
+class UsageError extends Error {}
+
+function intOption(min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || n < min || n > max) throw new InvalidArgumentError(`expected an integer from ${min} to ${max}`);
+    return n;
+  };
+}
+
+function hostPort(value: string): string {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):(\d{1,5})$/.exec(value);
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new InvalidArgumentError('expected HOST:PORT, e.g. 192.168.1.10:7777');
+  return value;
+}
+
+/** Reads a secret from a file (first line, trailing newline stripped) or an environment variable. */
+function secret(file: string | undefined, env: string): string | undefined {
+  if (file !== undefined) {
+    try {
+      return readFileSync(file, 'utf8').split(/\r?\n/)[0] ?? '';
+    } catch (err) {
+      throw new UsageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+  return process.env[env] || undefined;
+}
+
+const program = new Command('lanchat')
+  .description('Zero-configuration chat for a local network')
+  .version(version, '-V, --version')
+  .showHelpAfterError('(run with --help for usage)')
+  .action(() => {
+    process.stderr.write('lanchat: the terminal UI is not available in this version; use `lanchat serve` and `lanchat client` (see --help)\n');
+    process.exitCode = 2;
+  });
+
+program
+  .command('serve')
+  .description('run a coordinator: the relay and credential store of one chat network')
+  .option('--port <n>', 'TCP port to listen on (0 = pick a free one)', intOption(0, 65535), 7777)
+  .option('--host <addr>', 'address to bind', '0.0.0.0')
+  .option('--data-dir <dir>', 'where accounts and messages are kept', defaultDataDir())
+  .option('--network <name>', 'network name, to run several chats on one LAN', 'default')
+  .option('--network-password-file <file>', 'file holding the network password (else LANCHAT_NETWORK_PASSWORD)')
+  .option('--bcrypt-cost <n>', 'bcrypt cost for new password hashes', intOption(4, 31), DEFAULT_BCRYPT_COST)
+  .option('--max-message-rate <n>', 'messages per second one session may send', intOption(1, 1_000_000), 20)
+  .addOption(new Option('--log-level <level>', 'log level (logs go to stderr)').choices(LOG_LEVELS).default('warn'))
+  .action(async (opts: { port: number; host: string; dataDir: string; network: string; networkPasswordFile?: string; bcryptCost: number; maxMessageRate: number; logLevel: string }) => {
+    if (!/^[A-Za-z0-9_.-]{1,32}$/.test(opts.network)) throw new UsageError('--network: 1–32 letters, digits, "_", "." or "-"');
+    const log = createLogger(opts.logLevel);
+    const networkPassword = secret(opts.networkPasswordFile, 'LANCHAT_NETWORK_PASSWORD');
+    const coordinator = await startCoordinator(
+      {
+        dataDir: opts.dataDir,
+        host: opts.host,
+        port: opts.port,
+        network: opts.network,
+        bcryptCost: opts.bcryptCost,
+        maxMessageRate: opts.maxMessageRate,
+        ...(networkPassword === undefined ? {} : { networkPassword }),
+      },
+      log,
+    );
+    const { relay } = coordinator;
+    const { port } = relay.address;
+    for (const addr of servedAddresses(opts.host)) {
+      console.log(`lanchat coordinator for network "${opts.network}" at ${addr.includes(':') ? `[${addr}]` : addr}:${port}`);
+    }
+    if (networkPassword !== undefined) console.log('network password required from every client');
+    relay.on('user:registered', (name, address) => console.log(`registered ${name} (from ${address})`));
+    relay.on('user:joined', (name, address) => console.log(`${name} joined (from ${address})`));
+    relay.on('user:left', (name) => console.log(`${name} left`));
+    relay.on('error', (err) => log.error({ err }, 'relay error'));
+    let signalled = false;
+    const shutdown = (signal: string): void => {
+      if (signalled) process.exit(130); // a second Ctrl+C: stop waiting
+      signalled = true;
+      console.log(`${signal}: shutting down`);
+      coordinator.stop().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error({ err }, 'unclean shutdown');
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGINT', () => shutdown('SIGINT'));
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+  });
+
+program
+  .command('client')
+  .description('a chat session speaking JSON lines: commands on stdin, events on stdout')
+  .requiredOption('--connect <host:port>', 'coordinator address', hostPort)
+  .requiredOption('--user <name>', 'username')
+  .option('--register', 'create the account first')
+  .option('--password-file <file>', 'file holding the password (else LANCHAT_PASSWORD)')
+  .option('--network-password-file <file>', 'file holding the network password (else LANCHAT_NETWORK_PASSWORD)')
+  .addOption(new Option('--log-level <level>', 'log level (logs go to stderr)').choices(LOG_LEVELS).default('warn'))
+  .addHelpText(
+    'after',
+    `
+stdin, one JSON object a line:
+  {"type":"send","text":"hi"}                       to everyone
+  {"type":"send","text":"hi","to":["bob"],"id":1}   to bob only; "id" is echoed in the ack
+  {"type":"who"}   {"type":"quit"}                  end of input = quit once sends are acked
+stdout: ready, message, ack, presence and error lines (see README).`,
+  )
+  .action(async (opts: { connect: string; user: string; register?: boolean; passwordFile?: string; networkPasswordFile?: string; logLevel: string }) => {
+    if (!USERNAME_RE.test(opts.user)) throw new UsageError('--user: 1–32 letters, digits, "_", "." or "-"');
+    const password = secret(opts.passwordFile, 'LANCHAT_PASSWORD');
+    if (password === undefined || password === '') throw new UsageError('no password: set LANCHAT_PASSWORD or use --password-file');
+    const networkPassword = secret(opts.networkPasswordFile, 'LANCHAT_NETWORK_PASSWORD');
+    const log = createLogger(opts.logLevel);
+    const code = await runJsonClient(
+      {
+        address: opts.connect,
+        user: opts.user,
+        password,
+        register: opts.register === true,
+        log,
+        ...(networkPassword === undefined ? {} : { networkPassword }),
+      },
+      { stdin: process.stdin, stdout: process.stdout },
+      log,
+    );
+    process.exit(code);
+  });
+
+program.parseAsync().catch((err: unknown) => {
+  const e = err as Error & { code?: string };
+  const known = e instanceof UsageError || ['ListenError', 'CorruptDataError', 'DataDirLockedError'].includes(e.name);
+  process.stderr.write(`lanchat: ${known ? e.message : String(e.stack ?? e)}\n`);
+  process.exit(e instanceof UsageError ? 2 : 1);
+});

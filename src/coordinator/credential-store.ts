@@ -1,0 +1,115 @@
+import bcrypt from 'bcryptjs';
+import type { Logger } from 'pino';
+import { MAX_PASSWORD_BYTES } from '../protocol/limits.js';
+import { ProtocolError } from '../protocol/errors.js';
+import { userKey } from '../protocol/messages.js';
+import type { UserEntry } from './entries.js';
+import type { LogStore } from './log-store.js';
+import type { ChatState } from './state.js';
+
+/** bcrypt cost: 12 ≈ 0.3 s per hash in bcryptjs on a 2-core 2026 VM (measured); tests use 4. */
+export const DEFAULT_BCRYPT_COST = 12;
+/** bcryptjs runs on the event loop: at most this many hashes at once, so chat stays responsive. */
+const MAX_CONCURRENT_HASHES = 2;
+/** Hash requests waiting beyond this are refused with `rate_limited` (a registration flood). */
+const MAX_QUEUED_HASHES = 64;
+
+export interface CredentialDeps {
+  store: LogStore;
+  state: ChatState;
+  log: Logger;
+  now?: () => number;
+}
+
+/**
+ * The credential store (DESIGN §7): accounts are `user` entries in the log,
+ * holding only bcrypt hashes. Unknown user and wrong password fail the same
+ * way and take the same time; hashes are upgraded at login when the cost
+ * policy changes.
+ */
+export class CredentialStore {
+  readonly #deps: CredentialDeps;
+  readonly #cost: number;
+  readonly #registering = new Set<string>();
+  #dummyHash: Promise<string> | undefined;
+  #running = 0;
+  readonly #waiting: (() => void)[] = [];
+
+  constructor(deps: CredentialDeps, options: { cost?: number } = {}) {
+    const cost = options.cost ?? DEFAULT_BCRYPT_COST;
+    if (!Number.isInteger(cost) || cost < 4 || cost > 31) throw new TypeError('bcrypt cost must be an integer from 4 to 31');
+    this.#deps = deps;
+    this.#cost = cost;
+  }
+
+  /** Creates an account. Throws `username_taken`, `password_too_long` or `rate_limited`. */
+  async register(name: string, password: string): Promise<UserEntry> {
+    checkPasswordLength(password);
+    const key = userKey(name);
+    if (this.#deps.state.user(name) !== undefined || this.#registering.has(key)) throw new ProtocolError('username_taken');
+    this.#registering.add(key);
+    try {
+      const hash = await this.#hash(password);
+      const now = (this.#deps.now ?? Date.now)();
+      const [entry] = await this.#deps.store.append([{ kind: 'user', name, hash, created: now, updated: now }]);
+      this.#deps.state.apply(entry!);
+      return entry as UserEntry;
+    } finally {
+      this.#registering.delete(key);
+    }
+  }
+
+  /** Checks a password. Throws `auth_failed` for an unknown user or a wrong password alike. */
+  async verify(name: string, password: string): Promise<UserEntry> {
+    checkPasswordLength(password);
+    const user = this.#deps.state.user(name);
+    // Compare against a dummy hash for unknown users so both failures take the same time (DESIGN §7).
+    const hash = user?.hash ?? (await this.#dummy());
+    const ok = await this.#limited(() => bcrypt.compare(password, hash));
+    if (!ok || user === undefined) throw new ProtocolError('auth_failed');
+    if (bcrypt.getRounds(user.hash) !== this.#cost) void this.#rehash(user, password);
+    return user;
+  }
+
+  async #rehash(user: UserEntry, password: string): Promise<void> {
+    try {
+      const hash = await this.#hash(password);
+      const { origin: _origin, seq: _seq, ...account } = user;
+      const [entry] = await this.#deps.store.append([{ ...account, hash, updated: (this.#deps.now ?? Date.now)() }]);
+      this.#deps.state.apply(entry!);
+      this.#deps.log.info({ user: user.name, cost: this.#cost }, 'password rehashed with the current cost');
+    } catch (err) {
+      this.#deps.log.warn({ err, user: user.name }, 'rehash failed; keeping the old hash');
+    }
+  }
+
+  #hash(password: string): Promise<string> {
+    return this.#limited(() => bcrypt.hash(password, this.#cost));
+  }
+
+  #dummy(): Promise<string> {
+    this.#dummyHash ??= bcrypt.hash('lanchat-dummy-password', this.#cost);
+    return this.#dummyHash;
+  }
+
+  /** Runs bcrypt work with bounded concurrency and a bounded queue. */
+  async #limited<T>(work: () => Promise<T>): Promise<T> {
+    if (this.#running >= MAX_CONCURRENT_HASHES) {
+      if (this.#waiting.length >= MAX_QUEUED_HASHES) throw new ProtocolError('rate_limited', 'the server is busy checking passwords; try again shortly');
+      await new Promise<void>((resolve) => this.#waiting.push(resolve)); // the finishing job hands us its slot
+    } else {
+      this.#running++;
+    }
+    try {
+      return await work();
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#running--;
+    }
+  }
+}
+
+function checkPasswordLength(password: string): void {
+  if (Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES) throw new ProtocolError('password_too_long');
+}

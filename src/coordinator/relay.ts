@@ -1,0 +1,493 @@
+import { EventEmitter } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, WebSocket, type RawData } from 'ws';
+import type { Logger } from 'pino';
+import { DEFAULT_LIMITS, HARD_MAX_PAYLOAD, type Limits } from '../protocol/limits.js';
+import { ERROR_CODES, ProtocolError, type ErrorCode } from '../protocol/errors.js';
+import {
+  clientMessageSchema,
+  errorFrame,
+  parseClientFrame,
+  userKey,
+  welcome,
+  type ClientMessage,
+  type ServerMessage,
+} from '../protocol/messages.js';
+import type { MessageEntry, UserEntry } from './entries.js';
+import type { LogStore } from './log-store.js';
+import type { ChatState } from './state.js';
+import type { CredentialStore } from './credential-store.js';
+import { RateLimiter } from './rate-limiter.js';
+
+const HEARTBEAT_MS = 1_000; // ping period (DESIGN §6)
+const DEAD_AFTER_MS = 3_000; // 3 missed pongs: the client is gone (DESIGN §4)
+const MAX_BUFFERED_BYTES = 8 * 1024 * 1024; // a slower consumer is cut off, never buffered without bound (DESIGN §6)
+const MAX_QUEUED_FRAMES = 256; // frames waiting behind a slow handler (e.g. bcrypt) per session
+const DEFAULT_MESSAGE_RATE = 20; // messages per second per session, with a burst of twice that
+const STRIKES = { capacity: 20, refillPerSecond: 1 }; // bad frames or over-rate sends before disconnection
+const LOGIN_FAILURES_PER_USER = { capacity: 5, refillPerSecond: 1 / 12 }; // 5 at once, then 5 a minute
+const LOGIN_FAILURES_PER_ADDRESS = { capacity: 20, refillPerSecond: 1 / 3 }; // 20 at once, then 20 a minute
+
+/** Collaborators, injected so tests can swap them (STYLE: construction). */
+export interface RelayDeps {
+  store: LogStore;
+  state: ChatState;
+  credentials: CredentialStore;
+  log: Logger;
+  now?: () => number;
+}
+
+export interface RelayOptions {
+  /** This node's id, announced in `welcome` and `/status`. */
+  nodeId: string;
+  network?: string;
+  host?: string;
+  port?: number;
+  /** When set, every client must present it first (`network:auth`). */
+  networkPassword?: string;
+  limits?: Partial<Limits>;
+  /** Messages per second one session may send (burst: twice this). */
+  maxMessageRate?: number;
+  heartbeatMs?: number;
+  deadAfterMs?: number;
+}
+
+interface Session {
+  readonly id: number;
+  readonly ws: WebSocket;
+  readonly address: string;
+  networkOk: boolean;
+  user: UserEntry | undefined;
+  lastPong: number;
+  busy: boolean;
+  readonly queue: { data: RawData; isBinary: boolean }[];
+}
+
+type Msg<K extends ClientMessage['type']> = Extract<ClientMessage, { type: K }>;
+interface Handler<K extends ClientMessage['type']> {
+  /** What the session must have done first: nothing, passed the network password, or logged in. */
+  needs: 'nothing' | 'network' | 'login';
+  run(s: Session, msg: Msg<K>): void | Promise<void>;
+}
+
+/** Relay events, for the CLI's one-line-per-event output and for tests. */
+export interface RelayEvents {
+  'user:joined': [name: string, address: string];
+  'user:left': [name: string];
+  'user:registered': [name: string, address: string];
+  'message:stored': [MessageEntry];
+  error: [Error];
+}
+
+/** The port is taken or the address cannot be bound: an environment failure shown in words. */
+export class ListenError extends Error {
+  override readonly name = 'ListenError';
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The coordinator's relay (DESIGN §6): a `ws` server in noServer mode behind
+ * an HTTP server that also answers `GET /status`. Validates every frame
+ * before dispatch, routes messages to exactly their recipients, and
+ * acknowledges (and delivers) a message only once it is durable.
+ */
+export class Relay extends EventEmitter<RelayEvents> {
+  readonly #deps: RelayDeps;
+  readonly #opts: Required<Omit<RelayOptions, 'networkPassword' | 'limits'>> & { limits: Limits };
+  readonly #networkPasswordDigest: Buffer | undefined;
+  readonly #schema: ReturnType<typeof clientMessageSchema>;
+  readonly #sessions = new Set<Session>();
+  readonly #byUser = new Map<string, Set<Session>>();
+  readonly #inflight = new Map<string, Promise<MessageEntry>>();
+  readonly #strikes: RateLimiter;
+  readonly #sendRate: RateLimiter;
+  readonly #loginByUser: RateLimiter;
+  readonly #loginByAddress: RateLimiter;
+  #http: Server | undefined;
+  #wss: WebSocketServer | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #nextSessionId = 1;
+  #stopping: Promise<void> | undefined;
+
+  constructor(deps: RelayDeps, options: RelayOptions) {
+    super();
+    this.#deps = deps;
+    const now = deps.now ?? Date.now;
+    this.#opts = {
+      nodeId: options.nodeId,
+      network: options.network ?? 'default',
+      host: options.host ?? '0.0.0.0',
+      port: options.port ?? 7777,
+      maxMessageRate: options.maxMessageRate ?? DEFAULT_MESSAGE_RATE,
+      heartbeatMs: options.heartbeatMs ?? HEARTBEAT_MS,
+      deadAfterMs: options.deadAfterMs ?? DEAD_AFTER_MS,
+      limits: { ...DEFAULT_LIMITS, ...options.limits },
+    };
+    if (this.#opts.limits.maxFrameBytes > HARD_MAX_PAYLOAD) throw new TypeError(`maxFrameBytes may not exceed ${HARD_MAX_PAYLOAD}`);
+    this.#networkPasswordDigest = options.networkPassword ? digest(options.networkPassword) : undefined;
+    this.#schema = clientMessageSchema(this.#opts.limits);
+    const rate = this.#opts.maxMessageRate;
+    this.#strikes = new RateLimiter(STRIKES, now);
+    this.#sendRate = new RateLimiter({ capacity: rate * 2, refillPerSecond: rate }, now);
+    this.#loginByUser = new RateLimiter(LOGIN_FAILURES_PER_USER, now);
+    this.#loginByAddress = new RateLimiter(LOGIN_FAILURES_PER_ADDRESS, now);
+  }
+
+  /** The bound address, once started. */
+  get address(): AddressInfo {
+    const a = this.#http?.address();
+    if (a === null || a === undefined || typeof a === 'string') throw new Error('relay is not listening');
+    return a;
+  }
+
+  /** Names of users with at least one live session, sorted. */
+  get online(): string[] {
+    return [...this.#byUser.values()]
+      .map((set) => set.values().next().value!.user!.name)
+      .sort((a, b) => a.localeCompare(b));
+  }
+
+  /** Binds and starts serving. Throws `ListenError` when the port is taken. Idempotent. */
+  async start(): Promise<void> {
+    if (this.#http) return;
+    const http = createServer((req, res) => this.#onHttp(req, res));
+    const wss = new WebSocketServer({ noServer: true, maxPayload: HARD_MAX_PAYLOAD, perMessageDeflate: false, clientTracking: false });
+    http.on('upgrade', (req, socket, head) => {
+      socket.on('error', () => socket.destroy());
+      wss.handleUpgrade(req, socket, head, (ws) => this.#onConnection(ws, req));
+    });
+    http.on('clientError', (_err, socket) => socket.destroy());
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', (err: NodeJS.ErrnoException) => {
+        const where = `${this.#opts.host}:${this.#opts.port}`;
+        if (err.code === 'EADDRINUSE') reject(new ListenError(err.code, `port ${this.#opts.port} is already in use on ${this.#opts.host} (is another lanchat running? try --port 0)`));
+        else if (err.code === 'EADDRNOTAVAIL') reject(new ListenError(err.code, `cannot listen on ${where}: no such local address`));
+        else if (err.code === 'EACCES') reject(new ListenError(err.code, `cannot listen on ${where}: permission denied`));
+        else reject(new ListenError(err.code ?? 'ELISTEN', `cannot listen on ${where}: ${err.message}`));
+      });
+      http.listen(this.#opts.port, this.#opts.host, () => resolve());
+    });
+    http.on('error', (err) => this.emit('error', err));
+    this.#http = http;
+    this.#wss = wss;
+    this.#timer = setInterval(() => this.#heartbeat(), this.#opts.heartbeatMs);
+    this.#timer.unref();
+  }
+
+  /** Closes every session (1001) and the server. Idempotent. */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      clearInterval(this.#timer);
+      for (const s of this.#sessions) s.ws.close(1001, 'server shutting down');
+      const http = this.#http;
+      if (http) {
+        await new Promise<void>((resolve) => {
+          http.close(() => resolve());
+          setTimeout(() => {
+            for (const s of this.#sessions) s.ws.terminate();
+            http.closeAllConnections();
+          }, 500).unref();
+        });
+      }
+      this.#wss?.close();
+      // Let acknowledgements already being written finish, so nothing stored is left unacked by our choice.
+      await Promise.allSettled(this.#inflight.values());
+    })();
+    return this.#stopping;
+  }
+
+  #onHttp(req: IncomingMessage, res: ServerResponse): void {
+    if (req.method === 'GET' && req.url === '/status') {
+      const a = this.address;
+      const body = JSON.stringify({
+        id: this.#opts.nodeId,
+        network: this.#opts.network,
+        role: 'coordinator',
+        term: 1,
+        coordinator: `${req.socket.localAddress ?? a.address}:${a.port}`,
+        protocol: 1,
+      });
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(body);
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('lanchat relay: connect with a WebSocket, or GET /status\n');
+  }
+
+  #onConnection(ws: WebSocket, req: IncomingMessage): void {
+    const now = this.#deps.now ?? Date.now;
+    const s: Session = {
+      id: this.#nextSessionId++,
+      ws,
+      address: req.socket.remoteAddress ?? 'unknown',
+      networkOk: this.#networkPasswordDigest === undefined,
+      user: undefined,
+      lastPong: now(),
+      busy: false,
+      queue: [],
+    };
+    this.#sessions.add(s);
+    ws.on('pong', () => (s.lastPong = now()));
+    ws.on('message', (data, isBinary) => this.#onFrame(s, data, isBinary));
+    ws.on('error', (err) => this.#deps.log.debug({ err, session: s.id }, 'socket error'));
+    ws.on('close', () => this.#onClose(s));
+    const { network, nodeId, limits } = this.#opts;
+    this.#send(s, welcome(network, nodeId, this.#networkPasswordDigest !== undefined, limits));
+  }
+
+  #onFrame(s: Session, data: RawData, isBinary: boolean): void {
+    if (s.queue.length >= MAX_QUEUED_FRAMES) return this.#reject(s, 'rate_limited', 'too many requests waiting; slow down');
+    s.queue.push({ data, isBinary });
+    if (!s.busy) void this.#drain(s);
+  }
+
+  /** Handles a session's frames in order; a slow handler (bcrypt) holds back the frames behind it. */
+  async #drain(s: Session): Promise<void> {
+    s.busy = true;
+    while (s.queue.length > 0 && s.ws.readyState === WebSocket.OPEN) {
+      const { data, isBinary } = s.queue.shift()!;
+      try {
+        await this.#dispatch(s, data, isBinary);
+      } catch (err) {
+        if (err instanceof ProtocolError) this.#reject(s, err.code, err.message);
+        else {
+          this.#deps.log.error({ err, session: s.id }, 'handler failed');
+          this.#send(s, errorFrame('internal'));
+        }
+      }
+    }
+    s.busy = false;
+  }
+
+  async #dispatch(s: Session, data: RawData, isBinary: boolean): Promise<void> {
+    if (isBinary) return this.#reject(s, 'bad_frame');
+    const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+    if (buf.length > this.#opts.limits.maxFrameBytes) {
+      return this.#reject(s, 'frame_too_large', `frame is ${buf.length} bytes; the limit is ${this.#opts.limits.maxFrameBytes}`);
+    }
+    const parsed = parseClientFrame(buf.toString('utf8'), this.#schema);
+    if (!s.networkOk && !(parsed.ok && parsed.value.type === 'network:auth')) {
+      // The network password comes before anything else (issue #3): no second chance on this connection.
+      this.#send(s, errorFrame('network_password', 'this network requires its password first'));
+      s.ws.close(1008, 'network password required');
+      return;
+    }
+    if (!parsed.ok) return this.#reject(s, parsed.code, parsed.message, parsed.ref);
+    const msg = parsed.value;
+    const handler = HANDLERS[msg.type] as Handler<typeof msg.type>;
+    if (handler.needs === 'login' && s.user === undefined) return this.#reject(s, 'not_authenticated');
+    if (handler.needs === 'network' && s.user !== undefined) return this.#reject(s, 'already_authenticated');
+    await handler.run.call(this, s, msg as never);
+  }
+
+  /** Answers bad input with an error and counts a strike; too many strikes close the connection (1008). */
+  #reject(s: Session, code: ErrorCode, message: string = ERROR_CODES[code], ref?: string): void {
+    this.#send(s, errorFrame(code, message, ref));
+    if (!this.#strikes.take(`s${s.id}`)) {
+      this.#deps.log.warn({ session: s.id, address: s.address }, 'disconnecting a client that keeps sending bad or excess frames');
+      s.ws.close(1008, 'too many bad or excess frames');
+    }
+  }
+
+  // ---- handlers (bound to the relay through HANDLERS below) ----
+
+  networkAuth(s: Session, msg: Msg<'network:auth'>): void {
+    if (s.networkOk) return this.#send(s, { type: 'network:ok' });
+    if (!timingSafeEqual(digest(msg.password), this.#networkPasswordDigest!)) {
+      this.#send(s, errorFrame('network_password'));
+      s.ws.close(1008, 'wrong network password');
+      return;
+    }
+    s.networkOk = true;
+    this.#send(s, { type: 'network:ok' });
+  }
+
+  async register(s: Session, msg: Msg<'auth:register'>): Promise<void> {
+    const user = await this.#deps.credentials.register(msg.user, msg.password);
+    this.emit('user:registered', user.name, s.address);
+    this.#login(s, user);
+  }
+
+  async login(s: Session, msg: Msg<'auth:login'>): Promise<void> {
+    const userBucket = `u:${userKey(msg.user)}`;
+    const addrBucket = `a:${s.address}`;
+    if (!this.#loginByUser.allows(userBucket) || !this.#loginByAddress.allows(addrBucket)) {
+      throw new ProtocolError('rate_limited', 'too many failed logins; wait a minute and try again');
+    }
+    try {
+      this.#login(s, await this.#deps.credentials.verify(msg.user, msg.password));
+    } catch (err) {
+      if (err instanceof ProtocolError && err.code === 'auth_failed') {
+        this.#loginByUser.take(userBucket);
+        this.#loginByAddress.take(addrBucket);
+        this.#send(s, errorFrame('auth_failed')); // not a strike: people mistype passwords
+        return;
+      }
+      throw err;
+    }
+  }
+
+  send(s: Session, msg: Msg<'chat:send'>): void {
+    const from = s.user!;
+    const known = new Map<string, string>();
+    for (const name of msg.to) {
+      const user = this.#deps.state.user(name);
+      if (user === undefined) return this.#reject(s, 'unknown_recipient', `no such user: ${name}`, msg.id);
+      known.set(userKey(user.name), user.name);
+    }
+    const dupKey = `${userKey(from.name)}\n${msg.id}`;
+    const earlier = this.#deps.state.duplicateOf(from.name, msg.id);
+    if (earlier) return this.#ack(s, msg.id, earlier); // a resend: acknowledge again, store and deliver nothing
+    const inflight = this.#inflight.get(dupKey);
+    if (inflight) {
+      void inflight.then((m) => this.#ack(s, msg.id, m), () => undefined);
+      return;
+    }
+    if (!this.#sendRate.take(`s${s.id}`)) return this.#reject(s, 'rate_limited', 'sending too fast; slow down', msg.id);
+    const to = [...known.values()];
+    const pending = to.filter((name) => userKey(name) !== userKey(from.name) && !this.#byUser.has(userKey(name)));
+    const now = (this.#deps.now ?? Date.now)();
+    const [entry] = this.#deps.store.stamp([
+      { kind: 'message', id: randomUUID(), cid: msg.id, from: from.name, to, text: msg.text, ts: now, pending },
+    ]) as [MessageEntry];
+    const stored = this.#deps.store.commit([entry]).then(() => {
+      this.#deps.state.apply(entry);
+      return entry;
+    });
+    this.#inflight.set(dupKey, stored);
+    stored.then(
+      (m) => {
+        this.#inflight.delete(dupKey);
+        this.#deliver(m);
+        this.#ack(s, msg.id, m);
+        this.emit('message:stored', m);
+      },
+      (err: Error) => {
+        this.#inflight.delete(dupKey);
+        this.#deps.log.error({ err }, 'message not stored');
+        this.#send(s, errorFrame('internal', 'the message could not be stored; it was not sent', msg.id));
+      },
+    );
+  }
+
+  presence(s: Session): void {
+    this.#send(s, { type: 'presence', online: this.online });
+  }
+
+  // ---- routing ----
+
+  #login(s: Session, user: UserEntry): void {
+    const key = userKey(user.name);
+    this.#loginByUser.reset(`u:${key}`);
+    s.user = user;
+    this.#send(s, { type: 'auth:ok', user: user.name });
+    // Replay and joining happen in one tick: every message stored before is in the replay, every later one is live.
+    const { history, offline } = this.#deps.state.replayFor(user.name);
+    for (const m of history) this.#send(s, chatFrame(m, true));
+    for (const m of offline) this.#send(s, chatFrame(m, true));
+    this.#send(s, { type: 'history:end', count: history.length + offline.length });
+    if (offline.length > 0) {
+      this.#deps.store
+        .append([{ kind: 'collect', user: user.name, upTo: offline.map((m) => m.id), ts: (this.#deps.now ?? Date.now)() }])
+        .then(([e]) => this.#deps.state.apply(e!))
+        .catch((err: unknown) => this.#deps.log.warn({ err }, 'could not record offline delivery; it may repeat'));
+    }
+    let sessions = this.#byUser.get(key);
+    const first = sessions === undefined;
+    if (sessions === undefined) this.#byUser.set(key, (sessions = new Set()));
+    sessions.add(s);
+    if (first) {
+      this.emit('user:joined', user.name, s.address);
+      this.#broadcastPresence();
+    } else {
+      this.presence(s);
+    }
+  }
+
+  /** Sends a stored message to exactly its recipients' sessions and the sender's, serialised once. */
+  #deliver(m: MessageEntry): void {
+    const frame = JSON.stringify(chatFrame(m, false));
+    if (m.to.length === 0) {
+      for (const set of this.#byUser.values()) for (const s of set) this.#sendRaw(s, frame);
+      return;
+    }
+    const keys = new Set([userKey(m.from), ...m.to.map(userKey)]);
+    for (const key of keys) for (const s of this.#byUser.get(key) ?? []) this.#sendRaw(s, frame);
+  }
+
+  #ack(s: Session, id: string, m: MessageEntry): void {
+    this.#send(s, { type: 'chat:ack', id, messageId: m.id, ts: m.ts });
+  }
+
+  #broadcastPresence(): void {
+    const frame = JSON.stringify({ type: 'presence', online: this.online } satisfies ServerMessage);
+    for (const set of this.#byUser.values()) for (const s of set) this.#sendRaw(s, frame);
+  }
+
+  #onClose(s: Session): void {
+    this.#sessions.delete(s);
+    this.#strikes.reset(`s${s.id}`);
+    this.#sendRate.reset(`s${s.id}`);
+    s.queue.length = 0;
+    if (s.user === undefined) return;
+    const key = userKey(s.user.name);
+    const set = this.#byUser.get(key);
+    set?.delete(s);
+    if (set?.size === 0) {
+      this.#byUser.delete(key);
+      this.emit('user:left', s.user.name);
+      if (!this.#stopping) this.#broadcastPresence();
+    }
+  }
+
+  #heartbeat(): void {
+    const now = (this.#deps.now ?? Date.now)();
+    for (const s of this.#sessions) {
+      if (now - s.lastPong > this.#opts.deadAfterMs) {
+        this.#deps.log.info({ session: s.id, user: s.user?.name }, 'no pong: dropping a dead client');
+        s.ws.terminate(); // 'close' follows and updates presence
+      } else if (s.ws.readyState === WebSocket.OPEN) {
+        s.ws.ping();
+      }
+    }
+  }
+
+  #send(s: Session, msg: ServerMessage): void {
+    this.#sendRaw(s, JSON.stringify(msg));
+  }
+
+  #sendRaw(s: Session, frame: string): void {
+    if (s.ws.readyState !== WebSocket.OPEN) return;
+    if (s.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+      this.#deps.log.warn({ session: s.id, user: s.user?.name }, 'client too slow: disconnecting');
+      s.ws.terminate();
+      return;
+    }
+    s.ws.send(frame);
+  }
+}
+
+/** The handler table: a message type without a handler fails to compile (STYLE: protocol). */
+const HANDLERS: { [K in ClientMessage['type']]: Handler<K> } = {
+  'network:auth': { needs: 'nothing', run: Relay.prototype.networkAuth },
+  'auth:register': { needs: 'network', run: Relay.prototype.register },
+  'auth:login': { needs: 'network', run: Relay.prototype.login },
+  'chat:send': { needs: 'login', run: Relay.prototype.send },
+  'presence:get': { needs: 'login', run: Relay.prototype.presence },
+};
+
+function chatFrame(m: MessageEntry, replay: boolean): ServerMessage {
+  const frame: ServerMessage = { type: 'chat:message', id: m.id, from: m.from, to: m.to, text: m.text, ts: m.ts };
+  if (replay) frame.replay = true;
+  return frame;
+}
+
+function digest(password: string): Buffer {
+  return createHash('sha256').update(password, 'utf8').digest();
+}

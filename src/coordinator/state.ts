@@ -1,0 +1,114 @@
+import { userKey } from '../protocol/messages.js';
+import type { Entry, MessageEntry, UserEntry } from './entries.js';
+
+/**
+ * The chat state derived from the log: accounts, recent history, offline
+ * queues and the duplicate-send index. Pure: no I/O, no clock, no sockets.
+ * Replaying the same entries always yields the same state.
+ */
+export class ChatState {
+  readonly #historySize: number;
+  readonly #users = new Map<string, UserEntry>();
+  /** Last `historySize` broadcasts, oldest first. */
+  readonly #broadcasts: MessageEntry[] = [];
+  /** Per user: last `historySize` direct messages they sent or received. */
+  readonly #direct = new Map<string, MessageEntry[]>();
+  /** Per user: direct messages sent while they were offline and not yet delivered. */
+  readonly #pending = new Map<string, Map<string, MessageEntry>>();
+  /** (sender, client id) → message, so a resent message is acknowledged, not stored twice. */
+  readonly #byClientId = new Map<string, MessageEntry>();
+
+  constructor(historySize: number) {
+    this.#historySize = historySize;
+  }
+
+  /** Applies one log entry. Idempotence is the log's job: each entry arrives once. */
+  apply(e: Entry): void {
+    switch (e.kind) {
+      case 'user':
+        return this.#applyUser(e);
+      case 'message':
+        return this.#applyMessage(e);
+      case 'collect': {
+        const queue = this.#pending.get(userKey(e.user));
+        for (const id of e.upTo) queue?.delete(id);
+        return;
+      }
+    }
+  }
+
+  /** The account for `name` (any case), if registered. */
+  user(name: string): UserEntry | undefined {
+    return this.#users.get(userKey(name));
+  }
+
+  get userCount(): number {
+    return this.#users.size;
+  }
+
+  /** The stored message `from` already sent with client id `cid`, if any. */
+  duplicateOf(from: string, cid: string): MessageEntry | undefined {
+    return this.#byClientId.get(dupKey(from, cid));
+  }
+
+  /**
+   * What a user receives at login (issue #3): the recent messages they may
+   * see (last broadcasts and their own direct messages), then the direct
+   * messages sent to them while offline — each exactly once, in time order.
+   */
+  replayFor(name: string): { history: MessageEntry[]; offline: MessageEntry[] } {
+    const key = userKey(name);
+    const offline = [...(this.#pending.get(key)?.values() ?? [])].sort(byTime);
+    const offlineIds = new Set(offline.map((m) => m.id));
+    const history = mergeByTime(this.#broadcasts, this.#direct.get(key) ?? []).filter((m) => !offlineIds.has(m.id));
+    return { history, offline };
+  }
+
+  #applyUser(e: UserEntry): void {
+    const key = userKey(e.name);
+    const cur = this.#users.get(key);
+    // The earlier registration of a name wins (DESIGN §5); for one account, the latest update wins.
+    if (cur === undefined || e.created < cur.created || (e.created === cur.created && e.updated >= cur.updated)) {
+      this.#users.set(key, e);
+    }
+  }
+
+  #applyMessage(m: MessageEntry): void {
+    this.#byClientId.set(dupKey(m.from, m.cid), m);
+    if (m.to.length === 0) {
+      pushBounded(this.#broadcasts, m, this.#historySize);
+      return;
+    }
+    const involved = new Set([userKey(m.from), ...m.to.map(userKey)]);
+    for (const key of involved) {
+      let list = this.#direct.get(key);
+      if (list === undefined) this.#direct.set(key, (list = []));
+      pushBounded(list, m, this.#historySize);
+    }
+    for (const name of m.pending) {
+      const key = userKey(name);
+      let queue = this.#pending.get(key);
+      if (queue === undefined) this.#pending.set(key, (queue = new Map()));
+      queue.set(m.id, m);
+    }
+  }
+}
+
+function dupKey(from: string, cid: string): string {
+  return `${userKey(from)}\n${cid}`;
+}
+
+function byTime(a: MessageEntry, b: MessageEntry): number {
+  return a.ts - b.ts || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+function pushBounded<T>(list: T[], item: T, max: number): void {
+  list.push(item);
+  if (list.length > max) list.splice(0, list.length - max);
+}
+
+/** Merges two time-ordered lists into one, dropping an id that appears in both. */
+function mergeByTime(a: readonly MessageEntry[], b: readonly MessageEntry[]): MessageEntry[] {
+  const seen = new Set<string>();
+  return [...a, ...b].sort(byTime).filter((m) => !seen.has(m.id) && (seen.add(m.id), true));
+}

@@ -1,0 +1,93 @@
+import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { syncDir } from '../coordinator/log-store.js';
+
+/** Another live process holds the data directory. */
+export class DataDirLockedError extends Error {
+  override readonly name = 'DataDirLockedError';
+  readonly code = 'ELOCKED';
+  constructor(dir: string, pid: number) {
+    super(`data directory ${dir} is in use by another lanchat process (pid ${pid}); use --data-dir to pick another`);
+  }
+}
+
+/** The default data directory: `$XDG_DATA_HOME/lanchat`, else `~/.local/share/lanchat`. */
+export function defaultDataDir(): string {
+  const base = process.env.XDG_DATA_HOME || join(homedir(), '.local', 'share');
+  return join(base, 'lanchat');
+}
+
+/** Writes a small file atomically: temp file, fsync, rename, fsync the directory. */
+export async function writeFileAtomic(dir: string, name: string, data: string): Promise<void> {
+  const tmp = join(dir, `.${name}.${process.pid}.tmp`);
+  const fh = await open(tmp, 'w', 0o600);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, join(dir, name));
+  await syncDir(dir);
+}
+
+/**
+ * A node's data directory: created with owner-only permissions, locked
+ * against a second process, and holding the node's persistent id.
+ */
+export class DataDir {
+  private constructor(
+    readonly path: string,
+    readonly nodeId: string,
+  ) {}
+
+  /** Opens `path`, taking its lock and reading (or creating) the node id. */
+  static async open(path: string): Promise<DataDir> {
+    await mkdir(path, { recursive: true, mode: 0o700 });
+    await lock(path);
+    const idFile = join(path, 'node-id');
+    let id = (await readFile(idFile, 'utf8').catch(() => '')).trim();
+    if (!/^[0-9a-f]{16}$/.test(id)) {
+      id = randomBytes(8).toString('hex');
+      await writeFileAtomic(path, 'node-id', `${id}\n`);
+    }
+    return new DataDir(path, id);
+  }
+
+  /** The log's directory. */
+  get logDir(): string {
+    return join(this.path, 'log');
+  }
+
+  /** Releases the lock. Idempotent. */
+  async close(): Promise<void> {
+    await rm(join(this.path, 'lock'), { force: true });
+  }
+}
+
+async function lock(dir: string): Promise<void> {
+  const file = join(dir, 'lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await writeFile(file, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const pid = Number((await readFile(file, 'utf8').catch(() => '')).trim());
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) throw new DataDirLockedError(dir, pid);
+      await rm(file, { force: true }); // stale: its process is gone (e.g. after kill -9)
+    }
+  }
+  throw new Error(`cannot lock data directory ${dir}`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,100 @@
+import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+import { z } from 'zod';
+import type { Logger } from 'pino';
+import { ChatClient, type ChatClientOptions } from './chat-client.js';
+import { ProtocolError } from '../protocol/errors.js';
+
+const MAX_INPUT_LINE = 1024 * 1024; // chars: far above any valid command; longer lines are refused unparsed
+
+/** A command on stdin (issue #3's JSON-lines contract). */
+const Command = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('send'),
+    text: z.string(),
+    to: z.array(z.string()).optional(),
+    id: z.union([z.string().max(256), z.number()]).optional(),
+  }),
+  z.object({ type: z.literal('who') }),
+  z.object({ type: z.literal('quit') }),
+]);
+
+/**
+ * `lanchat client`: JSON lines on stdin become actions, events become JSON
+ * lines on stdout. Nothing else is written to stdout. Resolves with the exit
+ * code: 0 after a quit or end of input, 1 when the connection or login fails.
+ */
+export async function runJsonClient(options: ChatClientOptions, io: { stdin: Readable; stdout: Writable }, log: Logger): Promise<number> {
+  const out = (obj: object): void => void io.stdout.write(`${JSON.stringify(obj)}\n`);
+  const client = new ChatClient(options);
+  /** Client id of each send → the id the script gave, so acks and errors echo it. */
+  const correlation = new Map<string, string | number>();
+  const idFor = (cid: string | undefined): string | number | undefined => (cid === undefined ? undefined : (correlation.get(cid) ?? cid));
+
+  client.on('message', (m) => out({ type: 'message', id: m.id, from: m.from, to: m.to, text: m.text, ts: m.ts, ...(m.replay ? { replay: true } : {}) }));
+  client.on('ack', (a) => {
+    out({ type: 'ack', id: idFor(a.id), messageId: a.messageId, ts: a.ts });
+    correlation.delete(a.id);
+  });
+  client.on('presence', (online) => out({ type: 'presence', online }));
+  client.on('error', (e) => {
+    out({ type: 'error', code: e.code, message: e.message, ...(e.ref === undefined ? {} : { id: idFor(e.ref) }) });
+    if (e.ref !== undefined) correlation.delete(e.ref);
+  });
+
+  let ready;
+  try {
+    ready = await client.connect();
+  } catch (err) {
+    const e = err instanceof ProtocolError ? err : new ProtocolError('connection_failed', String(err));
+    out({ type: 'error', code: e.code, message: e.message });
+    return 1;
+  }
+  out({ type: 'ready', ...ready });
+
+  return new Promise<number>((resolve) => {
+    let finished = false;
+    const finish = async (code: number): Promise<void> => {
+      if (finished) return;
+      finished = true;
+      rl.close();
+      await client.close();
+      resolve(code);
+    };
+    client.on('close', ({ code, reason }) => {
+      out({ type: 'error', code: 'disconnected', message: `connection to the coordinator lost (${code}${reason ? `: ${reason}` : ''})` });
+      void finish(1);
+    });
+    const rl = createInterface({ input: io.stdin, crlfDelay: Infinity });
+    rl.on('line', (line) => {
+      if (finished || line.trim() === '') return;
+      const json = line.length > MAX_INPUT_LINE ? undefined : safeJson(line);
+      const cmd = json === undefined ? undefined : Command.safeParse(json);
+      if (cmd === undefined || !cmd.success) {
+        const why = cmd === undefined ? (line.length > MAX_INPUT_LINE ? 'line too long' : 'not valid JSON') : cmd.error.issues.map((i) => `${i.path.join('.') || '(line)'}: ${i.message}`).slice(0, 3).join('; ');
+        out({ type: 'error', code: 'bad_input', message: `bad input line (${why}); expected {"type":"send","text":"…","to":[…]}, {"type":"who"} or {"type":"quit"}` });
+        return;
+      }
+      const c = cmd.data;
+      if (c.type === 'send') {
+        const cid = client.send(c.text, c.to ?? []);
+        if (c.id !== undefined) correlation.set(cid, c.id);
+      } else if (c.type === 'who') {
+        client.who();
+      } else {
+        void client.drained().then(() => finish(0));
+      }
+    });
+    // End of input: quit once everything sent is acknowledged (issue #3).
+    rl.on('close', () => void client.drained().then(() => finish(0)));
+    log.debug({ user: ready.user }, 'json client ready');
+  });
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

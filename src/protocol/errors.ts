@@ -1,0 +1,41 @@
+/**
+ * The one catalogue of error codes sent on the wire (`{type:'error', code, message}`)
+ * and printed by the JSON client. Codes are stable: tools match on them.
+ */
+export const ERROR_CODES = {
+  bad_json: 'frame is not valid JSON',
+  bad_frame: 'binary frames are not accepted; send JSON text',
+  frame_too_large: 'frame exceeds the maximum size',
+  unknown_type: 'unknown message type',
+  invalid_message: 'message does not match the protocol schema',
+  text_too_long: 'message text is too long',
+  too_many_recipients: 'too many recipients',
+  unknown_recipient: 'no such user',
+  not_authenticated: 'log in first',
+  already_authenticated: 'this session is already logged in',
+  network_password: 'network password missing or wrong',
+  auth_failed: 'wrong username or password',
+  username_taken: 'username taken',
+  invalid_username: 'usernames are 1–32 letters, digits, "_", "." or "-"',
+  password_too_long: 'passwords are at most 72 bytes',
+  rate_limited: 'too many requests; slow down',
+  protocol_version: 'unsupported protocol version',
+  bad_input: 'input line is not a valid command',
+  connection_failed: 'could not connect to the coordinator',
+  disconnected: 'connection to the coordinator lost',
+  internal: 'internal error',
+} as const;
+
+/** A stable error code from the catalogue. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** An error that carries a catalogue code, for use across module boundaries. */
+export class ProtocolError extends Error {
+  override readonly name = 'ProtocolError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string = ERROR_CODES[code],
+  ) {
+    super(message);
+  }
+}

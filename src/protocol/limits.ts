@@ -1,0 +1,37 @@
+/** Wire protocol version, announced in `welcome` and checked by clients. */
+export const PROTOCOL_VERSION = 1;
+
+/**
+ * Limits the coordinator enforces, announced to every client in `welcome`
+ * so clients and third-party tools never have to guess them (issue #3).
+ */
+export interface Limits {
+  /** Largest accepted client frame, in bytes (UTF-8 JSON text). */
+  maxFrameBytes: number;
+  /** Longest message text, in characters (UTF-16 code units, as JS counts). */
+  maxTextChars: number;
+  /** Most recipients one message may name. */
+  maxRecipients: number;
+  /** Broadcasts replayed to a user at login. */
+  historySize: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
+  maxFrameBytes: 64 * 1024, // bytes: 4,000 chars × 6 bytes of worst-case JSON escaping, plus envelope
+  maxTextChars: 4_000,
+  maxRecipients: 64,
+  historySize: 200,
+});
+
+/**
+ * Hard ceiling handed to `ws` as `maxPayload`. Frames between
+ * `maxFrameBytes` and this get a `frame_too_large` error on a live
+ * connection; beyond it `ws` closes with 1009 before buffering more.
+ */
+export const HARD_MAX_PAYLOAD = 1024 * 1024; // bytes
+
+/** Longest accepted password, in UTF-8 bytes: bcrypt ignores anything past 72. */
+export const MAX_PASSWORD_BYTES = 72;
+
+/** Usernames: 1–32 letters, digits, `_`, `.`, `-`; unique case-insensitively. */
+export const USERNAME_RE = /^[A-Za-z0-9_.-]{1,32}$/;

@@ -1,0 +1,134 @@
+import { z } from 'zod';
+import { DEFAULT_LIMITS, type Limits, USERNAME_RE, PROTOCOL_VERSION } from './limits.js';
+import { ERROR_CODES, type ErrorCode } from './errors.js';
+
+/** A username as typed; uniqueness is case-insensitive (see `userKey`). */
+export const Username = z.string().regex(USERNAME_RE, ERROR_CODES.invalid_username);
+
+/** A client-chosen idempotency key for a send (a UUID in our clients). */
+export const ClientMessageId = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/);
+
+/** Password as sent on the wire; the 72-byte bcrypt bound is checked by the handler. */
+const Password = z.string().min(1).max(256);
+
+/** Builds the schema of client → coordinator messages for the given limits. */
+export function clientMessageSchema(limits: Limits = DEFAULT_LIMITS) {
+  return z.discriminatedUnion('type', [
+    z.strictObject({ type: z.literal('network:auth'), password: Password }),
+    z.strictObject({ type: z.literal('auth:register'), user: Username, password: Password }),
+    z.strictObject({ type: z.literal('auth:login'), user: Username, password: Password }),
+    z.strictObject({
+      type: z.literal('chat:send'),
+      id: ClientMessageId,
+      to: z.array(Username).max(limits.maxRecipients).default([]),
+      text: z.string().min(1).max(limits.maxTextChars),
+    }),
+    z.strictObject({ type: z.literal('presence:get') }),
+  ]);
+}
+
+export const ClientMessage = clientMessageSchema();
+/** A validated client → coordinator message. */
+export type ClientMessage = z.infer<typeof ClientMessage>;
+export type ClientMessageType = ClientMessage['type'];
+
+const LimitsSchema = z.object({
+  maxFrameBytes: z.number().int().positive(),
+  maxTextChars: z.number().int().positive(),
+  maxRecipients: z.number().int().positive(),
+  historySize: z.number().int().nonnegative(),
+});
+
+/** A chat message as delivered (live or from history). `to` empty = everyone. */
+export const ChatMessage = z.object({
+  type: z.literal('chat:message'),
+  id: z.string().max(64),
+  from: Username,
+  to: z.array(Username),
+  text: z.string(),
+  ts: z.number(),
+  /** Set on messages replayed at login (history and offline delivery). */
+  replay: z.boolean().optional(),
+});
+export type ChatMessage = z.infer<typeof ChatMessage>;
+
+/** Coordinator → client messages. Clients validate these too: a server is a peer, not a friend. */
+export const ServerMessage = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('welcome'),
+    protocol: z.number().int(),
+    network: z.string(),
+    node: z.string(),
+    networkPassword: z.boolean(),
+    limits: LimitsSchema,
+  }),
+  z.object({ type: z.literal('network:ok') }),
+  z.object({ type: z.literal('auth:ok'), user: Username }),
+  ChatMessage,
+  z.object({ type: z.literal('history:end'), count: z.number().int() }),
+  z.object({ type: z.literal('chat:ack'), id: ClientMessageId, messageId: z.string(), ts: z.number() }),
+  z.object({ type: z.literal('presence'), online: z.array(Username) }),
+  z.object({
+    type: z.literal('error'),
+    code: z.string(),
+    message: z.string(),
+    ref: z.string().optional(),
+  }),
+]);
+export type ServerMessage = z.infer<typeof ServerMessage>;
+
+/** The `welcome` frame the coordinator sends first on every connection. */
+export function welcome(network: string, node: string, networkPassword: boolean, limits: Limits): ServerMessage {
+  return { type: 'welcome', protocol: PROTOCOL_VERSION, network, node, networkPassword, limits };
+}
+
+/** Builds an error frame; `ref` names the request it answers, when there is one. */
+export function errorFrame(code: ErrorCode, message: string = ERROR_CODES[code], ref?: string): ServerMessage {
+  return ref === undefined ? { type: 'error', code, message } : { type: 'error', code, message, ref };
+}
+
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; code: ErrorCode; message: string; ref?: string };
+
+/**
+ * Parses one text frame from a client: JSON, then the schema. Maps schema
+ * failures onto the most specific catalogue code so users see `text_too_long`
+ * rather than a generic complaint.
+ */
+export function parseClientFrame(
+  text: string,
+  schema: ReturnType<typeof clientMessageSchema> = ClientMessage,
+): ParseResult<ClientMessage> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return { ok: false, code: 'bad_json', message: ERROR_CODES.bad_json };
+  }
+  const result = schema.safeParse(raw);
+  if (result.success) return { ok: true, value: result.data };
+  const ref = refOf(raw);
+  const issue = result.error.issues[0];
+  const field = issue?.path[0];
+  let code: ErrorCode = 'invalid_message';
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) code = 'invalid_message';
+  else if (field === 'type') code = 'unknown_type';
+  else if (field === 'text' && issue?.code === 'too_big') code = 'text_too_long';
+  else if (field === 'to' && issue?.path.length === 1 && issue.code === 'too_big') code = 'too_many_recipients';
+  const detail = result.error.issues
+    .slice(0, 3)
+    .map((i) => `${i.path.join('.') || '(message)'}: ${i.message}`)
+    .join('; ');
+  return { ok: false, code, message: `${ERROR_CODES[code]} (${detail})`, ...(ref === undefined ? {} : { ref }) };
+}
+
+/** The `id` of a rejected frame, if it had a usable one, so the client can match the error. */
+function refOf(raw: unknown): string | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const id = (raw as Record<string, unknown>).id;
+  return typeof id === 'string' && ClientMessageId.safeParse(id).success ? id : undefined;
+}
+
+/** The case-insensitive identity of a username. */
+export function userKey(name: string): string {
+  return name.toLowerCase();
+}
