@@ -1,0 +1,284 @@
+import t from 'tap';
+import { testCoordinator } from '../helpers/coordinator.js';
+import { TestSocket, loggedIn } from '../helpers/ws-client.js';
+import { waitFor } from '../helpers/wait.js';
+
+let n = 0;
+const id = () => `m${++n}`;
+
+t.test('welcome states protocol version and limits first', async (t) => {
+  const { url } = await testCoordinator(t);
+  const s = new TestSocket(url);
+  t.teardown(() => s.close());
+  const w = await s.nextOf('welcome');
+  t.match(w, { protocol: 1, network: 'default', networkPassword: false, limits: { maxFrameBytes: 65536, maxTextChars: 4000, maxRecipients: 64, historySize: 200 } });
+  t.equal(s.frames.indexOf(w), 0, 'it is the first frame');
+});
+
+t.test('/status answers with id, network, role and term', async (t) => {
+  const { coordinator } = await testCoordinator(t, { network: 'lab' });
+  const port = coordinator.relay.address.port;
+  const res = await fetch(`http://127.0.0.1:${port}/status`);
+  t.match(await res.json(), { id: coordinator.dataDir.nodeId, network: 'lab', role: 'coordinator', term: 1, coordinator: `127.0.0.1:${port}` });
+  t.equal((await fetch(`http://127.0.0.1:${port}/nope`)).status, 404);
+});
+
+t.test('broadcast, one, several: exactly the recipients, echoed to the sender', async (t) => {
+  const { url } = await testCoordinator(t);
+  const [alice, bob, carol, dave] = await Promise.all(['alice', 'bob', 'carol', 'dave'].map((u) => loggedIn(url, u)));
+  t.teardown(() => [alice, bob, carol, dave].forEach((s) => s!.close()));
+  const everyone = [alice!, bob!, carol!, dave!];
+
+  const send = async (from: TestSocket, to: string[], text: string) => {
+    const mid = id();
+    from.send({ type: 'chat:send', id: mid, to, text });
+    const ack = await from.next((f) => f.type === 'chat:ack' && f.id === mid, `ack of ${text}`);
+    return ack.messageId as string;
+  };
+  const b = await send(alice!, [], 'to all');
+  const d = await send(alice!, ['Bob'], 'to bob');
+  const m = await send(bob!, ['alice', 'carol'], 'to two');
+  // A final broadcast as a barrier: once everyone has it, every earlier delivery has happened.
+  const end = await send(dave!, [], 'barrier');
+  for (const s of everyone) await waitFor(() => s.all('chat:message').some((f) => f.id === end), 'the barrier');
+  const got = (s: TestSocket) => s.all('chat:message').map((f) => f.text);
+  t.same(got(alice!), ['to all', 'to bob', 'to two', 'barrier']);
+  t.same(got(bob!), ['to all', 'to bob', 'to two', 'barrier']);
+  t.same(got(carol!), ['to all', 'to two', 'barrier']);
+  t.same(got(dave!), ['to all', 'barrier']);
+  const toBob = bob!.all('chat:message').find((f) => f.id === d)!;
+  t.match(toBob, { from: 'alice', to: ['bob'], text: 'to bob' }, 'recipient names are canonical');
+  t.ok(b && m);
+});
+
+t.test('unknown recipient: error, nothing sent to anyone', async (t) => {
+  const { url } = await testCoordinator(t);
+  const alice = await loggedIn(url, 'alice');
+  const bob = await loggedIn(url, 'bob');
+  t.teardown(() => (alice.close(), bob.close()));
+  alice.send({ type: 'chat:send', id: 'x1', to: ['bob', 'nobody'], text: 'secret' });
+  const err = await alice.nextOf('error');
+  t.match(err, { code: 'unknown_recipient', ref: 'x1' });
+  alice.send({ type: 'chat:send', id: 'x2', text: 'barrier' });
+  await bob.next((f) => f.type === 'chat:message' && f.text === 'barrier');
+  t.same(bob.all('chat:message').map((f) => f.text), ['barrier']);
+  t.equal(alice.all('chat:ack').length, 1);
+});
+
+t.test('presence: at login and on every change; two sessions of one user', async (t) => {
+  const { url } = await testCoordinator(t);
+  const alice = await loggedIn(url, 'alice');
+  t.teardown(() => alice.close());
+  t.same((await alice.nextOf('presence')).online, ['alice']);
+  const bob = await loggedIn(url, 'bob');
+  t.same((await alice.nextOf('presence')).online, ['alice', 'bob']);
+  t.same((await bob.nextOf('presence')).online, ['alice', 'bob']);
+  const bob2 = await loggedIn(url, 'BOB', { register: false, password: 'pw-bob' });
+  t.same((await bob2.nextOf('presence')).online, ['alice', 'bob'], 'second session gets the list');
+  alice.send({ type: 'chat:send', id: 'p1', to: ['bob'], text: 'both tabs' });
+  await bob.next((f) => f.text === 'both tabs');
+  await bob2.next((f) => f.text === 'both tabs');
+  bob.close();
+  alice.send({ type: 'presence:get' });
+  t.same((await alice.nextOf('presence')).online, ['alice', 'bob'], 'still online through the second session');
+  bob2.close();
+  t.same((await alice.nextOf('presence')).online, ['alice'], 'gone with the last session');
+});
+
+t.test('history and offline delivery at login, each exactly once', async (t) => {
+  const { url } = await testCoordinator(t);
+  const alice = await loggedIn(url, 'alice');
+  const bob = await loggedIn(url, 'bob');
+  bob.close();
+  await waitFor(() => alice.all('presence').some((p) => (p.online as string[]).length === 1), 'bob offline');
+  for (const [to, text] of [[[], 'public'], [['bob'], 'dm while away'], [['bob', 'alice'], 'group while away']] as const) {
+    const mid = id();
+    alice.send({ type: 'chat:send', id: mid, to, text });
+    await alice.next((f) => f.type === 'chat:ack' && f.id === mid);
+  }
+  const back = await loggedIn(url, 'bob', { register: false });
+  t.teardown(() => (alice.close(), back.close()));
+  const replay = back.all('chat:message');
+  t.same(replay.map((f) => f.text), ['public', 'dm while away', 'group while away']);
+  t.ok(replay.every((f) => f.replay === true));
+  back.close();
+  const again = await loggedIn(url, 'bob', { register: false });
+  t.teardown(() => again.close());
+  t.same(again.all('chat:message').map((f) => f.text), ['public', 'dm while away', 'group while away'], 'history, but no offline copies any more');
+  const carol = await loggedIn(url, 'carol');
+  t.teardown(() => carol.close());
+  t.same(carol.all('chat:message').map((f) => f.text), ['public'], 'others see only broadcasts');
+});
+
+t.test('a resent message (same id) is acknowledged again but stored and delivered once', async (t) => {
+  const { url, coordinator } = await testCoordinator(t);
+  const alice = await loggedIn(url, 'alice');
+  const bob = await loggedIn(url, 'bob');
+  t.teardown(() => (alice.close(), bob.close()));
+  alice.send({ type: 'chat:send', id: 'same', text: 'once' });
+  alice.send({ type: 'chat:send', id: 'same', text: 'once' }); // while the first is in flight
+  const a1 = await alice.next((f) => f.type === 'chat:ack');
+  const a2 = await alice.next((f) => f.type === 'chat:ack');
+  alice.send({ type: 'chat:send', id: 'same', text: 'once' }); // after it is stored
+  const a3 = await alice.next((f) => f.type === 'chat:ack');
+  t.equal(a1.messageId, a2.messageId);
+  t.equal(a1.messageId, a3.messageId);
+  alice.send({ type: 'chat:send', id: 'end', text: 'end' });
+  await bob.next((f) => f.text === 'end');
+  t.same(bob.all('chat:message').map((f) => f.text), ['once', 'end']);
+  t.equal(coordinator.store.entries.filter((e) => e.kind === 'message').length, 2);
+});
+
+t.test('credentials: register, case-insensitive names, one error for unknown user and wrong password', async (t) => {
+  const { url } = await testCoordinator(t);
+  const alice = await loggedIn(url, 'Alice', { password: 'right' });
+  t.teardown(() => alice.close());
+  const attempt = async (frame: object) => {
+    const s = new TestSocket(url);
+    t.teardown(() => s.close());
+    await s.nextOf('welcome');
+    s.send(frame);
+    return s.next((f) => f.type === 'error' || f.type === 'auth:ok');
+  };
+  t.match(await attempt({ type: 'auth:register', user: 'ALICE', password: 'x' }), { type: 'error', code: 'username_taken' });
+  const wrong = await attempt({ type: 'auth:login', user: 'alice', password: 'wrong' });
+  const unknown = await attempt({ type: 'auth:login', user: 'nobody', password: 'wrong' });
+  t.same(wrong, unknown.code === wrong.code ? unknown : {}, 'identical answers');
+  t.match(wrong, { type: 'error', code: 'auth_failed', message: 'wrong username or password' });
+  t.match(await attempt({ type: 'auth:login', user: 'aLiCe', password: 'right' }), { type: 'auth:ok', user: 'Alice' });
+  t.match(await attempt({ type: 'auth:register', user: 'long', password: 'é'.repeat(37) }), { code: 'password_too_long' }, '74 bytes');
+  t.match(await attempt({ type: 'auth:register', user: 'ok72', password: 'x'.repeat(72) }), { type: 'auth:ok' }, '72 bytes is fine');
+  t.match(await attempt({ type: 'chat:send', id: 'a', text: 'x' }), { code: 'not_authenticated' });
+  alice.send({ type: 'auth:login', user: 'alice', password: 'right' });
+  t.match(await alice.nextOf('error'), { code: 'already_authenticated' });
+});
+
+t.test('login attempts are rate-limited per user and per address', async (t) => {
+  const { url } = await testCoordinator(t);
+  const victim = await loggedIn(url, 'victim', { password: 'right' });
+  t.teardown(() => victim.close());
+  const s = new TestSocket(url);
+  t.teardown(() => s.close());
+  await s.nextOf('welcome');
+  const codes: string[] = [];
+  for (let i = 0; i < 7; i++) {
+    s.send({ type: 'auth:login', user: 'victim', password: `guess${i}` });
+    codes.push((await s.nextOf('error')).code as string);
+  }
+  t.same(codes, ['auth_failed', 'auth_failed', 'auth_failed', 'auth_failed', 'auth_failed', 'rate_limited', 'rate_limited']);
+  s.send({ type: 'auth:login', user: 'victim', password: 'right' });
+  t.match(await s.nextOf('error'), { code: 'rate_limited' }, 'even the right password waits');
+  for (let i = 0; i < 20; i++) {
+    s.send({ type: 'auth:login', user: `other${i}`, password: 'x' });
+    await s.nextOf('error');
+  }
+  s.send({ type: 'auth:login', user: 'fresh', password: 'x' });
+  t.match(await s.nextOf('error'), { code: 'rate_limited' }, 'the address is limited across users');
+});
+
+t.test('network password: required first; wrong or missing closes the connection', async (t) => {
+  const { url } = await testCoordinator(t, { networkPassword: 'sesame' });
+  const missing = new TestSocket(url);
+  t.match(await missing.nextOf('welcome'), { networkPassword: true });
+  missing.send({ type: 'auth:register', user: 'a', password: 'x' });
+  t.match(await missing.nextOf('error'), { code: 'network_password' });
+  t.equal(await missing.closed(), 1008);
+  const wrong = new TestSocket(url);
+  await wrong.nextOf('welcome');
+  wrong.send({ type: 'network:auth', password: 'open' });
+  t.match(await wrong.nextOf('error'), { code: 'network_password' });
+  t.equal(await wrong.closed(), 1008);
+  const garbage = new TestSocket(url);
+  await garbage.nextOf('welcome');
+  garbage.send('not json');
+  t.match(await garbage.nextOf('error'), { code: 'network_password' });
+  t.equal(await garbage.closed(), 1008);
+  const right = new TestSocket(url);
+  t.teardown(() => right.close());
+  await right.nextOf('welcome');
+  right.send({ type: 'network:auth', password: 'sesame' });
+  await right.nextOf('network:ok');
+  right.send({ type: 'auth:register', user: 'a', password: 'x' });
+  await right.nextOf('auth:ok');
+});
+
+t.test('malformed input: a clear error each, and the server goes on serving everyone', async (t) => {
+  const { url } = await testCoordinator(t);
+  const bad = await loggedIn(url, 'mallory');
+  const good = await loggedIn(url, 'alice');
+  t.teardown(() => (bad.close(), good.close()));
+  const table: [string, string | Buffer | object, string][] = [
+    ['invalid JSON', '{"type":', 'bad_json'],
+    ['binary frame', Buffer.from([1, 2, 3]), 'bad_frame'],
+    ['frame over maxFrameBytes', JSON.stringify({ type: 'chat:send', id: 'big', text: 'x', pad: 'y'.repeat(70_000) }), 'frame_too_large'],
+    ['unknown type', { type: 'chat:nuke' }, 'unknown_type'],
+    ['no type', { hello: 1 }, 'unknown_type'],
+    ['missing field', { type: 'chat:send', id: 'a' }, 'invalid_message'],
+    ['wrong-typed field', { type: 'chat:send', id: 'a', text: ['x'] }, 'invalid_message'],
+    ['text over 4,000 characters', { type: 'chat:send', id: 'a', text: 'x'.repeat(4_001) }, 'text_too_long'],
+    ['65 recipients', { type: 'chat:send', id: 'a', text: 'x', to: Array.from({ length: 65 }, (_, i) => `u${i}`) }, 'too_many_recipients'],
+    ['forged sender', { type: 'chat:send', id: 'a', text: 'x', from: 'alice' }, 'invalid_message'],
+    ['a string, not an object', '"hello"', 'invalid_message'],
+  ];
+  for (const [name, frame, code] of table) {
+    bad.send(frame);
+    t.match(await bad.nextOf('error'), { code }, name);
+  }
+  t.equal(bad.closeCode, undefined, 'eleven mistakes do not cost the connection');
+  good.send({ type: 'chat:send', id: 'still', text: 'still here' });
+  t.match(await good.nextOf('chat:ack'), { id: 'still' });
+  t.match(await bad.next((f) => f.type === 'chat:message' && f.text === 'still here'), { from: 'alice' });
+  t.notOk(good.all('chat:message').some((f) => f.from === 'alice' && f.text === 'x'), 'no forged message went out');
+});
+
+t.test('a frame beyond the hard limit closes only that connection (1009)', async (t) => {
+  const { url } = await testCoordinator(t);
+  const bad = new TestSocket(url);
+  const good = await loggedIn(url, 'alice');
+  t.teardown(() => good.close());
+  await bad.nextOf('welcome');
+  bad.send('x'.repeat(2 * 1024 * 1024));
+  t.equal(await bad.closed(), 1009);
+  good.send({ type: 'presence:get' });
+  await good.next((f) => f.type === 'presence' && (f.online as string[]).includes('alice'));
+});
+
+t.test('a client that keeps sending garbage is disconnected', async (t) => {
+  const { url } = await testCoordinator(t);
+  const bad = await loggedIn(url, 'mallory');
+  for (let i = 0; i < 100 && bad.closeCode === undefined; i++) bad.send('garbage');
+  t.equal(await bad.closed(), 1008);
+  t.ok(bad.all('error').length >= 20, 'it was told what was wrong first');
+});
+
+t.test('a flooding client is rate-limited, then disconnected', async (t) => {
+  const { url } = await testCoordinator(t, { maxMessageRate: 5 });
+  const flood = await loggedIn(url, 'flood');
+  const bob = await loggedIn(url, 'bob');
+  t.teardown(() => bob.close());
+  for (let i = 0; i < 200 && flood.closeCode === undefined; i++) flood.send({ type: 'chat:send', id: `f${i}`, text: 'spam' });
+  t.equal(await flood.closed(), 1008);
+  t.ok(flood.all('error').some((f) => f.code === 'rate_limited'));
+  await waitFor(() => bob.all('presence').some((p) => !(p.online as string[]).includes('flood')), 'flood shown offline');
+  t.ok(bob.all('chat:message').length <= 10, `at most the burst got through (${bob.all('chat:message').length})`);
+});
+
+t.test('a dead client (no pong) is dropped and shown offline', async (t) => {
+  const { url } = await testCoordinator(t, { heartbeatMs: 100, deadAfterMs: 300 });
+  const alice = await loggedIn(url, 'alice');
+  t.teardown(() => alice.close());
+  const zombie = new TestSocket(url, { autoPong: false });
+  await zombie.nextOf('welcome');
+  zombie.send({ type: 'auth:register', user: 'zombie', password: 'x' });
+  await alice.next((f) => f.type === 'presence' && (f.online as string[]).includes('zombie'));
+  await alice.next((f) => f.type === 'presence' && !(f.online as string[]).includes('zombie'), 'zombie dropped');
+  t.equal(await zombie.closed(), 1006);
+  t.equal(alice.closeCode, undefined, 'a live client that pongs stays');
+});
+
+t.test('stop() closes sessions with 1001 and is idempotent', async (t) => {
+  const { coordinator, url } = await testCoordinator(t);
+  const alice = await loggedIn(url, 'alice');
+  await Promise.all([coordinator.stop(), coordinator.stop()]);
+  t.equal(await alice.closed(), 1001);
+});

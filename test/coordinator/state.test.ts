@@ -1,0 +1,58 @@
+import t from 'tap';
+import { ChatState } from '../../src/coordinator/state.js';
+import type { Entry, MessageEntry } from '../../src/coordinator/entries.js';
+
+let seq = 0;
+const msg = (from: string, to: string[], text: string, ts: number, pending: string[] = []): MessageEntry => ({
+  kind: 'message', origin: 'n1', seq: ++seq, id: `id-${text}`, cid: `c-${text}`, from, to, text, ts, pending,
+});
+const user = (name: string, created: number, hash = `h-${name}-${created}`, updated = created): Entry => ({
+  kind: 'user', origin: 'n1', seq: ++seq, name, hash, created, updated,
+});
+const texts = (ms: MessageEntry[]) => ms.map((m) => m.text);
+
+t.test('history: last N broadcasts plus own direct messages, in time order', async (t) => {
+  const s = new ChatState(3);
+  for (let i = 1; i <= 5; i++) s.apply(msg('alice', [], `b${i}`, i * 10));
+  s.apply(msg('alice', ['bob'], 'dm-ab', 15));
+  s.apply(msg('carol', ['dave'], 'dm-cd', 16));
+  s.apply(msg('bob', ['alice', 'carol'], 'multi', 45));
+  t.same(texts(s.replayFor('bob').history), ['dm-ab', 'b3', 'b4', 'multi', 'b5']);
+  t.same(texts(s.replayFor('CAROL').history), ['dm-cd', 'b3', 'b4', 'multi', 'b5'], 'names are case-insensitive');
+  t.same(texts(s.replayFor('eve').history), ['b3', 'b4', 'b5'], 'nobody sees others\' direct messages');
+});
+
+t.test('offline messages: delivered after history, once, until collected', async (t) => {
+  const s = new ChatState(200);
+  s.apply(msg('alice', [], 'hello', 1));
+  s.apply(msg('alice', ['bob'], 'while-away', 2, ['bob']));
+  s.apply(msg('alice', ['bob', 'carol'], 'both-away', 3, ['bob', 'carol']));
+  const r = s.replayFor('bob');
+  t.same(texts(r.history), ['hello'], 'offline messages are not repeated in history');
+  t.same(texts(r.offline), ['while-away', 'both-away']);
+  s.apply({ kind: 'collect', origin: 'n1', seq: ++seq, user: 'bob', upTo: r.offline.map((m) => m.id), ts: 4 });
+  const again = s.replayFor('bob');
+  t.same(texts(again.offline), [], 'collected: not offline any more');
+  t.same(texts(again.history), ['hello', 'while-away', 'both-away'], 'still in history as own direct messages');
+  t.same(texts(s.replayFor('carol').offline), ['both-away'], 'carol still has hers');
+});
+
+t.test('duplicate sends are found by (sender, client id)', async (t) => {
+  const s = new ChatState(10);
+  const m = msg('alice', [], 'x', 1);
+  s.apply(m);
+  t.equal(s.duplicateOf('ALICE', m.cid), m);
+  t.equal(s.duplicateOf('bob', m.cid), undefined, 'another sender may reuse the id');
+});
+
+t.test('user records: earliest registration wins; updates of one account apply', async (t) => {
+  const s = new ChatState(10);
+  s.apply(user('Alice', 100));
+  s.apply(user('alice', 200)); // a later registration of the same name (after a partition)
+  t.equal(s.user('ALICE')?.hash, 'h-Alice-100');
+  s.apply(user('Alice', 100, 'rehashed', 300));
+  t.equal(s.user('alice')?.hash, 'rehashed');
+  s.apply(user('aLiCe', 50));
+  t.equal(s.user('alice')?.name, 'aLiCe', 'an earlier registration replaces a later one');
+  t.equal(s.userCount, 1);
+});

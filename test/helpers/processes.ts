@@ -1,0 +1,117 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { waitFor } from './wait.js';
+
+/** The compiled CLI (tests run from dist/test, next to dist/src). */
+export const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+
+/** A running `lanchat` child process with its output captured line by line. */
+export class Proc {
+  readonly stdout: string[] = [];
+  readonly stderr: string[] = [];
+  exitCode: number | null | undefined;
+  signal: NodeJS.Signals | null = null;
+  readonly child: ChildProcess;
+
+  constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
+    this.child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    createInterface({ input: this.child.stdout! }).on('line', (l) => this.stdout.push(l));
+    createInterface({ input: this.child.stderr! }).on('line', (l) => this.stderr.push(l));
+    this.child.on('exit', (code, signal) => {
+      this.exitCode = code;
+      this.signal = signal;
+    });
+    this.child.stdin!.on('error', () => undefined);
+  }
+
+  /** Resolves with the exit code (null if killed by a signal). */
+  exited(timeoutMs = 15_000): Promise<number | null> {
+    return waitFor(() => this.exitCode !== undefined && { code: this.exitCode }, 'the process to exit', timeoutMs).then((r) => r.code);
+  }
+
+  line(re: RegExp, timeoutMs?: number): Promise<RegExpExecArray> {
+    return waitFor(() => this.stdout.map((l) => re.exec(l)).find((m) => m !== null) ?? undefined, `a stdout line matching ${re}`, timeoutMs);
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGTERM'): void {
+    if (this.exitCode === undefined) this.child.kill(signal);
+  }
+}
+
+/** Starts `lanchat serve` on 127.0.0.1:0 with bcrypt cost 4 and waits for its address. */
+export async function startServe(
+  t: { teardown(fn: () => unknown): void },
+  dataDir: string,
+  extra: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ proc: Proc; address: string }> {
+  const proc = new Proc(['serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--bcrypt-cost', '4', ...extra], env);
+  t.teardown(() => proc.kill('SIGKILL'));
+  const m = await proc.line(/at (127\.0\.0\.1:\d+)$/).catch((err: Error) => {
+    throw new Error(`${err.message}; stderr: ${proc.stderr.join('\n')}`);
+  });
+  return { proc, address: m[1]! };
+}
+
+/** A `lanchat client` child speaking JSON lines. */
+export class JsonClient extends Proc {
+  #seen = 0;
+
+  constructor(address: string, user: string, opts: { register?: boolean; password?: string; env?: NodeJS.ProcessEnv } = {}) {
+    super(['client', '--connect', address, '--user', user, ...(opts.register ? ['--register'] : [])], {
+      LANCHAT_PASSWORD: opts.password ?? `pw-${user}`,
+      ...opts.env,
+    });
+  }
+
+  /** Every stdout line parsed; a non-JSON line fails the test loudly. */
+  get events(): Record<string, unknown>[] {
+    return this.stdout.map((l) => {
+      try {
+        return JSON.parse(l) as Record<string, unknown>;
+      } catch {
+        throw new Error(`client wrote a non-JSON line to stdout: ${l}`);
+      }
+    });
+  }
+
+  /** Waits for the next event (after those consumed) matching `pred`. */
+  next(pred: (e: Record<string, unknown>) => boolean, what = 'an event', timeoutMs = 10_000): Promise<Record<string, unknown>> {
+    return waitFor(
+      () => {
+        const ev = this.events;
+        for (let i = this.#seen; i < ev.length; i++) {
+          if (pred(ev[i]!)) {
+            this.#seen = i + 1;
+            return ev[i];
+          }
+        }
+        return undefined;
+      },
+      `${what} (stdout so far: ${this.stdout.slice(-5).join(' | ')}; stderr: ${this.stderr.slice(-3).join(' | ')})`,
+      timeoutMs,
+    );
+  }
+
+  write(obj: object | string): void {
+    this.child.stdin!.write(`${typeof obj === 'string' ? obj : JSON.stringify(obj)}\n`);
+  }
+
+  end(): void {
+    this.child.stdin!.end();
+  }
+}
+
+/** Starts a JSON client and waits for its `ready` line. */
+export async function startClient(
+  t: { teardown(fn: () => unknown): void },
+  address: string,
+  user: string,
+  opts: { register?: boolean; password?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<JsonClient> {
+  const c = new JsonClient(address, user, opts);
+  t.teardown(() => c.kill('SIGKILL'));
+  await c.next((e) => e.type === 'ready', `${user} ready`);
+  return c;
+}

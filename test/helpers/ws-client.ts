@@ -1,0 +1,73 @@
+import WebSocket from 'ws';
+import { waitFor } from './wait.js';
+
+/** One frame received by a test client, parsed. */
+export type Frame = Record<string, unknown> & { type: string };
+
+/**
+ * A raw protocol client for relay tests: records every frame it receives so
+ * tests can wait for one, and can send anything (including garbage).
+ */
+export class TestSocket {
+  readonly frames: Frame[] = [];
+  closeCode: number | undefined;
+  readonly ws: WebSocket;
+  #seen = 0;
+
+  constructor(url: string, options: WebSocket.ClientOptions = {}) {
+    this.ws = new WebSocket(url, { perMessageDeflate: false, ...options });
+    this.ws.on('message', (data) => this.frames.push(JSON.parse(data.toString()) as Frame));
+    this.ws.on('close', (code) => (this.closeCode = code));
+    this.ws.on('error', () => undefined);
+  }
+
+  /** Sends an object as JSON, or a raw string/buffer as is. */
+  send(frame: object | string | Buffer): void {
+    this.ws.send(typeof frame === 'string' || Buffer.isBuffer(frame) ? frame : JSON.stringify(frame));
+  }
+
+  /** Waits for the next frame (after those already consumed) matching `pred`, and consumes up to it. */
+  async next(pred: (f: Frame) => boolean = () => true, what = 'a frame', timeoutMs = 10_000): Promise<Frame> {
+    return waitFor(
+      () => {
+        for (let i = this.#seen; i < this.frames.length; i++) {
+          if (pred(this.frames[i]!)) {
+            this.#seen = i + 1;
+            return this.frames[i];
+          }
+        }
+        return undefined;
+      },
+      what,
+      timeoutMs,
+    );
+  }
+
+  /** Waits for the next frame of a type. */
+  nextOf(type: string, timeoutMs?: number): Promise<Frame> {
+    return this.next((f) => f.type === type, `a ${type} frame`, timeoutMs);
+  }
+
+  /** Frames of a type received so far. */
+  all(type: string): Frame[] {
+    return this.frames.filter((f) => f.type === type);
+  }
+
+  closed(timeoutMs = 10_000): Promise<number> {
+    return waitFor(() => this.closeCode, 'the socket to close', timeoutMs);
+  }
+
+  close(): void {
+    this.ws.terminate();
+  }
+}
+
+/** Connects, registers (or logs in) and waits for the replay to end. */
+export async function loggedIn(url: string, user: string, opts: { register?: boolean; password?: string } = {}): Promise<TestSocket> {
+  const s = new TestSocket(url);
+  await s.nextOf('welcome');
+  s.send({ type: opts.register === false ? 'auth:login' : 'auth:register', user, password: opts.password ?? `pw-${user}` });
+  await s.nextOf('auth:ok');
+  await s.nextOf('history:end');
+  return s;
+}
