@@ -40,6 +40,8 @@ export interface ClientError {
 }
 
 export interface ChatClientEvents {
+  /** Logged in; emitted synchronously, before any replayed message. */
+  ready: [Ready];
   message: [ChatMessage];
   ack: [{ id: string; messageId: string; ts: number }];
   presence: [string[]];
@@ -178,6 +180,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
         return this.#write({ type: register ? 'auth:register' : 'auth:login', user, password });
       case 'auth:ok':
         this.#ready = { ...this.#ready!, user: msg.user };
+        this.emit('ready', this.#ready);
         return done(this.#ready);
       case 'error':
         return fail(new ProtocolError(isCode(msg.code) ? msg.code : 'internal', msg.message));

@@ -31,6 +31,8 @@ export async function runJsonClient(options: ChatClientOptions, io: { stdin: Rea
   const correlation = new Map<string, string | number>();
   const idFor = (cid: string | undefined): string | number | undefined => (cid === undefined ? undefined : (correlation.get(cid) ?? cid));
 
+  // Printed from the event, not after `await connect()`: replayed messages may arrive in the same tick.
+  client.on('ready', (r) => out({ type: 'ready', ...r }));
   client.on('message', (m) => out({ type: 'message', id: m.id, from: m.from, to: m.to, text: m.text, ts: m.ts, ...(m.replay ? { replay: true } : {}) }));
   client.on('ack', (a) => {
     out({ type: 'ack', id: idFor(a.id), messageId: a.messageId, ts: a.ts });
@@ -50,7 +52,6 @@ export async function runJsonClient(options: ChatClientOptions, io: { stdin: Rea
     out({ type: 'error', code: e.code, message: e.message });
     return 1;
   }
-  out({ type: 'ready', ...ready });
 
   return new Promise<number>((resolve) => {
     let finished = false;

@@ -1,0 +1,163 @@
+import t from 'tap';
+import { createServer } from 'node:net';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Proc, startServe, startClient, JsonClient } from './helpers/processes.js';
+import { tmpDir } from './helpers/tmp.js';
+import { waitFor } from './helpers/wait.js';
+
+const texts = (c: JsonClient) => c.events.filter((e) => e.type === 'message').map((e) => e.text);
+
+t.test('--help, --version and sub-command help', async (t) => {
+  const v = new Proc(['--version']);
+  t.equal(await v.exited(), 0);
+  t.match(v.stdout[0], /^\d+\.\d+\.\d+$/);
+  for (const args of [['--help'], ['serve', '--help'], ['client', '--help']]) {
+    const p = new Proc(args);
+    t.equal(await p.exited(), 0, args.join(' '));
+    t.match(p.stdout.join('\n'), /Usage: lanchat/);
+  }
+  const bad = new Proc(['serve', '--port', 'seventy']);
+  t.not(await bad.exited(), 0);
+  t.match(bad.stderr.join('\n'), /--port.*integer/);
+});
+
+t.test('serve + three clients: broadcast, one, several, presence, offline, history, restart', async (t) => {
+  const dataDir = tmpDir(t);
+  const server = await startServe(t, dataDir);
+  const alice = await startClient(t, server.address, 'alice', { register: true });
+  t.match(alice.events[0], { type: 'ready', user: 'alice', coordinator: server.address, limits: { maxTextChars: 4000 } });
+  const bob = await startClient(t, server.address, 'bob', { register: true });
+  const carol = await startClient(t, server.address, 'carol', { register: true });
+  await alice.next((e) => e.type === 'presence' && (e.online as string[]).length === 3, 'three online');
+  await server.proc.line(/^carol joined/);
+  t.notOk(server.proc.stdout.some((l) => l.includes('pw-')), 'no password in the server output');
+
+  alice.write({ type: 'send', text: 'hello all', id: 'a1' });
+  t.match(await alice.next((e) => e.type === 'ack'), { id: 'a1' });
+  alice.write({ type: 'send', text: 'just bob', to: ['bob'], id: 2 });
+  t.match(await alice.next((e) => e.type === 'ack'), { id: 2 });
+  bob.write({ type: 'send', text: 'alice and carol', to: ['alice', 'carol'] });
+  await bob.next((e) => e.type === 'ack');
+  carol.write({ type: 'send', text: 'x', to: ['nobody'], id: 'bad' });
+  t.match(await carol.next((e) => e.type === 'error'), { code: 'unknown_recipient', id: 'bad' });
+  carol.write('this is not json');
+  t.match(await carol.next((e) => e.type === 'error'), { code: 'bad_input' });
+  carol.write({ type: 'who' });
+  t.match(await carol.next((e) => e.type === 'presence'), { online: ['alice', 'bob', 'carol'] });
+  carol.write({ type: 'send', text: 'done' });
+  for (const c of [alice, bob, carol]) await c.next((e) => e.type === 'message' && e.text === 'done');
+  t.same(texts(alice), ['hello all', 'just bob', 'alice and carol', 'done']);
+  t.same(texts(bob), ['hello all', 'just bob', 'alice and carol', 'done']);
+  t.same(texts(carol), ['hello all', 'alice and carol', 'done']);
+  t.match(bob.events.find((e) => e.text === 'just bob'), { from: 'alice', to: ['bob'] });
+
+  // bob leaves; alice writes to him while he is away.
+  bob.write({ type: 'quit' });
+  t.equal(await bob.exited(), 0);
+  await alice.next((e) => e.type === 'presence' && !(e.online as string[]).includes('bob'), 'bob offline');
+  alice.write({ type: 'send', text: 'for offline bob', to: ['bob'] });
+  await alice.next((e) => e.type === 'ack');
+  alice.end(); // end of input: quit once acknowledged
+  t.equal(await alice.exited(), 0);
+
+  // Restart the server: accounts and history intact.
+  server.proc.kill('SIGTERM');
+  t.equal(await server.proc.exited(), 0, 'clean shutdown on SIGTERM exits 0');
+  const again = await startServe(t, dataDir);
+  const bob2 = await startClient(t, again.address, 'bob');
+  await bob2.next((e) => e.type === 'message' && e.text === 'for offline bob', 'offline message after restart');
+  t.same(texts(bob2), ['hello all', 'just bob', 'alice and carol', 'done', 'for offline bob']);
+  t.equal(bob2.events[0]!.type, 'ready', 'ready comes before the replay');
+  t.ok(bob2.events.filter((e) => e.type === 'message').every((e) => e.replay === true));
+  const wrong = new JsonClient(again.address, 'alice', { password: 'nope' });
+  t.equal(await wrong.exited(), 1);
+  t.match(wrong.events.at(-1), { type: 'error', code: 'auth_failed' });
+});
+
+t.test('a user logged in from two places gets messages in both', async (t) => {
+  const server = await startServe(t, tmpDir(t));
+  const a1 = await startClient(t, server.address, 'alice', { register: true });
+  const a2 = await startClient(t, server.address, 'alice');
+  const bob = await startClient(t, server.address, 'bob', { register: true });
+  bob.write({ type: 'send', text: 'to both alices', to: ['alice'] });
+  await a1.next((e) => e.text === 'to both alices');
+  await a2.next((e) => e.text === 'to both alices');
+  t.pass();
+});
+
+t.test('network password from the environment or a file', async (t) => {
+  const dir = tmpDir(t);
+  const pwFile = join(dir, 'netpw');
+  writeFileSync(pwFile, 'sesame\n');
+  const server = await startServe(t, join(dir, 'data'), ['--network-password-file', pwFile]);
+  await server.proc.line(/network password required/);
+  const without = new JsonClient(server.address, 'alice', { register: true });
+  t.equal(await without.exited(), 1);
+  t.match(without.events.at(-1), { type: 'error', code: 'network_password' });
+  const wrong = new JsonClient(server.address, 'alice', { register: true, env: { LANCHAT_NETWORK_PASSWORD: 'open' } });
+  t.equal(await wrong.exited(), 1);
+  t.match(wrong.events.at(-1), { type: 'error', code: 'network_password' });
+  await startClient(t, server.address, 'alice', { register: true, env: { LANCHAT_NETWORK_PASSWORD: 'sesame' } });
+});
+
+t.test('port in use: one clear line, non-zero exit, no stack trace', async (t) => {
+  const blocker = createServer();
+  await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+  t.teardown(() => blocker.close());
+  const port = (blocker.address() as { port: number }).port;
+  const p = new Proc(['serve', '--host', '127.0.0.1', '--port', String(port), '--data-dir', tmpDir(t)]);
+  t.equal(await p.exited(), 1);
+  t.same(p.stderr, [`lanchat: port ${port} is already in use on 127.0.0.1 (is another lanchat running? try --port 0)`]);
+});
+
+t.test('a data directory in use by another server is refused', async (t) => {
+  const dir = tmpDir(t);
+  await startServe(t, dir);
+  const second = new Proc(['serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dir]);
+  t.equal(await second.exited(), 1);
+  t.match(second.stderr.join('\n'), /^lanchat: data directory .* is in use by another lanchat process/);
+});
+
+t.test('a corrupt data file stops the server with a clear message', async (t) => {
+  const dir = tmpDir(t);
+  const server = await startServe(t, dir);
+  const alice = await startClient(t, server.address, 'alice', { register: true });
+  alice.write({ type: 'send', text: 'one' });
+  await alice.next((e) => e.type === 'ack');
+  alice.write({ type: 'send', text: 'two' });
+  await alice.next((e) => e.type === 'ack');
+  server.proc.kill('SIGKILL');
+  await server.proc.exited();
+  const seg = join(dir, 'log', 'log-000001.jsonl');
+  const { readFileSync } = await import('node:fs');
+  writeFileSync(seg, readFileSync(seg, 'utf8').replace('"one"', '"0ne"'));
+  const p = new Proc(['serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dir]);
+  t.equal(await p.exited(), 1);
+  t.match(p.stderr.join('\n'), /^lanchat: data file .*log-000001\.jsonl is corrupt: bad record at byte \d+: checksum mismatch; refusing to start/);
+  t.notMatch(p.stderr.join('\n'), /\n\s+at /, 'no stack trace');
+});
+
+t.test('client: no password, bad address, nobody listening', async (t) => {
+  const noPw = new Proc(['client', '--connect', '127.0.0.1:9', '--user', 'a'], { LANCHAT_PASSWORD: '' });
+  t.equal(await noPw.exited(), 2);
+  t.match(noPw.stderr.join('\n'), /no password: set LANCHAT_PASSWORD or use --password-file/);
+  const badAddr = new Proc(['client', '--connect', 'nowhere', '--user', 'a'], { LANCHAT_PASSWORD: 'x' });
+  t.not(await badAddr.exited(), 0);
+  t.match(badAddr.stderr.join('\n'), /HOST:PORT/);
+  const blocker = createServer();
+  await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+  const port = (blocker.address() as { port: number }).port;
+  await new Promise<void>((r) => blocker.close(() => r()));
+  const refused = new JsonClient(`127.0.0.1:${port}`, 'a');
+  t.equal(await refused.exited(), 1);
+  t.match(refused.events, [{ type: 'error', code: 'connection_failed' }]);
+});
+
+t.test('the client reports a lost coordinator and exits non-zero', async (t) => {
+  const server = await startServe(t, tmpDir(t));
+  const alice = await startClient(t, server.address, 'alice', { register: true });
+  server.proc.kill('SIGKILL');
+  t.equal(await alice.exited(), 1);
+  await waitFor(() => alice.events.some((e) => e.type === 'error' && e.code === 'disconnected'), 'a disconnected error');
+});
