@@ -24,6 +24,8 @@ import { RateLimiter } from './rate-limiter.js';
 const HEARTBEAT_MS = 1_000; // ping period (DESIGN §6)
 const DEAD_AFTER_MS = 3_000; // 3 missed pongs: the client is gone (DESIGN §4)
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024; // a slower consumer is cut off, never buffered without bound (DESIGN §6)
+const MAX_CONNECTIONS = 10_000; // sockets at once; beyond this new ones get HTTP 503
+const LOGIN_TIMEOUT_MS = 30_000; // a connection that has not logged in by then is closed (idle sockets cost memory)
 const MAX_QUEUED_FRAMES = 256; // frames waiting behind a slow handler (e.g. bcrypt) per session
 const DEFAULT_MESSAGE_RATE = 20; // messages per second per session, with a burst of twice that
 const STRIKES = { capacity: 20, refillPerSecond: 1 }; // bad frames or over-rate sends before disconnection
@@ -52,6 +54,10 @@ export interface RelayOptions {
   maxMessageRate?: number;
   heartbeatMs?: number;
   deadAfterMs?: number;
+  /** A connection that has not logged in by then is closed. */
+  loginTimeoutMs?: number;
+  /** Sockets at once; beyond this, upgrades get HTTP 503. */
+  maxConnections?: number;
 }
 
 interface Session {
@@ -61,6 +67,7 @@ interface Session {
   networkOk: boolean;
   user: UserEntry | undefined;
   lastPong: number;
+  readonly connectedAt: number;
   busy: boolean;
   readonly queue: { data: RawData; isBinary: boolean }[];
 }
@@ -128,6 +135,8 @@ export class Relay extends EventEmitter<RelayEvents> {
       maxMessageRate: options.maxMessageRate ?? DEFAULT_MESSAGE_RATE,
       heartbeatMs: options.heartbeatMs ?? HEARTBEAT_MS,
       deadAfterMs: options.deadAfterMs ?? DEAD_AFTER_MS,
+      loginTimeoutMs: options.loginTimeoutMs ?? LOGIN_TIMEOUT_MS,
+      maxConnections: options.maxConnections ?? MAX_CONNECTIONS,
       limits: { ...DEFAULT_LIMITS, ...options.limits },
     };
     if (this.#opts.limits.maxFrameBytes > HARD_MAX_PAYLOAD) throw new TypeError(`maxFrameBytes may not exceed ${HARD_MAX_PAYLOAD}`);
@@ -161,6 +170,10 @@ export class Relay extends EventEmitter<RelayEvents> {
     const wss = new WebSocketServer({ noServer: true, maxPayload: HARD_MAX_PAYLOAD, perMessageDeflate: false, clientTracking: false });
     http.on('upgrade', (req, socket, head) => {
       socket.on('error', () => socket.destroy());
+      if (this.#sessions.size >= this.#opts.maxConnections) {
+        socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n');
+        return;
+      }
       wss.handleUpgrade(req, socket, head, (ws) => this.#onConnection(ws, req));
     });
     http.on('clientError', (_err, socket) => socket.destroy());
@@ -229,6 +242,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       networkOk: this.#networkPasswordDigest === undefined,
       user: undefined,
       lastPong: now(),
+      connectedAt: now(),
       busy: false,
       queue: [],
     };
@@ -402,11 +416,11 @@ export class Relay extends EventEmitter<RelayEvents> {
     const first = sessions === undefined;
     if (sessions === undefined) this.#byUser.set(key, (sessions = new Set()));
     sessions.add(s);
+    // The newcomer gets the full list; everyone else a one-name delta, so a join costs O(users), not O(users²).
+    this.presence(s);
     if (first) {
       this.emit('user:joined', user.name, s.address);
-      this.#broadcastPresence();
-    } else {
-      this.presence(s);
+      this.#broadcastExcept(s, JSON.stringify({ type: 'presence:joined', user: user.name } satisfies ServerMessage));
     }
   }
 
@@ -425,9 +439,9 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.#send(s, { type: 'chat:ack', id, messageId: m.id, ts: m.ts });
   }
 
-  #broadcastPresence(): void {
-    const frame = JSON.stringify({ type: 'presence', online: this.online } satisfies ServerMessage);
-    for (const set of this.#byUser.values()) for (const s of set) this.#sendRaw(s, frame);
+  /** Sends one serialised frame to every logged-in session but `except`. */
+  #broadcastExcept(except: Session | undefined, frame: string): void {
+    for (const set of this.#byUser.values()) for (const s of set) if (s !== except) this.#sendRaw(s, frame);
   }
 
   #onClose(s: Session): void {
@@ -442,7 +456,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     if (set?.size === 0) {
       this.#byUser.delete(key);
       this.emit('user:left', s.user.name);
-      if (!this.#stopping) this.#broadcastPresence();
+      if (!this.#stopping) this.#broadcastExcept(undefined, JSON.stringify({ type: 'presence:left', user: s.user.name } satisfies ServerMessage));
     }
   }
 
@@ -452,6 +466,9 @@ export class Relay extends EventEmitter<RelayEvents> {
       if (now - s.lastPong > this.#opts.deadAfterMs) {
         this.#deps.log.info({ session: s.id, user: s.user?.name }, 'no pong: dropping a dead client');
         s.ws.terminate(); // 'close' follows and updates presence
+      } else if (s.user === undefined && now - s.connectedAt > this.#opts.loginTimeoutMs) {
+        this.#send(s, errorFrame('not_authenticated', `no login within ${this.#opts.loginTimeoutMs / 1000} s`));
+        s.ws.close(1008, 'login timeout');
       } else if (s.ws.readyState === WebSocket.OPEN) {
         s.ws.ping();
       }

@@ -58,6 +58,7 @@ export interface ChatClientEvents {
 export class ChatClient extends EventEmitter<ChatClientEvents> {
   readonly #opts: ChatClientOptions;
   readonly #outbox = new Map<string, { text: string; to: string[] }>();
+  #online = new Set<string>();
   #ws: WebSocket | undefined;
   #silence: NodeJS.Timeout | undefined;
   #ready: Ready | undefined;
@@ -137,6 +138,11 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     return id;
   }
 
+  /** The users online now, sorted. */
+  get online(): string[] {
+    return [...this.#online].sort((a, b) => a.localeCompare(b));
+  }
+
   /** Asks for the online list; the answer arrives as a `presence` event. */
   who(): void {
     this.#write({ type: 'presence:get' });
@@ -198,7 +204,14 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
         this.emit('ack', { id: msg.id, messageId: msg.messageId, ts: msg.ts });
         return this.#wakeDrainWaiters();
       case 'presence':
-        return void this.emit('presence', msg.online);
+        this.#online = new Set(msg.online);
+        return this.#emitPresence();
+      case 'presence:joined':
+        this.#online.add(msg.user);
+        return this.#emitPresence();
+      case 'presence:left':
+        this.#online.delete(msg.user);
+        return this.#emitPresence();
       case 'history:end':
         return void this.emit('history:end', msg.count);
       case 'error':
@@ -208,6 +221,11 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
       default:
         return;
     }
+  }
+
+  /** Emits the whole online list, whatever changed: consumers never apply deltas themselves. */
+  #emitPresence(): void {
+    this.emit('presence', this.online);
   }
 
   #write(frame: object): void {

@@ -67,7 +67,11 @@ export const ServerMessage = z.discriminatedUnion('type', [
   ChatMessage,
   z.object({ type: z.literal('history:end'), count: z.number().int() }),
   z.object({ type: z.literal('chat:ack'), id: ClientMessageId, messageId: z.string(), ts: z.number() }),
+  /** The full online list: at login and on `presence:get`. */
   z.object({ type: z.literal('presence'), online: z.array(Username) }),
+  /** Changes to it: one name each, so a join costs O(users) bytes, not O(users²). */
+  z.object({ type: z.literal('presence:joined'), user: Username }),
+  z.object({ type: z.literal('presence:left'), user: Username }),
   z.object({
     type: z.literal('error'),
     code: z.string(),

@@ -65,13 +65,13 @@ t.test('unknown recipient: error, nothing sent to anyone', async (t) => {
   t.equal(alice.all('chat:ack').length, 1);
 });
 
-t.test('presence: at login and on every change; two sessions of one user', async (t) => {
+t.test('presence: full list at login, one-name deltas on every change; two sessions of one user', async (t) => {
   const { url } = await testCoordinator(t);
   const alice = await loggedIn(url, 'alice');
   t.teardown(() => alice.close());
   t.same((await alice.nextOf('presence')).online, ['alice']);
   const bob = await loggedIn(url, 'bob');
-  t.same((await alice.nextOf('presence')).online, ['alice', 'bob']);
+  t.match(await alice.nextOf('presence:joined'), { user: 'bob' });
   t.same((await bob.nextOf('presence')).online, ['alice', 'bob']);
   const bob2 = await loggedIn(url, 'BOB', { register: false, password: 'pw-bob' });
   t.same((await bob2.nextOf('presence')).online, ['alice', 'bob'], 'second session gets the list');
@@ -81,8 +81,10 @@ t.test('presence: at login and on every change; two sessions of one user', async
   bob.close();
   alice.send({ type: 'presence:get' });
   t.same((await alice.nextOf('presence')).online, ['alice', 'bob'], 'still online through the second session');
+  t.equal(alice.all('presence:joined').length, 1, 'a second session is not a new join');
   bob2.close();
-  t.same((await alice.nextOf('presence')).online, ['alice'], 'gone with the last session');
+  t.match(await alice.nextOf('presence:left'), { user: 'bob' }, 'gone with the last session');
+  await alice.onlineIs(['alice']);
 });
 
 t.test('history and offline delivery at login, each exactly once', async (t) => {
@@ -90,7 +92,7 @@ t.test('history and offline delivery at login, each exactly once', async (t) => 
   const alice = await loggedIn(url, 'alice');
   const bob = await loggedIn(url, 'bob');
   bob.close();
-  await waitFor(() => alice.all('presence').some((p) => (p.online as string[]).length === 1), 'bob offline');
+  await alice.onlineIs(['alice']);
   for (const [to, text] of [[[], 'public'], [['bob'], 'dm while away'], [['bob', 'alice'], 'group while away']] as const) {
     const mid = id();
     alice.send({ type: 'chat:send', id: mid, to, text });
@@ -239,8 +241,9 @@ t.test('a frame beyond the hard limit closes only that connection (1009)', async
   await bad.nextOf('welcome');
   bad.send('x'.repeat(2 * 1024 * 1024));
   t.equal(await bad.closed(), 1009);
+  const before = good.all('presence').length;
   good.send({ type: 'presence:get' });
-  await good.next((f) => f.type === 'presence' && (f.online as string[]).includes('alice'));
+  await waitFor(() => good.all('presence').length > before, 'an answer: the server still serves');
 });
 
 t.test('a client that keeps sending garbage is disconnected', async (t) => {
@@ -259,7 +262,7 @@ t.test('a flooding client is rate-limited, then disconnected', async (t) => {
   for (let i = 0; i < 200 && flood.closeCode === undefined; i++) flood.send({ type: 'chat:send', id: `f${i}`, text: 'spam' });
   t.equal(await flood.closed(), 1008);
   t.ok(flood.all('error').some((f) => f.code === 'rate_limited'));
-  await waitFor(() => bob.all('presence').some((p) => !(p.online as string[]).includes('flood')), 'flood shown offline');
+  await bob.onlineIs(['bob']);
   t.ok(bob.all('chat:message').length <= 10, `at most the burst got through (${bob.all('chat:message').length})`);
 });
 
@@ -270,10 +273,27 @@ t.test('a dead client (no pong) is dropped and shown offline', async (t) => {
   const zombie = new TestSocket(url, { autoPong: false });
   await zombie.nextOf('welcome');
   zombie.send({ type: 'auth:register', user: 'zombie', password: 'x' });
-  await alice.next((f) => f.type === 'presence' && (f.online as string[]).includes('zombie'));
-  await alice.next((f) => f.type === 'presence' && !(f.online as string[]).includes('zombie'), 'zombie dropped');
+  await alice.onlineIs(['alice', 'zombie']);
+  await alice.onlineIs(['alice']);
   t.equal(await zombie.closed(), 1006);
   t.equal(alice.closeCode, undefined, 'a live client that pongs stays');
+});
+
+t.test('a connection that never logs in is closed; connections are capped', async (t) => {
+  const { url } = await testCoordinator(t, { heartbeatMs: 50, loginTimeoutMs: 200, maxConnections: 2 });
+  const idle = new TestSocket(url);
+  const second = new TestSocket(url);
+  t.teardown(() => second.close());
+  await idle.nextOf('welcome');
+  await second.nextOf('welcome');
+  const third = new TestSocket(url);
+  t.equal(await third.closed(), 1006, 'refused while two are connected');
+  second.send({ type: 'auth:register', user: 'second', password: 'x' });
+  await second.nextOf('auth:ok');
+  t.match(await idle.nextOf('error'), { code: 'not_authenticated' });
+  t.equal(await idle.closed(), 1008);
+  await new Promise((r) => setTimeout(r, 300));
+  t.equal(second.closeCode, undefined, 'a logged-in session is not timed out');
 });
 
 t.test('stop() closes sessions with 1001 and is idempotent', async (t) => {

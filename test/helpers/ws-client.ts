@@ -53,6 +53,25 @@ export class TestSocket {
     return this.frames.filter((f) => f.type === type);
   }
 
+  /** The online list as this client knows it: the last full `presence` plus the deltas since. */
+  get online(): string[] {
+    const set = new Set<string>();
+    for (const f of this.frames) {
+      if (f.type === 'presence') {
+        set.clear();
+        for (const u of f.online as string[]) set.add(u);
+      } else if (f.type === 'presence:joined') set.add(f.user as string);
+      else if (f.type === 'presence:left') set.delete(f.user as string);
+    }
+    return [...set].sort((a, b) => a.localeCompare(b));
+  }
+
+  /** Waits until the online list is exactly `users`. */
+  onlineIs(users: string[], timeoutMs = 10_000): Promise<true> {
+    const want = JSON.stringify(users);
+    return waitFor(() => JSON.stringify(this.online) === want, `online = ${want} (have ${JSON.stringify(this.online)})`, timeoutMs);
+  }
+
   closed(timeoutMs = 10_000): Promise<number> {
     return waitFor(() => this.closeCode, 'the socket to close', timeoutMs);
   }
