@@ -7,7 +7,7 @@ import type { UserEntry } from './entries.js';
 import type { LogStore } from './log-store.js';
 import type { ChatState } from './state.js';
 
-/** bcrypt cost: 12 ≈ 0.3 s per hash in bcryptjs on a 2-core 2026 VM (measured); tests use 4. */
+/** bcrypt cost: 12 ≈ 0.23 s per hash in bcryptjs on our 2-core VM (measured 2026-11-25); tests use 4. */
 export const DEFAULT_BCRYPT_COST = 12;
 /** bcryptjs runs on the event loop: at most this many hashes at once, so chat stays responsive. */
 const MAX_CONCURRENT_HASHES = 2;

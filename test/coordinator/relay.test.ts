@@ -302,3 +302,20 @@ t.test('stop() closes sessions with 1001 and is idempotent', async (t) => {
   await Promise.all([coordinator.stop(), coordinator.stop()]);
   t.equal(await alice.closed(), 1001);
 });
+
+t.test('a hash made with an old cost is upgraded at the next login', async (t) => {
+  const first = await testCoordinator(t, { bcryptCost: 4 });
+  const a = await loggedIn(first.url, 'alice', { password: 'pw' });
+  a.close();
+  await first.coordinator.stop();
+  const second = await testCoordinator(t, { bcryptCost: 5, dataDir: first.dataDir });
+  const b = await loggedIn(second.url, 'alice', { register: false, password: 'pw' });
+  t.teardown(() => b.close());
+  const hashes = () => second.coordinator.store.entries.flatMap((e) => (e.kind === 'user' ? [e.hash] : []));
+  await waitFor(() => hashes().length === 2, 'the rehash entry');
+  t.match(hashes()[1], /^\$2[aby]\$05\$/);
+  b.close();
+  const c = await loggedIn(second.url, 'alice', { register: false, password: 'pw' });
+  t.teardown(() => c.close());
+  t.equal(hashes().length, 2, 'no further rehash');
+});
