@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { createLogger, LOG_LEVELS } from './node/logger.js';
 import { defaultDataDir } from './node/data-dir.js';
 import { servedAddresses } from './node/interfaces.js';
@@ -45,6 +45,7 @@ const program = new Command('lanchat')
   .description('Zero-configuration chat for a local network')
   .version(version, '-V, --version')
   .showHelpAfterError('(run with --help for usage)')
+  .exitOverride() // usage errors reach the catch below and exit 2; inherited by the sub-commands
   .action(() => {
     process.stderr.write('lanchat: the terminal UI is not available in this version; use `lanchat serve` and `lanchat client` (see --help)\n');
     process.exitCode = 2;
@@ -144,8 +145,13 @@ stdout: ready, message, ack, presence and error lines (see README).`,
   });
 
 program.parseAsync().catch((err: unknown) => {
-  const e = err as Error & { code?: string };
-  const known = e instanceof UsageError || ['ListenError', 'CorruptDataError', 'DataDirLockedError'].includes(e.name);
+  if (err instanceof CommanderError) {
+    // commander has printed the message (or the help, or the version) already.
+    process.exit(err.exitCode === 0 ? 0 : 2);
+  }
+  const e = err as Error & { code?: string; syscall?: string };
+  // Environment failures (a taken port, a bad data directory, a file we cannot read) are one line, no stack.
+  const known = e instanceof UsageError || ['ListenError', 'CorruptDataError', 'DataDirLockedError', 'DataDirError'].includes(e.name) || e.syscall !== undefined;
   process.stderr.write(`lanchat: ${known ? e.message : String(e.stack ?? e)}\n`);
   process.exit(e instanceof UsageError ? 2 : 1);
 });

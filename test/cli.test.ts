@@ -18,7 +18,7 @@ t.test('--help, --version and sub-command help', async (t) => {
     t.match(p.stdout.join('\n'), /Usage: lanchat/);
   }
   const bad = new Proc(['serve', '--port', 'seventy']);
-  t.not(await bad.exited(), 0);
+  t.equal(await bad.exited(), 2);
   t.match(bad.stderr.join('\n'), /--port.*integer/);
 });
 
@@ -143,7 +143,7 @@ t.test('client: no password, bad address, nobody listening', async (t) => {
   t.equal(await noPw.exited(), 2);
   t.match(noPw.stderr.join('\n'), /no password: set LANCHAT_PASSWORD or use --password-file/);
   const badAddr = new Proc(['client', '--connect', 'nowhere', '--user', 'a'], { LANCHAT_PASSWORD: 'x' });
-  t.not(await badAddr.exited(), 0);
+  t.equal(await badAddr.exited(), 2, 'a usage error exits 2');
   t.match(badAddr.stderr.join('\n'), /HOST:PORT/);
   const blocker = createServer();
   await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
@@ -160,4 +160,48 @@ t.test('the client reports a lost coordinator and exits non-zero', async (t) => 
   server.proc.kill('SIGKILL');
   t.equal(await alice.exited(), 1);
   await waitFor(() => alice.events.some((e) => e.type === 'error' && e.code === 'disconnected'), 'a disconnected error');
+});
+
+t.test('end of input: the client waits for the login replay, `who` answers and every ack', async (t) => {
+  const server = await startServe(t, tmpDir(t));
+  await startClient(t, server.address, 'bob', { register: true });
+  const script = new JsonClient(server.address, 'alice', { register: true });
+  t.teardown(() => script.kill('SIGKILL'));
+  // 60 sends at the default 20/s: the client paces itself instead of being cut off.
+  for (let i = 0; i < 60; i++) script.write({ type: 'send', text: `line ${i}`, id: i });
+  script.write({ type: 'who' });
+  script.end();
+  t.equal(await script.exited(20_000), 0);
+  const ev = script.events;
+  t.equal(ev.filter((e) => e.type === 'ack').length, 60, 'every send acknowledged');
+  t.equal(ev.filter((e) => e.type === 'error').length, 0, 'no rate_limited');
+  t.ok(ev.filter((e) => e.type === 'presence').length >= 2, 'the login list and the who answer');
+});
+
+t.test('a reader that goes away (| head -1) ends the client quietly', async (t) => {
+  const server = await startServe(t, tmpDir(t));
+  const c = new JsonClient(server.address, 'alice', { register: true });
+  t.teardown(() => c.kill('SIGKILL'));
+  await c.next((e) => e.type === 'ready');
+  c.child.stdout!.destroy();
+  for (let i = 0; i < 5; i++) c.write({ type: 'send', text: `x${i}` });
+  t.equal(await c.exited(), 1);
+  t.same(c.stderr.filter((l) => /Error|at /.test(l)), [], 'no stack trace');
+});
+
+t.test('a damaged data directory is one clear line, never a stack trace or a fresh start', async (t) => {
+  const { mkdirSync } = await import('node:fs');
+  const dirs = {
+    snapshotIsDir: (d: string) => mkdirSync(join(d, 'log', 'snapshot.jsonl'), { recursive: true }),
+    badNodeId: (d: string) => (mkdirSync(d, { recursive: true }), writeFileSync(join(d, 'node-id'), 'not an id\n')),
+    logIsFile: (d: string) => (mkdirSync(d, { recursive: true }), writeFileSync(join(d, 'log'), '')),
+  };
+  for (const [name, damage] of Object.entries(dirs)) {
+    const dir = join(tmpDir(t), 'data');
+    damage(dir);
+    const p = new Proc(['serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dir]);
+    t.equal(await p.exited(), 1, name);
+    t.equal(p.stderr.length, 1, `${name}: one line (${p.stderr.join(' | ')})`);
+    t.match(p.stderr[0], /^lanchat: /, name);
+  }
 });

@@ -6,10 +6,11 @@ import { userKey } from '../protocol/messages.js';
 import type { UserEntry } from './entries.js';
 import type { LogStore } from './log-store.js';
 import type { ChatState } from './state.js';
+import { BcryptPool } from './bcrypt-pool.js';
 
 /** bcrypt cost: 12 ≈ 0.23 s per hash in bcryptjs on our 2-core VM (measured 2026-11-25); tests use 4. */
 export const DEFAULT_BCRYPT_COST = 12;
-/** bcryptjs runs on the event loop: at most this many hashes at once, so chat stays responsive. */
+/** Hashes at once: one worker thread each (the machines have 2 cores). */
 const MAX_CONCURRENT_HASHES = 2;
 /** Hash requests waiting beyond this are refused with `rate_limited` (a registration flood). */
 const MAX_QUEUED_HASHES = 64;
@@ -33,6 +34,7 @@ export class CredentialStore {
   readonly #registering = new Set<string>();
   #dummyHash: Promise<string> | undefined;
   #running = 0;
+  readonly #pool = new BcryptPool(MAX_CONCURRENT_HASHES);
   readonly #waiting: (() => void)[] = [];
 
   constructor(deps: CredentialDeps, options: { cost?: number } = {}) {
@@ -40,6 +42,7 @@ export class CredentialStore {
     if (!Number.isInteger(cost) || cost < 4 || cost > 31) throw new TypeError('bcrypt cost must be an integer from 4 to 31');
     this.#deps = deps;
     this.#cost = cost;
+    void this.#dummy(); // ready before the first unknown-user login, so that one is not slower either
   }
 
   /** Creates an account. Throws `username_taken`, `password_too_long` or `rate_limited`. */
@@ -52,8 +55,7 @@ export class CredentialStore {
       const hash = await this.#hash(password);
       const now = (this.#deps.now ?? Date.now)();
       const [entry] = await this.#deps.store.append([{ kind: 'user', name, hash, created: now, updated: now }]);
-      this.#deps.state.apply(entry!);
-      return entry as UserEntry;
+      return entry as UserEntry; // the store has applied it to the state
     } finally {
       this.#registering.delete(key);
     }
@@ -65,7 +67,7 @@ export class CredentialStore {
     const user = this.#deps.state.user(name);
     // Compare against a dummy hash for unknown users so both failures take the same time (DESIGN §7).
     const hash = user?.hash ?? (await this.#dummy());
-    const ok = await this.#limited(() => bcrypt.compare(password, hash));
+    const ok = await this.#limited(() => this.#pool.compare(password, hash));
     if (!ok || user === undefined) throw new ProtocolError('auth_failed');
     if (bcrypt.getRounds(user.hash) !== this.#cost) void this.#rehash(user, password);
     return user;
@@ -75,8 +77,7 @@ export class CredentialStore {
     try {
       const hash = await this.#hash(password);
       const { origin: _origin, seq: _seq, ...account } = user;
-      const [entry] = await this.#deps.store.append([{ ...account, hash, updated: (this.#deps.now ?? Date.now)() }]);
-      this.#deps.state.apply(entry!);
+      await this.#deps.store.append([{ ...account, hash, updated: (this.#deps.now ?? Date.now)() }]);
       this.#deps.log.info({ user: user.name, cost: this.#cost }, 'password rehashed with the current cost');
     } catch (err) {
       this.#deps.log.warn({ err, user: user.name }, 'rehash failed; keeping the old hash');
@@ -84,12 +85,18 @@ export class CredentialStore {
   }
 
   #hash(password: string): Promise<string> {
-    return this.#limited(() => bcrypt.hash(password, this.#cost));
+    return this.#limited(() => this.#pool.hash(password, this.#cost));
   }
 
   #dummy(): Promise<string> {
-    this.#dummyHash ??= bcrypt.hash('lanchat-dummy-password', this.#cost);
+    this.#dummyHash ??= this.#pool.hash('lanchat-dummy-password', this.#cost);
+    this.#dummyHash.catch(() => undefined); // a closed pool: the next verify reports it
     return this.#dummyHash;
+  }
+
+  /** Stops the hashing threads. Idempotent. */
+  close(): Promise<void> {
+    return this.#pool.close();
   }
 
   /** Runs bcrypt work with bounded concurrency and a bounded queue. */

@@ -1,21 +1,29 @@
-import { open, readFile, readdir, rename, rm, mkdir, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { z } from 'zod';
 import type { Logger } from 'pino';
-import { Entry, entryKey, type NewEntry } from './entries.js';
+import { Entry, type NewEntry } from './entries.js';
 
-/** Compact (snapshot + new segment) once the live segment holds this many entries. */
+/** Compact (snapshot + new segment) once the live segment holds this many entries… */
 const DEFAULT_SEGMENT_ENTRIES = 20_000;
-const SNAPSHOT = 'snapshot.json';
+/** …or this many bytes, whichever comes first. */
+const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
+/** Snapshot writes go out in chunks of about this size, so the event loop keeps turning. */
+const WRITE_CHUNK_BYTES = 1024 * 1024;
+const SNAPSHOT = 'snapshot.jsonl';
 const SNAPSHOT_FORMAT = 1;
 const SEGMENT_RE = /^log-(\d{6,})\.jsonl$/;
 
-const Snapshot = z.object({
+/** First record of a snapshot: what it covers. `count` entry records follow. */
+const SnapshotHeader = z.object({
+  kind: z.literal('snapshot'),
   format: z.literal(SNAPSHOT_FORMAT),
   /** First segment not contained in this snapshot. */
   nextSegment: z.number().int().positive(),
-  entries: z.array(Entry),
+  /** Version vector of everything the snapshot covers, compacted-away entries included. */
+  vv: z.array(z.tuple([z.string(), z.number().int().nonnegative()])),
+  count: z.number().int().nonnegative(),
 });
 
 /** The data directory holds something we cannot read safely: we refuse to start rather than start empty. */
@@ -31,9 +39,21 @@ export class CorruptDataError extends Error {
 }
 
 export interface LogStoreOptions {
-  /** This node's id, stamped as the origin of entries it creates. */
+  /** Origin stamped on entries created here (see `setOrigin`). */
   origin: string;
+  /**
+   * Called with every entry once it is durable (and for every entry loaded
+   * at open), before the append resolves: the one path into the chat state.
+   */
+  onDurable: (e: Entry) => void;
+  /**
+   * The live state as entries, for snapshots: what the chat retains (recent
+   * history, accounts, undelivered messages). Older entries are compacted away;
+   * the version vector still covers them.
+   */
+  retained: () => Iterable<Entry>;
   segmentEntries?: number;
+  segmentBytes?: number;
 }
 
 interface Pending {
@@ -45,8 +65,9 @@ interface Pending {
 
 /**
  * The durable half of the replicated log (DESIGN §5): an append-only file of
- * CRC-checked JSON lines, fsynced before an append resolves, plus atomic
- * snapshots (temp file, fsync, rename, fsync dir).
+ * CRC-checked JSON lines, fsynced before an append resolves, plus snapshots
+ * of the retained state, written atomically (temp file, fsync, rename, fsync
+ * of the directory).
  *
  * Appends that arrive while a write+fsync is in flight are committed together
  * in the next one (group commit), so durability costs one fsync per batch,
@@ -55,54 +76,59 @@ interface Pending {
 export class LogStore {
   readonly #dir: string;
   readonly #log: Logger;
-  readonly #origin: string;
-  readonly #segmentEntries: number;
-  readonly #entries: Entry[] = [];
-  readonly #seen = new Set<string>();
-  readonly #maxSeq = new Map<string, number>();
+  readonly #opts: Required<LogStoreOptions>;
+  /** Version vector of everything accepted (durable or queued). */
+  readonly #known = new Map<string, number>();
+  /** Version vector of everything durable. */
+  readonly #durable = new Map<string, number>();
+  #origin: string;
+  #nextOwnSeq = 1;
   #queue: Pending[] = [];
   #flushing: Promise<void> | undefined;
   #fh: FileHandle | undefined;
   #segment = 1;
   #segmentCount = 0;
+  #segmentBytes = 0;
   #failed: Error | undefined;
   #closed = false;
 
   private constructor(dir: string, log: Logger, options: LogStoreOptions) {
     this.#dir = dir;
     this.#log = log;
+    this.#opts = {
+      segmentEntries: DEFAULT_SEGMENT_ENTRIES,
+      segmentBytes: DEFAULT_SEGMENT_BYTES,
+      ...options,
+    };
     this.#origin = options.origin;
-    this.#segmentEntries = options.segmentEntries ?? DEFAULT_SEGMENT_ENTRIES;
   }
 
   /**
-   * Opens (or creates) the log in `dir`, replaying the snapshot and segments.
-   * A torn last record is dropped with a warning; anything else unreadable
-   * throws `CorruptDataError`.
+   * Opens (or creates) the log in `dir`, replaying the snapshot and segments
+   * through `onDurable`. A torn last record is dropped with a warning; anything
+   * else unreadable throws `CorruptDataError`.
    */
   static async open(dir: string, log: Logger, options: LogStoreOptions): Promise<LogStore> {
-    await mkdir(dir, { recursive: true });
+    await mkdir(dir, { recursive: true, mode: 0o700 });
     const store = new LogStore(dir, log, options);
     await store.#load();
     return store;
   }
 
-  /** Every durable entry, in log order. The array is live: do not mutate it. */
-  get entries(): readonly Entry[] {
-    return this.#entries;
+  /** Highest sequence number accepted per origin: the replica's version vector. */
+  get versionVector(): ReadonlyMap<string, number> {
+    return this.#known;
   }
 
-  /** Highest sequence number seen per origin: the replica's version vector. */
-  get versionVector(): ReadonlyMap<string, number> {
-    return this.#maxSeq;
+  /** Changes the origin stamped on new entries (a new coordinator term is a new origin). */
+  setOrigin(origin: string): void {
+    this.#origin = origin;
+    this.#nextOwnSeq = (this.#known.get(origin) ?? 0) + 1;
   }
 
   /** Stamps entries created on this node with its origin and the next sequence numbers. */
   stamp(entries: readonly NewEntry[]): Entry[] {
-    let seq = this.#maxSeq.get(this.#origin) ?? 0;
-    const stamped = entries.map((e) => ({ ...e, origin: this.#origin, seq: ++seq }) as Entry);
-    this.#maxSeq.set(this.#origin, seq);
-    return stamped;
+    return entries.map((e) => ({ ...e, origin: this.#origin, seq: this.#nextOwnSeq++ }) as Entry);
   }
 
   /** Stamps and durably appends entries created here; resolves once they are fsynced. */
@@ -113,18 +139,16 @@ export class LogStore {
   }
 
   /**
-   * Durably appends already-stamped entries (ours or, later, a peer's).
-   * Entries already in the log are skipped. Resolves after fsync.
+   * Durably appends already-stamped entries (ours or a peer's). Entries the
+   * version vector already covers are skipped. Resolves after fsync, once
+   * `onDurable` has seen them.
    */
   commit(entries: readonly Entry[]): Promise<void> {
     if (this.#closed) return Promise.reject(new Error('log store is closed'));
     if (this.#failed) return Promise.reject(this.#failed);
-    const fresh = entries.filter((e) => !this.#seen.has(entryKey(e)));
+    const fresh = entries.filter((e) => e.seq > (this.#known.get(e.origin) ?? 0));
     if (fresh.length === 0) return Promise.resolve();
-    for (const e of fresh) {
-      this.#seen.add(entryKey(e));
-      if (e.seq > (this.#maxSeq.get(e.origin) ?? 0)) this.#maxSeq.set(e.origin, e.seq);
-    }
+    for (const e of fresh) this.#known.set(e.origin, Math.max(e.seq, this.#known.get(e.origin) ?? 0));
     const buf = Buffer.from(fresh.map(encodeRecord).join(''));
     return new Promise((resolve, reject) => {
       this.#queue.push({ buf, entries: fresh, resolve, reject });
@@ -141,41 +165,63 @@ export class LogStore {
     this.#fh = undefined;
   }
 
+  /** The write loop. Never rejects: failures reject the appends they concern. */
   async #flush(): Promise<void> {
-    try {
-      while (this.#queue.length > 0 && !this.#failed) {
-        const batch = this.#queue;
-        this.#queue = [];
-        try {
-          await writeAll(this.#fh!, Buffer.concat(batch.map((p) => p.buf)));
-          await this.#fh!.datasync();
-        } catch (err) {
-          // After a failed write the file's tail is unknown: stop accepting writes (restart repairs the tail).
-          this.#failed = new Error(`cannot write the message log: ${(err as Error).message}`);
-          this.#log.error({ err }, 'log write failed; the store is now read-only');
-          for (const p of [...batch, ...this.#queue.splice(0)]) p.reject(this.#failed);
-          return;
-        }
-        for (const p of batch) {
-          for (const e of p.entries) this.#entries.push(e);
-          this.#segmentCount += p.entries.length;
-        }
-        for (const p of batch) p.resolve();
-        if (this.#segmentCount >= this.#segmentEntries) await this.#compact();
+    while (this.#queue.length > 0 && !this.#failed) {
+      const batch = this.#queue;
+      this.#queue = [];
+      const buf = Buffer.concat(batch.map((p) => p.buf));
+      try {
+        await writeAll(this.#fh!, buf);
+        await this.#fh!.datasync();
+      } catch (err) {
+        // After a failed write the file's tail is unknown: stop accepting writes (a restart repairs the tail).
+        this.#failed = new Error(`cannot write the message log: ${(err as Error).message}`);
+        this.#log.error({ err }, 'log write failed; the store is now read-only');
+        for (const p of [...batch, ...this.#queue.splice(0)]) p.reject(this.#failed);
+        break;
       }
-    } finally {
-      this.#flushing = undefined;
+      for (const p of batch) {
+        for (const e of p.entries) {
+          this.#durable.set(e.origin, Math.max(e.seq, this.#durable.get(e.origin) ?? 0));
+          this.#opts.onDurable(e);
+        }
+        this.#segmentCount += p.entries.length;
+      }
+      this.#segmentBytes += buf.length;
+      for (const p of batch) p.resolve();
+      if (this.#segmentCount >= this.#opts.segmentEntries || this.#segmentBytes >= this.#opts.segmentBytes) {
+        try {
+          await this.#compact();
+        } catch (err) {
+          // The log is intact without the snapshot; try again after another segment's worth.
+          this.#log.error({ err }, 'log compaction failed; will retry');
+          this.#segmentCount = 0;
+          this.#segmentBytes = 0;
+        }
+      }
     }
+    this.#flushing = undefined;
   }
 
-  /** Writes a snapshot of every durable entry, then moves on to a fresh segment. */
+  /** Writes a snapshot of the retained state, then moves on to a fresh segment. */
   async #compact(): Promise<void> {
     const next = this.#segment + 1;
-    const body = JSON.stringify({ format: SNAPSHOT_FORMAT, nextSegment: next, entries: this.#entries });
+    // Taken synchronously: `onDurable` has seen every entry written so far, and nothing is written until we finish.
+    const entries = [...this.#opts.retained()];
+    const header = { kind: 'snapshot', format: SNAPSHOT_FORMAT, nextSegment: next, vv: [...this.#durable], count: entries.length };
     const tmp = join(this.#dir, `${SNAPSHOT}.tmp`);
-    const fh = await open(tmp, 'w');
+    const fh = await open(tmp, 'w', 0o600);
     try {
-      await writeAll(fh, Buffer.from(body));
+      let chunk = encodeRecord(header);
+      for (const e of entries) {
+        chunk += encodeRecord(e);
+        if (chunk.length >= WRITE_CHUNK_BYTES) {
+          await writeAll(fh, Buffer.from(chunk));
+          chunk = '';
+        }
+      }
+      await writeAll(fh, Buffer.from(chunk));
       await fh.sync();
     } finally {
       await fh.close();
@@ -183,14 +229,15 @@ export class LogStore {
     await rename(tmp, join(this.#dir, SNAPSHOT));
     await this.#openSegment(next); // fsyncs the directory, making the rename durable too
     await this.#removeSegmentsBefore(next);
-    this.#log.info({ entries: this.#entries.length, segment: next }, 'log compacted');
+    this.#log.info({ retained: entries.length, segment: next }, 'log compacted');
   }
 
   async #openSegment(n: number): Promise<void> {
     await this.#fh?.close();
-    this.#fh = await open(join(this.#dir, segmentName(n)), 'a');
+    this.#fh = await open(join(this.#dir, segmentName(n)), 'a', 0o600);
     this.#segment = n;
     this.#segmentCount = 0;
+    this.#segmentBytes = 0;
     await syncDir(this.#dir);
   }
 
@@ -201,116 +248,140 @@ export class LogStore {
     }
   }
 
-  #add(e: Entry): void {
-    const key = entryKey(e);
-    if (this.#seen.has(key)) return; // a snapshot and a segment may overlap after a crash mid-compaction
-    this.#seen.add(key);
-    this.#entries.push(e);
-    if (e.seq > (this.#maxSeq.get(e.origin) ?? 0)) this.#maxSeq.set(e.origin, e.seq);
+  #accept(e: Entry): void {
+    // A snapshot and a segment may overlap after a crash mid-compaction: the version vector drops repeats.
+    if (e.seq <= (this.#known.get(e.origin) ?? 0)) return;
+    this.#known.set(e.origin, e.seq);
+    this.#durable.set(e.origin, e.seq);
+    this.#opts.onDurable(e);
   }
 
   async #load(): Promise<void> {
     await rm(join(this.#dir, `${SNAPSHOT}.tmp`), { force: true }); // an unfinished snapshot is never trusted
-    let nextSegment = 1;
-    const snapPath = join(this.#dir, SNAPSHOT);
-    const snapText = await readFile(snapPath, 'utf8').catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return undefined;
-      throw err;
-    });
-    if (snapText !== undefined) {
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(snapText);
-      } catch {
-        throw new CorruptDataError(snapPath, 'not valid JSON');
-      }
-      const snap = Snapshot.safeParse(parsed);
-      if (!snap.success) throw new CorruptDataError(snapPath, snap.error.issues[0]?.message ?? 'invalid');
-      for (const e of snap.data.entries) this.#add(e);
-      nextSegment = snap.data.nextSegment;
-    }
+    const nextSegment = await this.#loadSnapshot();
     const segments = (await readdir(this.#dir))
       .map((name) => SEGMENT_RE.exec(name))
       .filter((m): m is RegExpExecArray => m !== null)
       .map((m) => Number(m[1]))
+      .filter((n) => n >= nextSegment)
       .sort((a, b) => a - b);
-    await this.#removeSegmentsBefore(nextSegment);
-    const live = segments.filter((n) => n >= nextSegment);
+    // Segments run on from the snapshot without a gap; anything else means a lost file.
+    segments.forEach((n, i) => {
+      if (n !== nextSegment + i) {
+        const expected = segmentName(nextSegment + i);
+        throw new CorruptDataError(join(this.#dir, expected), nextSegment === 1 && i === 0 ? `missing, and there is no ${SNAPSHOT}` : 'missing (a gap in the log)');
+      }
+    });
+    await this.#removeSegmentsBefore(nextSegment); // leftovers of a compaction interrupted after its rename
     let lastCount = 0;
-    for (const [i, n] of live.entries()) lastCount = await this.#loadSegment(n, i === live.length - 1);
-    await this.#openSegment(live.at(-1) ?? nextSegment);
+    let lastBytes = 0;
+    for (const [i, n] of segments.entries()) [lastCount, lastBytes] = await this.#loadSegment(n, i === segments.length - 1);
+    await this.#openSegment(segments.at(-1) ?? nextSegment);
     this.#segmentCount = lastCount;
+    this.#segmentBytes = lastBytes;
+    this.#nextOwnSeq = (this.#known.get(this.#origin) ?? 0) + 1;
   }
 
-  /** Replays one segment; returns its record count. Only the last segment may have a torn tail. */
-  async #loadSegment(n: number, last: boolean): Promise<number> {
-    const path = join(this.#dir, segmentName(n));
-    const data = await readFile(path);
-    const { entries, goodBytes, bad } = decodeRecords(data);
-    if (bad !== undefined) {
-      if (bad.torn && last) {
-        this.#log.warn({ file: path, droppedBytes: data.length - goodBytes }, 'dropping a torn last record (crash during a write)');
-        const fh = await open(path, 'r+');
-        try {
-          await fh.truncate(goodBytes);
-          await fh.sync();
-        } finally {
-          await fh.close();
-        }
-      } else {
-        throw new CorruptDataError(path, `bad record at byte ${goodBytes}: ${bad.reason}`);
+  /** Loads the snapshot, if any; returns the first segment it does not cover. */
+  async #loadSnapshot(): Promise<number> {
+    const path = join(this.#dir, SNAPSHOT);
+    const data = await readFile(path).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+    if (data === undefined) return 1;
+    // Written atomically: every byte must be good, the last record included.
+    const { values, bad, goodBytes } = decodeLines(data);
+    if (bad !== undefined) throw new CorruptDataError(path, `bad record at byte ${goodBytes}: ${bad.reason}`);
+    const header = SnapshotHeader.safeParse(values[0]);
+    if (!header.success) throw new CorruptDataError(path, 'missing or invalid header');
+    if (values.length !== header.data.count + 1) throw new CorruptDataError(path, `expected ${header.data.count} entries, found ${values.length - 1}`);
+    for (const [i, raw] of values.slice(1).entries()) {
+      const e = Entry.safeParse(raw);
+      if (!e.success) throw new CorruptDataError(path, `invalid entry ${i + 1}: ${e.error.issues[0]?.message ?? 'schema'}`);
+      this.#accept(e.data);
+    }
+    for (const [origin, seq] of header.data.vv) {
+      if (seq > (this.#known.get(origin) ?? 0)) {
+        this.#known.set(origin, seq);
+        this.#durable.set(origin, seq);
       }
     }
-    for (const e of entries) this.#add(e);
-    return entries.length;
+    return header.data.nextSegment;
+  }
+
+  /** Replays one segment; returns its record count and size. Only the last segment may have a torn tail. */
+  async #loadSegment(n: number, last: boolean): Promise<[number, number]> {
+    const path = join(this.#dir, segmentName(n));
+    const data = await readFile(path);
+    const { values, goodBytes, bad } = decodeLines(data);
+    if (bad !== undefined) {
+      if (!(bad.torn && last)) throw new CorruptDataError(path, `bad record at byte ${goodBytes}: ${bad.reason}`);
+      this.#log.warn({ file: path, droppedBytes: data.length - goodBytes }, 'dropping a torn last record (crash during a write)');
+      const fh = await open(path, 'r+');
+      try {
+        await fh.truncate(goodBytes);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    }
+    for (const [i, raw] of values.entries()) {
+      const e = Entry.safeParse(raw);
+      if (!e.success) throw new CorruptDataError(path, `invalid entry ${i + 1}: ${e.error.issues[0]?.message ?? 'schema'}`);
+      this.#accept(e.data);
+    }
+    return [values.length, goodBytes];
   }
 }
 
 /** One record: `<crc32 hex> <json>\n`. */
-export function encodeRecord(e: Entry): string {
-  const json = JSON.stringify(e);
+export function encodeRecord(value: unknown): string {
+  const json = JSON.stringify(value);
   return `${crc32(json).toString(16).padStart(8, '0')} ${json}\n`;
 }
 
 interface Decoded {
-  entries: Entry[];
+  values: unknown[];
   /** Length of the valid prefix, in bytes. */
   goodBytes: number;
-  /** The first bad record, if any; `torn` when nothing valid follows it (a crash mid-append). */
+  /**
+   * The first bad record, if any. `torn` when it is what a crash mid-append
+   * leaves — a record without its newline, or one with zero-filled (lost)
+   * pages — and nothing valid follows. A complete record with a bad checksum
+   * is damage, wherever it is.
+   */
   bad?: { reason: string; torn: boolean };
 }
 
-/** Decodes a segment's records, stopping at the first bad one. Pure: exported for tests. */
-export function decodeRecords(data: Buffer): Decoded {
-  const entries: Entry[] = [];
+/** Decodes CRC-checked JSON lines, stopping at the first bad one. Pure: exported for tests. */
+export function decodeLines(data: Buffer): Decoded {
+  const values: unknown[] = [];
   let pos = 0;
   while (pos < data.length) {
     const nl = data.indexOf(0x0a, pos);
     const end = nl === -1 ? data.length : nl;
-    const reason = nl === -1 ? 'record has no end (torn write)' : decodeOne(data.subarray(pos, end), entries);
+    const line = data.subarray(pos, end);
+    const reason = nl === -1 ? 'record has no end (torn write)' : decodeOne(line, values);
     if (reason !== undefined) {
-      return { entries, goodBytes: pos, bad: { reason, torn: !hasValidRecordAfter(data, end + 1) } };
+      const crashShaped = nl === -1 || line.includes(0);
+      return { values, goodBytes: pos, bad: { reason, torn: crashShaped && !hasValidRecordAfter(data, end + 1) } };
     }
     pos = end + 1;
   }
-  return { entries, goodBytes: pos };
+  return { values, goodBytes: pos };
 }
 
-function decodeOne(line: Buffer, out: Entry[]): string | undefined {
+function decodeOne(line: Buffer, out: unknown[]): string | undefined {
   const text = line.toString('utf8');
-  const space = text.indexOf(' ');
-  if (space !== 8) return 'malformed record header';
+  if (text.indexOf(' ') !== 8) return 'malformed record header';
   const json = text.slice(9);
   if (crc32(json).toString(16).padStart(8, '0') !== text.slice(0, 8)) return 'checksum mismatch';
-  let raw: unknown;
   try {
-    raw = JSON.parse(json);
+    out.push(JSON.parse(json));
   } catch {
     return 'invalid JSON';
   }
-  const parsed = Entry.safeParse(raw);
-  if (!parsed.success) return `invalid entry (${parsed.error.issues[0]?.message ?? 'schema'})`;
-  out.push(parsed.data);
   return undefined;
 }
 

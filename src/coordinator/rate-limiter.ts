@@ -39,6 +39,12 @@ export class RateLimiter {
     return this.#refill(key).tokens >= 1;
   }
 
+  /** Gives back a token taken for an attempt that turned out fine. */
+  refund(key: string): void {
+    const b = this.#buckets.get(key);
+    if (b) b.tokens = Math.min(this.#options.capacity, b.tokens + 1);
+  }
+
   /** Forgets `key` (e.g. after a successful login). */
   reset(key: string): void {
     this.#buckets.delete(key);

@@ -26,8 +26,8 @@ const DEAD_AFTER_MS = 3_000; // 3 missed pongs: the client is gone (DESIGN §4)
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024; // a slower consumer is cut off, never buffered without bound (DESIGN §6)
 const MAX_CONNECTIONS = 10_000; // sockets at once; beyond this new ones get HTTP 503
 const LOGIN_TIMEOUT_MS = 30_000; // a connection that has not logged in by then is closed (idle sockets cost memory)
-const MAX_QUEUED_FRAMES = 256; // frames waiting behind a slow handler (e.g. bcrypt) per session
-const DEFAULT_MESSAGE_RATE = 20; // messages per second per session, with a burst of twice that
+const MAX_QUEUED_FRAMES = 256; // frames waiting behind a slow handler (e.g. bcrypt) per session…
+const MAX_QUEUED_BYTES = 1024 * 1024; // …and their bytes, so a pending login cannot pin unbounded memory
 const STRIKES = { capacity: 20, refillPerSecond: 1 }; // bad frames or over-rate sends before disconnection
 const LOGIN_FAILURES_PER_USER = { capacity: 5, refillPerSecond: 1 / 12 }; // 5 at once, then 5 a minute
 const LOGIN_FAILURES_PER_ADDRESS = { capacity: 20, refillPerSecond: 1 / 3 }; // 20 at once, then 20 a minute
@@ -68,8 +68,10 @@ interface Session {
   user: UserEntry | undefined;
   lastPong: number;
   readonly connectedAt: number;
+  /** A handler is awaiting (bcrypt, fsync): later frames wait in `queue`. */
   busy: boolean;
-  readonly queue: { data: RawData; isBinary: boolean }[];
+  readonly queue: { buf: Buffer; isBinary: boolean }[];
+  queuedBytes: number;
 }
 
 type Msg<K extends ClientMessage['type']> = Extract<ClientMessage, { type: K }>;
@@ -132,13 +134,14 @@ export class Relay extends EventEmitter<RelayEvents> {
       network: options.network ?? 'default',
       host: options.host ?? '0.0.0.0',
       port: options.port ?? 7777,
-      maxMessageRate: options.maxMessageRate ?? DEFAULT_MESSAGE_RATE,
+      maxMessageRate: options.maxMessageRate ?? options.limits?.maxMessageRate ?? DEFAULT_LIMITS.maxMessageRate,
       heartbeatMs: options.heartbeatMs ?? HEARTBEAT_MS,
       deadAfterMs: options.deadAfterMs ?? DEAD_AFTER_MS,
       loginTimeoutMs: options.loginTimeoutMs ?? LOGIN_TIMEOUT_MS,
       maxConnections: options.maxConnections ?? MAX_CONNECTIONS,
       limits: { ...DEFAULT_LIMITS, ...options.limits },
     };
+    this.#opts.limits.maxMessageRate = this.#opts.maxMessageRate;
     if (this.#opts.limits.maxFrameBytes > HARD_MAX_PAYLOAD) throw new TypeError(`maxFrameBytes may not exceed ${HARD_MAX_PAYLOAD}`);
     this.#networkPasswordDigest = options.networkPassword ? digest(options.networkPassword) : undefined;
     this.#schema = clientMessageSchema(this.#opts.limits);
@@ -245,6 +248,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       connectedAt: now(),
       busy: false,
       queue: [],
+      queuedBytes: 0,
     };
     this.#sessions.add(s);
     ws.on('pong', () => (s.lastPong = now()));
@@ -256,35 +260,59 @@ export class Relay extends EventEmitter<RelayEvents> {
   }
 
   #onFrame(s: Session, data: RawData, isBinary: boolean): void {
-    if (s.queue.length >= MAX_QUEUED_FRAMES) return this.#reject(s, 'rate_limited', 'too many requests waiting; slow down');
-    s.queue.push({ data, isBinary });
-    if (!s.busy) void this.#drain(s);
-  }
-
-  /** Handles a session's frames in order; a slow handler (bcrypt) holds back the frames behind it. */
-  async #drain(s: Session): Promise<void> {
-    s.busy = true;
-    while (s.queue.length > 0 && s.ws.readyState === WebSocket.OPEN) {
-      const { data, isBinary } = s.queue.shift()!;
-      try {
-        await this.#dispatch(s, data, isBinary);
-      } catch (err) {
-        if (err instanceof ProtocolError) this.#reject(s, err.code, err.message);
-        else {
-          this.#deps.log.error({ err, session: s.id }, 'handler failed');
-          this.#send(s, errorFrame('internal'));
-        }
-      }
-    }
-    s.busy = false;
-  }
-
-  async #dispatch(s: Session, data: RawData, isBinary: boolean): Promise<void> {
-    if (isBinary) return this.#reject(s, 'bad_frame');
-    const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+    const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    // Size first, so an oversize frame is never queued.
     if (buf.length > this.#opts.limits.maxFrameBytes) {
       return this.#reject(s, 'frame_too_large', `frame is ${buf.length} bytes; the limit is ${this.#opts.limits.maxFrameBytes}`);
     }
+    if (s.busy) {
+      if (s.queue.length >= MAX_QUEUED_FRAMES || s.queuedBytes + buf.length > MAX_QUEUED_BYTES) {
+        return this.#reject(s, 'rate_limited', 'too many requests waiting; slow down');
+      }
+      s.queue.push({ buf, isBinary });
+      s.queuedBytes += buf.length;
+      return;
+    }
+    void this.#process(s, buf, isBinary);
+  }
+
+  /**
+   * Handles a session's frames in order. Synchronous handlers run inline (a
+   * pipelined burst is handled in the tick it arrives); while an asynchronous
+   * one (bcrypt, fsync) is pending, later frames wait in the session's queue.
+   */
+  async #process(s: Session, buf: Buffer, isBinary: boolean): Promise<void> {
+    let next: { buf: Buffer; isBinary: boolean } | undefined = { buf, isBinary };
+    while (next !== undefined && s.ws.readyState === WebSocket.OPEN) {
+      const pending = this.#dispatchSafely(s, next.buf, next.isBinary);
+      if (pending !== undefined) {
+        s.busy = true;
+        await pending;
+        s.busy = false;
+      }
+      next = s.queue.shift();
+      if (next !== undefined) s.queuedBytes -= next.buf.length;
+    }
+  }
+
+  #dispatchSafely(s: Session, buf: Buffer, isBinary: boolean): Promise<void> | undefined {
+    const fail = (err: unknown): void => {
+      if (err instanceof ProtocolError) this.#reject(s, err.code, err.message);
+      else {
+        this.#deps.log.error({ err, session: s.id }, 'handler failed');
+        this.#send(s, errorFrame('internal'));
+      }
+    };
+    try {
+      return this.#dispatch(s, buf, isBinary)?.catch(fail);
+    } catch (err) {
+      fail(err);
+      return undefined;
+    }
+  }
+
+  #dispatch(s: Session, buf: Buffer, isBinary: boolean): Promise<void> | void {
+    if (isBinary) return this.#reject(s, 'bad_frame');
     const parsed = parseClientFrame(buf.toString('utf8'), this.#schema);
     if (!s.networkOk && !(parsed.ok && parsed.value.type === 'network:auth')) {
       // The network password comes before anything else (issue #3): no second chance on this connection.
@@ -297,7 +325,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     const handler = HANDLERS[msg.type] as Handler<typeof msg.type>;
     if (handler.needs === 'login' && s.user === undefined) return this.#reject(s, 'not_authenticated');
     if (handler.needs === 'network' && s.user !== undefined) return this.#reject(s, 'already_authenticated');
-    await handler.run.call(this, s, msg as never);
+    return handler.run.call(this, s, msg as never);
   }
 
   /** Answers bad input with an error and counts a strike; too many strikes close the connection (1008). */
@@ -313,38 +341,52 @@ export class Relay extends EventEmitter<RelayEvents> {
 
   networkAuth(s: Session, msg: Msg<'network:auth'>): void {
     if (s.networkOk) return this.#send(s, { type: 'network:ok' });
+    const addrBucket = `a:${s.address}`;
+    if (!this.#loginByAddress.take(addrBucket)) {
+      this.#send(s, errorFrame('rate_limited', 'too many wrong passwords from this address; wait a minute'));
+      s.ws.close(1008, 'rate limited');
+      return;
+    }
     if (!timingSafeEqual(digest(msg.password), this.#networkPasswordDigest!)) {
       this.#send(s, errorFrame('network_password'));
       s.ws.close(1008, 'wrong network password');
       return;
     }
     s.networkOk = true;
+    this.#loginByAddress.refund(addrBucket);
     this.#send(s, { type: 'network:ok' });
   }
 
   async register(s: Session, msg: Msg<'auth:register'>): Promise<void> {
     const user = await this.#deps.credentials.register(msg.user, msg.password);
     this.emit('user:registered', user.name, s.address);
-    this.#login(s, user);
+    if (s.ws.readyState === WebSocket.OPEN) this.#login(s, user); // it may have left during the hash
   }
 
   async login(s: Session, msg: Msg<'auth:login'>): Promise<void> {
     const userBucket = `u:${userKey(msg.user)}`;
     const addrBucket = `a:${s.address}`;
-    if (!this.#loginByUser.allows(userBucket) || !this.#loginByAddress.allows(addrBucket)) {
+    // Tokens are taken before the check and given back on success, so concurrent guesses cannot slip past.
+    const userOk = this.#loginByUser.take(userBucket);
+    if (!userOk || !this.#loginByAddress.take(addrBucket)) {
+      if (userOk) this.#loginByUser.refund(userBucket);
       throw new ProtocolError('rate_limited', 'too many failed logins; wait a minute and try again');
     }
+    let user: UserEntry;
     try {
-      this.#login(s, await this.#deps.credentials.verify(msg.user, msg.password));
+      user = await this.#deps.credentials.verify(msg.user, msg.password);
     } catch (err) {
       if (err instanceof ProtocolError && err.code === 'auth_failed') {
-        this.#loginByUser.take(userBucket);
-        this.#loginByAddress.take(addrBucket);
         this.#send(s, errorFrame('auth_failed')); // not a strike: people mistype passwords
         return;
       }
+      this.#loginByUser.refund(userBucket);
+      this.#loginByAddress.refund(addrBucket);
       throw err;
     }
+    this.#loginByUser.reset(userBucket);
+    this.#loginByAddress.refund(addrBucket);
+    if (s.ws.readyState === WebSocket.OPEN) this.#login(s, user); // it may have left during the check
   }
 
   send(s: Session, msg: Msg<'chat:send'>): void {
@@ -360,7 +402,10 @@ export class Relay extends EventEmitter<RelayEvents> {
     if (earlier) return this.#ack(s, msg.id, earlier); // a resend: acknowledge again, store and deliver nothing
     const inflight = this.#inflight.get(dupKey);
     if (inflight) {
-      void inflight.then((m) => this.#ack(s, msg.id, m), () => undefined);
+      void inflight.then(
+        (m) => this.#ack(s, msg.id, m),
+        () => this.#send(s, errorFrame('internal', 'the message could not be stored; it was not sent', msg.id)),
+      );
       return;
     }
     if (!this.#sendRate.take(`s${s.id}`)) return this.#reject(s, 'rate_limited', 'sending too fast; slow down', msg.id);
@@ -370,14 +415,12 @@ export class Relay extends EventEmitter<RelayEvents> {
     const [entry] = this.#deps.store.stamp([
       { kind: 'message', id: randomUUID(), cid: msg.id, from: from.name, to, text: msg.text, ts: now, pending },
     ]) as [MessageEntry];
-    const stored = this.#deps.store.commit([entry]).then(() => {
-      this.#deps.state.apply(entry);
-      return entry;
-    });
+    const stored = this.#deps.store.commit([entry]).then(() => entry); // the store applies it to the state
     this.#inflight.set(dupKey, stored);
     stored.then(
       (m) => {
         this.#inflight.delete(dupKey);
+        this.#settleOffline(m);
         this.#deliver(m);
         this.#ack(s, msg.id, m);
         this.emit('message:stored', m);
@@ -396,9 +439,24 @@ export class Relay extends EventEmitter<RelayEvents> {
 
   // ---- routing ----
 
+  /**
+   * Offline recipients were decided when the message was stamped; fix up who
+   * came or went while it was being stored, so each gets it exactly once.
+   */
+  #settleOffline(m: MessageEntry): void {
+    const from = userKey(m.from);
+    for (const name of m.to) {
+      const key = userKey(name);
+      if (key === from) continue;
+      const online = this.#byUser.has(key);
+      const queued = m.pending.some((p) => userKey(p) === key);
+      if (queued && online) this.#deps.state.markDelivered(name, m.id);
+      else if (!queued && !online) this.#deps.state.addPending(name, m);
+    }
+  }
+
   #login(s: Session, user: UserEntry): void {
     const key = userKey(user.name);
-    this.#loginByUser.reset(`u:${key}`);
     s.user = user;
     this.#send(s, { type: 'auth:ok', user: user.name });
     // Replay and joining happen in one tick: every message stored before is in the replay, every later one is live.
@@ -409,7 +467,6 @@ export class Relay extends EventEmitter<RelayEvents> {
     if (offline.length > 0) {
       this.#deps.store
         .append([{ kind: 'collect', user: user.name, upTo: offline.map((m) => m.id), ts: (this.#deps.now ?? Date.now)() }])
-        .then(([e]) => this.#deps.state.apply(e!))
         .catch((err: unknown) => this.#deps.log.warn({ err }, 'could not record offline delivery; it may repeat'));
     }
     let sessions = this.#byUser.get(key);
@@ -427,12 +484,9 @@ export class Relay extends EventEmitter<RelayEvents> {
   /** Sends a stored message to exactly its recipients' sessions and the sender's, serialised once. */
   #deliver(m: MessageEntry): void {
     const frame = JSON.stringify(chatFrame(m, false));
-    if (m.to.length === 0) {
-      for (const set of this.#byUser.values()) for (const s of set) this.#sendRaw(s, frame);
-      return;
-    }
+    if (m.to.length === 0) return this.#broadcastExcept(undefined, frame);
     const keys = new Set([userKey(m.from), ...m.to.map(userKey)]);
-    for (const key of keys) for (const s of this.#byUser.get(key) ?? []) this.#sendRaw(s, frame);
+    for (const key of keys) for (const s of this.#byUser.get(key) ?? []) this.#sendRaw(s, frame, true);
   }
 
   #ack(s: Session, id: string, m: MessageEntry): void {
@@ -441,7 +495,7 @@ export class Relay extends EventEmitter<RelayEvents> {
 
   /** Sends one serialised frame to every logged-in session but `except`. */
   #broadcastExcept(except: Session | undefined, frame: string): void {
-    for (const set of this.#byUser.values()) for (const s of set) if (s !== except) this.#sendRaw(s, frame);
+    for (const set of this.#byUser.values()) for (const s of set) if (s !== except) this.#sendRaw(s, frame, true);
   }
 
   #onClose(s: Session): void {
@@ -449,6 +503,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.#strikes.reset(`s${s.id}`);
     this.#sendRate.reset(`s${s.id}`);
     s.queue.length = 0;
+    s.queuedBytes = 0;
     if (s.user === undefined) return;
     const key = userKey(s.user.name);
     const set = this.#byUser.get(key);
@@ -466,7 +521,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       if (now - s.lastPong > this.#opts.deadAfterMs) {
         this.#deps.log.info({ session: s.id, user: s.user?.name }, 'no pong: dropping a dead client');
         s.ws.terminate(); // 'close' follows and updates presence
-      } else if (s.user === undefined && now - s.connectedAt > this.#opts.loginTimeoutMs) {
+      } else if (s.user === undefined && !s.busy && now - s.connectedAt > this.#opts.loginTimeoutMs) {
         this.#send(s, errorFrame('not_authenticated', `no login within ${this.#opts.loginTimeoutMs / 1000} s`));
         s.ws.close(1008, 'login timeout');
       } else if (s.ws.readyState === WebSocket.OPEN) {
@@ -479,9 +534,14 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.#sendRaw(s, JSON.stringify(msg));
   }
 
-  #sendRaw(s: Session, frame: string): void {
+  /**
+   * Sends a frame. For `live` traffic (fan-out), a reader that has fallen more
+   * than MAX_BUFFERED_BYTES behind is cut off; replies and the login replay,
+   * which are bounded, always go out.
+   */
+  #sendRaw(s: Session, frame: string, live = false): void {
     if (s.ws.readyState !== WebSocket.OPEN) return;
-    if (s.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+    if (live && s.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
       this.#deps.log.warn({ session: s.id, user: s.user?.name }, 'client too slow: disconnecting');
       s.ws.terminate();
       return;

@@ -1,6 +1,11 @@
 import { userKey } from '../protocol/messages.js';
 import type { Entry, MessageEntry, UserEntry } from './entries.js';
 
+/** Undelivered direct messages kept per offline user; older ones beyond this are dropped. */
+const MAX_PENDING_PER_USER = 1_000;
+/** Recent (sender, client id) pairs remembered for duplicate detection: resends come within seconds. */
+const MAX_DEDUP_IDS = 100_000;
+
 /**
  * The chat state derived from the log: accounts, recent history, offline
  * queues and the duplicate-send index. Pure: no I/O, no clock, no sockets.
@@ -35,6 +40,37 @@ export class ChatState {
         return;
       }
     }
+  }
+
+  /**
+   * The state as entries, for snapshots (LogStore compaction): accounts, the
+   * messages still in some history or offline queue, each with its current
+   * offline recipients. Replaying these rebuilds this state.
+   */
+  *retained(): Iterable<Entry> {
+    yield* this.#users.values();
+    const messages = new Map<string, MessageEntry>();
+    for (const m of this.#broadcasts) messages.set(m.id, m);
+    for (const list of this.#direct.values()) for (const m of list) messages.set(m.id, m);
+    const pendingFor = new Map<string, string[]>();
+    for (const [key, queue] of this.#pending) {
+      for (const m of queue.values()) {
+        messages.set(m.id, m);
+        const name = m.to.find((n) => userKey(n) === key) ?? key;
+        pendingFor.set(m.id, [...(pendingFor.get(m.id) ?? []), name]);
+      }
+    }
+    for (const m of [...messages.values()].sort(byTime)) yield { ...m, pending: pendingFor.get(m.id) ?? [] };
+  }
+
+  /** `name` got `id` live after all (it logged in while the message was being stored). */
+  markDelivered(name: string, id: string): void {
+    this.#pending.get(userKey(name))?.delete(id);
+  }
+
+  /** `name` left while `m` was being stored: keep it for their next login. */
+  addPending(name: string, m: MessageEntry): void {
+    this.#queue(userKey(name), m);
   }
 
   /** The account for `name` (any case), if registered. */
@@ -75,6 +111,7 @@ export class ChatState {
 
   #applyMessage(m: MessageEntry): void {
     this.#byClientId.set(dupKey(m.from, m.cid), m);
+    if (this.#byClientId.size > MAX_DEDUP_IDS) this.#byClientId.delete(this.#byClientId.keys().next().value!);
     if (m.to.length === 0) {
       pushBounded(this.#broadcasts, m, this.#historySize);
       return;
@@ -85,12 +122,14 @@ export class ChatState {
       if (list === undefined) this.#direct.set(key, (list = []));
       pushBounded(list, m, this.#historySize);
     }
-    for (const name of m.pending) {
-      const key = userKey(name);
-      let queue = this.#pending.get(key);
-      if (queue === undefined) this.#pending.set(key, (queue = new Map()));
-      queue.set(m.id, m);
-    }
+    for (const name of m.pending) this.#queue(userKey(name), m);
+  }
+
+  #queue(key: string, m: MessageEntry): void {
+    let queue = this.#pending.get(key);
+    if (queue === undefined) this.#pending.set(key, (queue = new Map()));
+    queue.set(m.id, m);
+    if (queue.size > MAX_PENDING_PER_USER) queue.delete(queue.keys().next().value!);
   }
 }
 

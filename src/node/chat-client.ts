@@ -59,6 +59,13 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
   readonly #opts: ChatClientOptions;
   readonly #outbox = new Map<string, { text: string; to: string[] }>();
   #online = new Set<string>();
+  /** Sends waiting for a token: the client paces itself to the coordinator's announced rate. */
+  readonly #paced: { id: string; text: string; to: string[] }[] = [];
+  #tokens = 0;
+  #tokensAt = 0;
+  #paceTimer: NodeJS.Timeout | undefined;
+  #historyDone = false;
+  #whoPending = 0;
   #ws: WebSocket | undefined;
   #silence: NodeJS.Timeout | undefined;
   #ready: Ready | undefined;
@@ -134,8 +141,28 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
   /** Queues a message; returns its client id. `to` empty = everyone. */
   send(text: string, to: readonly string[] = [], id: string = randomUUID()): string {
     this.#outbox.set(id, { text, to: [...to] });
-    this.#write({ type: 'chat:send', id, to, text });
+    this.#paced.push({ id, text, to: [...to] });
+    this.#pump();
     return id;
+  }
+
+  /** Writes paced sends as tokens allow (burst = the announced rate, refilled at 90 % of it for safety). */
+  #pump(): void {
+    const rate = this.#ready?.limits.maxMessageRate ?? 20;
+    const now = performance.now();
+    this.#tokens = Math.min(rate, this.#tokens + ((now - this.#tokensAt) / 1000) * rate * 0.9);
+    this.#tokensAt = now;
+    while (this.#paced.length > 0 && this.#tokens >= 1) {
+      const { id, text, to } = this.#paced.shift()!;
+      this.#tokens -= 1;
+      this.#write({ type: 'chat:send', id, to, text });
+    }
+    if (this.#paced.length > 0 && this.#paceTimer === undefined) {
+      this.#paceTimer = setTimeout(() => {
+        this.#paceTimer = undefined;
+        this.#pump();
+      }, Math.ceil(((1 - this.#tokens) / (rate * 0.9)) * 1000));
+    }
   }
 
   /** The users online now, sorted. */
@@ -145,13 +172,21 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
 
   /** Asks for the online list; the answer arrives as a `presence` event. */
   who(): void {
+    this.#whoPending++;
     this.#write({ type: 'presence:get' });
   }
 
-  /** Resolves once every sent message is acknowledged or failed (or the connection is gone). */
+  /**
+   * Resolves once the login replay has arrived, every `who` is answered and
+   * every sent message is acknowledged or failed (or the connection is gone).
+   */
   drained(): Promise<void> {
-    if (this.#outbox.size === 0 || this.#ws?.readyState !== WebSocket.OPEN) return Promise.resolve();
+    if (this.#idle()) return Promise.resolve();
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  #idle(): boolean {
+    return (this.#outbox.size === 0 && this.#historyDone && this.#whoPending === 0) || this.#ws?.readyState !== WebSocket.OPEN;
   }
 
   /** Closes the connection. Idempotent. */
@@ -159,6 +194,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#silence);
+    clearTimeout(this.#paceTimer);
     const ws = this.#ws;
     if (ws === undefined || ws.readyState === WebSocket.CLOSED) return;
     await new Promise<void>((resolve) => {
@@ -186,6 +222,8 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
         return this.#write({ type: register ? 'auth:register' : 'auth:login', user, password });
       case 'auth:ok':
         this.#ready = { ...this.#ready!, user: msg.user };
+        this.#tokens = msg.type === 'auth:ok' ? this.#ready.limits.maxMessageRate : 0;
+        this.#tokensAt = performance.now();
         this.emit('ready', this.#ready);
         return done(this.#ready);
       case 'error':
@@ -205,7 +243,11 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
         return this.#wakeDrainWaiters();
       case 'presence':
         this.#online = new Set(msg.online);
-        return this.#emitPresence();
+        // The first full list is the login one (it follows history:end); later ones answer `who`.
+        if (!this.#historyDone) this.#historyDone = true;
+        else if (this.#whoPending > 0) this.#whoPending--;
+        this.#emitPresence();
+        return this.#wakeDrainWaiters();
       case 'presence:joined':
         this.#online.add(msg.user);
         return this.#emitPresence();
@@ -213,7 +255,8 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
         this.#online.delete(msg.user);
         return this.#emitPresence();
       case 'history:end':
-        return void this.emit('history:end', msg.count);
+        this.emit('history:end', msg.count);
+        return; // done once the login presence that follows has arrived
       case 'error':
         if (msg.ref !== undefined) this.#outbox.delete(msg.ref); // that send failed for good: it will not be acked
         this.emit('error', { code: msg.code, message: msg.message, ...(msg.ref === undefined ? {} : { ref: msg.ref }) });
@@ -243,7 +286,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
   }
 
   #wakeDrainWaiters(): void {
-    if (this.#outbox.size > 0 && this.#ws?.readyState === WebSocket.OPEN) return;
+    if (!this.#idle()) return;
     for (const w of this.#drainWaiters.splice(0)) w();
   }
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { homedir } from 'node:os';
@@ -11,6 +12,11 @@ export class DataDirLockedError extends Error {
   constructor(dir: string, pid: number) {
     super(`data directory ${dir} is in use by another lanchat process (pid ${pid}); use --data-dir to pick another`);
   }
+}
+
+/** The data directory holds something unexpected. */
+export class DataDirError extends Error {
+  override readonly name = 'DataDirError';
 }
 
 /** The default data directory: `$XDG_DATA_HOME/lanchat`, else `~/.local/share/lanchat`. */
@@ -48,10 +54,17 @@ export class DataDir {
     await mkdir(path, { recursive: true, mode: 0o700 });
     await lock(path);
     const idFile = join(path, 'node-id');
-    let id = (await readFile(idFile, 'utf8').catch(() => '')).trim();
-    if (!/^[0-9a-f]{16}$/.test(id)) {
+    const text = await readFile(idFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+    let id = text?.trim();
+    if (id === undefined) {
       id = randomBytes(8).toString('hex');
       await writeFileAtomic(path, 'node-id', `${id}\n`);
+    } else if (!/^[0-9a-f]{16}$/.test(id)) {
+      // A node's identity is what replicas know it by: never replace it silently.
+      throw new DataDirError(`${idFile} does not hold a node id (16 hex digits); restore it, or delete it to make this a new node`);
     }
     return new DataDir(path, id);
   }
@@ -83,11 +96,18 @@ async function lock(dir: string): Promise<void> {
   throw new Error(`cannot lock data directory ${dir}`);
 }
 
+/** Whether `pid` is a live lanchat process: not gone, not a zombie awaiting its parent, not a reused pid. */
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    if (/^\d+ \(.*\) Z/s.test(stat)) return false; // killed, not yet reaped
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('node'); // a pid reused by something else is not a holder
+  } catch {
+    return true; // no /proc (not Linux): trust kill(0)
   }
 }

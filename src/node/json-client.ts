@@ -11,7 +11,7 @@ const MAX_INPUT_LINE = 1024 * 1024; // chars: far above any valid command; longe
 const Command = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('send'),
-    text: z.string(),
+    text: z.string().min(1),
     to: z.array(z.string()).optional(),
     id: z.union([z.string().max(256), z.number()]).optional(),
   }),
@@ -26,6 +26,14 @@ const Command = z.discriminatedUnion('type', [
  */
 export async function runJsonClient(options: ChatClientOptions, io: { stdin: Readable; stdout: Writable }, log: Logger): Promise<number> {
   const out = (obj: object): void => void io.stdout.write(`${JSON.stringify(obj)}\n`);
+  // A reader that went away (`| head -1`): stop quietly instead of dying on EPIPE.
+  let stdoutGone = false;
+  let finishEarly: ((code: number) => void) | undefined;
+  io.stdout.on('error', () => {
+    stdoutGone = true;
+    if (finishEarly) finishEarly(1);
+    else void client.close();
+  });
   const client = new ChatClient(options);
   /** Client id of each send → the id the script gave, so acks and errors echo it. */
   const correlation = new Map<string, string | number>();
@@ -62,6 +70,8 @@ export async function runJsonClient(options: ChatClientOptions, io: { stdin: Rea
       await client.close();
       resolve(code);
     };
+    finishEarly = (code) => void finish(code);
+    if (stdoutGone) void finish(1);
     client.on('close', ({ code, reason }) => {
       out({ type: 'error', code: 'disconnected', message: `connection to the coordinator lost (${code}${reason ? `: ${reason}` : ''})` });
       void finish(1);

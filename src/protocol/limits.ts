@@ -14,6 +14,8 @@ export interface Limits {
   maxRecipients: number;
   /** Broadcasts replayed to a user at login. */
   historySize: number;
+  /** Messages per second one session may send (the burst is twice this); clients pace themselves to it. */
+  maxMessageRate: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -21,6 +23,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxTextChars: 4_000,
   maxRecipients: 64,
   historySize: 200,
+  maxMessageRate: 20, // a fast typist sends 2/s; 20 leaves room for bots without letting one flood the room
 });
 
 /**

@@ -37,6 +37,7 @@ const LimitsSchema = z.object({
   maxTextChars: z.number().int().positive(),
   maxRecipients: z.number().int().positive(),
   historySize: z.number().int().nonnegative(),
+  maxMessageRate: z.number().positive(),
 });
 
 /** A chat message as delivered (live or from history). `to` empty = everyone. */

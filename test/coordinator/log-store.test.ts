@@ -1,177 +1,218 @@
 import t from 'tap';
-import { appendFileSync, readFileSync, readdirSync, writeFileSync, statSync, copyFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, readdirSync, writeFileSync, statSync, copyFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { pino } from 'pino';
-import { LogStore, CorruptDataError, decodeRecords, encodeRecord } from '../../src/coordinator/log-store.js';
-import type { NewEntry } from '../../src/coordinator/entries.js';
+import { crc32 } from 'node:zlib';
+import { pino, type Logger } from 'pino';
+import { LogStore, CorruptDataError, decodeLines, encodeRecord, type LogStoreOptions } from '../../src/coordinator/log-store.js';
+import type { Entry, NewEntry } from '../../src/coordinator/entries.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const silent = pino({ level: 'silent' });
 const message = (i: number): NewEntry => ({ kind: 'message', id: `m${i}`, cid: `c${i}`, from: 'alice', to: [], text: `text ${i}`, ts: i, pending: [] });
-const ids = (s: LogStore) => s.entries.map((e) => (e.kind === 'message' ? e.id : e.kind));
 const segment = (dir: string) => join(dir, readdirSync(dir).filter((f) => f.startsWith('log-')).sort().at(-1)!);
 
-/** A logger that records warnings. */
+/** Opens a store whose "state" is the list of entries it was given; retains everything unless told otherwise. */
+async function openStore(dir: string, opts: Partial<LogStoreOptions> & { log?: Logger; keep?: number } = {}) {
+  const entries: Entry[] = [];
+  const store = await LogStore.open(dir, opts.log ?? silent, {
+    origin: 'n1',
+    onDurable: (e) => entries.push(e),
+    retained: () => (opts.keep === undefined ? entries : entries.slice(-opts.keep)),
+    ...opts,
+  });
+  const ids = () => entries.map((e) => (e.kind === 'message' ? e.id : e.kind));
+  return { store, entries, ids };
+}
+
+/** A logger that records what it writes. */
 function recorder() {
-  const warnings: string[] = [];
-  const log = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) });
-  return { log, warnings };
+  const lines: string[] = [];
+  return { log: pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) }), lines };
 }
 
 t.test('appends survive a reopen, in order, with stamped origin and sequence', async (t) => {
   const dir = tmpDir(t);
-  const a = await LogStore.open(dir, silent, { origin: 'n1' });
-  const stamped = await a.append([message(1), message(2)]);
+  const a = await openStore(dir);
+  const stamped = await a.store.append([message(1), message(2)]);
   t.same(stamped.map((e) => [e.origin, e.seq]), [['n1', 1], ['n1', 2]]);
-  await a.append([message(3)]);
-  await a.close();
-  await a.close(); // idempotent
-  const b = await LogStore.open(dir, silent, { origin: 'n1' });
-  t.teardown(() => b.close());
-  t.same(ids(b), ['m1', 'm2', 'm3']);
-  t.equal(b.versionVector.get('n1'), 3);
-  const [next] = b.stamp([message(4)]);
-  t.equal(next!.seq, 4, 'sequence continues after a restart');
+  await a.store.append([message(3)]);
+  t.same(a.ids(), ['m1', 'm2', 'm3'], 'onDurable saw each entry once it was durable');
+  await a.store.close();
+  await a.store.close(); // idempotent
+  const b = await openStore(dir);
+  t.teardown(() => b.store.close());
+  t.same(b.ids(), ['m1', 'm2', 'm3']);
+  t.equal(b.store.versionVector.get('n1'), 3);
+  t.equal(b.store.stamp([message(4)])[0]!.seq, 4, 'sequence continues after a restart');
+  b.store.setOrigin('n1.2');
+  t.same(b.store.stamp([message(5)]).map((e) => [e.origin, e.seq]), [['n1.2', 1]], 'a new origin counts from 1');
 });
 
-t.test('concurrent appends are committed together (group commit) and all resolve', async (t) => {
+t.test('concurrent appends are committed together (group commit); each resolves after onDurable saw it', async (t) => {
   const dir = tmpDir(t);
-  const s = await LogStore.open(dir, silent, { origin: 'n1' });
-  t.teardown(() => s.close());
-  await Promise.all(Array.from({ length: 500 }, (_, i) => s.append([message(i)])));
+  const s = await openStore(dir);
+  t.teardown(() => s.store.close());
+  const seenAtResolve = await Promise.all(
+    Array.from({ length: 500 }, (_, i) => s.store.append([message(i)]).then(([e]) => s.entries.includes(e!))),
+  );
+  t.ok(seenAtResolve.every(Boolean));
   t.equal(s.entries.length, 500);
-  const lines = readFileSync(segment(join(dir)), 'utf8').trim().split('\n');
-  t.equal(lines.length, 500);
+  t.equal(readFileSync(segment(dir), 'utf8').trim().split('\n').length, 500);
 });
 
-t.test('an entry already in the log is not written twice', async (t) => {
-  const dir = tmpDir(t);
-  const s = await LogStore.open(dir, silent, { origin: 'n1' });
-  t.teardown(() => s.close());
-  const [e] = await s.append([message(1)]);
-  await s.commit([e!]);
+t.test('an entry the version vector covers is not written twice', async (t) => {
+  const s = await openStore(tmpDir(t));
+  t.teardown(() => s.store.close());
+  const [e] = await s.store.append([message(1)]);
+  await s.store.commit([e!]);
   t.equal(s.entries.length, 1);
 });
 
 t.test('a torn last record is dropped with a warning and the file repaired', async (t) => {
   const dir = tmpDir(t);
-  const a = await LogStore.open(dir, silent, { origin: 'n1' });
-  await a.append([message(1), message(2)]);
-  await a.close();
+  const a = await openStore(dir);
+  await a.store.append([message(1), message(2)]);
+  await a.store.close();
   const file = segment(dir);
   const full = statSync(file).size;
-  appendFileSync(file, encodeRecord({ ...message(3), origin: 'n1', seq: 3 } as never).slice(0, 30)); // crash mid-write
-  const { log, warnings } = recorder();
-  const b = await LogStore.open(dir, log, { origin: 'n1' });
-  t.same(ids(b), ['m1', 'm2']);
-  t.match(warnings.join(''), /torn last record/);
+  appendFileSync(file, encodeRecord({ ...message(3), origin: 'n1', seq: 3 }).slice(0, 30)); // crash mid-write
+  const { log, lines } = recorder();
+  const b = await openStore(dir, { log });
+  t.same(b.ids(), ['m1', 'm2']);
+  t.match(lines.join(''), /torn last record/);
   t.equal(statSync(file).size, full, 'tail truncated');
-  await b.append([message(4)]);
-  await b.close();
-  const c = await LogStore.open(dir, silent, { origin: 'n1' });
-  t.teardown(() => c.close());
-  t.same(ids(c), ['m1', 'm2', 'm4'], 'appends after the repair are readable');
+  await b.store.append([message(4)]);
+  await b.store.close();
+  const c = await openStore(dir);
+  t.teardown(() => c.store.close());
+  t.same(c.ids(), ['m1', 'm2', 'm4'], 'appends after the repair are readable');
 });
 
-t.test('a zero-filled tail (lost page) counts as torn too', async (t) => {
+t.test('a zero-filled tail (pages lost in a power cut) counts as torn too', async (t) => {
   const dir = tmpDir(t);
-  const a = await LogStore.open(dir, silent, { origin: 'n1' });
-  await a.append([message(1)]);
-  await a.close();
-  appendFileSync(segment(dir), Buffer.alloc(4096));
-  const b = await LogStore.open(dir, silent, { origin: 'n1' });
-  t.teardown(() => b.close());
-  t.same(ids(b), ['m1']);
+  const a = await openStore(dir);
+  await a.store.append([message(1)]);
+  await a.store.close();
+  appendFileSync(segment(dir), Buffer.concat([Buffer.alloc(4096), Buffer.from('\n')]));
+  const b = await openStore(dir);
+  t.teardown(() => b.store.close());
+  t.same(b.ids(), ['m1']);
 });
 
-t.test('a bad record followed by good ones is corruption: refuse to start', async (t) => {
+t.test('damage is refused, even in the last record', async (t) => {
   const dir = tmpDir(t);
-  const a = await LogStore.open(dir, silent, { origin: 'n1' });
-  await a.append([message(1), message(2), message(3)]);
-  await a.close();
+  const a = await openStore(dir);
+  await a.store.append([message(1), message(2), message(3)]);
+  await a.store.close();
   const file = segment(dir);
   const text = readFileSync(file, 'utf8');
   writeFileSync(file, text.replace('text 2', 'text X')); // a flipped byte in the middle
-  await t.rejects(LogStore.open(dir, silent, { origin: 'n1' }), CorruptDataError);
-  await t.rejects(LogStore.open(dir, silent, { origin: 'n1' }), { message: /checksum mismatch.*refusing to start/ });
+  await t.rejects(openStore(dir), CorruptDataError);
+  await t.rejects(openStore(dir), { message: /checksum mismatch.*refusing to start/ });
+  writeFileSync(file, text.replace('text 3', 'text X')); // in the last, complete record
+  await t.rejects(openStore(dir), { message: /bad record at byte \d+: checksum mismatch/ });
 });
 
-t.test('a corrupt snapshot refuses to start; an unfinished one is ignored', async (t) => {
+t.test('compaction keeps the retained state; the version vector still covers what was dropped', async (t) => {
   const dir = tmpDir(t);
-  const a = await LogStore.open(dir, silent, { origin: 'n1', segmentEntries: 2 });
-  await a.append([message(1), message(2)]);
-  await a.append([message(3)]);
-  await a.close();
-  t.ok(readdirSync(dir).includes('snapshot.json'), 'compaction wrote a snapshot');
-  writeFileSync(join(dir, 'snapshot.json.tmp'), '{"half'); // crash while writing the next snapshot
-  const b = await LogStore.open(dir, silent, { origin: 'n1' });
-  t.same(ids(b), ['m1', 'm2', 'm3']);
-  await b.close();
-  t.notOk(readdirSync(dir).includes('snapshot.json.tmp'));
-  writeFileSync(join(dir, 'snapshot.json'), '{"format":1,"nextSegment":2,"entries":[{"kind":"bogus"}]}');
-  await t.rejects(LogStore.open(dir, silent, { origin: 'n1' }), CorruptDataError);
-  writeFileSync(join(dir, 'snapshot.json'), 'not json');
-  await t.rejects(LogStore.open(dir, silent, { origin: 'n1' }), { message: /snapshot.json is corrupt: not valid JSON/ });
+  const a = await openStore(dir, { segmentEntries: 10, keep: 4 });
+  for (let i = 0; i < 35; i++) await a.store.append([message(i)]);
+  await a.store.close();
+  t.equal(readdirSync(dir).filter((f) => f.startsWith('log-')).length, 1, 'old segments removed');
+  t.ok(readdirSync(dir).includes('snapshot.jsonl'));
+  const b = await openStore(dir);
+  t.teardown(() => b.store.close());
+  t.same(b.ids(), ['m26', 'm27', 'm28', 'm29', 'm30', 'm31', 'm32', 'm33', 'm34'], 'the last 4 at the snapshot, then the live segment');
+  t.equal(b.store.versionVector.get('n1'), 35);
+  await b.store.commit([{ ...message(0), origin: 'n1', seq: 1 } as Entry]);
+  t.equal(b.entries.length, 9, 'a compacted-away entry offered again is not re-added');
 });
 
-t.test('compaction: snapshot + segments replay everything, across several rotations', async (t) => {
+t.test('a snapshot must be whole and must match the segments', async (t) => {
   const dir = tmpDir(t);
-  const a = await LogStore.open(dir, silent, { origin: 'n1', segmentEntries: 10 });
-  for (let i = 0; i < 35; i++) await a.append([message(i)]);
-  await a.close();
-  const segments = readdirSync(dir).filter((f) => f.startsWith('log-'));
-  t.equal(segments.length, 1, 'old segments removed');
-  const b = await LogStore.open(dir, silent, { origin: 'n1', segmentEntries: 10 });
-  t.teardown(() => b.close());
-  t.same(ids(b), Array.from({ length: 35 }, (_, i) => `m${i}`));
+  const a = await openStore(dir, { segmentEntries: 2 });
+  await a.store.append([message(1), message(2)]);
+  await a.store.append([message(3)]);
+  await a.store.close();
+  const snap = join(dir, 'snapshot.jsonl');
+  const good = readFileSync(snap, 'utf8');
+  writeFileSync(`${snap}.tmp`, '{"half'); // crash while writing the next snapshot
+  const b = await openStore(dir);
+  t.same(b.ids(), ['m1', 'm2', 'm3'], 'an unfinished snapshot is ignored');
+  await b.store.close();
+  t.notOk(readdirSync(dir).includes('snapshot.jsonl.tmp'));
+
+  writeFileSync(snap, good.replace('text 1', 'text X'));
+  await t.rejects(openStore(dir), { message: /snapshot.jsonl is corrupt: bad record at byte \d+: checksum mismatch/ });
+  writeFileSync(snap, good.split('\n').slice(0, 2).join('\n') + '\n');
+  await t.rejects(openStore(dir), { message: /expected 2 entries, found 1/ });
+  writeFileSync(snap, '');
+  await t.rejects(openStore(dir), { message: /missing or invalid header/ });
+  rmSync(snap);
+  await t.rejects(openStore(dir), { message: /log-000001.jsonl is corrupt: missing, and there is no snapshot.jsonl/ }, 'a deleted snapshot is noticed');
+  writeFileSync(snap, good);
+  copyFileSync(segment(dir), join(dir, 'log-000005.jsonl'));
+  await t.rejects(openStore(dir), { message: /log-000003.jsonl is corrupt: missing \(a gap in the log\)/ });
 });
 
 t.test('crash after the snapshot rename but before old segments are deleted: no duplicates', async (t) => {
   const dir = tmpDir(t);
-  const a = await LogStore.open(dir, silent, { origin: 'n1', segmentEntries: 1_000 });
-  await a.append([message(1), message(2)]);
-  await a.close();
+  const a = await openStore(dir, { segmentEntries: 1_000 });
+  await a.store.append([message(1), message(2)]);
+  await a.store.close();
   const seg1 = segment(dir);
   const saved = readFileSync(seg1);
-  const b = await LogStore.open(dir, silent, { origin: 'n1', segmentEntries: 3 });
-  await b.append([message(3)]); // triggers compaction: snapshot covers m1..m3, segment 1 deleted
-  await b.close();
+  const b = await openStore(dir, { segmentEntries: 3 });
+  await b.store.append([message(3)]); // compaction: snapshot covers m1..m3, segment 1 deleted
+  await b.store.close();
   writeFileSync(seg1, saved); // as if the deletion never happened
-  const c = await LogStore.open(dir, silent, { origin: 'n1' });
-  t.teardown(() => c.close());
-  t.same(ids(c), ['m1', 'm2', 'm3']);
+  const c = await openStore(dir);
+  t.teardown(() => c.store.close());
+  t.same(c.ids(), ['m1', 'm2', 'm3']);
+  t.notOk(readdirSync(dir).includes('log-000001.jsonl'), 'the leftover is removed');
 });
 
-t.test('a snapshot overlapping the live segment is deduplicated by (origin, seq)', async (t) => {
+t.test('a failed compaction is logged, and the log goes on', async (t) => {
   const dir = tmpDir(t);
-  const a = await LogStore.open(dir, silent, { origin: 'n1', segmentEntries: 2 });
-  await a.append([message(1), message(2)]);
-  await a.append([message(3)]);
-  await a.close();
-  const snap = JSON.parse(readFileSync(join(dir, 'snapshot.json'), 'utf8'));
-  snap.nextSegment = 1; // replay the live segment's entries over a snapshot that already has some
-  copyFileSync(segment(dir), join(dir, 'log-000001.jsonl'));
-  writeFileSync(join(dir, 'snapshot.json'), JSON.stringify(snap));
-  const b = await LogStore.open(dir, silent, { origin: 'n1' });
-  t.teardown(() => b.close());
-  t.same(ids(b), ['m1', 'm2', 'm3']);
+  const { log, lines } = recorder();
+  const s = await LogStore.open(dir, log, {
+    origin: 'n1',
+    segmentEntries: 2,
+    onDurable: () => undefined,
+    retained: () => {
+      throw new Error('boom');
+    },
+  });
+  t.teardown(() => s.close());
+  for (let i = 0; i < 5; i++) await s.append([message(i)]);
+  t.match(lines.join(''), /log compaction failed/);
+  t.equal(s.versionVector.get('n1'), 5);
 });
 
-t.test('decodeRecords: pure decoding of good, torn and corrupt data', async (t) => {
-  const good = encodeRecord({ ...message(1), origin: 'n', seq: 1 } as never);
-  t.same(decodeRecords(Buffer.from(good + good)).entries.length, 2);
-  t.same(decodeRecords(Buffer.from(good + 'garbage\n')).bad?.torn, true);
-  t.same(decodeRecords(Buffer.from('garbage\n' + good)).bad?.torn, false);
-  t.same(decodeRecords(Buffer.from(`00000000 {}\n`)).bad?.reason, 'checksum mismatch');
-  t.match(decodeRecords(Buffer.from(encodeRecord({ kind: 'nope' } as never))).bad?.reason, /invalid entry/);
+t.test('decodeLines: pure decoding of good, torn and damaged data', async (t) => {
+  const good = encodeRecord({ a: 1 });
+  t.same(decodeLines(Buffer.from(good + good)).values, [{ a: 1 }, { a: 1 }]);
+  t.same(decodeLines(Buffer.from(good + good.slice(0, 5))).bad?.torn, true, 'no newline: torn');
+  t.same(decodeLines(Buffer.from(good + 'garbage\n')).bad?.torn, false, 'a complete bad line: damage');
+  t.same(decodeLines(Buffer.from(good + '\0\0\0\n')).bad?.torn, true, 'zeros: lost pages');
+  t.same(decodeLines(Buffer.from('\0\0\n' + good)).bad?.torn, false, 'valid data after: damage');
+  t.same(decodeLines(Buffer.from('00000000 {}\n')).bad?.reason, 'checksum mismatch');
+  t.same(decodeLines(Buffer.from('nospace\n')).bad?.reason, 'malformed record header');
   const json = '{not json';
-  const { crc32 } = await import('node:zlib');
-  t.same(decodeRecords(Buffer.from(`${crc32(json).toString(16).padStart(8, '0')} ${json}\n`)).bad?.reason, 'invalid JSON');
+  t.same(decodeLines(Buffer.from(`${crc32(json).toString(16).padStart(8, '0')} ${json}\n`)).bad?.reason, 'invalid JSON');
+});
+
+t.test('a valid record that is not a valid entry is damage', async (t) => {
+  const dir = tmpDir(t);
+  const a = await openStore(dir);
+  await a.store.append([message(1)]);
+  await a.store.close();
+  appendFileSync(segment(dir), encodeRecord({ kind: 'nope', origin: 'n1', seq: 2 }));
+  await t.rejects(openStore(dir), { message: /invalid entry 2/ });
 });
 
 t.test('a closed store refuses appends', async (t) => {
-  const dir = tmpDir(t);
-  const s = await LogStore.open(dir, silent, { origin: 'n1' });
-  await s.close();
-  await t.rejects(s.append([message(1)]), /closed/);
+  const s = await openStore(tmpDir(t));
+  await s.store.close();
+  await t.rejects(s.store.append([message(1)]), /closed/);
 });

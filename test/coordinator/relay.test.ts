@@ -128,7 +128,7 @@ t.test('a resent message (same id) is acknowledged again but stored and delivere
   alice.send({ type: 'chat:send', id: 'end', text: 'end' });
   await bob.next((f) => f.text === 'end');
   t.same(bob.all('chat:message').map((f) => f.text), ['once', 'end']);
-  t.equal(coordinator.store.entries.filter((e) => e.kind === 'message').length, 2);
+  t.equal([...coordinator.state.retained()].filter((e) => e.kind === 'message').length, 2);
 });
 
 t.test('credentials: register, case-insensitive names, one error for unknown user and wrong password', async (t) => {
@@ -280,7 +280,7 @@ t.test('a dead client (no pong) is dropped and shown offline', async (t) => {
 });
 
 t.test('a connection that never logs in is closed; connections are capped', async (t) => {
-  const { url } = await testCoordinator(t, { heartbeatMs: 50, loginTimeoutMs: 200, maxConnections: 2 });
+  const { url } = await testCoordinator(t, { heartbeatMs: 50, loginTimeoutMs: 1_000, maxConnections: 2 });
   const idle = new TestSocket(url);
   const second = new TestSocket(url);
   t.teardown(() => second.close());
@@ -292,7 +292,7 @@ t.test('a connection that never logs in is closed; connections are capped', asyn
   await second.nextOf('auth:ok');
   t.match(await idle.nextOf('error'), { code: 'not_authenticated' });
   t.equal(await idle.closed(), 1008);
-  await new Promise((r) => setTimeout(r, 300));
+  await new Promise((r) => setTimeout(r, 1_100));
   t.equal(second.closeCode, undefined, 'a logged-in session is not timed out');
 });
 
@@ -311,11 +311,77 @@ t.test('a hash made with an old cost is upgraded at the next login', async (t) =
   const second = await testCoordinator(t, { bcryptCost: 5, dataDir: first.dataDir });
   const b = await loggedIn(second.url, 'alice', { register: false, password: 'pw' });
   t.teardown(() => b.close());
-  const hashes = () => second.coordinator.store.entries.flatMap((e) => (e.kind === 'user' ? [e.hash] : []));
-  await waitFor(() => hashes().length === 2, 'the rehash entry');
-  t.match(hashes()[1], /^\$2[aby]\$05\$/);
+  const account = () => second.coordinator.state.user('alice')!;
+  await waitFor(() => /^\$2[aby]\$05\$/.test(account().hash), 'the rehashed account');
+  const rehashed = account();
   b.close();
   const c = await loggedIn(second.url, 'alice', { register: false, password: 'pw' });
   t.teardown(() => c.close());
-  t.equal(hashes().length, 2, 'no further rehash');
+  t.equal(account(), rehashed, 'no further rehash');
+});
+
+t.test('a client that leaves during the password check does not stay online as a ghost', async (t) => {
+  const { url } = await testCoordinator(t, { bcryptCost: 10 }); // ~50 ms a check: long enough to leave during it
+  const alice = await loggedIn(url, 'alice');
+  t.teardown(() => alice.close());
+  (await loggedIn(url, 'ghost')).close();
+  await alice.onlineIs(['alice']);
+  const leaver = new TestSocket(url);
+  await leaver.nextOf('welcome');
+  leaver.send({ type: 'auth:login', user: 'ghost', password: 'pw-ghost' });
+  leaver.close(); // gone before the check ends
+  const real = await loggedIn(url, 'ghost', { register: false }); // queued behind the leaver's check
+  await alice.onlineIs(['alice', 'ghost']);
+  real.close();
+  await alice.onlineIs(['alice']);
+  t.same(alice.frames.filter((f) => f.type.startsWith('presence:')).map((f) => `${f.type} ${f.user}`), [
+    'presence:joined ghost',
+    'presence:left ghost',
+    'presence:joined ghost',
+    'presence:left ghost',
+  ], 'only the real sessions came and went');
+});
+
+t.test('a pipelined burst is handled in order, within the rate limit', async (t) => {
+  const { url } = await testCoordinator(t, { maxMessageRate: 1_000 });
+  const alice = await loggedIn(url, 'alice');
+  t.teardown(() => alice.close());
+  // 600 frames in one go: more than the queue that holds frames behind a slow handler.
+  alice.ws.send(Array.from({ length: 600 }, (_, i) => JSON.stringify({ type: 'chat:send', id: `b${i}`, text: `${i}` })).join('\n'));
+  t.match(await alice.nextOf('error'), { code: 'bad_json' }, 'newline-joined frames are one bad frame');
+  for (let i = 0; i < 600; i++) alice.send({ type: 'chat:send', id: `p${i}`, text: `${i}` });
+  await waitFor(() => alice.all('chat:ack').length === 600, 'all 600 acks');
+  t.same(alice.all('chat:ack').map((f) => f.id), Array.from({ length: 600 }, (_, i) => `p${i}`), 'acks in order');
+  t.equal(alice.all('error').length, 1);
+});
+
+t.test('concurrent password guesses cannot slip past the limit', async (t) => {
+  const { url } = await testCoordinator(t);
+  (await loggedIn(url, 'victim', { password: 'right' })).close();
+  const sockets = await Promise.all(
+    Array.from({ length: 30 }, async () => {
+      const s = new TestSocket(url);
+      await s.nextOf('welcome');
+      return s;
+    }),
+  );
+  t.teardown(() => sockets.forEach((s) => s.close()));
+  sockets.forEach((s, i) => s.send({ type: 'auth:login', user: 'victim', password: `guess${i}` }));
+  const codes = await Promise.all(sockets.map(async (s) => (await s.nextOf('error')).code));
+  t.equal(codes.filter((c) => c === 'auth_failed').length, 5, 'five real checks');
+  t.equal(codes.filter((c) => c === 'rate_limited').length, 25);
+});
+
+t.test('network password guesses are limited per address', async (t) => {
+  const { url } = await testCoordinator(t, { networkPassword: 'sesame' });
+  const codes: string[] = [];
+  for (let i = 0; i < 22; i++) {
+    const s = new TestSocket(url);
+    await s.nextOf('welcome');
+    s.send({ type: 'network:auth', password: `guess${i}` });
+    codes.push((await s.nextOf('error')).code as string);
+    await s.closed();
+  }
+  t.same(codes.slice(0, 20), Array(20).fill('network_password'));
+  t.same(codes.slice(20), ['rate_limited', 'rate_limited']);
 });

@@ -56,3 +56,33 @@ t.test('user records: earliest registration wins; updates of one account apply',
   t.equal(s.user('alice')?.name, 'aLiCe', 'an earlier registration replaces a later one');
   t.equal(s.userCount, 1);
 });
+
+t.test('retained(): replaying the snapshot entries rebuilds the same state', async (t) => {
+  const s = new ChatState(2);
+  s.apply(user('alice', 1));
+  s.apply(user('bob', 2));
+  for (let i = 1; i <= 4; i++) s.apply(msg('alice', [], `r${i}`, 10 + i));
+  s.apply(msg('alice', ['bob'], 'away1', 20, ['bob']));
+  s.apply(msg('alice', ['bob', 'carol'], 'away2', 21, ['bob', 'carol']));
+  const away = s.replayFor('bob').offline;
+  s.apply({ kind: 'collect', origin: 'n1', seq: ++seq, user: 'bob', upTo: [away[0]!.id], ts: 22 });
+  const copy = new ChatState(2);
+  for (const e of s.retained()) copy.apply(e);
+  const view = (st: ChatState, name: string) => {
+    const r = st.replayFor(name);
+    return { history: texts(r.history), offline: texts(r.offline) };
+  };
+  for (const name of ['alice', 'bob', 'carol', 'dave']) t.same(view(copy, name), view(s, name), name);
+  t.equal(copy.userCount, 2);
+  t.same(texts([...s.retained()].filter((e): e is MessageEntry => e.kind === 'message')), ['r3', 'r4', 'away1', 'away2'], 'only what some history still shows');
+});
+
+t.test('offline fix-ups: delivered live after all, or left while it was stored', async (t) => {
+  const s = new ChatState(10);
+  const m = msg('alice', ['bob', 'carol'], 'x', 1, ['bob']);
+  s.apply(m);
+  s.markDelivered('bob', m.id);
+  s.addPending('carol', m);
+  t.same(texts(s.replayFor('bob').offline), []);
+  t.same(texts(s.replayFor('carol').offline), ['x']);
+});
