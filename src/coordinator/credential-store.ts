@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { MAX_PASSWORD_BYTES } from '../protocol/limits.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { userKey } from '../protocol/messages.js';
-import type { UserEntry } from './entries.js';
+import type { UserEntry } from '../protocol/entries.js';
 import type { LogStore } from './log-store.js';
 import type { ChatState } from './state.js';
 import { BcryptPool } from './bcrypt-pool.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { z } from 'zod';
 import type { Logger } from 'pino';
-import { Entry, type NewEntry } from './entries.js';
+import { Entry, type NewEntry } from '../protocol/entries.js';
 
 /** Compact (snapshot + new segment) once the live segment holds this many entries… */
 const DEFAULT_SEGMENT_ENTRIES = 20_000;
@@ -118,6 +118,11 @@ export class LogStore {
   /** Highest sequence number accepted per origin: the replica's version vector. */
   get versionVector(): ReadonlyMap<string, number> {
     return this.#known;
+  }
+
+  /** Highest sequence number durable per origin: what this replica may acknowledge holding. */
+  get durableVersionVector(): ReadonlyMap<string, number> {
+    return this.#durable;
   }
 
   /** Changes the origin stamped on new entries (a new coordinator term is a new origin). */

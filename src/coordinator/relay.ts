@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import type { Logger } from 'pino';
@@ -15,10 +15,12 @@ import {
   type ClientMessage,
   type ServerMessage,
 } from '../protocol/messages.js';
-import type { MessageEntry, UserEntry } from './entries.js';
+import type { MessageEntry, UserEntry } from '../protocol/entries.js';
 import type { LogStore } from './log-store.js';
 import type { ChatState } from './state.js';
 import type { CredentialStore } from './credential-store.js';
+import type { ReplicationHub, StandbyLink } from './replication.js';
+import { issueToken, verifyToken } from './session-token.js';
 import { RateLimiter } from './rate-limiter.js';
 
 const HEARTBEAT_MS = 1_000; // ping period (DESIGN §6)
@@ -37,8 +39,22 @@ export interface RelayDeps {
   store: LogStore;
   state: ChatState;
   credentials: CredentialStore;
+  hub: ReplicationHub;
   log: Logger;
   now?: () => number;
+}
+
+/** A node's role (DESIGN §2); only a coordinator serves chat sessions. */
+export type Role = 'starting' | 'standby' | 'coordinator' | 'observer';
+
+/** What `/status` answers and what `redirect` tells a caller. */
+export interface RoleInfo {
+  role: Role;
+  term: number;
+  /** The coordinator's `host:port`, when known (ours, when we are it). */
+  coordinator: string | undefined;
+  priority: number;
+  eligible: boolean;
 }
 
 export interface RelayOptions {
@@ -72,12 +88,14 @@ interface Session {
   busy: boolean;
   readonly queue: { buf: Buffer; isBinary: boolean }[];
   queuedBytes: number;
+  /** Set once the session said `peer:hello`: it is a node, not a chat client. */
+  peer: StandbyLink | undefined;
 }
 
 type Msg<K extends ClientMessage['type']> = Extract<ClientMessage, { type: K }>;
 interface Handler<K extends ClientMessage['type']> {
-  /** What the session must have done first: nothing, passed the network password, or logged in. */
-  needs: 'nothing' | 'network' | 'login';
+  /** What the session must have done first: nothing, passed the network password, logged in, or said `peer:hello`. */
+  needs: 'nothing' | 'network' | 'login' | 'peer';
   run(s: Session, msg: Msg<K>): void | Promise<void>;
 }
 
@@ -124,6 +142,9 @@ export class Relay extends EventEmitter<RelayEvents> {
   #timer: NodeJS.Timeout | undefined;
   #nextSessionId = 1;
   #stopping: Promise<void> | undefined;
+  #role: RoleInfo = { role: 'coordinator', term: 1, coordinator: undefined, priority: 0, eligible: true };
+  /** The last succession frame, sent to every new session. */
+  #succession: string | undefined;
 
   constructor(deps: RelayDeps, options: RelayOptions) {
     super();
@@ -221,13 +242,16 @@ export class Relay extends EventEmitter<RelayEvents> {
 
   #onHttp(req: IncomingMessage, res: ServerResponse): void {
     if (req.method === 'GET' && req.url === '/status') {
-      const a = this.address;
+      const { role, term, priority, eligible } = this.#role;
       const body = JSON.stringify({
         id: this.#opts.nodeId,
         network: this.#opts.network,
-        role: 'coordinator',
-        term: 1,
-        coordinator: `${req.socket.localAddress ?? a.address}:${a.port}`,
+        role,
+        term,
+        coordinator: this.#coordinatorFor(req.socket.localAddress) ?? null,
+        priority,
+        eligible,
+        position: sumVv(this.#deps.store.versionVector),
         protocol: 1,
       });
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(body);
@@ -236,7 +260,48 @@ export class Relay extends EventEmitter<RelayEvents> {
     res.writeHead(404, { 'content-type': 'text/plain' }).end('lanchat relay: connect with a WebSocket, or GET /status\n');
   }
 
+  /** This node's role, as `/status` and redirects report it. */
+  get role(): RoleInfo {
+    return this.#role;
+  }
+
+  /**
+   * Changes role. Leaving the coordinator role sends every session (clients
+   * and standbys) a redirect to `role.coordinator` and closes it (4001).
+   */
+  setRole(role: RoleInfo): void {
+    const was = this.#role.role;
+    this.#role = role;
+    if (was === 'coordinator' && role.role !== 'coordinator') {
+      const frame = JSON.stringify({ type: 'redirect', coordinator: role.coordinator ?? null, term: role.term } satisfies ServerMessage);
+      for (const s of this.#sessions) {
+        this.#sendRaw(s, frame);
+        s.ws.close(4001, 'not the coordinator any more');
+      }
+      this.#succession = undefined;
+    }
+  }
+
+  /** Sends the succession list to every session (clients and standbys) now and to every later one. */
+  publishSuccession(frame: ServerMessage & { type: 'succession' }): void {
+    this.#succession = JSON.stringify(frame);
+    for (const s of this.#sessions) if (s.user !== undefined || s.peer !== undefined) this.#sendRaw(s, this.#succession);
+  }
+
+  /** Our coordinator address as seen from a socket's local address (reachable by that caller). */
+  #coordinatorFor(localAddress: string | undefined): string | undefined {
+    if (this.#role.role !== 'coordinator') return this.#role.coordinator;
+    const host = localAddress?.replace(/^::ffff:/, '') ?? this.address.address;
+    return `${host.includes(':') ? `[${host}]` : host}:${this.address.port}`;
+  }
+
   #onConnection(ws: WebSocket, req: IncomingMessage): void {
+    if (this.#role.role !== 'coordinator') {
+      // Only the coordinator serves sessions; tell the caller where it is (DESIGN §3).
+      ws.send(JSON.stringify({ type: 'redirect', coordinator: this.#role.coordinator ?? null, term: this.#role.term } satisfies ServerMessage));
+      ws.close(4001, 'not the coordinator');
+      return;
+    }
     const now = this.#deps.now ?? Date.now;
     const s: Session = {
       id: this.#nextSessionId++,
@@ -249,6 +314,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       busy: false,
       queue: [],
       queuedBytes: 0,
+      peer: undefined,
     };
     this.#sessions.add(s);
     ws.on('pong', () => (s.lastPong = now()));
@@ -261,8 +327,8 @@ export class Relay extends EventEmitter<RelayEvents> {
 
   #onFrame(s: Session, data: RawData, isBinary: boolean): void {
     const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
-    // Size first, so an oversize frame is never queued.
-    if (buf.length > this.#opts.limits.maxFrameBytes) {
+    // Size first, so an oversize frame is never queued. Nodes exchange entries in larger frames.
+    if (buf.length > this.#opts.limits.maxFrameBytes && s.peer === undefined) {
       return this.#reject(s, 'frame_too_large', `frame is ${buf.length} bytes; the limit is ${this.#opts.limits.maxFrameBytes}`);
     }
     if (s.busy) {
@@ -324,7 +390,8 @@ export class Relay extends EventEmitter<RelayEvents> {
     const msg = parsed.value;
     const handler = HANDLERS[msg.type] as Handler<typeof msg.type>;
     if (handler.needs === 'login' && s.user === undefined) return this.#reject(s, 'not_authenticated');
-    if (handler.needs === 'network' && s.user !== undefined) return this.#reject(s, 'already_authenticated');
+    if (handler.needs === 'network' && (s.user !== undefined || s.peer !== undefined)) return this.#reject(s, 'already_authenticated');
+    if (handler.needs === 'peer' && s.peer === undefined) return this.#reject(s, 'not_authenticated', 'say peer:hello first');
     return handler.run.call(this, s, msg as never);
   }
 
@@ -413,9 +480,13 @@ export class Relay extends EventEmitter<RelayEvents> {
     const pending = to.filter((name) => userKey(name) !== userKey(from.name) && !this.#byUser.has(userKey(name)));
     const now = (this.#deps.now ?? Date.now)();
     const [entry] = this.#deps.store.stamp([
-      { kind: 'message', id: randomUUID(), cid: msg.id, from: from.name, to, text: msg.text, ts: now, pending },
+      { kind: 'message', id: messageId(from.name, msg.id), cid: msg.id, from: from.name, to, text: msg.text, ts: now, pending },
     ]) as [MessageEntry];
-    const stored = this.#deps.store.commit([entry]).then(() => entry); // the store applies it to the state
+    // Durable here (the store applies it to the state), then held by the successor, then delivered and acked (DESIGN §5).
+    const stored = this.#deps.store
+      .commit([entry])
+      .then(() => this.#deps.hub.replicated(entry))
+      .then(() => entry);
     this.#inflight.set(dupKey, stored);
     stored.then(
       (m) => {
@@ -435,6 +506,45 @@ export class Relay extends EventEmitter<RelayEvents> {
 
   presence(s: Session): void {
     this.#send(s, { type: 'presence', online: this.online });
+  }
+
+  resume(s: Session, msg: Msg<'auth:resume'>): void {
+    const secret = this.#deps.state.secret?.value;
+    const user = this.#deps.state.user(msg.user);
+    if (secret === undefined || user === undefined || !verifyToken(secret, msg.user, msg.token, (this.#deps.now ?? Date.now)())) {
+      this.#send(s, errorFrame('auth_failed', 'session expired; log in with your password')); // the client falls back to a login
+      return;
+    }
+    this.#login(s, user);
+  }
+
+  peerHello(s: Session, msg: Msg<'peer:hello'>): void {
+    if (msg.network !== this.#opts.network) {
+      this.#send(s, errorFrame('invalid_message', `this is network "${this.#opts.network}", not "${msg.network}"`));
+      s.ws.close(1008, 'wrong network');
+      return;
+    }
+    const host = s.address.replace(/^::ffff:/, '');
+    s.peer = this.#deps.hub.attach(
+      {
+        id: msg.id,
+        ws: s.ws,
+        address: `${host.includes(':') ? `[${host}]` : host}:${msg.port}`,
+        priority: msg.priority,
+        eligible: msg.eligible,
+        acked: new Map(msg.vv),
+      },
+      msg.vv,
+    );
+    if (this.#succession) this.#sendRaw(s, this.#succession);
+  }
+
+  peerEntries(s: Session, msg: Msg<'peer:entries'>): Promise<void> {
+    return this.#deps.hub.receive(msg.entries);
+  }
+
+  peerAck(s: Session, msg: Msg<'peer:ack'>): void {
+    this.#deps.hub.ack(s.peer!, msg.vv);
   }
 
   // ---- routing ----
@@ -458,7 +568,10 @@ export class Relay extends EventEmitter<RelayEvents> {
   #login(s: Session, user: UserEntry): void {
     const key = userKey(user.name);
     s.user = user;
-    this.#send(s, { type: 'auth:ok', user: user.name });
+    const secret = this.#deps.state.secret?.value;
+    const token = secret === undefined ? undefined : issueToken(secret, user.name, (this.#deps.now ?? Date.now)());
+    this.#send(s, { type: 'auth:ok', user: user.name, ...(token === undefined ? {} : { token }) });
+    if (this.#succession) this.#sendRaw(s, this.#succession);
     // Replay and joining happen in one tick: every message stored before is in the replay, every later one is live.
     const { history, offline } = this.#deps.state.replayFor(user.name);
     for (const m of history) this.#send(s, chatFrame(m, true));
@@ -500,6 +613,7 @@ export class Relay extends EventEmitter<RelayEvents> {
 
   #onClose(s: Session): void {
     this.#sessions.delete(s);
+    if (s.peer) this.#deps.hub.detach(s.peer);
     this.#strikes.reset(`s${s.id}`);
     this.#sendRate.reset(`s${s.id}`);
     s.queue.length = 0;
@@ -557,7 +671,26 @@ const HANDLERS: { [K in ClientMessage['type']]: Handler<K> } = {
   'auth:login': { needs: 'network', run: Relay.prototype.login },
   'chat:send': { needs: 'login', run: Relay.prototype.send },
   'presence:get': { needs: 'login', run: Relay.prototype.presence },
+  'auth:resume': { needs: 'network', run: Relay.prototype.resume },
+  'peer:hello': { needs: 'network', run: Relay.prototype.peerHello },
+  'peer:entries': { needs: 'peer', run: Relay.prototype.peerEntries },
+  'peer:ack': { needs: 'peer', run: Relay.prototype.peerAck },
 };
+
+/**
+ * A message's id, derived from its sender and client id: a message resent to
+ * a new coordinator after a failover gets the same id, so every replica and
+ * every client recognises it (DESIGN §5: exactly-once).
+ */
+export function messageId(from: string, cid: string): string {
+  return createHash('sha256').update(`${userKey(from)}\n${cid}`).digest('hex').slice(0, 32);
+}
+
+function sumVv(vv: ReadonlyMap<string, number>): number {
+  let n = 0;
+  for (const v of vv.values()) n += v;
+  return n;
+}
 
 function chatFrame(m: MessageEntry, replay: boolean): ServerMessage {
   const frame: ServerMessage = { type: 'chat:message', id: m.id, from: m.from, to: m.to, text: m.text, ts: m.ts };

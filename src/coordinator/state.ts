@@ -1,5 +1,5 @@
 import { userKey } from '../protocol/messages.js';
-import type { Entry, MessageEntry, UserEntry } from './entries.js';
+import type { Entry, MessageEntry, SecretEntry, UserEntry } from '../protocol/entries.js';
 
 /** Undelivered direct messages kept per offline user; older ones beyond this are dropped. */
 const MAX_PENDING_PER_USER = 1_000;
@@ -22,6 +22,9 @@ export class ChatState {
   readonly #pending = new Map<string, Map<string, MessageEntry>>();
   /** (sender, client id) → message, so a resent message is acknowledged, not stored twice. */
   readonly #byClientId = new Map<string, MessageEntry>();
+  #secret: SecretEntry | undefined;
+  /** Every message id applied lately, so a message that reaches us by two paths (a merge) counts once. */
+  readonly #messageIds = new Set<string>();
 
   constructor(historySize: number) {
     this.#historySize = historySize;
@@ -39,6 +42,12 @@ export class ChatState {
         for (const id of e.upTo) queue?.delete(id);
         return;
       }
+      case 'secret':
+        // After a merge there may be two: the earliest wins, everywhere (DESIGN §5).
+        if (this.#secret === undefined || e.created < this.#secret.created || (e.created === this.#secret.created && e.value < this.#secret.value)) {
+          this.#secret = e;
+        }
+        return;
     }
   }
 
@@ -48,6 +57,7 @@ export class ChatState {
    * offline recipients. Replaying these rebuilds this state.
    */
   *retained(): Iterable<Entry> {
+    if (this.#secret) yield this.#secret;
     yield* this.#users.values();
     const messages = new Map<string, MessageEntry>();
     for (const m of this.#broadcasts) messages.set(m.id, m);
@@ -71,6 +81,11 @@ export class ChatState {
   /** `name` left while `m` was being stored: keep it for their next login. */
   addPending(name: string, m: MessageEntry): void {
     this.#queue(userKey(name), m);
+  }
+
+  /** The network secret for session tokens, once one exists. */
+  get secret(): SecretEntry | undefined {
+    return this.#secret;
   }
 
   /** The account for `name` (any case), if registered. */
@@ -110,6 +125,9 @@ export class ChatState {
   }
 
   #applyMessage(m: MessageEntry): void {
+    if (this.#messageIds.has(m.id)) return; // the same message, stored on both sides of a healed partition
+    this.#messageIds.add(m.id);
+    if (this.#messageIds.size > MAX_DEDUP_IDS) this.#messageIds.delete(this.#messageIds.values().next().value!);
     this.#byClientId.set(dupKey(m.from, m.cid), m);
     if (this.#byClientId.size > MAX_DEDUP_IDS) this.#byClientId.delete(this.#byClientId.keys().next().value!);
     if (m.to.length === 0) {

@@ -1,12 +1,13 @@
 import { z } from 'zod';
-import { DEFAULT_LIMITS, type Limits, USERNAME_RE, PROTOCOL_VERSION } from './limits.js';
+import { DEFAULT_LIMITS, type Limits, PROTOCOL_VERSION } from './limits.js';
 import { ERROR_CODES, type ErrorCode } from './errors.js';
+import { ClientMessageId, HostPort, NodeId, Username, VersionVector } from './fields.js';
+import { Entry } from './entries.js';
 
-/** A username as typed; uniqueness is case-insensitive (see `userKey`). */
-export const Username = z.string().regex(USERNAME_RE, ERROR_CODES.invalid_username);
+export { ClientMessageId, Username } from './fields.js';
 
-/** A client-chosen idempotency key for a send (a UUID in our clients). */
-export const ClientMessageId = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/);
+/** Entries per `peer:entries` frame: keeps replication frames well under the 1 MiB hard limit. */
+export const MAX_ENTRIES_PER_FRAME = 200;
 
 /** Password as sent on the wire; the 72-byte bcrypt bound is checked by the handler. */
 const Password = z.string().min(1).max(256);
@@ -24,6 +25,23 @@ export function clientMessageSchema(limits: Limits = DEFAULT_LIMITS) {
       text: z.string().min(1).max(limits.maxTextChars),
     }),
     z.strictObject({ type: z.literal('presence:get') }),
+    /** Session resume after a failover: no password, no bcrypt (DESIGN §5). */
+    z.strictObject({ type: z.literal('auth:resume'), user: Username, token: z.string().min(1).max(512) }),
+    /** A node joining the coordinator as a standby (or, not eligible, as an observer). */
+    z.strictObject({
+      type: z.literal('peer:hello'),
+      id: NodeId,
+      network: z.string().max(32),
+      port: z.number().int().min(1).max(65535),
+      priority: z.number().int().min(-1000).max(1000),
+      eligible: z.boolean(),
+      term: z.number().int().nonnegative(),
+      vv: VersionVector,
+    }),
+    /** Entries the coordinator lacks (a standby's side of the catch-up exchange). */
+    z.strictObject({ type: z.literal('peer:entries'), entries: z.array(Entry).max(MAX_ENTRIES_PER_FRAME) }),
+    /** What the standby holds durably now. */
+    z.strictObject({ type: z.literal('peer:ack'), vv: VersionVector }),
   ]);
 }
 
@@ -64,7 +82,20 @@ export const ServerMessage = z.discriminatedUnion('type', [
     limits: LimitsSchema,
   }),
   z.object({ type: z.literal('network:ok') }),
-  z.object({ type: z.literal('auth:ok'), user: Username }),
+  z.object({ type: z.literal('auth:ok'), user: Username, token: z.string().max(512).optional() }),
+  /** Who coordinates, at which term, and who takes over next, in order (DESIGN §4.3). */
+  z.object({
+    type: z.literal('succession'),
+    term: z.number().int(),
+    coordinator: z.object({ id: NodeId, address: HostPort }),
+    standbys: z.array(z.object({ id: NodeId, address: HostPort })).max(1_000),
+    /** Set when the coordinator is leaving cleanly: the first standby takes over now. */
+    leaving: z.boolean().optional(),
+  }),
+  /** This node does not coordinate; `coordinator` does (or nobody yet: null). The connection closes. */
+  z.object({ type: z.literal('redirect'), coordinator: HostPort.nullable(), term: z.number().int() }),
+  z.object({ type: z.literal('peer:welcome'), term: z.number().int(), vv: VersionVector }),
+  z.object({ type: z.literal('peer:entries'), entries: z.array(Entry).max(MAX_ENTRIES_PER_FRAME) }),
   ChatMessage,
   z.object({ type: z.literal('history:end'), count: z.number().int() }),
   z.object({ type: z.literal('chat:ack'), id: ClientMessageId, messageId: z.string(), ts: z.number() }),

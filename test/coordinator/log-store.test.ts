@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { pino, type Logger } from 'pino';
 import { LogStore, CorruptDataError, decodeLines, encodeRecord, type LogStoreOptions } from '../../src/coordinator/log-store.js';
-import type { Entry, NewEntry } from '../../src/coordinator/entries.js';
+import type { Entry, NewEntry } from '../../src/protocol/entries.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const silent = pino({ level: 'silent' });

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { ChatState } from '../../src/coordinator/state.js';
-import type { Entry, MessageEntry } from '../../src/coordinator/entries.js';
+import type { Entry, MessageEntry } from '../../src/protocol/entries.js';
 
 let seq = 0;
 const msg = (from: string, to: string[], text: string, ts: number, pending: string[] = []): MessageEntry => ({

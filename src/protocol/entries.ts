@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Username } from '../protocol/messages.js';
+import { Username } from './fields.js';
 
 /**
  * The replicated log's entries (DESIGN §5). Every entry is immutable and
@@ -42,11 +42,23 @@ export const CollectEntry = z.object({
   ts: z.number(),
 });
 
-export const Entry = z.discriminatedUnion('kind', [UserEntry, MessageEntry, CollectEntry]);
+/**
+ * The network's secret for session tokens (DESIGN §5: any replica can verify a
+ * resume). Created once by the first coordinator; the earliest wins after a merge.
+ */
+export const SecretEntry = z.object({
+  kind: z.literal('secret'),
+  ...Origin,
+  value: z.string().regex(/^[A-Za-z0-9+/=]{44}$/),
+  created: z.number(),
+});
+
+export const Entry = z.discriminatedUnion('kind', [UserEntry, MessageEntry, CollectEntry, SecretEntry]);
 export type Entry = z.infer<typeof Entry>;
 export type UserEntry = z.infer<typeof UserEntry>;
 export type MessageEntry = z.infer<typeof MessageEntry>;
 export type CollectEntry = z.infer<typeof CollectEntry>;
+export type SecretEntry = z.infer<typeof SecretEntry>;
 
 /** Distributes `Omit` over a union, so each entry kind keeps its own fields. */
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
