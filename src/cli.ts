@@ -6,9 +6,12 @@ import { createLogger, LOG_LEVELS } from './node/logger.js';
 import { defaultDataDir } from './node/data-dir.js';
 import { servedAddresses } from './node/interfaces.js';
 import { runJsonClient } from './node/json-client.js';
-import { startCoordinator } from './coordinator/coordinator.js';
+import { Node } from './node/node.js';
+import { BonjourDiscovery } from './discovery/bonjour.js';
+import { findCoordinator } from './node/find-coordinator.js';
 import { DEFAULT_BCRYPT_COST } from './coordinator/credential-store.js';
 import { USERNAME_RE } from './protocol/limits.js';
+import { ProtocolError } from './protocol/errors.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -21,6 +24,10 @@ function intOption(min: number, max: number) {
     if (!/^\d+$/.test(value) || n < min || n > max) throw new InvalidArgumentError(`expected an integer from ${min} to ${max}`);
     return n;
   };
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, hostPort(value)];
 }
 
 function hostPort(value: string): string {
@@ -53,20 +60,25 @@ const program = new Command('lanchat')
 
 program
   .command('serve')
-  .description('run a coordinator: the relay and credential store of one chat network')
+  .description('run a node: it finds the coordinator of its network and stands by, or becomes it')
   .option('--port <n>', 'TCP port to listen on (0 = pick a free one)', intOption(0, 65535), 7777)
   .option('--host <addr>', 'address to bind', '0.0.0.0')
   .option('--data-dir <dir>', 'where accounts and messages are kept', defaultDataDir())
   .option('--network <name>', 'network name, to run several chats on one LAN', 'default')
   .option('--network-password-file <file>', 'file holding the network password (else LANCHAT_NETWORK_PASSWORD)')
+  .option('--join <host:port>', 'a node to contact besides those found by mDNS (repeatable)', collect, [])
+  .option('--locked', 'locked-down mode: no mDNS at all; use --join to reach other nodes')
+  .option('--priority <n>', 'preference to coordinate (higher first)', intOption(0, 1000), 0)
+  .option('--no-coordinator', 'never coordinate and hold no replica')
   .option('--bcrypt-cost <n>', 'bcrypt cost for new password hashes', intOption(4, 31), DEFAULT_BCRYPT_COST)
   .option('--max-message-rate <n>', 'messages per second one session may send', intOption(1, 1_000_000), 20)
   .addOption(new Option('--log-level <level>', 'log level (logs go to stderr)').choices(LOG_LEVELS).default('warn'))
-  .action(async (opts: { port: number; host: string; dataDir: string; network: string; networkPasswordFile?: string; bcryptCost: number; maxMessageRate: number; logLevel: string }) => {
+  .action(async (opts: { port: number; host: string; dataDir: string; network: string; networkPasswordFile?: string; join: string[]; locked?: boolean; priority: number; coordinator: boolean; bcryptCost: number; maxMessageRate: number; logLevel: string }) => {
     if (!/^[A-Za-z0-9_.-]{1,32}$/.test(opts.network)) throw new UsageError('--network: 1–32 letters, digits, "_", "." or "-"');
     const log = createLogger(opts.logLevel);
     const networkPassword = secret(opts.networkPasswordFile, 'LANCHAT_NETWORK_PASSWORD');
-    const coordinator = await startCoordinator(
+    const discovery = opts.locked ? undefined : new BonjourDiscovery(log.child({ component: 'mdns' }));
+    const node = await Node.start(
       {
         dataDir: opts.dataDir,
         host: opts.host,
@@ -74,15 +86,33 @@ program
         network: opts.network,
         bcryptCost: opts.bcryptCost,
         maxMessageRate: opts.maxMessageRate,
+        priority: opts.priority,
+        eligible: opts.coordinator,
+        join: opts.join,
+        ...(discovery ? { discovery } : {}),
         ...(networkPassword === undefined ? {} : { networkPassword }),
       },
       log,
     );
-    const { relay } = coordinator;
+    const { relay } = node;
     const { port } = relay.address;
-    for (const addr of servedAddresses(opts.host)) {
-      console.log(`lanchat coordinator for network "${opts.network}" at ${addr.includes(':') ? `[${addr}]` : addr}:${port}`);
-    }
+    const addrs = servedAddresses(opts.host);
+    node.setAdvertisedHost(addrs[0]!);
+    const describeRole = (): void => {
+      const r = node.role;
+      if (r.role === 'coordinator') {
+        for (const addr of addrs) console.log(`lanchat coordinator for network "${opts.network}" at ${addr.includes(':') ? `[${addr}]` : addr}:${port} (term ${r.term})`);
+      } else if (r.role === 'standby' || r.role === 'observer') {
+        console.log(`lanchat ${r.role} for network "${opts.network}" at ${addrs[0]}:${port}; coordinator at ${r.coordinator} (term ${r.term})`);
+      } else console.log(`looking for the coordinator of network "${opts.network}"…`);
+    };
+    describeRole();
+    let last = `${node.role.role} ${node.role.coordinator} ${node.role.term}`;
+    node.on('role', (r) => {
+      const now = `${r.role} ${r.coordinator} ${r.term}`;
+      if (now !== last) describeRole();
+      last = now;
+    });
     if (networkPassword !== undefined) console.log('network password required from every client');
     relay.on('user:registered', (name, address) => console.log(`registered ${name} (from ${address})`));
     relay.on('user:joined', (name, address) => console.log(`${name} joined (from ${address})`));
@@ -93,7 +123,7 @@ program
       if (signalled) process.exit(130); // a second Ctrl+C: stop waiting
       signalled = true;
       console.log(`${signal}: shutting down`);
-      coordinator.stop().then(
+      node.stop().then(
         () => process.exit(0),
         (err: unknown) => {
           log.error({ err }, 'unclean shutdown');
@@ -108,7 +138,11 @@ program
 program
   .command('client')
   .description('a chat session speaking JSON lines: commands on stdin, events on stdout')
-  .requiredOption('--connect <host:port>', 'coordinator address', hostPort)
+  .option('--connect <host:port>', 'coordinator address (default: find it with mDNS)', hostPort)
+  .option('--network <name>', 'network to find by mDNS', 'default')
+  .option('--locked', 'locked-down mode: no mDNS at all (needs --connect)')
+  .option('--data-dir <dir>', 'where remembered coordinator addresses are kept', defaultDataDir())
+  .option('--reconnect-timeout <s>', 'seconds to look for a new coordinator after losing one', intOption(1, 86_400), 60)
   .requiredOption('--user <name>', 'username')
   .option('--register', 'create the account first')
   .option('--password-file <file>', 'file holding the password (else LANCHAT_PASSWORD)')
@@ -123,15 +157,32 @@ stdin, one JSON object a line:
   {"type":"who"}   {"type":"quit"}                  end of input = quit once sends are acked
 stdout: ready, message, ack, presence and error lines (see README).`,
   )
-  .action(async (opts: { connect: string; user: string; register?: boolean; passwordFile?: string; networkPasswordFile?: string; logLevel: string }) => {
+  .action(async (opts: { connect?: string; network: string; locked?: boolean; dataDir: string; reconnectTimeout: number; user: string; register?: boolean; passwordFile?: string; networkPasswordFile?: string; logLevel: string }) => {
+    if (opts.locked && !opts.connect) throw new UsageError('--locked needs --connect HOST:PORT: nothing is discovered in locked-down mode');
     if (!USERNAME_RE.test(opts.user)) throw new UsageError('--user: 1–32 letters, digits, "_", "." or "-"');
     const password = secret(opts.passwordFile, 'LANCHAT_PASSWORD');
     if (password === undefined || password === '') throw new UsageError('no password: set LANCHAT_PASSWORD or use --password-file');
     const networkPassword = secret(opts.networkPasswordFile, 'LANCHAT_NETWORK_PASSWORD');
     const log = createLogger(opts.logLevel);
+    const discovery = opts.locked ? undefined : new BonjourDiscovery(log.child({ component: 'mdns' }));
+    const discover = async (): Promise<string[]> => {
+      const { addresses, report } = await findCoordinator(opts.network, { ...(discovery ? { discovery } : {}), dataDir: opts.dataDir });
+      if (addresses.length === 0 && !opts.connect) {
+        log.warn(report, 'no coordinator found');
+        throw new ProtocolError(
+          'connection_failed',
+          `no coordinator of network "${opts.network}" found: browsed mDNS for ${report.seconds.toFixed(1)} s on ${report.interfaces.join(', ') || 'loopback only'}` +
+            `${report.remembered.length ? `, tried remembered ${report.remembered.join(', ')}` : ', nothing remembered'}; ` +
+            'if multicast is blocked here, connect by address: lanchat client --connect HOST:PORT',
+        );
+      }
+      return addresses;
+    };
     const code = await runJsonClient(
       {
-        address: opts.connect,
+        ...(opts.connect ? { address: opts.connect } : {}),
+        ...(opts.locked ? {} : { discover }),
+        reconnectTimeoutMs: opts.reconnectTimeout * 1000,
         user: opts.user,
         password,
         register: opts.register === true,
@@ -141,6 +192,7 @@ stdout: ready, message, ack, presence and error lines (see README).`,
       { stdin: process.stdin, stdout: process.stdout },
       log,
     );
+    await discovery?.stop();
     process.exit(code);
   });
 

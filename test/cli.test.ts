@@ -106,7 +106,7 @@ t.test('port in use: one clear line, non-zero exit, no stack trace', async (t) =
   await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
   t.teardown(() => blocker.close());
   const port = (blocker.address() as { port: number }).port;
-  const p = new Proc(['serve', '--host', '127.0.0.1', '--port', String(port), '--data-dir', tmpDir(t)]);
+  const p = new Proc(['serve', '--locked', '--host', '127.0.0.1', '--port', String(port), '--data-dir', tmpDir(t)]);
   t.equal(await p.exited(), 1);
   t.same(p.stderr, [`lanchat: port ${port} is already in use on 127.0.0.1 (is another lanchat running? try --port 0)`]);
 });
@@ -114,7 +114,7 @@ t.test('port in use: one clear line, non-zero exit, no stack trace', async (t) =
 t.test('a data directory in use by another server is refused', async (t) => {
   const dir = tmpDir(t);
   await startServe(t, dir);
-  const second = new Proc(['serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dir]);
+  const second = new Proc(['serve', '--locked', '--host', '127.0.0.1', '--port', '0', '--data-dir', dir]);
   t.equal(await second.exited(), 1);
   t.match(second.stderr.join('\n'), /^lanchat: data directory .* is in use by another lanchat process/);
 });
@@ -132,17 +132,17 @@ t.test('a corrupt data file stops the server with a clear message', async (t) =>
   const seg = join(dir, 'log', 'log-000001.jsonl');
   const { readFileSync } = await import('node:fs');
   writeFileSync(seg, readFileSync(seg, 'utf8').replace('"one"', '"0ne"'));
-  const p = new Proc(['serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dir]);
+  const p = new Proc(['serve', '--locked', '--host', '127.0.0.1', '--port', '0', '--data-dir', dir]);
   t.equal(await p.exited(), 1);
   t.match(p.stderr.join('\n'), /^lanchat: data file .*log-000001\.jsonl is corrupt: bad record at byte \d+: checksum mismatch; refusing to start/);
   t.notMatch(p.stderr.join('\n'), /\n\s+at /, 'no stack trace');
 });
 
 t.test('client: no password, bad address, nobody listening', async (t) => {
-  const noPw = new Proc(['client', '--connect', '127.0.0.1:9', '--user', 'a'], { LANCHAT_PASSWORD: '' });
+  const noPw = new Proc(['client', '--locked', '--connect', '127.0.0.1:9', '--user', 'a'], { LANCHAT_PASSWORD: '' });
   t.equal(await noPw.exited(), 2);
   t.match(noPw.stderr.join('\n'), /no password: set LANCHAT_PASSWORD or use --password-file/);
-  const badAddr = new Proc(['client', '--connect', 'nowhere', '--user', 'a'], { LANCHAT_PASSWORD: 'x' });
+  const badAddr = new Proc(['client', '--locked', '--connect', 'nowhere', '--user', 'a'], { LANCHAT_PASSWORD: 'x' });
   t.equal(await badAddr.exited(), 2, 'a usage error exits 2');
   t.match(badAddr.stderr.join('\n'), /HOST:PORT/);
   const blocker = createServer();
@@ -156,8 +156,9 @@ t.test('client: no password, bad address, nobody listening', async (t) => {
 
 t.test('the client reports a lost coordinator and exits non-zero', async (t) => {
   const server = await startServe(t, tmpDir(t));
-  const alice = await startClient(t, server.address, 'alice', { register: true });
+  const alice = await startClient(t, server.address, 'alice', { register: true, args: ['--reconnect-timeout', '1'] });
   server.proc.kill('SIGKILL');
+  await alice.next((e) => e.type === 'reconnecting');
   t.equal(await alice.exited(), 1);
   await waitFor(() => alice.events.some((e) => e.type === 'error' && e.code === 'disconnected'), 'a disconnected error');
 });
@@ -199,7 +200,7 @@ t.test('a damaged data directory is one clear line, never a stack trace or a fre
   for (const [name, damage] of Object.entries(dirs)) {
     const dir = join(tmpDir(t), 'data');
     damage(dir);
-    const p = new Proc(['serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dir]);
+    const p = new Proc(['serve', '--locked', '--host', '127.0.0.1', '--port', '0', '--data-dir', dir]);
     t.equal(await p.exited(), 1, name);
     t.equal(p.stderr.length, 1, `${name}: one line (${p.stderr.join(' | ')})`);
     t.match(p.stderr[0], /^lanchat: /, name);

@@ -6,13 +6,21 @@ import { ServerMessage, type ChatMessage } from '../protocol/messages.js';
 import { PROTOCOL_VERSION, type Limits } from '../protocol/limits.js';
 import { ProtocolError, type ErrorCode, ERROR_CODES } from '../protocol/errors.js';
 
-const CONNECT_TIMEOUT_MS = 5_000; // TCP + WebSocket handshake on a LAN; longer means nobody is there
+const CONNECT_TIMEOUT_MS = 5_000; // first connection: TCP + WebSocket handshake on a LAN
+const FAILOVER_CONNECT_TIMEOUT_MS = 700; // during a failover, a candidate that is this slow is skipped for now
 const SILENCE_MS = 3_500; // the coordinator pings every 1 s: 3 missed pings and it is gone (DESIGN §4)
 const MAX_SERVER_FRAME = 8 * 1024 * 1024; // bytes: a server frame larger than this is hostile
+const RECONNECT_TIMEOUT_MS = 60_000; // give up (and report `disconnected`) after this long without a coordinator
+const RETRY_MIN_MS = 50; // between failover rounds, doubling…
+const RETRY_MAX_MS = 1_000; // …up to this
+const SEEN_IDS = 20_000; // message ids remembered to drop a message seen twice (replay after failover)
+const MAX_REDIRECTS = 5;
 
 export interface ChatClientOptions {
-  /** `host:port` of the coordinator. */
-  address: string;
+  /** `host:port` of the coordinator, when known. */
+  address?: string;
+  /** Finds coordinator addresses (mDNS, remembered ones), for the first connection and failovers. */
+  discover?: () => Promise<string[]>;
   user: string;
   password: string;
   /** Create the account first (then log in). */
@@ -20,6 +28,7 @@ export interface ChatClientOptions {
   networkPassword?: string;
   log: Logger;
   connectTimeoutMs?: number;
+  reconnectTimeoutMs?: number;
 }
 
 /** What the client knows once logged in. */
@@ -29,6 +38,8 @@ export interface Ready {
   network: string;
   protocol: number;
   limits: Limits;
+  /** Present after a failover or reconnect. */
+  resumed?: boolean;
 }
 
 /** A server-reported or local error, with a catalogue code. */
@@ -40,37 +51,49 @@ export interface ClientError {
 }
 
 export interface ChatClientEvents {
-  /** Logged in; emitted synchronously, before any replayed message. */
+  /** Logged in (again, after a failover); emitted before any replayed message. */
   ready: [Ready];
+  /** The coordinator is gone; the client is looking for its successor. */
+  reconnecting: [{ from: string }];
   message: [ChatMessage];
   ack: [{ id: string; messageId: string; ts: number }];
   presence: [string[]];
   'history:end': [number];
   error: [ClientError];
+  /** Gave up: no coordinator within the reconnect timeout, or login refused. */
   close: [{ code: number; reason: string }];
 }
 
+type Attempt = { ok: true } | { ok: false; redirect?: string | null; error: ProtocolError };
+
 /**
  * The one client library (DESIGN §8): connects, authenticates, sends with an
- * outbox of unacknowledged messages, and emits typed events. The JSON client
- * and the UI both use it; neither speaks the protocol directly.
+ * outbox of unacknowledged messages, follows the succession list when the
+ * coordinator goes away (resuming with a token, no password, no bcrypt),
+ * resends what was not acknowledged, and delivers each message once.
  */
 export class ChatClient extends EventEmitter<ChatClientEvents> {
   readonly #opts: ChatClientOptions;
   readonly #outbox = new Map<string, { text: string; to: string[] }>();
+  readonly #seen = new Set<string>();
   #online = new Set<string>();
+  #ws: WebSocket | undefined;
+  #silence: NodeJS.Timeout | undefined;
+  #ready: Ready | undefined;
+  #token: string | undefined;
+  #registered = false;
+  /** Where to go when the coordinator goes away: its successors first, then itself. */
+  #succession: string[] = [];
+  #drainWaiters: (() => void)[] = [];
+  #closed = false;
+  #reconnecting = false;
   /** Sends waiting for a token: the client paces itself to the coordinator's announced rate. */
-  readonly #paced: { id: string; text: string; to: string[] }[] = [];
+  readonly #paced: string[] = [];
   #tokens = 0;
   #tokensAt = 0;
   #paceTimer: NodeJS.Timeout | undefined;
   #historyDone = false;
   #whoPending = 0;
-  #ws: WebSocket | undefined;
-  #silence: NodeJS.Timeout | undefined;
-  #ready: Ready | undefined;
-  #drainWaiters: (() => void)[] = [];
-  #closed = false;
 
   constructor(options: ChatClientOptions) {
     super();
@@ -86,88 +109,35 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     return this.#outbox.size;
   }
 
+  /** The users online now, sorted. */
+  get online(): string[] {
+    return [...this.#online].sort((a, b) => a.localeCompare(b));
+  }
+
   /**
    * Connects and logs in (registering first with `register`). Rejects with a
    * `ProtocolError` (`connection_failed`, `network_password`, `auth_failed`,
    * `username_taken`, …) when that fails.
    */
-  connect(): Promise<Ready> {
-    const { address, log } = this.#opts;
-    return new Promise<Ready>((resolve, reject) => {
-      let settled = false;
-      const fail = (err: ProtocolError): void => {
-        if (settled) return;
-        settled = true;
-        ws.terminate();
-        reject(err);
-      };
-      const ws = new WebSocket(`ws://${address}`, {
-        handshakeTimeout: this.#opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
-        maxPayload: MAX_SERVER_FRAME,
-        perMessageDeflate: false,
-      });
-      this.#ws = ws;
-      ws.on('error', (err) => {
-        log.debug({ err }, 'socket error');
-        fail(new ProtocolError('connection_failed', `could not connect to ${address}: ${err.message}`));
-      });
-      ws.on('ping', () => this.#heard());
-      ws.on('open', () => this.#heard());
-      ws.on('close', (code, reasonBuf) => {
-        clearTimeout(this.#silence);
-        const reason = reasonBuf.toString();
-        if (!settled) {
-          fail(new ProtocolError(code === 1008 ? 'network_password' : 'connection_failed', reason || `connection to ${address} closed (${code})`));
-          return;
-        }
-        if (!this.#closed) this.emit('close', { code, reason });
-        this.#wakeDrainWaiters();
-      });
-      ws.on('message', (data, isBinary) => {
-        this.#heard();
-        const parsed = isBinary ? undefined : safeJson(data.toString());
-        const result = ServerMessage.safeParse(parsed);
-        if (!result.success) {
-          log.warn({ issues: result.error.issues.slice(0, 3) }, 'ignoring an invalid frame from the coordinator');
-          return;
-        }
-        const msg = result.data;
-        if (!settled) this.#handshake(msg, (r) => ((settled = true), resolve(r)), fail);
-        else this.#dispatch(msg);
-      });
-    });
+  async connect(): Promise<Ready> {
+    const candidates = this.#opts.address ? [this.#opts.address] : await (this.#opts.discover?.() ?? Promise.resolve([]));
+    if (candidates.length === 0) throw new ProtocolError('connection_failed', 'no coordinator address to connect to');
+    let last: ProtocolError = new ProtocolError('connection_failed', 'no coordinator answered');
+    for (const first of candidates) {
+      const r = await this.#follow(first, this.#opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS);
+      if (r.ok) return this.#ready!;
+      last = r.error;
+      if (['auth_failed', 'username_taken', 'network_password', 'password_too_long', 'protocol_version', 'rate_limited'].includes(r.error.code)) break;
+    }
+    throw last;
   }
 
   /** Queues a message; returns its client id. `to` empty = everyone. */
   send(text: string, to: readonly string[] = [], id: string = randomUUID()): string {
     this.#outbox.set(id, { text, to: [...to] });
-    this.#paced.push({ id, text, to: [...to] });
+    this.#paced.push(id);
     this.#pump();
     return id;
-  }
-
-  /** Writes paced sends as tokens allow (burst = the announced rate, refilled at 90 % of it for safety). */
-  #pump(): void {
-    const rate = this.#ready?.limits.maxMessageRate ?? 20;
-    const now = performance.now();
-    this.#tokens = Math.min(rate, this.#tokens + ((now - this.#tokensAt) / 1000) * rate * 0.9);
-    this.#tokensAt = now;
-    while (this.#paced.length > 0 && this.#tokens >= 1) {
-      const { id, text, to } = this.#paced.shift()!;
-      this.#tokens -= 1;
-      this.#write({ type: 'chat:send', id, to, text });
-    }
-    if (this.#paced.length > 0 && this.#paceTimer === undefined) {
-      this.#paceTimer = setTimeout(() => {
-        this.#paceTimer = undefined;
-        this.#pump();
-      }, Math.ceil(((1 - this.#tokens) / (rate * 0.9)) * 1000));
-    }
-  }
-
-  /** The users online now, sorted. */
-  get online(): string[] {
-    return [...this.#online].sort((a, b) => a.localeCompare(b));
   }
 
   /** Asks for the online list; the answer arrives as a `presence` event. */
@@ -178,15 +148,11 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
 
   /**
    * Resolves once the login replay has arrived, every `who` is answered and
-   * every sent message is acknowledged or failed (or the connection is gone).
+   * every sent message is acknowledged or failed (or the client gave up).
    */
   drained(): Promise<void> {
     if (this.#idle()) return Promise.resolve();
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
-  }
-
-  #idle(): boolean {
-    return (this.#outbox.size === 0 && this.#historyDone && this.#whoPending === 0) || this.#ws?.readyState !== WebSocket.OPEN;
   }
 
   /** Closes the connection. Idempotent. */
@@ -196,6 +162,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     clearTimeout(this.#silence);
     clearTimeout(this.#paceTimer);
     const ws = this.#ws;
+    this.#wakeDrainWaiters();
     if (ws === undefined || ws.readyState === WebSocket.CLOSED) return;
     await new Promise<void>((resolve) => {
       ws.once('close', () => resolve());
@@ -204,41 +171,159 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     });
   }
 
-  #handshake(msg: ServerMessage, done: (r: Ready) => void, fail: (e: ProtocolError) => void): void {
-    const { user, password, register, networkPassword } = this.#opts;
-    switch (msg.type) {
-      case 'welcome': {
-        if (msg.protocol !== PROTOCOL_VERSION) return fail(new ProtocolError('protocol_version', `coordinator speaks protocol ${msg.protocol}; this client speaks ${PROTOCOL_VERSION}`));
-        this.#ready = { user, coordinator: this.#opts.address, network: msg.network, protocol: msg.protocol, limits: msg.limits };
-        if (msg.networkPassword) {
-          if (!networkPassword) return fail(new ProtocolError('network_password', 'this network requires a network password (LANCHAT_NETWORK_PASSWORD or --network-password-file)'));
-          this.#write({ type: 'network:auth', password: networkPassword });
-        } else {
-          this.#write({ type: register ? 'auth:register' : 'auth:login', user, password });
+  // ---- connecting ----
+
+  /** Tries `address`, following redirects to the coordinator. */
+  async #follow(address: string, timeoutMs: number): Promise<Attempt> {
+    let target: string | null = address;
+    let result: Attempt = { ok: false, error: new ProtocolError('connection_failed', `could not connect to ${address}`) };
+    for (let hops = 0; target !== null && hops < MAX_REDIRECTS; hops++) {
+      result = await this.#attempt(target, timeoutMs);
+      if (result.ok || result.redirect === undefined) return result;
+      target = result.redirect; // null: that node knows no coordinator yet
+    }
+    return result;
+  }
+
+  /** One connection: welcome, network password, login (or resume). Resolves once logged in or failed. */
+  #attempt(address: string, timeoutMs: number): Promise<Attempt> {
+    const { log } = this.#opts;
+    return new Promise<Attempt>((resolve) => {
+      let settled = false;
+      const settle = (r: Attempt): void => {
+        if (settled) return;
+        settled = true;
+        if (!r.ok) ws.terminate();
+        resolve(r);
+      };
+      const ws = new WebSocket(`ws://${address}`, { handshakeTimeout: timeoutMs, maxPayload: MAX_SERVER_FRAME, perMessageDeflate: false });
+      ws.on('error', (err) => {
+        log.debug({ err, address }, 'socket error');
+        settle({ ok: false, error: new ProtocolError('connection_failed', `could not connect to ${address}: ${err.message}`) });
+      });
+      ws.on('ping', () => ws === this.#ws && this.#heard());
+      ws.on('close', (code, reasonBuf) => {
+        const reason = reasonBuf.toString();
+        settle({ ok: false, error: new ProtocolError(code === 1008 ? 'network_password' : 'connection_failed', reason || `connection to ${address} closed (${code})`) });
+        if (ws === this.#ws) this.#lost(address);
+      });
+      ws.on('message', (data, isBinary) => {
+        const result = ServerMessage.safeParse(isBinary ? undefined : safeJson(data.toString()));
+        if (!result.success) {
+          log.warn({ issues: result.error.issues.slice(0, 3) }, 'ignoring an invalid frame from the coordinator');
+          return;
         }
+        const msg = result.data;
+        if (settled) {
+          if (ws === this.#ws) {
+            this.#heard();
+            this.#dispatch(msg);
+          }
+          return;
+        }
+        this.#handshake(ws, address, msg, settle);
+      });
+    });
+  }
+
+  #handshake(ws: WebSocket, address: string, msg: ServerMessage, settle: (r: Attempt) => void): void {
+    const { user, password, register, networkPassword } = this.#opts;
+    const send = (frame: object): void => void ws.send(JSON.stringify(frame));
+    const login = (): void => {
+      if (this.#token) send({ type: 'auth:resume', user: this.#ready?.user ?? user, token: this.#token });
+      else send({ type: register && !this.#registered ? 'auth:register' : 'auth:login', user, password });
+    };
+    switch (msg.type) {
+      case 'welcome':
+        if (msg.protocol !== PROTOCOL_VERSION) return settle({ ok: false, error: new ProtocolError('protocol_version', `coordinator speaks protocol ${msg.protocol}; this client speaks ${PROTOCOL_VERSION}`) });
+        this.#ready = { user: this.#ready?.user ?? user, coordinator: address, network: msg.network, protocol: msg.protocol, limits: msg.limits };
+        if (msg.networkPassword) {
+          if (!networkPassword) return settle({ ok: false, error: new ProtocolError('network_password', 'this network requires a network password (LANCHAT_NETWORK_PASSWORD or --network-password-file)') });
+          send({ type: 'network:auth', password: networkPassword });
+        } else login();
+        return;
+      case 'network:ok':
+        return login();
+      case 'redirect':
+        return settle({ ok: false, redirect: msg.coordinator, error: new ProtocolError('connection_failed', `${address} is not the coordinator`) });
+      case 'auth:ok': {
+        const resumed = this.#registered;
+        this.#registered = true;
+        this.#token = msg.token;
+        this.#ws = ws;
+        this.#historyDone = false;
+        this.#whoPending = 0;
+        this.#ready = { ...this.#ready!, user: msg.user, ...(resumed ? { resumed: true } : {}) };
+        this.#tokens = this.#ready.limits.maxMessageRate;
+        this.#tokensAt = performance.now();
+        this.#reconnecting = false;
+        this.#heard();
+        settle({ ok: true });
+        this.emit('ready', this.#ready);
+        // Resend what the last coordinator never acknowledged; the new one drops what it already has (DESIGN §5).
+        this.#paced.splice(0, this.#paced.length, ...this.#outbox.keys());
+        this.#pump();
         return;
       }
-      case 'network:ok':
-        return this.#write({ type: register ? 'auth:register' : 'auth:login', user, password });
-      case 'auth:ok':
-        this.#ready = { ...this.#ready!, user: msg.user };
-        this.#tokens = msg.type === 'auth:ok' ? this.#ready.limits.maxMessageRate : 0;
-        this.#tokensAt = performance.now();
-        this.emit('ready', this.#ready);
-        return done(this.#ready);
       case 'error':
-        return fail(new ProtocolError(isCode(msg.code) ? msg.code : 'internal', msg.message));
+        if (msg.code === 'auth_failed' && this.#token) {
+          this.#token = undefined; // an expired or foreign token: log in with the password instead
+          return login();
+        }
+        return settle({ ok: false, error: new ProtocolError(isCode(msg.code) ? msg.code : 'internal', msg.message) });
       default:
-        return; // nothing else is expected before login; ignore rather than guess
+        return;
     }
   }
+
+  /** The coordinator went away: find its successor (DESIGN §4.3) and resume there. */
+  #lost(from: string): void {
+    clearTimeout(this.#silence);
+    this.#ws = undefined;
+    if (this.#closed || this.#reconnecting) return;
+    this.#reconnecting = true;
+    this.emit('reconnecting', { from });
+    void this.#reconnect(from);
+  }
+
+  async #reconnect(from: string): Promise<void> {
+    const deadline = Date.now() + (this.#opts.reconnectTimeoutMs ?? RECONNECT_TIMEOUT_MS);
+    let delay = RETRY_MIN_MS;
+    while (!this.#closed && Date.now() < deadline) {
+      // Successors first (in order), the lost coordinator last (it may come back), then anything discovered.
+      const discovered = this.#opts.discover ? await this.#opts.discover().catch(() => []) : [];
+      const candidates = [...new Set([...this.#succession.filter((a) => a !== from), from, ...discovered])];
+      for (const address of candidates) {
+        if (this.#closed) return;
+        const r = await this.#follow(address, FAILOVER_CONNECT_TIMEOUT_MS);
+        if (r.ok) return;
+        if (r.error.code === 'auth_failed' || r.error.code === 'network_password') return this.#giveUp(r.error.message);
+      }
+      await new Promise((r) => setTimeout(r, delay).unref());
+      delay = Math.min(delay * 2, RETRY_MAX_MS);
+    }
+    this.#giveUp(`no coordinator found within ${Math.round((this.#opts.reconnectTimeoutMs ?? RECONNECT_TIMEOUT_MS) / 1000)} s (tried ${this.#succession.join(', ') || from})`);
+  }
+
+  #giveUp(reason: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.emit('close', { code: 1006, reason });
+    this.#wakeDrainWaiters();
+  }
+
+  // ---- traffic ----
 
   #dispatch(msg: ServerMessage): void {
     switch (msg.type) {
       case 'chat:message':
+        // After a failover the new coordinator replays history: drop what we have seen (exactly once, DESIGN §5).
+        if (this.#seen.has(msg.id)) return;
+        this.#seen.add(msg.id);
+        if (this.#seen.size > SEEN_IDS) this.#seen.delete(this.#seen.values().next().value!);
         return void this.emit('message', msg);
       case 'chat:ack':
-        this.#outbox.delete(msg.id);
+        if (!this.#outbox.delete(msg.id)) return; // a resend acknowledged twice
         this.emit('ack', { id: msg.id, messageId: msg.messageId, ts: msg.ts });
         return this.#wakeDrainWaiters();
       case 'presence':
@@ -255,8 +340,12 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
         this.#online.delete(msg.user);
         return this.#emitPresence();
       case 'history:end':
-        this.emit('history:end', msg.count);
-        return; // done once the login presence that follows has arrived
+        return void this.emit('history:end', msg.count);
+      case 'succession':
+        this.#succession = msg.standbys.map((s) => s.address).concat(msg.coordinator.address);
+        return;
+      case 'redirect':
+        return; // the close that follows starts the reconnection, which follows it
       case 'error':
         if (msg.ref !== undefined) this.#outbox.delete(msg.ref); // that send failed for good: it will not be acked
         this.emit('error', { code: msg.code, message: msg.message, ...(msg.ref === undefined ? {} : { ref: msg.ref }) });
@@ -264,6 +353,35 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
       default:
         return;
     }
+  }
+
+  /** Writes paced sends as tokens allow (burst = the announced rate, refilled at 90 % of it for safety). */
+  #pump(): void {
+    if (this.#ws?.readyState !== WebSocket.OPEN) return; // resent on the next login
+    const rate = this.#ready?.limits.maxMessageRate ?? 20;
+    const now = performance.now();
+    this.#tokens = Math.min(rate, this.#tokens + ((now - this.#tokensAt) / 1000) * rate * 0.9);
+    this.#tokensAt = now;
+    while (this.#paced.length > 0 && this.#tokens >= 1) {
+      const id = this.#paced.shift()!;
+      const m = this.#outbox.get(id);
+      if (m === undefined) continue;
+      this.#tokens -= 1;
+      this.#write({ type: 'chat:send', id, to: m.to, text: m.text });
+    }
+    if (this.#paced.length > 0 && this.#paceTimer === undefined) {
+      this.#paceTimer = setTimeout(
+        () => {
+          this.#paceTimer = undefined;
+          this.#pump();
+        },
+        Math.ceil(((1 - this.#tokens) / (rate * 0.9)) * 1000),
+      );
+    }
+  }
+
+  #idle(): boolean {
+    return this.#closed || (this.#outbox.size === 0 && this.#historyDone && this.#whoPending === 0 && !this.#reconnecting);
   }
 
   /** Emits the whole online list, whatever changed: consumers never apply deltas themselves. */
@@ -280,7 +398,11 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     clearTimeout(this.#silence);
     this.#silence = setTimeout(() => {
       this.#opts.log.warn('coordinator silent: dropping the connection');
-      this.#ws?.terminate();
+      const ws = this.#ws;
+      if (ws) {
+        this.#lost(this.#ready?.coordinator ?? 'the coordinator');
+        ws.terminate();
+      }
     }, SILENCE_MS);
     this.#silence.unref();
   }

@@ -47,6 +47,8 @@ export async function runJsonClient(options: ChatClientOptions, io: { stdin: Rea
     correlation.delete(a.id);
   });
   client.on('presence', (online) => out({ type: 'presence', online }));
+  // Failover: say so, then a new `ready` line once the successor has us (DESIGN §4).
+  client.on('reconnecting', () => out({ type: 'reconnecting' }));
   client.on('error', (e) => {
     out({ type: 'error', code: e.code, message: e.message, ...(e.ref === undefined ? {} : { id: idFor(e.ref) }) });
     if (e.ref !== undefined) correlation.delete(e.ref);

@@ -46,9 +46,10 @@ export async function startServe(
   extra: string[] = [],
   env: NodeJS.ProcessEnv = {},
 ): Promise<{ proc: Proc; address: string }> {
-  const proc = new Proc(['serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--bcrypt-cost', '4', ...extra], env);
+  // --locked: outside a private network namespace, tests send no multicast at all (DEVELOPERS.md, the network rule).
+  const proc = new Proc(['serve', '--locked', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--bcrypt-cost', '4', ...extra], env);
   t.teardown(() => proc.kill('SIGKILL'));
-  const m = await proc.line(/at (127\.0\.0\.1:\d+)$/).catch((err: Error) => {
+  const m = await proc.line(/coordinator for network .* at (127\.0\.0\.1:\d+)/).catch((err: Error) => {
     throw new Error(`${err.message}; stderr: ${proc.stderr.join('\n')}`);
   });
   return { proc, address: m[1]! };
@@ -58,8 +59,8 @@ export async function startServe(
 export class JsonClient extends Proc {
   #seen = 0;
 
-  constructor(address: string, user: string, opts: { register?: boolean; password?: string; env?: NodeJS.ProcessEnv } = {}) {
-    super(['client', '--connect', address, '--user', user, ...(opts.register ? ['--register'] : [])], {
+  constructor(address: string, user: string, opts: { register?: boolean; password?: string; env?: NodeJS.ProcessEnv; args?: string[] } = {}) {
+    super(['client', '--locked', '--connect', address, '--user', user, ...(opts.register ? ['--register'] : []), ...(opts.args ?? [])], {
       LANCHAT_PASSWORD: opts.password ?? `pw-${user}`,
       ...opts.env,
     });
@@ -108,7 +109,7 @@ export async function startClient(
   t: { teardown(fn: () => unknown): void },
   address: string,
   user: string,
-  opts: { register?: boolean; password?: string; env?: NodeJS.ProcessEnv } = {},
+  opts: { register?: boolean; password?: string; env?: NodeJS.ProcessEnv; args?: string[] } = {},
 ): Promise<JsonClient> {
   const c = new JsonClient(address, user, opts);
   t.teardown(() => c.kill('SIGKILL'));

@@ -1,0 +1,67 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import type { Discovery } from '../discovery/discovery.js';
+import { lanAddresses } from './interfaces.js';
+import { fetchStatus } from './status.js';
+import { HostPort } from '../protocol/fields.js';
+
+const BROWSE_MS = 1_500; // mDNS answers a query in ~20 ms on a LAN; a second and a half covers a slow or lossy one
+
+const Known = z.object({
+  coordinator: z.object({ address: HostPort }),
+  standbys: z.array(z.object({ address: HostPort })),
+});
+
+/** Addresses remembered for a network (the last coordinator and succession list), best first. */
+export async function rememberedAddresses(dataDir: string, network: string): Promise<string[]> {
+  try {
+    const known = Known.parse(JSON.parse(await readFile(join(dataDir, `known-${network}.json`), 'utf8')));
+    return [known.coordinator.address, ...known.standbys.map((s) => s.address)];
+  } catch {
+    return [];
+  }
+}
+
+/** What a search tried, so a user who gets nothing knows why. */
+export interface SearchReport {
+  addresses: string[];
+  interfaces: string[];
+  seconds: number;
+  remembered: string[];
+}
+
+/**
+ * Finds the coordinator of `network`: browses mDNS (when given) until a node
+ * of the network answers, asks the nodes found and the remembered addresses
+ * who coordinates, and returns coordinator addresses, best first.
+ */
+export async function findCoordinator(
+  network: string,
+  opts: { discovery?: Discovery; dataDir?: string; browseMs?: number },
+): Promise<{ addresses: string[]; report: SearchReport }> {
+  const started = Date.now();
+  const remembered = opts.dataDir ? await rememberedAddresses(opts.dataDir, network) : [];
+  const d = opts.discovery;
+  const deadline = started + (opts.browseMs ?? BROWSE_MS);
+  d?.browse();
+  for (;;) {
+    const peers = (d?.peers() ?? []).filter((p) => p.network === network);
+    const candidates = [...new Set([...peers.flatMap((p) => p.addresses.slice(0, 2).map((a) => `${a}:${p.port}`)), ...remembered])];
+    const statuses = await Promise.all(candidates.map((a) => fetchStatus(a)));
+    const found = new Map<string, number>();
+    statuses.forEach((st, i) => {
+      if (!st || st.network !== network) return;
+      if (st.role === 'coordinator') found.set(candidates[i]!, st.term);
+      else if (st.coordinator) found.set(st.coordinator, Math.max(found.get(st.coordinator) ?? -1, st.term - 1));
+    });
+    if (found.size > 0 || Date.now() >= deadline) {
+      const addresses = [...found.entries()].sort((a, b) => b[1] - a[1]).map(([a]) => a);
+      return {
+        addresses,
+        report: { addresses: candidates, interfaces: lanAddresses().map((a) => `${a.iface} ${a.address}`), seconds: (Date.now() - started) / 1000, remembered },
+      };
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
