@@ -106,8 +106,9 @@ program
         console.log(`lanchat ${r.role} for network "${opts.network}" at ${addrs[0]}:${port}; coordinator at ${r.coordinator} (term ${r.term})`);
       } else console.log(`looking for the coordinator of network "${opts.network}"…`);
     };
-    describeRole();
-    let last = `${node.role.role} ${node.role.coordinator} ${node.role.term}`;
+    // A standby is announced once its coordinator has welcomed it (the 'role' event below).
+    if (node.role.role === 'coordinator') describeRole();
+    let last = node.role.role === 'coordinator' ? `${node.role.role} ${node.role.coordinator} ${node.role.term}` : '';
     node.on('role', (r) => {
       const now = `${r.role} ${r.coordinator} ${r.term}`;
       if (now !== last) describeRole();

@@ -297,6 +297,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
         if (this.#closed) return;
         const r = await this.#follow(address, FAILOVER_CONNECT_TIMEOUT_MS);
         if (r.ok) return;
+        this.#opts.log.debug({ address, code: r.error.code, reason: r.error.message }, 'failover candidate did not take us');
         if (r.error.code === 'auth_failed' || r.error.code === 'network_password') return this.#giveUp(r.error.message);
       }
       await new Promise((r) => setTimeout(r, delay).unref());
@@ -343,6 +344,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
         return void this.emit('history:end', msg.count);
       case 'succession':
         this.#succession = msg.standbys.map((s) => s.address).concat(msg.coordinator.address);
+        this.#opts.log.debug({ succession: this.#succession, leaving: msg.leaving }, 'succession');
         return;
       case 'redirect':
         return; // the close that follows starts the reconnection, which follows it

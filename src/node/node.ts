@@ -125,6 +125,7 @@ export class Node extends EventEmitter<NodeEvents> {
       clearInterval(this.#maintain);
       this.#link?.stop();
       if (this.role.role === 'coordinator' && this.hub.succession.length > 0) {
+        this.hub.off('change', this.#onHubChange); // standbys leaving now must not shorten the list we hand off
         this.#publishSuccession(true);
         await new Promise((r) => setTimeout(r, HANDOFF_GRACE_MS));
       }
@@ -258,7 +259,8 @@ export class Node extends EventEmitter<NodeEvents> {
     clearInterval(this.#maintain);
     this.hub.off('change', this.#onHubChange);
     const eligible = this.#opts.eligible ?? true;
-    this.#setRole({ role: eligible ? 'standby' : 'observer', term: this.#term, coordinator: address, priority: this.#opts.priority ?? 0, eligible });
+    // The relay redirects callers at once; the role is announced once the coordinator has welcomed us.
+    this.relay.setRole({ role: eligible ? 'standby' : 'observer', term: this.#term, coordinator: address, priority: this.#opts.priority ?? 0, eligible });
     const link = new StandbyLink(
       { store: this.store, state: this.state, log: this.#log.child({ component: 'standby' }) },
       {

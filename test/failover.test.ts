@@ -1,0 +1,92 @@
+import t, { type Test } from 'tap';
+import { join } from 'node:path';
+import { Proc, startClient, type JsonClient } from './helpers/processes.js';
+import { tmpDir } from './helpers/tmp.js';
+import { waitFor } from './helpers/wait.js';
+
+/**
+ * Failover between processes on 127.0.0.1 in locked-down mode (`--join`, no
+ * mDNS): what happens when the coordinator dies, freezes or leaves.
+ */
+
+/** Starts a locked node; resolves once it reports a role. */
+async function startNode(t: Test, dir: string, port: number, join: string[] = []): Promise<Proc> {
+  const p = new Proc(['serve', '--locked', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dir, '--bcrypt-cost', '4', ...join.flatMap((j) => ['--join', j])]);
+  t.teardown(() => {
+    p.kill('SIGCONT');
+    p.kill('SIGKILL');
+  });
+  await p.line(/^lanchat (coordinator|standby) /);
+  return p;
+}
+
+let basePort = 17_100 + (process.pid % 50) * 10;
+
+async function cluster(t: Test) {
+  const dir = tmpDir(t);
+  const ports = [basePort, basePort + 1, basePort + 2];
+  basePort += 3;
+  const first = `127.0.0.1:${ports[0]}`;
+  const nodes = [await startNode(t, join(dir, 'n1'), ports[0]!)];
+  nodes.push(await startNode(t, join(dir, 'n2'), ports[1]!, [first]));
+  nodes.push(await startNode(t, join(dir, 'n3'), ports[2]!, [first]));
+  t.match(nodes[0]!.stdout[0], /coordinator .* \(term 1\)/);
+  for (const n of nodes.slice(1)) t.match(n.stdout.at(-1), new RegExp(`coordinator at ${first} \\(term 1\\)`));
+  return { nodes, first };
+}
+
+/** Sends `count` messages at the client's pace; returns the acked message ids. */
+async function stream(sender: JsonClient, count: number, tag: string): Promise<void> {
+  for (let i = 0; i < count; i++) sender.write({ type: 'send', text: `${tag} ${i}`, id: `${tag}-${i}` });
+}
+
+function messageIds(c: JsonClient): string[] {
+  return c.events.filter((e) => e.type === 'message').map((e) => e.id as string);
+}
+
+async function checkExactlyOnce(t: Test, alice: JsonClient, bob: JsonClient, count: number, tag: string) {
+  await waitFor(() => alice.events.filter((e) => e.type === 'ack').length === count, `${count} acks`, 30_000);
+  const acked = alice.events.filter((e) => e.type === 'ack').map((e) => e.messageId as string);
+  t.equal(new Set(acked).size, count, 'every send acknowledged once');
+  await waitFor(() => acked.every((id) => messageIds(bob).includes(id)), 'bob to have every acknowledged message', 15_000);
+  const got = messageIds(bob);
+  t.equal(got.length, new Set(got).size, 'no duplicates at the other client');
+  t.same(bob.events.filter((e) => e.type === 'message').map((e) => e.text), Array.from({ length: count }, (_, i) => `${tag} ${i}`), 'in order, none missing');
+  t.ok(alice.events.some((e) => e.type === 'reconnecting') && alice.events.filter((e) => e.type === 'ready').length === 2, 'alice reconnected once');
+  t.same(alice.events.filter((e) => e.type === 'error'), [], 'no errors');
+}
+
+t.test('kill -9 of the coordinator during a stream: the successor takes over, nothing lost or doubled', async (t) => {
+  const { nodes, first } = await cluster(t);
+  const alice = await startClient(t, first, 'alice', { register: true });
+  const bob = await startClient(t, first, 'bob', { register: true });
+  await stream(alice, 60, 'k');
+  await waitFor(() => alice.events.filter((e) => e.type === 'ack').length >= 20, 'some acks first');
+  nodes[0]!.kill('SIGKILL');
+  await nodes[1]!.line(/coordinator for network "default" at 127\.0\.0\.1:\d+ \(term 2\)/);
+  await checkExactlyOnce(t, alice, bob, 60, 'k');
+  await nodes[2]!.line(new RegExp(`standby .* coordinator at ${nodes[1]!.stdout[0]!.match(/at (127\.0\.0\.1:\d+)/)![1]} \\(term 2\\)`));
+});
+
+t.test('kill -STOP of the coordinator (silent failure): the same, after the heartbeat timeout', async (t) => {
+  const { nodes, first } = await cluster(t);
+  const alice = await startClient(t, first, 'alice', { register: true });
+  const bob = await startClient(t, first, 'bob', { register: true });
+  await stream(alice, 60, 's');
+  await waitFor(() => alice.events.filter((e) => e.type === 'ack').length >= 20, 'some acks first');
+  nodes[0]!.kill('SIGSTOP');
+  await nodes[1]!.line(/coordinator for network "default" .* \(term 2\)/, 10_000);
+  await checkExactlyOnce(t, alice, bob, 60, 's');
+});
+
+t.test('clean exit of the coordinator: hand-off, no error on clients', async (t) => {
+  const { nodes, first } = await cluster(t);
+  const alice = await startClient(t, first, 'alice', { register: true });
+  const bob = await startClient(t, first, 'bob', { register: true });
+  await stream(alice, 40, 'c');
+  await waitFor(() => alice.events.filter((e) => e.type === 'ack').length >= 10, 'some acks first');
+  nodes[0]!.kill('SIGTERM');
+  t.equal(await nodes[0]!.exited(), 0);
+  await checkExactlyOnce(t, alice, bob, 40, 'c');
+  t.same(bob.events.filter((e) => e.type === 'error'), []);
+});
