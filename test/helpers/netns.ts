@@ -1,0 +1,33 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** Set in the environment of a test re-run inside its private network namespace. */
+const MARK = 'LANCHAT_TEST_NETNS';
+
+/**
+ * Runs the calling test file inside a private network namespace with only
+ * `lo`, multicast on, and a 224.0.0.0/4 route (DEVELOPERS.md: never send
+ * multicast on a real interface). Returns true when the caller is already
+ * inside and should run its tests; otherwise re-runs the file there, relays
+ * its TAP output, and returns false (the caller then does nothing). Where
+ * namespaces cannot be made, prints a skip with the reason.
+ */
+export function inPrivateNetwork(testFileUrl: string): boolean {
+  if (process.env[MARK] === '1') return true;
+  const file = fileURLToPath(testFileUrl);
+  const asRoot = process.getuid?.() === 0;
+  const setup = 'ip link set lo up && ip link set lo multicast on && ip route add 224.0.0.0/4 dev lo';
+  // `exec` keeps the node process the namespace's only payload; its output is the test's TAP stream.
+  const script = `${setup} || exit 77; exec "$0" "$@"`;
+  const args = [...(asRoot ? ['-n'] : ['-rn']), 'sh', '-c', script, process.execPath, ...process.execArgv, file];
+  const r = spawnSync('unshare', args, { env: { ...process.env, [MARK]: '1' }, stdio: ['ignore', 'inherit', 'pipe'], timeout: 300_000 });
+  const stderr = r.stderr?.toString() ?? '';
+  if (r.error || r.status === 77 || /unshare: /.test(stderr)) {
+    const why = (r.error?.message ?? stderr.split('\n').find((l) => l.trim()) ?? 'unknown').trim();
+    process.stdout.write(`1..0 # SKIP needs a private network namespace (unshare -n as root, or unshare -rn): ${why}\n`);
+    return false;
+  }
+  process.stderr.write(stderr);
+  process.exitCode = r.status ?? 1;
+  return false;
+}
