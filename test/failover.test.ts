@@ -12,9 +12,11 @@ import { waitFor } from './helpers/wait.js';
 /** Starts a locked node; resolves once it reports a role. */
 async function startNode(t: Test, dir: string, port: number, join: string[] = []): Promise<Proc> {
   const p = new Proc(['serve', '--locked', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dir, '--bcrypt-cost', '4', ...join.flatMap((j) => ['--join', j])]);
-  t.teardown(() => {
-    p.kill('SIGCONT');
-    p.kill('SIGKILL');
+  t.teardown(async () => {
+    // A clean exit writes the child's coverage; a frozen or stuck one is killed.
+    p.child.kill('SIGCONT');
+    p.kill('SIGTERM');
+    await p.exited(5_000).catch(() => p.kill('SIGKILL'));
   });
   await p.line(/^lanchat (coordinator|standby) /);
   return p;

@@ -143,6 +143,8 @@ export class Relay extends EventEmitter<RelayEvents> {
   #nextSessionId = 1;
   #stopping: Promise<void> | undefined;
   #role: RoleInfo = { role: 'coordinator', term: 1, coordinator: undefined, priority: 0, eligible: true };
+  /** Settles when every message accepted so far has been delivered (or failed). */
+  #deliveryTail: Promise<void> = Promise.resolve();
   /** The last succession frame, sent to every new session. */
   #succession: string | undefined;
 
@@ -171,6 +173,10 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.#sendRate = new RateLimiter({ capacity: rate * 2, refillPerSecond: rate }, now);
     this.#loginByUser = new RateLimiter(LOGIN_FAILURES_PER_USER, now);
     this.#loginByAddress = new RateLimiter(LOGIN_FAILURES_PER_ADDRESS, now);
+    // Messages merged in from a standby reach the recipients online now; the sender's resend will only be acked.
+    deps.hub.on('merged', (entries) => {
+      for (const e of entries) if (e.kind === 'message') this.#deliver(e);
+    });
   }
 
   /** The bound address, once started. */
@@ -483,10 +489,17 @@ export class Relay extends EventEmitter<RelayEvents> {
       { kind: 'message', id: messageId(from.name, msg.id), cid: msg.id, from: from.name, to, text: msg.text, ts: now, pending },
     ]) as [MessageEntry];
     // Durable here (the store applies it to the state), then held by the successor, then delivered and acked (DESIGN §5).
+    // Delivered in the order stored, whatever order the replication waits end in.
+    const previous = this.#deliveryTail;
     const stored = this.#deps.store
       .commit([entry])
       .then(() => this.#deps.hub.replicated(entry))
+      .then(() => previous)
       .then(() => entry);
+    this.#deliveryTail = stored.then(
+      () => undefined,
+      () => undefined,
+    );
     this.#inflight.set(dupKey, stored);
     stored.then(
       (m) => {

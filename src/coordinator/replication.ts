@@ -36,10 +36,16 @@ export interface ReplicationDeps {
  * (the first standby of the succession list) holds it. The successor is the
  * node that takes over, so nothing acknowledged is lost when this one dies.
  */
-export class ReplicationHub extends EventEmitter<{ change: [] }> {
+export class ReplicationHub extends EventEmitter<{ change: []; merged: [Entry[]] }> {
   readonly #deps: ReplicationDeps;
   readonly #links = new Map<string, StandbyLink>();
   #waiters: { origin: string; seq: number; resolve: () => void }[] = [];
+  /**
+   * The succession list as last published. Ranked only when membership
+   * changes: acks move positions all the time, and the standby we wait for
+   * must be the one everybody will follow, not whichever is ahead this instant.
+   */
+  #order: StandbyLink[] = [];
   #outgoing: Entry[] = [];
 
   constructor(deps: ReplicationDeps) {
@@ -49,7 +55,11 @@ export class ReplicationHub extends EventEmitter<{ change: [] }> {
 
   /** Eligible standbys, best first: the succession list. */
   get succession(): StandbyLink[] {
-    return successionOrder([...this.#links.values()].filter((l) => l.eligible));
+    return this.#order;
+  }
+
+  #reorder(): void {
+    this.#order = successionOrder([...this.#links.values()].filter((l) => l.eligible));
   }
 
   get links(): StandbyLink[] {
@@ -71,6 +81,7 @@ export class ReplicationHub extends EventEmitter<{ change: [] }> {
       }
     }
     this.#deps.log.info({ node: link.id, address: link.address, eligible: link.eligible }, 'standby joined');
+    this.#reorder();
     this.#settle();
     this.emit('change');
     return full;
@@ -81,13 +92,18 @@ export class ReplicationHub extends EventEmitter<{ change: [] }> {
     if (this.#links.get(link.id) !== link) return;
     this.#links.delete(link.id);
     this.#deps.log.info({ node: link.id }, 'standby left');
+    this.#reorder();
     this.#settle();
     this.emit('change');
   }
 
   /** A standby sent entries this coordinator lacks (after a failover or a healed partition). */
   async receive(entries: readonly Entry[]): Promise<void> {
+    const vv = this.#deps.store.versionVector;
+    const fresh = entries.filter((e) => e.seq > (vv.get(e.origin) ?? 0));
     await this.#deps.store.commit(entries);
+    // Messages nobody here has seen yet (stored by a dead coordinator or the other side of a partition).
+    if (fresh.length > 0) this.emit('merged', fresh);
   }
 
   /** A standby reports what it holds. */
@@ -115,6 +131,7 @@ export class ReplicationHub extends EventEmitter<{ change: [] }> {
     for (const w of this.#waiters.splice(0)) w.resolve();
     for (const link of this.#links.values()) link.ws.close(1001, 'coordinator leaving');
     this.#links.clear();
+    this.#order = [];
   }
 
   #flush(): void {

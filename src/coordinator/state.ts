@@ -127,6 +127,7 @@ export class ChatState {
   #applyMessage(m: MessageEntry): void {
     if (this.#messageIds.has(m.id)) return; // the same message, stored on both sides of a healed partition
     this.#messageIds.add(m.id);
+    applied.set(m, ++appliedCount);
     if (this.#messageIds.size > MAX_DEDUP_IDS) this.#messageIds.delete(this.#messageIds.values().next().value!);
     this.#byClientId.set(dupKey(m.from, m.cid), m);
     if (this.#byClientId.size > MAX_DEDUP_IDS) this.#byClientId.delete(this.#byClientId.keys().next().value!);
@@ -155,8 +156,12 @@ function dupKey(from: string, cid: string): string {
   return `${userKey(from)}\n${cid}`;
 }
 
+/** Order of application (= log order on one coordinator): the tiebreak for messages stamped in the same millisecond. */
+const applied = new WeakMap<MessageEntry, number>();
+let appliedCount = 0;
+
 function byTime(a: MessageEntry, b: MessageEntry): number {
-  return a.ts - b.ts || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  return a.ts - b.ts || (applied.get(a) ?? 0) - (applied.get(b) ?? 0);
 }
 
 function pushBounded<T>(list: T[], item: T, max: number): void {
