@@ -68,7 +68,14 @@ export class CredentialStore {
     // Compare against a dummy hash for unknown users so both failures take the same time (DESIGN §7).
     const hash = user?.hash ?? (await this.#dummy());
     const ok = await this.#limited(() => this.#pool.compare(password, hash));
-    if (!ok || user === undefined) throw new ProtocolError('auth_failed');
+    if (!ok || user === undefined) {
+      for (const lost of this.#deps.state.displaced(name)) {
+        if (await this.#limited(() => this.#pool.compare(password, lost.hash))) {
+          throw new ProtocolError('username_taken', `"${lost.name}" was registered elsewhere first while the network was split; your account lost the name: register another`);
+        }
+      }
+      throw new ProtocolError('auth_failed');
+    }
     if (bcrypt.getRounds(user.hash) !== this.#cost) void this.#rehash(user, password);
     return user;
   }

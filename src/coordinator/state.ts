@@ -23,6 +23,8 @@ export class ChatState {
   /** (sender, client id) → message, so a resent message is acknowledged, not stored twice. */
   readonly #byClientId = new Map<string, MessageEntry>();
   #secret: SecretEntry | undefined;
+  /** Accounts that lost their name to an earlier registration made elsewhere (a partition, DESIGN §5). */
+  readonly #displaced = new Map<string, UserEntry[]>();
   /** Every message id applied lately, so a message that reaches us by two paths (a merge) counts once. */
   readonly #messageIds = new Set<string>();
 
@@ -59,6 +61,7 @@ export class ChatState {
   *retained(): Iterable<Entry> {
     if (this.#secret) yield this.#secret;
     yield* this.#users.values();
+    for (const list of this.#displaced.values()) yield* list;
     const messages = new Map<string, MessageEntry>();
     for (const m of this.#broadcasts) messages.set(m.id, m);
     for (const list of this.#direct.values()) for (const m of list) messages.set(m.id, m);
@@ -118,10 +121,22 @@ export class ChatState {
   #applyUser(e: UserEntry): void {
     const key = userKey(e.name);
     const cur = this.#users.get(key);
-    // The earlier registration of a name wins (DESIGN §5); for one account, the latest update wins.
-    if (cur === undefined || e.created < cur.created || (e.created === cur.created && e.updated >= cur.updated)) {
-      this.#users.set(key, e);
+    if (cur === undefined) return void this.#users.set(key, e);
+    if (e.created === cur.created) {
+      if (e.updated >= cur.updated) this.#users.set(key, e); // one account: the latest update wins
+      return;
     }
+    // Two accounts, one name: the earlier registration wins (DESIGN §5); the other is remembered, to be told so.
+    const [winner, loser] = e.created < cur.created ? [e, cur] : [cur, e];
+    this.#users.set(key, winner);
+    const list = this.#displaced.get(key) ?? [];
+    if (!list.some((u) => u.created === loser.created)) list.push(loser);
+    this.#displaced.set(key, list.filter((u) => u.created !== winner.created));
+  }
+
+  /** Accounts that lost `name` to an earlier registration elsewhere. */
+  displaced(name: string): readonly UserEntry[] {
+    return this.#displaced.get(userKey(name)) ?? [];
   }
 
   #applyMessage(m: MessageEntry): void {

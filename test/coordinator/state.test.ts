@@ -86,3 +86,15 @@ t.test('offline fix-ups: delivered live after all, or left while it was stored',
   t.same(texts(s.replayFor('bob').offline), []);
   t.same(texts(s.replayFor('carol').offline), ['x']);
 });
+
+t.test('one name registered on both sides of a partition: the earlier wins, the other is remembered', async (t) => {
+  const s = new ChatState(10);
+  s.apply(user('carol', 200, 'later'));
+  s.apply(user('Carol', 100, 'earlier'));
+  t.equal(s.user('carol')?.hash, 'earlier');
+  t.same(s.displaced('CAROL').map((u) => u.hash), ['later']);
+  const copy = new ChatState(10);
+  for (const e of s.retained()) copy.apply(e);
+  t.same(copy.displaced('carol').map((u) => u.hash), ['later'], 'kept across compaction');
+  t.equal(copy.user('carol')?.hash, 'earlier');
+});

@@ -14,8 +14,10 @@ export class Proc {
   signal: NodeJS.Signals | null = null;
   readonly child: ChildProcess;
 
-  constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
-    this.child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  /** `wrap` runs the CLI under another command, e.g. `ip netns exec NS`. */
+  constructor(args: string[], env: NodeJS.ProcessEnv = {}, wrap: string[] = []) {
+    const [cmd, ...pre] = wrap.length > 0 ? [...wrap, process.execPath] : [process.execPath];
+    this.child = spawn(cmd!, [...pre, CLI, ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     createInterface({ input: this.child.stdout! }).on('line', (l) => this.stdout.push(l));
     createInterface({ input: this.child.stderr! }).on('line', (l) => this.stderr.push(l));
     this.child.on('exit', (code, signal) => {
@@ -31,7 +33,9 @@ export class Proc {
   }
 
   line(re: RegExp, timeoutMs?: number): Promise<RegExpExecArray> {
-    return waitFor(() => this.stdout.map((l) => re.exec(l)).find((m) => m !== null) ?? undefined, `a stdout line matching ${re}`, timeoutMs);
+    return waitFor(() => this.stdout.map((l) => re.exec(l)).find((m) => m !== null) ?? undefined, `a stdout line matching ${re}`, timeoutMs).catch((err: Error) => {
+      throw new Error(`${err.message} (stdout: ${this.stdout.slice(-4).join(' | ')}; stderr: ${this.stderr.slice(-3).join(' | ')})`);
+    });
   }
 
   kill(signal: NodeJS.Signals = 'SIGTERM'): void {
