@@ -192,6 +192,7 @@ stdout: ready, message, ack, presence and error lines (see README).`,
       },
       { stdin: process.stdin, stdout: process.stdout },
       log,
+      { dataDir: opts.dataDir, network: opts.network },
     );
     await discovery?.stop();
     process.exit(code);

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { Proc } from './helpers/processes.js';
@@ -64,6 +65,19 @@ if (inPrivateNetwork(import.meta.url)) {
     const c = new Proc(['client', '--user', 'alice', '--network', 'nobody-here', '--data-dir', tmpDir(t)], { LANCHAT_PASSWORD: 'pw' });
     t.equal(await c.exited(), 1);
     t.match(c.stdout.join('\n'), /no coordinator of network \\"nobody-here\\" found: browsed mDNS for \d\.\d s .*nothing remembered.*--connect HOST:PORT/);
+  });
+
+  t.test('a client remembers the coordinator and finds it again when mDNS finds nothing', async (t) => {
+    const dir = tmpDir(t);
+    const hidden = serve(t, join(dir, 'node'), ['--locked']); // advertises nothing
+    const address = (await hidden.line(/at (127\.0\.0\.1:\d+)/))[1]!;
+    const first = new Proc(['client', '--locked', '--connect', address, '--user', 'alice', '--register', '--data-dir', join(dir, 'client')], { LANCHAT_PASSWORD: 'pw' });
+    t.teardown(() => first.kill('SIGKILL'));
+    await first.line(/"type":"ready"/);
+    await waitFor(() => existsSync(join(dir, 'client', 'known-default.json')), 'the remembered succession list');
+    const again = new Proc(['client', '--user', 'alice', '--data-dir', join(dir, 'client')], { LANCHAT_PASSWORD: 'pw' });
+    t.teardown(() => again.kill('SIGKILL'));
+    t.match(JSON.parse((await again.line(/"type":"ready"/, 5_000)).input), { coordinator: address });
   });
 
   t.test('locked-down mode sends and reads no mDNS at all', async (t) => {

@@ -59,6 +59,8 @@ export interface ChatClientEvents {
   ack: [{ id: string; messageId: string; ts: number }];
   presence: [string[]];
   'history:end': [number];
+  /** Who coordinates and who is next: worth remembering for when discovery finds nothing. */
+  succession: [{ term: number; coordinator: { id: string; address: string }; standbys: { id: string; address: string }[] }];
   error: [ClientError];
   /** Gave up: no coordinator within the reconnect timeout, or login refused. */
   close: [{ code: number; reason: string }];
@@ -345,7 +347,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
       case 'succession':
         this.#succession = msg.standbys.map((s) => s.address).concat(msg.coordinator.address);
         this.#opts.log.debug({ succession: this.#succession, leaving: msg.leaving }, 'succession');
-        return;
+        return void this.emit('succession', { term: msg.term, coordinator: msg.coordinator, standbys: msg.standbys });
       case 'redirect':
         return; // the close that follows starts the reconnection, which follows it
       case 'error':

@@ -4,6 +4,8 @@ import { z } from 'zod';
 import type { Logger } from 'pino';
 import { ChatClient, type ChatClientOptions } from './chat-client.js';
 import { ProtocolError } from '../protocol/errors.js';
+import { mkdir } from 'node:fs/promises';
+import { writeFileAtomic } from './data-dir.js';
 
 const MAX_INPUT_LINE = 1024 * 1024; // chars: far above any valid command; longer lines are refused unparsed
 
@@ -24,7 +26,12 @@ const Command = z.discriminatedUnion('type', [
  * lines on stdout. Nothing else is written to stdout. Resolves with the exit
  * code: 0 after a quit or end of input, 1 when the connection or login fails.
  */
-export async function runJsonClient(options: ChatClientOptions, io: { stdin: Readable; stdout: Writable }, log: Logger): Promise<number> {
+export async function runJsonClient(
+  options: ChatClientOptions,
+  io: { stdin: Readable; stdout: Writable },
+  log: Logger,
+  remember?: { dataDir: string; network: string },
+): Promise<number> {
   const out = (obj: object): void => void io.stdout.write(`${JSON.stringify(obj)}\n`);
   // A reader that went away (`| head -1`): stop quietly instead of dying on EPIPE.
   let stdoutGone = false;
@@ -49,6 +56,14 @@ export async function runJsonClient(options: ChatClientOptions, io: { stdin: Rea
   client.on('presence', (online) => out({ type: 'presence', online }));
   // Failover: say so, then a new `ready` line once the successor has us (DESIGN §4).
   client.on('reconnecting', () => out({ type: 'reconnecting' }));
+  if (remember) {
+    // Remember the coordinator and its successors, for when mDNS finds nothing next time (issue #4).
+    client.on('succession', (succession) => {
+      mkdir(remember.dataDir, { recursive: true, mode: 0o700 })
+        .then(() => writeFileAtomic(remember.dataDir, `known-${remember.network}.json`, JSON.stringify(succession)))
+        .catch((err: unknown) => log.debug({ err }, 'could not remember the coordinator'));
+    });
+  }
   client.on('error', (e) => {
     out({ type: 'error', code: e.code, message: e.message, ...(e.ref === undefined ? {} : { id: idFor(e.ref) }) });
     if (e.ref !== undefined) correlation.delete(e.ref);

@@ -1,7 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { waitFor } from './wait.js';
+
+/** Where test clients remember coordinators: never the user's home. */
+const CLIENT_DATA = join(tmpdir(), `lanchat-test-clients-${process.pid}`);
+process.on('exit', () => rmSync(CLIENT_DATA, { recursive: true, force: true }));
 
 /** The compiled CLI (tests run from dist/test, next to dist/src). */
 export const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
@@ -64,7 +71,7 @@ export class JsonClient extends Proc {
   #seen = 0;
 
   constructor(address: string, user: string, opts: { register?: boolean; password?: string; env?: NodeJS.ProcessEnv; args?: string[] } = {}) {
-    super(['client', '--locked', '--connect', address, '--user', user, ...(opts.register ? ['--register'] : []), ...(opts.args ?? [])], {
+    super(['client', '--locked', '--connect', address, '--user', user, '--data-dir', CLIENT_DATA, ...(opts.register ? ['--register'] : []), ...(opts.args ?? [])], {
       LANCHAT_PASSWORD: opts.password ?? `pw-${user}`,
       ...opts.env,
     });
