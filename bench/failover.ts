@@ -160,7 +160,9 @@ export async function benchFailover(kill9Trials: number, stopTrials: number, log
  * mDNS, so it runs in a private network namespace (`unshare -n` as root,
  * `unshare -rn` otherwise); undefined where that is impossible.
  */
-export function benchZeroConfig(trials: number): { trials: number; p50_ms: number; max_ms: number } | { skipped: string } {
+export type ZeroConfigResult = { trials: number; p50_ms: number; max_ms: number } | { skipped: string };
+
+export function benchZeroConfig(trials: number): ZeroConfigResult {
   const script = fileURLToPath(new URL('./zero-config-inner.js', import.meta.url));
   const setup = 'ip link set lo up && ip link set lo multicast on && ip route add 224.0.0.0/4 dev lo';
   const r = spawnSync('unshare', [process.getuid?.() === 0 ? '-n' : '-rn', 'sh', '-c', `${setup} && exec "$0" "$@"`, process.execPath, script, String(trials)], {
