@@ -25,6 +25,7 @@ const SnapshotHeader = z.object({
   vv: z.array(z.tuple([z.string(), z.number().int().nonnegative()])),
   count: z.number().int().nonnegative(),
 });
+type SnapshotHeader = z.infer<typeof SnapshotHeader>;
 
 /** The data directory holds something we cannot read safely: we refuse to start rather than start empty. */
 export class CorruptDataError extends Error {
@@ -91,6 +92,8 @@ export class LogStore {
   #segmentBytes = 0;
   #failed: Error | undefined;
   #closed = false;
+  /** A snapshot being written in the background, if any. */
+  #compacting: Promise<void> | undefined;
 
   private constructor(dir: string, log: Logger, options: LogStoreOptions) {
     this.#dir = dir;
@@ -165,6 +168,7 @@ export class LogStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     await this.#flushing;
+    await this.#compacting;
     this.#closed = true;
     await this.#fh?.close();
     this.#fh = undefined;
@@ -195,9 +199,9 @@ export class LogStore {
       }
       this.#segmentBytes += buf.length;
       for (const p of batch) p.resolve();
-      if (this.#segmentCount >= this.#opts.segmentEntries || this.#segmentBytes >= this.#opts.segmentBytes) {
+      if ((this.#segmentCount >= this.#opts.segmentEntries || this.#segmentBytes >= this.#opts.segmentBytes) && this.#compacting === undefined) {
         try {
-          await this.#compact();
+          await this.#startCompaction();
         } catch (err) {
           // The log is intact without the snapshot; try again after another segment's worth.
           this.#log.error({ err }, 'log compaction failed; will retry');
@@ -209,12 +213,27 @@ export class LogStore {
     this.#flushing = undefined;
   }
 
-  /** Writes a snapshot of the retained state, then moves on to a fresh segment. */
-  async #compact(): Promise<void> {
+  /**
+   * Moves appends on to a fresh segment and writes a snapshot of the state as
+   * it stood at the switch in the background, so appends never wait for it.
+   * Until the snapshot's rename, the old snapshot and the segments since it
+   * still describe everything; after it, the segments before the new one are
+   * redundant and go.
+   */
+  async #startCompaction(): Promise<void> {
     const next = this.#segment + 1;
-    // Taken synchronously: `onDurable` has seen every entry written so far, and nothing is written until we finish.
+    // Taken synchronously: `onDurable` has seen every entry written so far, and nothing is written until the switch.
     const entries = [...this.#opts.retained()];
-    const header = { kind: 'snapshot', format: SNAPSHOT_FORMAT, nextSegment: next, vv: [...this.#durable], count: entries.length };
+    const header: SnapshotHeader = { kind: 'snapshot', format: SNAPSHOT_FORMAT, nextSegment: next, vv: [...this.#durable], count: entries.length };
+    await this.#openSegment(next);
+    this.#compacting = this.#writeSnapshot(header, entries)
+      .then(() => this.#log.info({ retained: entries.length, segment: next }, 'log compacted'))
+      // The log is intact without the new snapshot; another segment's worth from now, compaction runs again.
+      .catch((err: unknown) => this.#log.error({ err }, 'log compaction failed; will retry'))
+      .finally(() => (this.#compacting = undefined));
+  }
+
+  async #writeSnapshot(header: SnapshotHeader, entries: readonly Entry[]): Promise<void> {
     const tmp = join(this.#dir, `${SNAPSHOT}.tmp`);
     const fh = await open(tmp, 'w', 0o600);
     try {
@@ -232,9 +251,8 @@ export class LogStore {
       await fh.close();
     }
     await rename(tmp, join(this.#dir, SNAPSHOT));
-    await this.#openSegment(next); // fsyncs the directory, making the rename durable too
-    await this.#removeSegmentsBefore(next);
-    this.#log.info({ retained: entries.length, segment: next }, 'log compacted');
+    await syncDir(this.#dir);
+    await this.#removeSegmentsBefore(header.nextSegment);
   }
 
   async #openSegment(n: number): Promise<void> {

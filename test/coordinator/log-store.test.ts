@@ -128,6 +128,19 @@ t.test('compaction keeps the retained state; the version vector still covers wha
   t.equal(b.entries.length, 9, 'a compacted-away entry offered again is not re-added');
 });
 
+t.test('appends go on while snapshots are written in the background: nothing lost, nothing twice', async (t) => {
+  const dir = tmpDir(t);
+  const a = await openStore(dir, { segmentEntries: 10 });
+  // Waves of concurrent appends, so new segments start while earlier snapshots are still being written.
+  for (let wave = 0; wave < 20; wave++) await Promise.all(Array.from({ length: 7 }, (_, i) => a.store.append([message(wave * 7 + i)])));
+  await a.store.close();
+  const b = await openStore(dir);
+  t.teardown(() => b.store.close());
+  t.same(b.ids(), Array.from({ length: 140 }, (_, i) => `m${i}`), 'every entry once, in order');
+  t.equal(b.store.versionVector.get('n1'), 140);
+  t.notOk(readdirSync(dir).includes('snapshot.jsonl.tmp'), 'no snapshot left half-written after close');
+});
+
 t.test('a snapshot must be whole and must match the segments', async (t) => {
   const dir = tmpDir(t);
   const a = await openStore(dir, { segmentEntries: 2 });
