@@ -49,13 +49,45 @@ function secret(file: string | undefined, env: string): string | undefined {
 }
 
 const program = new Command('lanchat')
-  .description('Zero-configuration chat for a local network')
+  .description('Zero-configuration chat for a local network.\nWithout a command: start a node on this machine and open the chat UI.')
   .version(version, '-V, --version')
   .showHelpAfterError('(run with --help for usage)')
+  .enablePositionalOptions() // the UI's options go before a command; `serve` and `client` have their own
   .exitOverride() // usage errors reach the catch below and exit 2; inherited by the sub-commands
-  .action(() => {
-    process.stderr.write('lanchat: the terminal UI is not available in this version; use `lanchat serve` and `lanchat client` (see --help)\n');
-    process.exitCode = 2;
+  .option('--connect <host:port>', 'open the UI as a client of this coordinator (no local node, no discovery)', hostPort)
+  .option('--locked', 'locked-down mode: no mDNS at all, no local node; type the address in the UI')
+  .option('--user <name>', 'username to log in with (with LANCHAT_PASSWORD set, logs in without asking)')
+  .option('--network <name>', 'network of the local node', 'default')
+  .option('--port <n>', 'TCP port of the local node (taken: any free one)', intOption(0, 65535), 7777)
+  .option('--data-dir <dir>', 'where the node keeps its data and the UI its log', defaultDataDir())
+  .option('--password-file <file>', 'file holding the password (else LANCHAT_PASSWORD)')
+  .option('--network-password-file <file>', 'file holding the network password (else LANCHAT_NETWORK_PASSWORD)')
+  .option('--reconnect-timeout <s>', 'seconds to look for a new coordinator after losing one', intOption(1, 86_400), 3600)
+  .option('--bcrypt-cost <n>', 'bcrypt cost for new password hashes (local node)', intOption(4, 31), DEFAULT_BCRYPT_COST)
+  .addOption(new Option('--log-level <level>', 'log level (the log is lanchat.log in the data directory)').choices(LOG_LEVELS).default('info'))
+  .action(async (opts: { connect?: string; locked?: boolean; user?: string; network: string; port: number; dataDir: string; passwordFile?: string; networkPasswordFile?: string; reconnectTimeout: number; bcryptCost: number; logLevel: string }) => {
+    if (!process.stdout.isTTY || !process.stdin.isTTY) {
+      throw new UsageError('the chat UI needs a terminal; from scripts and pipes use `lanchat client` (see lanchat client --help)');
+    }
+    if (opts.user !== undefined && !USERNAME_RE.test(opts.user)) throw new UsageError('--user: 1–32 letters, digits, "_", "." or "-"');
+    if (!/^[A-Za-z0-9_.-]{1,32}$/.test(opts.network)) throw new UsageError('--network: 1–32 letters, digits, "_", "." or "-"');
+    const password = secret(opts.passwordFile, 'LANCHAT_PASSWORD');
+    const networkPassword = secret(opts.networkPasswordFile, 'LANCHAT_NETWORK_PASSWORD');
+    const { runUi } = await import('./ui/run.js'); // Ink and React load only for the UI
+    const code = await runUi({
+      ...(opts.connect ? { connect: opts.connect } : {}),
+      locked: opts.locked === true,
+      ...(opts.user ? { user: opts.user } : {}),
+      network: opts.network,
+      dataDir: opts.dataDir,
+      port: opts.port,
+      ...(password ? { password } : {}),
+      ...(networkPassword ? { networkPassword } : {}),
+      logLevel: opts.logLevel,
+      reconnectTimeoutMs: opts.reconnectTimeout * 1000,
+      bcryptCost: opts.bcryptCost,
+    });
+    process.exit(code);
   });
 
 program

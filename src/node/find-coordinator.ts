@@ -1,10 +1,11 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { Discovery } from '../discovery/discovery.js';
 import { lanAddresses } from './interfaces.js';
 import { fetchStatus } from './status.js';
 import { HostPort } from '../protocol/fields.js';
+import { writeFileAtomic } from './data-dir.js';
 
 const BROWSE_MS = 1_500; // mDNS answers a query in ~20 ms on a LAN; a second and a half covers a slow or lossy one
 
@@ -21,6 +22,12 @@ export async function rememberedAddresses(dataDir: string, network: string): Pro
   } catch {
     return [];
   }
+}
+
+/** Remembers a network's coordinator and succession list, for when mDNS finds nothing next time (issue #4). */
+export async function rememberSuccession(dataDir: string, network: string, succession: { coordinator: { address: string }; standbys: { address: string }[] }): Promise<void> {
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  await writeFileAtomic(dataDir, `known-${network}.json`, JSON.stringify(succession));
 }
 
 /** What a search tried, so a user who gets nothing knows why. */

@@ -4,8 +4,7 @@ import { z } from 'zod';
 import type { Logger } from 'pino';
 import { ChatClient, type ChatClientOptions } from './chat-client.js';
 import { ProtocolError } from '../protocol/errors.js';
-import { mkdir } from 'node:fs/promises';
-import { writeFileAtomic } from './data-dir.js';
+import { rememberSuccession } from './find-coordinator.js';
 
 const MAX_INPUT_LINE = 1024 * 1024; // chars: far above any valid command; longer lines are refused unparsed
 
@@ -59,9 +58,7 @@ export async function runJsonClient(
   if (remember) {
     // Remember the coordinator and its successors, for when mDNS finds nothing next time (issue #4).
     client.on('succession', (succession) => {
-      mkdir(remember.dataDir, { recursive: true, mode: 0o700 })
-        .then(() => writeFileAtomic(remember.dataDir, `known-${remember.network}.json`, JSON.stringify(succession)))
-        .catch((err: unknown) => log.debug({ err }, 'could not remember the coordinator'));
+      rememberSuccession(remember.dataDir, remember.network, succession).catch((err: unknown) => log.debug({ err }, 'could not remember the coordinator'));
     });
   }
   client.on('error', (e) => {

@@ -1,0 +1,128 @@
+import { useEffect, useReducer, useRef, useState } from 'react';
+import { Box, useApp, useInput } from 'ink';
+import { initialState, reducer, type InitialOptions, type NetworkInfo } from './state.js';
+import { useChat, type ChatDeps } from './hooks/use-chat.js';
+import { useTerminalSize } from './hooks/use-terminal-size.js';
+import { parseCommand, HELP } from './commands.js';
+import { ConnectScreen } from './components/connect-screen.js';
+import { LoginScreen } from './components/login-screen.js';
+import { ChatScreen } from './components/chat-screen.js';
+
+/** Something that reports the networks on the LAN (the NetworkScan), absent in locked-down mode. */
+export interface NetworkSource {
+  readonly networks: NetworkInfo[];
+  on(event: 'change', listener: (n: NetworkInfo[]) => void): unknown;
+  off(event: 'change', listener: (n: NetworkInfo[]) => void): unknown;
+}
+
+export interface AppProps extends InitialOptions {
+  readonly deps: ChatDeps;
+  readonly scan?: NetworkSource;
+  /** From LANCHAT_PASSWORD: log in without asking. */
+  readonly password?: string;
+  /** From LANCHAT_NETWORK_PASSWORD. */
+  readonly networkPassword?: string;
+  /** Called once the session is closed, to leave. */
+  readonly onExit: (code: number) => void;
+  /** Terminal size; read from stdout (following resizes) when absent. */
+  readonly size?: { columns: number; rows: number };
+}
+
+/** Picks the screen; owns the state (one reducer) and the session (one hook). */
+export function App(props: AppProps) {
+  const [state, dispatch] = useReducer(reducer, props, (p) => {
+    const s = initialState(p);
+    return {
+      ...s,
+      login: {
+        ...s.login,
+        password: p.password ?? '',
+        networkPassword: p.networkPassword ?? '',
+        needNetworkPassword: s.login.needNetworkPassword || p.networkPassword !== undefined,
+      },
+    };
+  });
+  const chat = useChat(state, dispatch, props.deps);
+  const terminal = useTerminalSize();
+  const { columns, rows } = props.size ?? terminal;
+  const { exit } = useApp();
+  const [searching, setSearching] = useState(0);
+  const autoChosen = useRef(false);
+  const autoLogin = useRef(false);
+  const leaving = useRef(false);
+
+  const quit = (code = 0): void => {
+    if (leaving.current) return;
+    leaving.current = true;
+    void chat.close().finally(() => {
+      exit();
+      props.onExit(code);
+    });
+  };
+
+  useInput((input, key) => {
+    if (key.ctrl && input === 'c') quit(0);
+  });
+
+  // The live list of networks (not in locked-down mode, where nothing is browsed).
+  const { scan } = props;
+  useEffect(() => {
+    if (!scan || state.locked) return;
+    const onChange = (networks: NetworkInfo[]): void => dispatch({ type: 'networks', networks });
+    scan.on('change', onChange);
+    onChange(scan.networks);
+    const started = Date.now();
+    const tick = setInterval(() => setSearching(Math.round((Date.now() - started) / 1000)), 1_000);
+    return () => {
+      scan.off('change', onChange);
+      clearInterval(tick);
+    };
+  }, [scan, state.locked]);
+
+  // The first sighting is exactly one network: no choice to make. (Later changes never pick for the user.)
+  useEffect(() => {
+    if (autoChosen.current || state.networks.length === 0) return;
+    autoChosen.current = true;
+    if (state.screen === 'connect' && !state.manual && state.networks.length === 1) dispatch({ type: 'choose' });
+  }, [state.screen, state.manual, state.networks.length]);
+
+  // LANCHAT_PASSWORD and a user name: log in without asking (once; a failure shows the form).
+  useEffect(() => {
+    if (state.screen === 'login' && !autoLogin.current && props.password && state.login.user !== '') {
+      autoLogin.current = true;
+      chat.login();
+    }
+  }, [state.screen]);
+
+  const submit = (line: string): void => {
+    const cmd = parseCommand(line, state.chat.selected);
+    if (cmd.kind !== 'none') dispatch({ type: 'submitted', line });
+    const now = Date.now();
+    switch (cmd.kind) {
+      case 'send':
+        return chat.send(cmd.text, cmd.to);
+      case 'who':
+        chat.who();
+        return dispatch({ type: 'notice', text: `online: ${state.chat.online.join(', ') || 'nobody'}`, now });
+      case 'help':
+        for (const text of HELP) dispatch({ type: 'notice', text, now });
+        return;
+      case 'quit':
+        return quit(0);
+      case 'file':
+        return dispatch({ type: 'notice', text: 'file sharing is not available in this version', level: 'error', now });
+      case 'error':
+        return dispatch({ type: 'notice', text: cmd.text, level: 'error', now });
+      case 'none':
+        return;
+    }
+  };
+
+  return (
+    <Box flexDirection="column">
+      {state.screen === 'connect' && <ConnectScreen state={state} dispatch={dispatch} searching={searching} />}
+      {state.screen === 'login' && <LoginScreen state={state} dispatch={dispatch} onSubmit={(patch) => chat.login(patch)} />}
+      {state.screen === 'chat' && <ChatScreen state={state} dispatch={dispatch} columns={columns} rows={rows} onSubmit={submit} />}
+    </Box>
+  );
+}

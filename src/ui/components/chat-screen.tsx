@@ -1,0 +1,137 @@
+import { Box, Text, useInput } from 'ink';
+import TextInput from 'ink-text-input';
+import stringWidth from 'string-width';
+import { useEffect, useRef, type Dispatch } from 'react';
+import { splitInput, type Action, type UiState } from '../state.js';
+import { colourFor, recipientsLabel, renderLine, renderOutgoing } from '../format.js';
+
+interface Props {
+  readonly state: UiState;
+  readonly dispatch: Dispatch<Action>;
+  readonly columns: number;
+  readonly rows: number;
+  readonly onSubmit: (line: string) => void;
+}
+
+const USERS_WIDTH = 22; // columns of the users pane, its border included
+const NARROW = 50; // below this width the users pane is hidden (/who still lists them)
+
+/** Status bar, message pane, users pane and input line; at most `rows - 1` rows high. */
+export function ChatScreen({ state, dispatch, columns, rows, onSubmit }: Props) {
+  const c = state.chat;
+  // What the input holds now: Enter can arrive in the same chunk of input as the keys before it, before a re-render.
+  const latest = useRef(c.input);
+  useEffect(() => void (latest.current = c.input), [c.input, c.inputEpoch]);
+  const prompt = `to ${recipientsLabel(c.selected)} › `;
+  const placeholder = c.lines.length === 0 ? 'type a message, /help for commands' : '';
+  // A long input line wraps; the message pane gives up the rows it needs.
+  const inputRows = Math.min(Math.max(1, rows - 5), Math.ceil((stringWidth(prompt) + stringWidth(c.input || placeholder) + 1) / Math.max(1, columns)));
+  const height = Math.max(3, rows - 2 - inputRows); // status bar + input rows + one spare row
+  const showUsers = columns >= NARROW;
+  const paneWidth = showUsers ? columns - USERS_WIDTH : columns;
+  const all = [...c.lines.flatMap((l) => renderLine(l, c.user, paneWidth)), ...c.outbox.flatMap((o) => renderOutgoing(o, paneWidth))];
+  const maxScroll = Math.max(0, all.length - height);
+  const scroll = Math.min(c.scroll, maxScroll);
+  const page = Math.max(1, height - 1);
+
+  useInput((input, key) => {
+    if (key.pageUp) return dispatch({ type: 'scroll', rows: page, max: maxScroll });
+    if (key.pageDown) return dispatch({ type: 'scroll', rows: -page, max: maxScroll });
+    if (c.focus === 'users') {
+      if (key.upArrow) dispatch({ type: 'users:move', delta: -1 });
+      else if (key.downArrow) dispatch({ type: 'users:move', delta: 1 });
+      else if (input === ' ') dispatch({ type: 'users:toggle' });
+      else if (key.escape || key.return || key.tab) dispatch({ type: 'focus', focus: 'input' });
+      return;
+    }
+    if (key.upArrow) dispatch({ type: 'recall', delta: -1 });
+    else if (key.downArrow) dispatch({ type: 'recall', delta: 1 });
+    else if (key.escape) dispatch({ type: 'focus', focus: showUsers ? 'users' : 'input' });
+    else if (key.tab) {
+      if (c.input.trim() === '' && showUsers) dispatch({ type: 'focus', focus: 'users' });
+      else dispatch({ type: 'complete' });
+    }
+  });
+
+  let visible = all.slice(Math.max(0, all.length - height - scroll), all.length - scroll);
+  if (scroll > 0) visible = [...visible.slice(1), `── scrolled up${c.unseen > 0 ? ` · ${c.unseen} new` : ''} · PgDn for newer ──`];
+  while (visible.length < height) visible.unshift('');
+
+  return (
+    <Box flexDirection="column" width={columns}>
+      <StatusBar state={state} columns={columns} />
+      <Box height={height}>
+        <Box flexDirection="column" width={paneWidth}>
+          {visible.map((row, i) => (
+            <Text key={i} wrap="truncate">
+              {row}
+            </Text>
+          ))}
+        </Box>
+        {showUsers && <UsersPane state={state} height={height} />}
+      </Box>
+      <Box width={columns}>
+        <Text color={c.selected.length > 0 ? 'yellow' : 'green'}>{prompt}</Text>
+        <Box flexGrow={1}>
+          <TextInput
+            key={c.inputEpoch}
+            value={c.input}
+            focus={c.focus === 'input'}
+            placeholder={placeholder}
+            onChange={(v) => {
+              const { lines, rest } = splitInput(v);
+              for (const line of lines) onSubmit(line);
+              latest.current = rest;
+              dispatch({ type: 'input', value: rest });
+            }}
+            onSubmit={() => {
+              const line = latest.current;
+              latest.current = '';
+              onSubmit(line);
+            }}
+          />
+        </Box>
+      </Box>
+    </Box>
+  );
+}
+
+function StatusBar({ state, columns }: { readonly state: UiState; readonly columns: number }) {
+  const c = state.chat;
+  const conn = c.connection === 'online' ? 'online' : c.connection === 'reconnecting' ? 'reconnecting…' : c.connection === 'offline' ? 'offline' : 'connecting…';
+  const text = ` ${c.network || 'lanchat'} · coordinator ${c.coordinator || '?'}${c.term === undefined ? '' : ` · term ${c.term}`} · ${c.user} · ${conn}${c.outbox.length > 0 ? ` · ${c.outbox.length} unsent` : ''}`;
+  return (
+    <Text inverse color={c.connection === 'online' ? undefined : c.connection === 'reconnecting' ? 'yellow' : 'red'} wrap="truncate">
+      {text.padEnd(columns)}
+    </Text>
+  );
+}
+
+function UsersPane({ state, height }: { readonly state: UiState; readonly height: number }) {
+  const c = state.chat;
+  const listHeight = Math.max(1, height - 2);
+  const first = Math.max(0, Math.min(c.userCursor - listHeight + 1, c.online.length - listHeight));
+  const shown = c.online.slice(Math.max(0, first), Math.max(0, first) + listHeight);
+  const focused = c.focus === 'users';
+  return (
+    <Box flexDirection="column" width={USERS_WIDTH} borderStyle="single" borderTop={false} borderBottom={false} borderRight={false} paddingLeft={1}>
+      <Text bold {...(focused ? { color: 'cyan' } : {})} wrap="truncate">
+        online ({c.online.length})
+      </Text>
+      {shown.map((u) => {
+        const i = c.online.indexOf(u);
+        const sel = c.selected.includes(u);
+        return (
+          <Text key={u} wrap="truncate" {...(focused && i === c.userCursor ? { inverse: true } : {})}>
+            {sel ? '[x] ' : '[ ] '}
+            <Text color={colourFor(u)}>{u}</Text>
+            {u === c.user ? <Text dimColor> (you)</Text> : null}
+          </Text>
+        );
+      })}
+      <Text dimColor wrap="truncate">
+        {focused ? 'Space select · Esc back' : 'Esc: pick recipients'}
+      </Text>
+    </Box>
+  );
+}

@@ -1,0 +1,53 @@
+import chalk from 'chalk';
+import wrapAnsi from 'wrap-ansi';
+import type { Line, Outgoing } from './state.js';
+
+/** Sender colours: distinct on dark and light terminals; a user keeps theirs (a hash of the name). */
+const PALETTE = ['cyan', 'green', 'yellow', 'magenta', 'blue', 'red', 'cyanBright', 'greenBright', 'yellowBright', 'magentaBright'] as const;
+export type UserColour = (typeof PALETTE)[number];
+
+export function colourFor(user: string): UserColour {
+  let h = 0;
+  for (const ch of user.toLowerCase()) h = (Math.imul(h, 31) + ch.codePointAt(0)!) >>> 0;
+  return PALETTE[h % PALETTE.length]!;
+}
+
+export function clock(ts: number): string {
+  const d = new Date(ts);
+  return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+}
+
+/** Who a message goes to, as the input prompt shows it. */
+export function recipientsLabel(to: readonly string[]): string {
+  return to.length === 0 ? 'everyone' : to.join(', ');
+}
+
+/** Control characters (other than tab) would move the terminal's cursor: show them as `�`. */
+function printable(text: string): string {
+  return text.replace(/\t/g, '    ').replace(/[\u0000-\u001f\u007f-\u009f]/g, '�');
+}
+
+/** One message or notice as terminal rows of at most `width` columns (ANSI-coloured). */
+export function renderLine(line: Line, me: string, width: number): string[] {
+  const time = chalk.dim(clock(line.ts));
+  let head: string;
+  if (line.kind === 'notice') head = `${time} ${line.level === 'error' ? chalk.red('!') : chalk.dim('*')} `;
+  else {
+    const from = chalk[colourFor(line.from)].bold(line.from);
+    const own = line.from === me ? chalk.dim(' (you)') : '';
+    const to = line.to.length === 0 ? '' : chalk.dim(` → ${line.to.join(', ')}`);
+    const dm = line.to.length > 0 ? chalk.yellow(' [direct]') : '';
+    head = `${time} ${from}${own}${to}${dm}: `;
+  }
+  const body = line.kind === 'notice' && line.level === 'error' ? chalk.red(printable(line.text)) : printable(line.text);
+  return rows(head + body, width);
+}
+
+export function renderOutgoing(o: Outgoing, width: number): string[] {
+  const to = o.to.length === 0 ? '' : ` → ${o.to.join(', ')}`;
+  return rows(chalk.dim(`--:-- sending${to}: ${printable(o.text)}`), width);
+}
+
+function rows(text: string, width: number): string[] {
+  return wrapAnsi(text, Math.max(1, width), { hard: true, trim: false }).split('\n');
+}

@@ -1,0 +1,113 @@
+import { useCallback, useEffect, useRef, type Dispatch } from 'react';
+import type { Logger } from 'pino';
+import { ChatClient, type ChatClientEvents, type ChatClientOptions } from '../../node/chat-client.js';
+import { ProtocolError } from '../../protocol/errors.js';
+import type { Action, UiState } from '../state.js';
+
+export interface ChatDeps {
+  log: Logger;
+  /** Finds coordinator addresses of a network again during a failover (mDNS, remembered addresses). */
+  discover?: (network: string) => Promise<string[]>;
+  /** Called with each succession list, to remember it for the next start. */
+  remember?: (network: string, succession: ChatClientEvents['succession'][0]) => void;
+  /** Rings the terminal bell. */
+  bell: () => void;
+  makeClient?: (opts: ChatClientOptions) => ChatClient;
+  reconnectTimeoutMs?: number;
+}
+
+export interface ChatActions {
+  /** Connects to `state.target` and logs in with the login form's fields (`patch`: values just typed, not yet in the state). */
+  login: (patch?: Partial<Pick<UiState['login'], 'user' | 'password' | 'networkPassword'>>) => void;
+  send: (text: string, to: readonly string[]) => void;
+  who: () => void;
+  /** Closes the session (resolves once the socket is closed). */
+  close: () => Promise<void>;
+}
+
+/** The only UI code that talks to the `ChatClient` (DESIGN §8): client events in, actions out. */
+export function useChat(state: UiState, dispatch: Dispatch<Action>, deps: ChatDeps): ChatActions {
+  const client = useRef<ChatClient | undefined>(undefined);
+  const stateRef = useRef(state);
+  stateRef.current = state;
+  const depsRef = useRef(deps);
+  depsRef.current = deps;
+
+  const login = useCallback((patch: Partial<Pick<UiState['login'], 'user' | 'password' | 'networkPassword'>> = {}) => {
+    const s = stateRef.current;
+    const d = depsRef.current;
+    if (!s.target || s.login.busy) return;
+    const { address, network } = s.target;
+    const { user, password, networkPassword, register } = { ...s.login, ...patch };
+    if (user.trim() === '' || password === '') {
+      dispatch(user.trim() === '' ? { type: 'login:failed', code: 'invalid_username', message: 'enter a username' } : { type: 'login:failed', code: 'bad_input', message: 'enter a password' });
+      return;
+    }
+    dispatch({ type: 'login:busy' });
+    const opts: ChatClientOptions = {
+      address,
+      user: user.trim(),
+      password,
+      register,
+      log: d.log.child({ component: 'client' }),
+      ...(networkPassword === '' ? {} : { networkPassword }),
+      ...(d.reconnectTimeoutMs === undefined ? {} : { reconnectTimeoutMs: d.reconnectTimeoutMs }),
+      ...(d.discover && network !== '' ? { discover: () => d.discover!(network) } : {}),
+    };
+    const c = (d.makeClient ?? ((o) => new ChatClient(o)))(opts);
+    let replaying = true;
+    const now = (): number => Date.now();
+    c.on('ready', (r) => dispatch({ type: 'ready', user: r.user, coordinator: r.coordinator, network: r.network, resumed: r.resumed === true, now: now() }));
+    c.on('reconnecting', () => dispatch({ type: 'reconnecting', now: now() }));
+    c.on('history:end', () => void (replaying = false));
+    c.on('message', (m) => {
+      dispatch({ type: 'message', message: m });
+      const me = c.ready?.user;
+      if (!replaying && me !== undefined && m.from !== me && m.to.includes(me)) depsRef.current.bell();
+    });
+    c.on('ack', (a) => dispatch({ type: 'ack', cid: a.id }));
+    c.on('presence', (online) => dispatch({ type: 'presence', online }));
+    c.on('succession', (x) => {
+      dispatch({ type: 'succession', term: x.term, coordinator: x.coordinator.address });
+      const net = c.ready?.network;
+      if (net) depsRef.current.remember?.(net, x);
+    });
+    c.on('error', (e) => {
+      if (stateRef.current.screen === 'chat') dispatch({ type: 'error', code: e.code, message: e.message, ...(e.ref === undefined ? {} : { ref: e.ref }), now: now() });
+    });
+    c.on('close', (x) => dispatch({ type: 'closed', reason: x.reason, now: now() }));
+    client.current = c;
+    c.connect().then(
+      () => dispatch({ type: 'presence', online: c.online }),
+      (err: unknown) => {
+        const e = err instanceof ProtocolError ? err : new ProtocolError('connection_failed', (err as Error).message);
+        client.current = undefined;
+        c.removeAllListeners();
+        void c.close();
+        dispatch({ type: 'login:failed', code: e.code, message: e.message });
+      },
+    );
+  }, [dispatch]);
+
+  const send = useCallback(
+    (text: string, to: readonly string[]) => {
+      const c = client.current;
+      if (!c) return;
+      const cid = c.send(text, to);
+      dispatch({ type: 'sent', cid, text, to: [...to] });
+    },
+    [dispatch],
+  );
+
+  const who = useCallback(() => client.current?.who(), []);
+
+  const close = useCallback(async () => {
+    const c = client.current;
+    client.current = undefined;
+    await c?.close();
+  }, []);
+
+  useEffect(() => () => void client.current?.close(), []);
+
+  return { login, send, who, close };
+}

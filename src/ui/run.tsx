@@ -1,0 +1,140 @@
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { render } from 'ink';
+import { pino, type Logger } from 'pino';
+import { App } from './app.js';
+import { BonjourDiscovery } from '../discovery/bonjour.js';
+import { NetworkScan } from '../node/network-scan.js';
+import { Node } from '../node/node.js';
+import { findCoordinator, rememberSuccession } from '../node/find-coordinator.js';
+import { servedAddresses } from '../node/interfaces.js';
+import type { ChatDeps } from './hooks/use-chat.js';
+
+export interface UiOptions {
+  connect?: string;
+  locked: boolean;
+  user?: string;
+  network: string;
+  dataDir: string;
+  port: number;
+  password?: string;
+  networkPassword?: string;
+  logLevel: string;
+  reconnectTimeoutMs: number;
+  bcryptCost: number;
+}
+
+const ENTER_ALT_SCREEN = '\x1b[?1049h\x1b[H';
+const LEAVE_ALT_SCREEN = '\x1b[?1049l';
+const SHOW_CURSOR = '\x1b[?25h';
+
+/** Logs go to a file in the data directory: never over the screen. */
+function fileLogger(dataDir: string, level: string): Logger {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  return pino({ name: 'lanchat', level }, pino.destination({ dest: join(dataDir, 'lanchat.log'), sync: true, mkdir: true }));
+}
+
+/**
+ * `lanchat`: starts a node on this machine (unless `--connect` or
+ * `--locked`), then runs the chat UI on the alternate screen until the user
+ * leaves. The terminal is restored however the process ends.
+ */
+export async function runUi(opts: UiOptions): Promise<number> {
+  const log = fileLogger(opts.dataDir, opts.logLevel);
+  const clientOnly = opts.connect !== undefined || opts.locked;
+  const discovery = opts.locked ? undefined : new BonjourDiscovery(log.child({ component: 'mdns' }));
+  let node: Node | undefined;
+  if (!clientOnly) {
+    process.stdout.write(`starting a lanchat node for network "${opts.network}"…\n`);
+    try {
+      node = await startNode(opts, log, discovery!);
+    } catch (err) {
+      // A node already runs from this data directory (a `lanchat serve`, another `lanchat`): use it, as a client.
+      if ((err as Error).name !== 'DataDirLockedError') throw err;
+      log.info({ err }, 'a node already runs here: opening the UI as a client');
+    }
+  }
+  const local = (): { network: string; address: string }[] => {
+    if (!node) return [];
+    const host = servedAddresses('0.0.0.0')[0] ?? '127.0.0.1';
+    return [{ network: opts.network, address: `${host}:${node.relay.address.port}` }];
+  };
+  const scan = discovery ? new NetworkScan(discovery, local) : undefined;
+  scan?.start();
+
+  const deps: ChatDeps = {
+    log,
+    bell: () => void process.stdout.write('\x07'),
+    reconnectTimeoutMs: opts.reconnectTimeoutMs,
+    ...(discovery ? { discover: async (network: string) => (await findCoordinator(network, { discovery, dataDir: opts.dataDir })).addresses } : {}),
+    // A node remembers its network's succession itself; a client-only UI does it here.
+    ...(node ? {} : { remember: (network, s) => void rememberSuccession(opts.dataDir, network, s).catch((err: unknown) => log.debug({ err }, 'could not remember the coordinator')) }),
+  };
+
+  let restored = false;
+  const restore = (): void => {
+    if (restored) return;
+    restored = true;
+    if (process.stdin.isTTY) process.stdin.setRawMode(false);
+    process.stdout.write(SHOW_CURSOR + LEAVE_ALT_SCREEN);
+  };
+  process.on('exit', restore);
+  const crash = (err: unknown): void => {
+    restore();
+    log.fatal({ err }, 'crashed');
+    process.stderr.write(`lanchat: crashed: ${(err as Error)?.stack ?? String(err)}\n(log: ${join(opts.dataDir, 'lanchat.log')})\n`);
+    process.exit(1);
+  };
+  process.on('uncaughtException', crash);
+  process.on('unhandledRejection', crash);
+
+  process.stdout.write(ENTER_ALT_SCREEN);
+  let code = 0;
+  const instance = render(
+    <App
+      deps={deps}
+      locked={opts.locked}
+      network={opts.network}
+      {...(scan ? { scan } : {})}
+      {...(opts.connect ? { address: opts.connect } : {})}
+      {...(opts.user ? { user: opts.user } : {})}
+      {...(opts.password ? { password: opts.password } : {})}
+      {...(opts.networkPassword ? { networkPassword: opts.networkPassword } : {})}
+      onExit={(c) => void (code = c)}
+    />,
+    { exitOnCtrlC: false },
+  );
+  const onSignal = (): void => instance.unmount();
+  process.once('SIGTERM', onSignal);
+  process.once('SIGHUP', onSignal);
+  await instance.waitUntilExit();
+  restore();
+  scan?.stop();
+  if (node) {
+    process.stdout.write('stopping the local node (handing off to a standby)…\n');
+    await node.stop();
+  } else await discovery?.stop();
+  return code;
+}
+
+async function startNode(opts: UiOptions, log: Logger, discovery: BonjourDiscovery): Promise<Node> {
+  const base = {
+    dataDir: opts.dataDir,
+    host: '0.0.0.0',
+    network: opts.network,
+    bcryptCost: opts.bcryptCost,
+    discovery,
+    ...(opts.networkPassword === undefined ? {} : { networkPassword: opts.networkPassword }),
+  };
+  let node: Node;
+  try {
+    node = await Node.start({ ...base, port: opts.port }, log);
+  } catch (err) {
+    // Another lanchat (a `serve`) holds the usual port on this machine: any free port will do.
+    if ((err as Error).name !== 'ListenError' || opts.port === 0) throw err;
+    node = await Node.start({ ...base, port: 0 }, log);
+  }
+  const host = servedAddresses('0.0.0.0')[0];
+  if (host) node.setAdvertisedHost(host);
+  return node;
+}

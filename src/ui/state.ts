@@ -1,0 +1,413 @@
+import { isIP } from 'node:net';
+import type { ChatMessage } from '../protocol/messages.js';
+
+/**
+ * The UI's whole state and its pure reducer (DESIGN §8). Components render
+ * it; `use-chat` turns client events into actions; nothing here touches a
+ * socket, a timer or the terminal.
+ */
+
+export type Screen = 'connect' | 'login' | 'chat';
+export type Connection = 'connecting' | 'online' | 'reconnecting' | 'offline';
+export type Focus = 'input' | 'users';
+
+/** A network seen on the LAN, with its coordinator. */
+export interface NetworkInfo {
+  network: string;
+  /** `host:port` of its coordinator. */
+  coordinator: string;
+  /** The coordinator's host name, as advertised (e.g. `lab-h1.local`). */
+  host: string;
+  nodes: number;
+  term: number;
+}
+
+/** A line of the message pane. */
+export type Line =
+  | { kind: 'message'; id: string; ts: number; from: string; to: string[]; text: string }
+  | { kind: 'notice'; ts: number; text: string; level: 'info' | 'error' };
+
+/** A sent message not yet acknowledged (kept in the client's outbox; shown dimmed). */
+export interface Outgoing {
+  cid: string;
+  to: string[];
+  text: string;
+}
+
+export interface ManualForm {
+  host: string;
+  port: string;
+  field: 'host' | 'port';
+  hostError?: string;
+  portError?: string;
+}
+
+export interface UiState {
+  screen: Screen;
+  /** Locked-down mode: only the manual form, no discovery. */
+  locked: boolean;
+  networks: NetworkInfo[];
+  /** Connect screen: index in `networks`, `networks.length` = "enter address manually". */
+  cursor: number;
+  /** The manual form, when open. */
+  manual: ManualForm | undefined;
+  /** Where we are going or are: coordinator address and network name. */
+  target: { address: string; network: string } | undefined;
+  login: {
+    user: string;
+    password: string;
+    networkPassword: string;
+    /** The coordinator asked for a network password: show its field. */
+    needNetworkPassword: boolean;
+    register: boolean;
+    field: 'user' | 'password' | 'networkPassword' | 'register';
+    error?: string;
+    busy: boolean;
+  };
+  chat: {
+    user: string;
+    network: string;
+    coordinator: string;
+    term: number | undefined;
+    connection: Connection;
+    lines: Line[];
+    outbox: Outgoing[];
+    online: string[];
+    focus: Focus;
+    /** Users pane cursor (index into `online`). */
+    userCursor: number;
+    /** Selected recipients; none = everyone. */
+    selected: string[];
+    input: string;
+    /** Bumped when the input line is replaced (recall, completion, send), so its cursor goes to the end. */
+    inputEpoch: number;
+    /** Lines sent earlier, oldest first, for ↑/↓. */
+    recall: string[];
+    /** Position in `recall` while browsing it; undefined = editing a new line. */
+    recallIndex: number | undefined;
+    /** The line being edited before ↑ was pressed. */
+    draft: string;
+    /** Rows scrolled up from the live bottom of the message pane. */
+    scroll: number;
+    /** Messages that arrived while scrolled up. */
+    unseen: number;
+  };
+}
+
+/** Lines kept in the message pane; older ones fall off (history stays on the coordinator). */
+export const MAX_LINES = 2_000;
+/** Input lines kept for recall. */
+export const MAX_RECALL = 100;
+
+export type Action =
+  | { type: 'networks'; networks: NetworkInfo[] }
+  | { type: 'cursor'; delta: number }
+  | { type: 'choose' }
+  | { type: 'manual:open' }
+  | { type: 'manual:edit'; field: 'host' | 'port'; value: string }
+  | { type: 'manual:field'; field: 'host' | 'port' }
+  | { type: 'manual:submit' }
+  | { type: 'manual:cancel' }
+  | { type: 'target'; address: string; network: string }
+  | { type: 'login:edit'; field: 'user' | 'password' | 'networkPassword'; value: string }
+  | { type: 'login:field'; delta: number }
+  | { type: 'login:toggle-register' }
+  | { type: 'login:busy' }
+  | { type: 'login:failed'; code: string; message: string }
+  | { type: 'login:back' }
+  | { type: 'ready'; user: string; coordinator: string; network: string; resumed: boolean; now: number }
+  | { type: 'reconnecting'; now: number }
+  | { type: 'closed'; reason: string; now: number }
+  | { type: 'succession'; term: number; coordinator: string }
+  | { type: 'message'; message: ChatMessage }
+  | { type: 'submitted'; line: string }
+  | { type: 'sent'; cid: string; text: string; to: string[] }
+  | { type: 'ack'; cid: string }
+  | { type: 'error'; code: string; message: string; ref?: string; now: number }
+  | { type: 'presence'; online: string[] }
+  | { type: 'notice'; text: string; level?: 'info' | 'error'; now: number }
+  | { type: 'input'; value: string }
+  | { type: 'recall'; delta: -1 | 1 }
+  | { type: 'complete' }
+  | { type: 'focus'; focus: Focus }
+  | { type: 'users:move'; delta: number }
+  | { type: 'users:toggle' }
+  | { type: 'scroll'; rows: number; max: number };
+
+export interface InitialOptions {
+  locked?: boolean;
+  user?: string;
+  /** `--connect`: skip the connect screen. */
+  address?: string;
+  network?: string;
+}
+
+export function initialState(opts: InitialOptions = {}): UiState {
+  const locked = opts.locked === true;
+  return {
+    screen: opts.address !== undefined ? 'login' : 'connect',
+    locked,
+    networks: [],
+    cursor: 0,
+    manual: locked && opts.address === undefined ? { host: '', port: '7777', field: 'host' } : undefined,
+    target: opts.address !== undefined ? { address: opts.address, network: opts.network ?? '' } : undefined,
+    login: { user: opts.user ?? '', password: '', networkPassword: '', needNetworkPassword: locked, register: false, field: opts.user ? 'password' : 'user', busy: false },
+    chat: {
+      user: '',
+      network: opts.network ?? '',
+      coordinator: '',
+      term: undefined,
+      connection: 'connecting',
+      lines: [],
+      outbox: [],
+      online: [],
+      focus: 'input',
+      userCursor: 0,
+      selected: [],
+      input: '',
+      inputEpoch: 0,
+      recall: [],
+      recallIndex: undefined,
+      draft: '',
+      scroll: 0,
+      unseen: 0,
+    },
+  };
+}
+
+/**
+ * Splits what an input field received at the line ends in it: a terminal
+ * delivers pasted text, or typed text and Enter, as one chunk. Complete lines
+ * are submitted; the rest stays in the field. Other control characters go.
+ */
+export function splitInput(value: string): { lines: string[]; rest: string } {
+  const parts = value.replace(/\r\n?/g, '\n').replace(/[\u0000-\u0009\u000b-\u001f\u007f]/g, '').split('\n');
+  return { lines: parts.slice(0, -1), rest: parts.at(-1)! };
+}
+
+/** Checks the manual form's host: an IP address or a DNS name. */
+export function hostError(host: string): string | undefined {
+  const h = host.trim();
+  if (h === '') return 'enter the coordinator\'s IP address';
+  if (isIP(h.replace(/^\[(.*)\]$/, '$1')) !== 0) return undefined;
+  if (/^[0-9.]+$/.test(h)) return `${h} is not a valid IP address`;
+  if (h.length <= 253 && /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?$/.test(h)) return undefined;
+  return `${h} is not an IP address or host name`;
+}
+
+export function portError(port: string): string | undefined {
+  const p = port.trim();
+  if (!/^\d{1,5}$/.test(p) || Number(p) < 1 || Number(p) > 65535) return 'the port is a number from 1 to 65535';
+  return undefined;
+}
+
+/** `host:port`, with brackets for IPv6. */
+export function joinHostPort(host: string, port: string): string {
+  const h = host.trim().replace(/^\[(.*)\]$/, '$1');
+  return `${isIP(h) === 6 ? `[${h}]` : h}:${port.trim()}`;
+}
+
+/** What a failed login means, in words. */
+export function loginErrorText(code: string, message: string): string {
+  switch (code) {
+    case 'auth_failed':
+      return 'wrong username or password';
+    case 'username_taken':
+      return 'username taken';
+    case 'network_password':
+      return 'network password required (or wrong)';
+    case 'rate_limited':
+      return 'too many attempts: wait a minute and try again';
+    case 'password_too_long':
+      return 'password too long (at most 72 bytes)';
+    case 'bad_input':
+    case 'invalid_username':
+      return message;
+    case 'connection_failed':
+      return `cannot reach the coordinator: ${message}`;
+    default:
+      return message;
+  }
+}
+
+function notice(lines: Line[], text: string, level: 'info' | 'error', now: number): Line[] {
+  return bounded([...lines, { kind: 'notice', ts: now, text, level }]);
+}
+
+function bounded(lines: Line[]): Line[] {
+  return lines.length > MAX_LINES ? lines.slice(lines.length - MAX_LINES) : lines;
+}
+
+/** The word being typed at the end of the input, for Tab completion. */
+function completion(input: string, online: readonly string[], self: string): string | undefined {
+  const m = /(^|\s)(@?)([A-Za-z0-9_.-]*)$/.exec(input);
+  if (!m || m[3] === '') return undefined;
+  const partial = m[3]!.toLowerCase();
+  const matches = online.filter((u) => u !== self && u.toLowerCase().startsWith(partial));
+  if (matches.length === 0) return undefined;
+  // One match: complete it; several: as far as they agree.
+  let common = matches[0]!;
+  for (const u of matches.slice(1)) {
+    let i = 0;
+    while (i < common.length && i < u.length && common[i]!.toLowerCase() === u[i]!.toLowerCase()) i++;
+    common = common.slice(0, i);
+  }
+  const atStart = input.length - m[3]!.length - m[2]!.length === 0;
+  const suffix = matches.length === 1 ? (atStart && m[2] === '' ? ': ' : ' ') : '';
+  const word = matches.length === 1 ? matches[0]! : common.length > partial.length ? common : undefined;
+  if (word === undefined) return undefined;
+  return input.slice(0, input.length - m[3]!.length) + word + suffix;
+}
+
+export function reducer(state: UiState, action: Action): UiState {
+  const chat = state.chat;
+  switch (action.type) {
+    case 'networks': {
+      const cursor = Math.min(state.cursor, action.networks.length);
+      return { ...state, networks: action.networks, cursor };
+    }
+    case 'cursor':
+      return { ...state, cursor: Math.max(0, Math.min(state.networks.length, state.cursor + action.delta)) };
+    case 'choose': {
+      if (state.cursor >= state.networks.length) return reducer(state, { type: 'manual:open' });
+      const n = state.networks[state.cursor]!;
+      return reducer(state, { type: 'target', address: n.coordinator, network: n.network });
+    }
+    case 'manual:open':
+      return { ...state, manual: state.manual ?? { host: '', port: '7777', field: 'host' } };
+    case 'manual:edit': {
+      if (!state.manual) return state;
+      const m = { ...state.manual, [action.field]: action.value };
+      // An error goes once the field is edited; it is checked again on submit.
+      if (action.field === 'host') delete m.hostError;
+      else delete m.portError;
+      return { ...state, manual: m };
+    }
+    case 'manual:field':
+      return state.manual ? { ...state, manual: { ...state.manual, field: action.field } } : state;
+    case 'manual:submit': {
+      const m = state.manual;
+      if (!m) return state;
+      const he = hostError(m.host);
+      const pe = portError(m.port);
+      if (he !== undefined || pe !== undefined) {
+        const next: ManualForm = { ...m, field: he !== undefined ? 'host' : 'port' };
+        if (he !== undefined) next.hostError = he;
+        if (pe !== undefined) next.portError = pe;
+        return { ...state, manual: next };
+      }
+      return reducer(state, { type: 'target', address: joinHostPort(m.host, m.port), network: '' });
+    }
+    case 'manual:cancel':
+      return state.locked ? state : { ...state, manual: undefined };
+    case 'target':
+      return {
+        ...state,
+        screen: 'login',
+        target: { address: action.address, network: action.network },
+        login: { ...state.login, error: undefined, busy: false } as UiState['login'],
+      };
+    case 'login:edit':
+      return { ...state, login: { ...state.login, [action.field]: action.value } };
+    case 'login:field': {
+      const fields: UiState['login']['field'][] = state.login.needNetworkPassword ? ['user', 'password', 'networkPassword', 'register'] : ['user', 'password', 'register'];
+      const i = Math.max(0, fields.indexOf(state.login.field));
+      return { ...state, login: { ...state.login, field: fields[(i + action.delta + fields.length) % fields.length]! } };
+    }
+    case 'login:toggle-register':
+      return { ...state, login: { ...state.login, register: !state.login.register } };
+    case 'login:busy': {
+      const { error: _dropped, ...rest } = state.login;
+      return { ...state, login: { ...rest, busy: true } };
+    }
+    case 'login:failed': {
+      const needNetworkPassword = state.login.needNetworkPassword || action.code === 'network_password';
+      const field = action.code === 'network_password' ? 'networkPassword' : action.code === 'username_taken' || action.code === 'invalid_username' ? 'user' : 'password';
+      return {
+        ...state,
+        login: { ...state.login, busy: false, needNetworkPassword, field, error: loginErrorText(action.code, action.message), password: field === 'password' ? '' : state.login.password },
+      };
+    }
+    case 'login:back':
+      if (state.locked) return { ...state, screen: 'connect', manual: state.manual ?? { host: '', port: '7777', field: 'host' } };
+      return { ...state, screen: 'connect', target: undefined };
+    case 'ready': {
+      const lines =
+        action.resumed && chat.connection !== 'online'
+          ? notice(chat.lines, `reconnected: coordinator ${action.coordinator}`, 'info', action.now)
+          : chat.lines;
+      return {
+        ...state,
+        screen: 'chat',
+        login: { ...state.login, busy: false, password: '' },
+        chat: { ...chat, user: action.user, coordinator: action.coordinator, network: action.network || chat.network, connection: 'online', lines },
+      };
+    }
+    case 'reconnecting':
+      return { ...state, chat: { ...chat, connection: 'reconnecting', lines: notice(chat.lines, 'lost the coordinator: reconnecting…', 'error', action.now) } };
+    case 'closed':
+      return { ...state, chat: { ...chat, connection: 'offline', lines: notice(chat.lines, `disconnected: ${action.reason}`, 'error', action.now) } };
+    case 'succession':
+      return { ...state, chat: { ...chat, term: action.term, coordinator: action.coordinator } };
+    case 'message': {
+      const m = action.message;
+      if (chat.lines.some((l) => l.kind === 'message' && l.id === m.id)) return state;
+      const line: Line = { kind: 'message', id: m.id, ts: m.ts, from: m.from, to: [...m.to], text: m.text };
+      // History and replays can arrive out of time order: keep the pane sorted by timestamp.
+      const lines = [...chat.lines];
+      let i = lines.length;
+      while (i > 0 && lines[i - 1]!.ts > m.ts) i--;
+      lines.splice(i, 0, line);
+      return { ...state, chat: { ...chat, lines: bounded(lines), unseen: chat.scroll > 0 ? chat.unseen + 1 : 0 } };
+    }
+    case 'submitted': {
+      const recall = chat.recall.at(-1) === action.line ? chat.recall : [...chat.recall, action.line].slice(-MAX_RECALL);
+      return { ...state, chat: { ...chat, input: '', inputEpoch: chat.inputEpoch + 1, recall, recallIndex: undefined, draft: '', scroll: 0, unseen: 0 } };
+    }
+    case 'sent':
+      return { ...state, chat: { ...chat, outbox: [...chat.outbox, { cid: action.cid, to: action.to, text: action.text }] } };
+    case 'ack':
+      return { ...state, chat: { ...chat, outbox: chat.outbox.filter((o) => o.cid !== action.cid) } };
+    case 'error': {
+      const outbox = action.ref === undefined ? chat.outbox : chat.outbox.filter((o) => o.cid !== action.ref);
+      if (state.screen !== 'chat') return state;
+      return { ...state, chat: { ...chat, outbox, lines: notice(chat.lines, action.message, 'error', action.now) } };
+    }
+    case 'presence': {
+      const online = [...action.online];
+      const selected = chat.selected.filter((u) => online.includes(u));
+      return { ...state, chat: { ...chat, online, selected, userCursor: Math.min(chat.userCursor, Math.max(0, online.length - 1)) } };
+    }
+    case 'notice':
+      return { ...state, chat: { ...chat, lines: notice(chat.lines, action.text, action.level ?? 'info', action.now) } };
+    case 'input':
+      return { ...state, chat: { ...chat, input: action.value } };
+    case 'recall': {
+      if (chat.recall.length === 0) return state;
+      const at = chat.recallIndex ?? chat.recall.length;
+      const next = Math.max(0, Math.min(chat.recall.length, at + action.delta));
+      if (next === at) return state;
+      const draft = chat.recallIndex === undefined ? chat.input : chat.draft;
+      const input = next === chat.recall.length ? draft : chat.recall[next]!;
+      return { ...state, chat: { ...chat, input, draft, recallIndex: next === chat.recall.length ? undefined : next, inputEpoch: chat.inputEpoch + 1 } };
+    }
+    case 'complete': {
+      const input = completion(chat.input, chat.online, chat.user);
+      return input === undefined ? state : { ...state, chat: { ...chat, input, inputEpoch: chat.inputEpoch + 1 } };
+    }
+    case 'focus':
+      return { ...state, chat: { ...chat, focus: action.focus } };
+    case 'users:move':
+      return { ...state, chat: { ...chat, userCursor: Math.max(0, Math.min(chat.online.length - 1, chat.userCursor + action.delta)) } };
+    case 'users:toggle': {
+      const u = chat.online[chat.userCursor];
+      if (u === undefined) return state;
+      const selected = chat.selected.includes(u) ? chat.selected.filter((s) => s !== u) : [...chat.selected, u].sort((a, b) => a.localeCompare(b));
+      return { ...state, chat: { ...chat, selected } };
+    }
+    case 'scroll': {
+      const scroll = Math.max(0, Math.min(action.max, chat.scroll + action.rows));
+      return { ...state, chat: { ...chat, scroll, unseen: scroll === 0 ? 0 : chat.unseen } };
+    }
+  }
+}

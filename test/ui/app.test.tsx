@@ -1,0 +1,159 @@
+import t, { type Test } from 'tap';
+import { EventEmitter } from 'node:events';
+import { render } from 'ink-testing-library';
+import { pino } from 'pino';
+import { App } from '../../src/ui/app.js';
+import { ChatClient } from '../../src/node/chat-client.js';
+import type { NetworkInfo } from '../../src/ui/state.js';
+import { testCoordinator } from '../helpers/coordinator.js';
+import { waitFor } from '../helpers/wait.js';
+
+const log = pino({ level: 'silent' });
+const ENTER = '\r';
+const ESC = '\u001b';
+const DOWN = '\u001b[B';
+const UP = '\u001b[A';
+const size = { columns: 80, rows: 24 };
+
+/** Renders the app; `frame()` is the last frame, polled with waitFor (Ink renders asynchronously). */
+function mount(t: Test, props: Partial<Parameters<typeof App>[0]> = {}) {
+  const bells: number[] = [];
+  const exits: number[] = [];
+  const app = render(<App deps={{ log, bell: () => bells.push(Date.now()) }} onExit={(c) => exits.push(c)} size={size} {...props} />);
+  t.teardown(() => app.unmount());
+  const frame = (): string => app.lastFrame() ?? '';
+  const see = (what: string | RegExp, timeoutMs = 5_000) =>
+    waitFor(() => (typeof what === 'string' ? frame().includes(what) : what.test(frame())), `the screen to show ${what}`, timeoutMs).catch((err: Error) => {
+      throw new Error(`${err.message}\n--- last frame ---\n${frame()}`);
+    });
+  /** Writes keys one chunk at a time, letting Ink handle each. */
+  const type = async (...chunks: string[]) => {
+    for (const c of chunks) {
+      app.stdin.write(c);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  return { app, frame, see, type, bells, exits };
+}
+
+async function peer(t: Test, address: string, user: string, register = true): Promise<ChatClient> {
+  const c = new ChatClient({ address, user, password: 'pw', register, log });
+  t.teardown(() => c.close());
+  await c.connect();
+  return c;
+}
+
+class FakeScan extends EventEmitter {
+  networks: NetworkInfo[] = [];
+  set(n: NetworkInfo[]): void {
+    this.networks = n;
+    this.emit('change', n);
+  }
+}
+
+t.test('connect screen: the live list of networks, and the manual entry with checked fields', async (t) => {
+  const scan = new FakeScan();
+  const { see, type, frame } = mount(t, { scan });
+  await see('looking for lanchat networks');
+  await see('Enter an address manually');
+  scan.set([
+    { network: 'default', coordinator: '10.0.0.1:7777', host: 'lab-h1.local', nodes: 3, term: 2 },
+    { network: 'lab', coordinator: '10.0.0.9:7777', host: '10.0.0.9', nodes: 1, term: 1 },
+  ]);
+  await see('2 networks found');
+  t.match(frame(), /default\s+coordinator lab-h1\.local \(10\.0\.0\.1:7777\) · 3 nodes · term 2/);
+  t.match(frame(), /lab\s+coordinator 10\.0\.0\.9:7777 · 1 node · term 1/);
+  scan.set([{ network: 'lab', coordinator: '10.0.0.9:7777', host: '10.0.0.9', nodes: 1, term: 1 }]);
+  await see('1 network found');
+  t.notMatch(frame(), /lab-h1/, 'a network that vanished leaves the list; the choice stays the user\'s');
+  await type(DOWN, ENTER);
+  await see('connect by address');
+  await type('10.0.0.300', ENTER);
+  await type('0', ENTER);
+  await see('10.0.0.300 is not a valid IP address');
+  await see('the port is a number from 1 to 65535');
+  await type(ESC);
+  await see('1 network found');
+});
+
+t.test('exactly one network found: straight to the login screen', async (t) => {
+  const scan = new FakeScan();
+  scan.networks = [{ network: 'default', coordinator: '10.0.0.1:7777', host: 'h1.local', nodes: 1, term: 1 }];
+  const { see } = mount(t, { scan });
+  await see('log in on network "default" at 10.0.0.1:7777');
+});
+
+t.test('locked-down mode: only the manual form, which leads to the login screen with a network password field', async (t) => {
+  const { see, type, frame } = mount(t, { locked: true });
+  await see('locked-down mode');
+  t.notMatch(frame(), /looking for/);
+  await type('127.0.0.1', ENTER, ENTER);
+  await see('log in on 127.0.0.1:7777');
+  await see('Network password:');
+});
+
+t.test('log in, chat with a real coordinator: everyone, one, several; history; presence; bell', async (t) => {
+  const { url } = await testCoordinator(t);
+  const address = url.replace('ws://', '');
+  const bob = await peer(t, address, 'bob');
+  const carol = await peer(t, address, 'carol');
+  bob.send('before alice came');
+  await bob.drained();
+  const { see, type, frame, bells, exits } = mount(t, { address, user: 'alice' });
+  await see('log in on 127.0.0.1');
+  await type('pw', ENTER);
+  await see('wrong username or password');
+  await type(DOWN, ' ');
+  await see('[x] create a new account');
+  await type(UP, 'pw', ENTER);
+  await see('alice · online');
+  await see('before alice came', 5_000); // history on login
+  await see('online (3)');
+
+  const toBob: string[] = [];
+  const toCarol: string[] = [];
+  bob.on('message', (m) => toBob.push(m.text));
+  carol.on('message', (m) => toCarol.push(m.text));
+  await type('hello all', ENTER);
+  await waitFor(() => toBob.includes('hello all') && toCarol.includes('hello all'), 'the broadcast');
+  await see('alice (you): hello all');
+
+  await type('/msg bob just you', ENTER);
+  await waitFor(() => toBob.includes('just you'), 'the direct message');
+
+  // Several recipients picked in the users pane.
+  await type(ESC, DOWN, ' ', DOWN, ' ', ESC);
+  await see('to bob, carol ›');
+  await type('you two', ENTER);
+  await waitFor(() => toBob.includes('you two') && toCarol.includes('you two'), 'the message to two');
+  t.notOk(toCarol.includes('just you'), 'carol never saw the direct message to bob');
+
+  bob.send('psst', ['alice']);
+  await see('bob → alice [direct]: psst');
+  await waitFor(() => bells.length > 0, 'the bell');
+
+  await bob.close();
+  await see('online (2)');
+  await type('/bogus', ENTER);
+  await see('unknown command /bogus');
+  await type('/quit', ENTER);
+  await waitFor(() => exits.length === 1, 'the app to leave');
+  t.same(exits, [0]);
+  t.match(frame(), /alice/);
+});
+
+t.test('the chat screen fits the terminal and follows a resize', async (t) => {
+  const { url } = await testCoordinator(t);
+  const address = url.replace('ws://', '');
+  await peer(t, address, 'alice');
+  const app = mount(t, { address, user: 'alice', password: 'pw' });
+  await app.see('alice · online');
+  const rows = app.frame().split('\n');
+  t.ok(rows.length <= 23, `at most rows - 1 rows (${rows.length})`);
+  t.ok(rows.every((r) => r.length <= 80), 'no row wider than the terminal');
+  app.app.rerender(<App deps={{ log, bell: () => undefined }} onExit={() => undefined} size={{ columns: 40, rows: 12 }} address={address} user="alice" password="pw" />);
+  await waitFor(() => app.frame().split('\n').length <= 11 && !app.frame().includes('online ('), 'the narrow layout').catch((err: Error) => {
+    throw new Error(`${err.message}\n${app.frame()}`);
+  });
+  t.ok(app.frame().split('\n').every((r) => r.length <= 40));
+});

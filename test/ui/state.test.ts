@@ -1,0 +1,194 @@
+import t from 'tap';
+import { initialState, reducer, splitInput, hostError, portError, joinHostPort, MAX_LINES, type Action, type UiState } from '../../src/ui/state.js';
+import { parseCommand } from '../../src/ui/commands.js';
+import { colourFor, renderLine } from '../../src/ui/format.js';
+
+const run = (s: UiState, ...actions: Action[]): UiState => actions.reduce(reducer, s);
+const msg = (id: string, from: string, text: string, ts: number, to: string[] = []) => ({ type: 'message', message: { id, from, to, text, ts } }) as Action;
+const net = (network: string, coordinator = '10.0.0.1:7777') => ({ network, coordinator, host: 'lab-h1.local', nodes: 2, term: 1 });
+const chatting = (): UiState => run(initialState({ address: '10.0.0.1:7777', user: 'alice' }), { type: 'ready', user: 'alice', coordinator: '10.0.0.1:7777', network: 'default', resumed: false, now: 0 });
+
+t.test('manual address: the IP and the port are checked, with the error under the field', async (t) => {
+  const cases: [string, string, string | undefined, string | undefined][] = [
+    ['192.168.1.10', '7777', undefined, undefined],
+    ['fe80::1', '7777', undefined, undefined],
+    ['lab-h1.local', '1', undefined, undefined],
+    ['', '7777', "enter the coordinator's IP address", undefined],
+    ['300.1.2.3', '7777', '300.1.2.3 is not a valid IP address', undefined],
+    ['bad host!', '7777', 'bad host! is not an IP address or host name', undefined],
+    ['10.0.0.1', '0', undefined, 'the port is a number from 1 to 65535'],
+    ['10.0.0.1', '65536', undefined, 'the port is a number from 1 to 65535'],
+    ['10.0.0.1', 'http', undefined, 'the port is a number from 1 to 65535'],
+  ];
+  for (const [host, port, he, pe] of cases) {
+    t.equal(hostError(host), he, `host ${JSON.stringify(host)}`);
+    t.equal(portError(port), pe, `port ${JSON.stringify(port)}`);
+  }
+  let s = initialState({ locked: true });
+  t.equal(s.screen, 'connect');
+  t.ok(s.manual, 'locked-down mode opens on the manual form');
+  s = run(s, { type: 'manual:edit', field: 'host', value: '10.0.0.256' }, { type: 'manual:edit', field: 'port', value: '99999' }, { type: 'manual:submit' });
+  t.equal(s.screen, 'connect', 'a bad address goes nowhere');
+  t.equal(s.manual?.hostError, '10.0.0.256 is not a valid IP address');
+  t.equal(s.manual?.portError, 'the port is a number from 1 to 65535');
+  s = run(s, { type: 'manual:edit', field: 'host', value: '10.0.0.2' });
+  t.equal(s.manual?.hostError, undefined, 'editing the field clears its error');
+  s = run(s, { type: 'manual:edit', field: 'port', value: '7777' }, { type: 'manual:submit' });
+  t.equal(s.screen, 'login');
+  t.same(s.target, { address: '10.0.0.2:7777', network: '' });
+  t.ok(s.login.needNetworkPassword, 'locked-down mode asks for the network password');
+  t.equal(run(s, { type: 'manual:cancel' }).manual !== undefined, true, 'no list to go back to in locked-down mode');
+  t.equal(joinHostPort('fe80::1', '7777'), '[fe80::1]:7777');
+});
+
+t.test('connect screen: networks come and go; the cursor stays in range; "manual" is the last entry', async (t) => {
+  let s = initialState();
+  t.equal(s.screen, 'connect');
+  s = run(s, { type: 'networks', networks: [net('default'), net('lab', '10.0.0.9:7777')] }, { type: 'cursor', delta: 5 });
+  t.equal(s.cursor, 2, 'the manual entry');
+  s = run(s, { type: 'networks', networks: [net('lab', '10.0.0.9:7777')] });
+  t.equal(s.cursor, 1);
+  s = run(s, { type: 'cursor', delta: -1 }, { type: 'choose' });
+  t.equal(s.screen, 'login');
+  t.same(s.target, { address: '10.0.0.9:7777', network: 'lab' });
+  s = run(s, { type: 'login:back' });
+  t.equal(s.screen, 'connect');
+  s = run(s, { type: 'cursor', delta: 1 }, { type: 'choose' });
+  t.ok(s.manual, 'choosing the last entry opens the form');
+  t.equal(run(s, { type: 'manual:cancel' }).manual, undefined, 'Esc goes back to the list');
+});
+
+t.test('login errors are said in words and put the cursor where the fix goes', async (t) => {
+  const base = initialState({ address: '10.0.0.1:7777', user: 'alice' });
+  t.equal(base.screen, 'login', '--connect skips the connect screen');
+  t.equal(base.login.field, 'password', '--user pre-fills the name');
+  const cases: [string, string, string][] = [
+    ['auth_failed', 'wrong username or password', 'password'],
+    ['username_taken', 'username taken', 'user'],
+    ['network_password', 'network password required (or wrong)', 'networkPassword'],
+    ['invalid_username', 'enter a username', 'user'],
+  ];
+  for (const [code, words, field] of cases) {
+    const s = run(base, { type: 'login:edit', field: 'password', value: 'x' }, { type: 'login:busy' }, { type: 'login:failed', code, message: 'enter a username' });
+    t.equal(s.login.error, words, code);
+    t.equal(s.login.field, field, `${code}: focus`);
+    t.equal(s.login.busy, false);
+  }
+  const s = run(base, { type: 'login:failed', code: 'network_password', message: '' });
+  t.ok(s.login.needNetworkPassword, 'the network password field appears when the coordinator asks for it');
+  t.same(
+    [s, run(s, { type: 'login:field', delta: 1 }), run(s, { type: 'login:field', delta: 2 })].map((x) => x.login.field),
+    ['networkPassword', 'register', 'user'],
+    'Tab cycles through the fields and the register toggle',
+  );
+  t.equal(run(base, { type: 'login:toggle-register' }).login.register, true);
+});
+
+t.test('chat: messages are shown once, in time order; the pane is bounded', async (t) => {
+  let s = run(chatting(), msg('b', 'bob', 'second', 20), msg('a', 'bob', 'first', 10), msg('b', 'bob', 'second', 20));
+  t.same(s.chat.lines.map((l) => (l.kind === 'message' ? l.text : '')), ['first', 'second']);
+  for (let i = 0; i < MAX_LINES + 10; i++) s = reducer(s, msg(`m${i}`, 'bob', 'x', 100 + i));
+  t.equal(s.chat.lines.length, MAX_LINES);
+});
+
+t.test('chat: outbox, acks and errors about a send', async (t) => {
+  let s = run(chatting(), { type: 'submitted', line: 'hello' }, { type: 'sent', cid: 'c1', text: 'hello', to: [] }, { type: 'sent', cid: 'c2', text: 'x', to: ['zed'] });
+  t.equal(s.chat.input, '');
+  t.same(s.chat.outbox.map((o) => o.cid), ['c1', 'c2']);
+  s = run(s, { type: 'ack', cid: 'c1' }, { type: 'error', code: 'unknown_recipient', message: 'no such user: zed', ref: 'c2', now: 5 });
+  t.same(s.chat.outbox, []);
+  t.match(s.chat.lines.at(-1), { kind: 'notice', level: 'error', text: 'no such user: zed' });
+});
+
+t.test('chat: recipients are picked in the users pane; users who leave are unselected', async (t) => {
+  let s = run(chatting(), { type: 'presence', online: ['alice', 'bob', 'carol'] }, { type: 'focus', focus: 'users' });
+  s = run(s, { type: 'users:move', delta: 1 }, { type: 'users:toggle' }, { type: 'users:move', delta: 1 }, { type: 'users:toggle' });
+  t.same(s.chat.selected, ['bob', 'carol']);
+  s = run(s, { type: 'users:toggle' });
+  t.same(s.chat.selected, ['bob'], 'Space again unselects');
+  s = run(s, { type: 'users:move', delta: 9 });
+  t.equal(s.chat.userCursor, 2, 'the cursor stops at the last user');
+  s = run(s, { type: 'presence', online: ['alice', 'carol'] });
+  t.same(s.chat.selected, [], 'bob left: no longer a recipient');
+  t.equal(s.chat.userCursor, 1);
+});
+
+t.test('chat: ↑/↓ recall earlier lines and give back the draft', async (t) => {
+  let s = run(chatting(), { type: 'submitted', line: 'one' }, { type: 'submitted', line: 'two' }, { type: 'input', value: 'dra' });
+  s = run(s, { type: 'recall', delta: -1 });
+  t.equal(s.chat.input, 'two');
+  s = run(s, { type: 'recall', delta: -1 }, { type: 'recall', delta: -1 });
+  t.equal(s.chat.input, 'one', 'stops at the oldest');
+  s = run(s, { type: 'recall', delta: 1 }, { type: 'recall', delta: 1 });
+  t.equal(s.chat.input, 'dra', 'the draft comes back');
+  t.equal(s.chat.recallIndex, undefined);
+});
+
+t.test('chat: Tab completes user names', async (t) => {
+  const s = run(chatting(), { type: 'presence', online: ['alice', 'bob', 'bobby', 'carol'] });
+  const complete = (input: string) => run(s, { type: 'input', value: input }, { type: 'complete' }).chat.input;
+  t.equal(complete('ca'), 'carol: ', 'at the start: an address');
+  t.equal(complete('hi ca'), 'hi carol ');
+  t.equal(complete('/msg ca'), '/msg carol ');
+  t.equal(complete('hi b'), 'hi bob', 'several: as far as they agree');
+  t.equal(complete('hi al'), 'hi al', 'never yourself');
+  t.equal(complete('hi zz'), 'hi zz');
+});
+
+t.test('chat: failover shows in the state, and nothing typed is lost', async (t) => {
+  let s = run(chatting(), { type: 'input', value: 'half a thought' }, { type: 'sent', cid: 'c1', text: 'queued', to: [] }, { type: 'reconnecting', now: 1 });
+  t.equal(s.chat.connection, 'reconnecting');
+  t.equal(s.chat.input, 'half a thought');
+  t.equal(s.chat.outbox.length, 1);
+  s = run(s, { type: 'ready', user: 'alice', coordinator: '10.0.0.2:7777', network: 'default', resumed: true, now: 2 }, { type: 'succession', term: 2, coordinator: '10.0.0.2:7777' });
+  t.equal(s.chat.connection, 'online');
+  t.equal(s.chat.coordinator, '10.0.0.2:7777');
+  t.equal(s.chat.term, 2);
+  t.match(s.chat.lines.at(-1), { kind: 'notice', text: 'reconnected: coordinator 10.0.0.2:7777' });
+});
+
+t.test('scrolling is bounded and returns to live', async (t) => {
+  let s = run(chatting(), { type: 'scroll', rows: 10, max: 4 });
+  t.equal(s.chat.scroll, 4);
+  s = run(s, msg('x', 'bob', 'new', 5));
+  t.equal(s.chat.unseen, 1);
+  s = run(s, { type: 'scroll', rows: -20, max: 4 });
+  t.equal(s.chat.scroll, 0);
+  t.equal(s.chat.unseen, 0);
+});
+
+t.test('splitInput: a chunk with line ends submits its lines', async (t) => {
+  t.same(splitInput('hello'), { lines: [], rest: 'hello' });
+  t.same(splitInput('hello\r'), { lines: ['hello'], rest: '' });
+  t.same(splitInput('a\r\nb\nc'), { lines: ['a', 'b'], rest: 'c' });
+  t.same(splitInput('x\u001b[Ay\u0007'), { lines: [], rest: 'x[Ay' }, 'control characters go');
+});
+
+t.test('parseCommand', async (t) => {
+  const cases: [string, string[], ReturnType<typeof parseCommand>][] = [
+    ['hello', [], { kind: 'send', text: 'hello', to: [] }],
+    ['hello', ['bob'], { kind: 'send', text: 'hello', to: ['bob'] }],
+    ['  ', [], { kind: 'none' }],
+    ['/msg bob hi there', ['carol'], { kind: 'send', text: 'hi there', to: ['bob'] }],
+    ['/msg bob,carol,bob hi', [], { kind: 'send', text: 'hi', to: ['bob', 'carol'] }],
+    ['/msg bob', [], { kind: 'error', text: 'usage: /msg NAME[,NAME…] text' }],
+    ['/msg ../x hi', [], { kind: 'error', text: 'usage: /msg NAME[,NAME…] text' }],
+    ['/who', [], { kind: 'who' }],
+    ['/WHO', [], { kind: 'who' }],
+    ['/help', [], { kind: 'help' }],
+    ['/quit', [], { kind: 'quit' }],
+    ['/file ./a b.txt', ['bob'], { kind: 'file', path: './a b.txt', to: ['bob'] }],
+    ['/frobnicate now', [], { kind: 'error', text: 'unknown command /frobnicate: /help lists the commands' }],
+    ['//etc is a path', [], { kind: 'send', text: '/etc is a path', to: [] }],
+  ];
+  for (const [line, selected, want] of cases) t.same(parseCommand(line, selected), want, line);
+});
+
+t.test('rendering a line: colours are stable, text is wrapped and control characters are harmless', async (t) => {
+  t.equal(colourFor('Bob'), colourFor('bob'));
+  const rows = renderLine({ kind: 'message', id: 'x', ts: 0, from: 'bob', to: ['alice'], text: 'a\u001b[2Jb '.repeat(20) }, 'alice', 30);
+  t.ok(rows.length > 1, 'wrapped');
+  t.notMatch(rows.join(''), /\u001b\[2J/, 'an escape sequence from the network is not passed to the terminal');
+  t.match(rows[0], /bob/);
+  t.match(rows[0], /direct/);
+});

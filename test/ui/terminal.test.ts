@@ -1,0 +1,60 @@
+import t from 'tap';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { CLI, startClient, startServe } from '../helpers/processes.js';
+import { tmpDir } from '../helpers/tmp.js';
+import { waitFor } from '../helpers/wait.js';
+
+/**
+ * The UI in a real terminal: tmux runs `lanchat --connect … --user alice`
+ * with LANCHAT_PASSWORD set; keys go in with send-keys, the screen comes
+ * back with capture-pane; a `lanchat client` is on the other end.
+ */
+const tmuxVersion = spawnSync('tmux', ['-V'], { encoding: 'utf8' });
+if (tmuxVersion.status !== 0) {
+  t.comment('skipped: tmux is not installed (apt-get install tmux)');
+  t.pass('skipped: no tmux');
+} else {
+  const socket = `lanchat-test-${process.pid}`;
+  const tmux = (...args: string[]): string => execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
+  const screen = (): string => tmux('capture-pane', '-p', '-t', 'ui');
+  const see = (what: string | RegExp, timeoutMs = 10_000) =>
+    waitFor(() => (typeof what === 'string' ? screen().includes(what) : what.test(screen())), `the terminal to show ${what}`, timeoutMs).catch((err: Error) => {
+      throw new Error(`${err.message}\n--- screen ---\n${screen()}`);
+    });
+
+  t.test('lanchat in tmux: log in from the environment, send, receive, quit with the terminal restored', async (t) => {
+    const root = tmpDir(t);
+    const { address } = await startServe(t, join(root, 'server'));
+    const alice = await startClient(t, address, 'alice', { register: true, password: 'alice-pw' });
+    alice.end();
+    await alice.exited();
+    const bob = await startClient(t, address, 'bob', { register: true });
+
+    t.teardown(() => void spawnSync('tmux', ['-L', socket, 'kill-server']));
+    const cmd = `env LANCHAT_PASSWORD=alice-pw TERM=xterm-256color ${process.execPath} ${CLI} --connect ${address} --user alice --data-dir ${join(root, 'ui')}; echo "exit code $?"; sleep 60`;
+    tmux('new-session', '-d', '-s', 'ui', '-x', '80', '-y', '24', cmd);
+    await see(/alice · online/);
+    t.equal(tmux('display-message', '-p', '-t', 'ui', '#{alternate_on}').trim(), '1', 'the UI runs on the alternate screen');
+    await see('online (2)');
+
+    tmux('send-keys', '-t', 'ui', '-l', 'hello from a real terminal');
+    tmux('send-keys', '-t', 'ui', 'Enter');
+    const got = await bob.next((e) => e.type === 'message' && e.text === 'hello from a real terminal', 'the line typed in tmux').catch((err: Error) => {
+      throw new Error(`${err.message}\n--- screen ---\n${screen()}`);
+    });
+    t.equal(got.from, 'alice');
+
+    bob.write({ type: 'send', text: 'reply from bob' });
+    await see(/bob: reply from bob/);
+    bob.write({ type: 'send', text: 'only for alice', to: ['alice'] });
+    await see(/bob → alice \[direct\]: only for alice/);
+
+    tmux('send-keys', '-t', 'ui', '-l', '/quit');
+    tmux('send-keys', '-t', 'ui', 'Enter');
+    await see('exit code 0');
+    t.equal(tmux('display-message', '-p', '-t', 'ui', '#{alternate_on}').trim(), '0', 'back on the normal screen');
+    t.equal(tmux('display-message', '-p', '-t', 'ui', '#{cursor_flag}').trim(), '1', 'the cursor is visible again');
+    await bob.next((e) => e.type === 'presence' && Array.isArray(e.online) && !e.online.includes('alice'), 'alice to leave');
+  });
+}
