@@ -124,7 +124,7 @@ export type Action =
   | { type: 'sent'; cid: string; text: string; to: string[] }
   | { type: 'ack'; cid: string }
   | { type: 'error'; code: string; message: string; ref?: string; now: number }
-  | { type: 'presence'; online: string[] }
+  | { type: 'presence'; online: string[]; now?: number }
   | { type: 'notice'; text: string; level?: 'info' | 'error'; now: number }
   | { type: 'input'; value: string }
   | { type: 'recall'; delta: -1 | 1 }
@@ -376,7 +376,15 @@ export function reducer(state: UiState, action: Action): UiState {
     case 'presence': {
       const online = [...action.online];
       const selected = chat.selected.filter((u) => online.includes(u));
-      return { ...state, chat: { ...chat, online, selected, userCursor: Math.min(chat.userCursor, Math.max(0, online.length - 1)) } };
+      // Joins and departures as notices, as IRC clients show them (not the first list, nor across a reconnect).
+      let lines = chat.lines;
+      if (state.screen === 'chat' && chat.connection === 'online' && chat.online.length > 0 && action.now !== undefined) {
+        const joined = online.filter((u) => !chat.online.includes(u));
+        const left = chat.online.filter((u) => !online.includes(u));
+        if (joined.length > 0) lines = notice(lines, `${joined.join(', ')} joined`, 'info', action.now);
+        if (left.length > 0) lines = notice(lines, `${left.join(', ')} left`, 'info', action.now);
+      }
+      return { ...state, chat: { ...chat, online, selected, lines, userCursor: Math.min(chat.userCursor, Math.max(0, online.length - 1)) } };
     }
     case 'notice':
       return { ...state, chat: { ...chat, lines: notice(chat.lines, action.text, action.level ?? 'info', action.now) } };

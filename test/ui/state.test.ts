@@ -108,9 +108,11 @@ t.test('chat: recipients are picked in the users pane; users who leave are unsel
   t.same(s.chat.selected, ['bob'], 'Space again unselects');
   s = run(s, { type: 'users:move', delta: 9 });
   t.equal(s.chat.userCursor, 2, 'the cursor stops at the last user');
-  s = run(s, { type: 'presence', online: ['alice', 'carol'] });
+  s = run(s, { type: 'presence', online: ['alice', 'carol', 'dave'], now: 7 });
   t.same(s.chat.selected, [], 'bob left: no longer a recipient');
-  t.equal(s.chat.userCursor, 1);
+  t.same(s.chat.lines.map((l) => l.text), ['dave joined', 'bob left'], 'joins and departures are shown');
+  s = run(s, { type: 'presence', online: ['alice'], now: 8 });
+  t.equal(s.chat.userCursor, 0, 'the cursor stays on the list');
 });
 
 t.test('chat: ↑/↓ recall earlier lines and give back the draft', async (t) => {

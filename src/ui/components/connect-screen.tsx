@@ -22,6 +22,7 @@ function NetworkList({ state, dispatch, searching }: Props) {
     else if (key.return) dispatch({ type: 'choose' });
   });
   const { networks, cursor } = state;
+  const nameWidth = Math.max(0, ...networks.map((n) => n.network.length));
   return (
     <Box flexDirection="column">
       <Text bold>lanchat — choose a network</Text>
@@ -34,7 +35,7 @@ function NetworkList({ state, dispatch, searching }: Props) {
         {networks.map((n, i) => (
           <Text key={n.network} {...(i === cursor ? { color: 'cyan' } : {})}>
             {i === cursor ? '› ' : '  '}
-            <Text bold>{n.network}</Text>
+            <Text bold>{n.network.padEnd(nameWidth)}</Text>
             {`  coordinator ${n.host === n.coordinator.replace(/:\d+$/, '') ? n.coordinator : `${n.host} (${n.coordinator})`} · ${n.nodes} node${n.nodes === 1 ? '' : 's'} · term ${n.term}`}
           </Text>
         ))}

@@ -66,7 +66,7 @@ export function useChat(state: UiState, dispatch: Dispatch<Action>, deps: ChatDe
       if (!replaying && me !== undefined && m.from !== me && m.to.includes(me)) depsRef.current.bell();
     });
     c.on('ack', (a) => dispatch({ type: 'ack', cid: a.id }));
-    c.on('presence', (online) => dispatch({ type: 'presence', online }));
+    c.on('presence', (online) => dispatch({ type: 'presence', online, now: now() }));
     c.on('succession', (x) => {
       dispatch({ type: 'succession', term: x.term, coordinator: x.coordinator.address });
       const net = c.ready?.network;
