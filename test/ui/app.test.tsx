@@ -33,7 +33,20 @@ function mount(t: Test, props: Partial<Parameters<typeof App>[0]> = {}) {
       await new Promise((r) => setTimeout(r, 20));
     }
   };
-  return { app, frame, see, type, bells, exits };
+  /**
+   * Types a line and waits until the input shows it before pressing Enter. Ink attaches a new screen's key
+   * handlers in an effect after it first paints, so keys typed within that moment are lost: type again then.
+   */
+  const say = async (text: string) => {
+    for (let attempt = 0; ; attempt++) {
+      await type(text);
+      const shown = await waitFor(() => frame().includes(`› ${text}`), 'the typed line', 1_000).then(() => true, () => false);
+      if (shown) break;
+      if (attempt === 2) throw new Error(`the input never showed ${text}\n${frame()}`);
+    }
+    await type(ENTER);
+  };
+  return { app, frame, see, type, say, bells, exits };
 }
 
 async function peer(t: Test, address: string, user: string, register = true): Promise<ChatClient> {
@@ -99,13 +112,20 @@ t.test('log in, chat with a real coordinator: everyone, one, several; history; p
   const carol = await peer(t, address, 'carol');
   bob.send('before alice came');
   await bob.drained();
-  const { see, type, frame, bells, exits } = mount(t, { address, user: 'alice' });
+  const { see, type, say, frame, bells, exits } = mount(t, { address, user: 'alice' });
   await see('log in on 127.0.0.1');
   await type('pw', ENTER);
   await see('wrong username or password');
-  await type(DOWN, ' ');
+  // Each key waits for the screen to show its effect, as a person would look before the next.
+  await type(DOWN);
+  await see('› [ ] create a new account');
+  await type(' ');
   await see('[x] create a new account');
-  await type(UP, 'pw', ENTER);
+  await type(UP);
+  await see('› Password:');
+  await type('pw');
+  await see('Password:         ••');
+  await type(ENTER);
   await see('alice · online');
   await see('before alice came', 5_000); // history on login
   await see('online (3)');
@@ -114,17 +134,29 @@ t.test('log in, chat with a real coordinator: everyone, one, several; history; p
   const toCarol: string[] = [];
   bob.on('message', (m) => toBob.push(m.text));
   carol.on('message', (m) => toCarol.push(m.text));
-  await type('hello all', ENTER);
-  await waitFor(() => toBob.includes('hello all') && toCarol.includes('hello all'), 'the broadcast');
+  await say('hello all');
+  await waitFor(() => toBob.includes('hello all') && toCarol.includes('hello all'), 'the broadcast').catch((err: Error) => {
+    throw new Error(`${err.message}\n--- last frame ---\n${frame()}`);
+  });
   await see('alice (you): hello all');
 
-  await type('/msg bob just you', ENTER);
+  await say('/msg bob just you');
   await waitFor(() => toBob.includes('just you'), 'the direct message');
 
   // Several recipients picked in the users pane.
-  await type(ESC, DOWN, ' ', DOWN, ' ', ESC);
+  await type(ESC);
+  await see('Space select');
+  await type(DOWN);
+  await see('›[ ] bob');
+  await type(' ');
+  await see('›[x] bob');
+  await type(DOWN);
+  await see('›[ ] carol');
+  await type(' ');
+  await see('›[x] carol');
+  await type(ESC);
   await see('to bob, carol ›');
-  await type('you two', ENTER);
+  await say('you two');
   await waitFor(() => toBob.includes('you two') && toCarol.includes('you two'), 'the message to two');
   t.notOk(toCarol.includes('just you'), 'carol never saw the direct message to bob');
 
@@ -134,9 +166,9 @@ t.test('log in, chat with a real coordinator: everyone, one, several; history; p
 
   await bob.close();
   await see('online (2)');
-  await type('/bogus', ENTER);
+  await say('/bogus');
   await see('unknown command /bogus');
-  await type('/quit', ENTER);
+  await say('/quit');
   await waitFor(() => exits.length === 1, 'the app to leave');
   t.same(exits, [0]);
   t.match(frame(), /alice/);

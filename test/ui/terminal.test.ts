@@ -39,6 +39,7 @@ if (tmuxVersion.status !== 0) {
     await see('online (2)');
 
     tmux('send-keys', '-t', 'ui', '-l', 'hello from a real terminal');
+    await see('› hello from a real terminal'); // look before pressing Enter, as a person would
     tmux('send-keys', '-t', 'ui', 'Enter');
     const got = await bob.next((e) => e.type === 'message' && e.text === 'hello from a real terminal', 'the line typed in tmux').catch((err: Error) => {
       throw new Error(`${err.message}\n--- screen ---\n${screen()}`);
@@ -51,6 +52,7 @@ if (tmuxVersion.status !== 0) {
     await see(/bob → alice \[direct\]: only for alice/);
 
     tmux('send-keys', '-t', 'ui', '-l', '/quit');
+    await see('› /quit');
     tmux('send-keys', '-t', 'ui', 'Enter');
     await see('exit code 0');
     t.equal(tmux('display-message', '-p', '-t', 'ui', '#{alternate_on}').trim(), '0', 'back on the normal screen');

@@ -34,7 +34,11 @@ export function ChatScreen({ state, dispatch, columns, rows, onSubmit }: Props) 
   const scroll = Math.min(c.scroll, maxScroll);
   const page = Math.max(1, height - 1);
 
+  // Key handlers read the state as last rendered: Ink re-attaches them in an effect, which can lag a render.
+  const rendered = useRef({ c, page, maxScroll, showUsers });
+  rendered.current = { c, page, maxScroll, showUsers };
   useInput((input, key) => {
+    const { c, page, maxScroll, showUsers } = rendered.current;
     if (key.pageUp) return dispatch({ type: 'scroll', rows: page, max: maxScroll });
     if (key.pageDown) return dispatch({ type: 'scroll', rows: -page, max: maxScroll });
     if (c.focus === 'users') {
@@ -123,6 +127,7 @@ function UsersPane({ state, height }: { readonly state: UiState; readonly height
         const sel = c.selected.includes(u);
         return (
           <Text key={u} wrap="truncate" {...(focused && i === c.userCursor ? { inverse: true } : {})}>
+            {focused && i === c.userCursor ? '›' : ' '}
             {sel ? '[x] ' : '[ ] '}
             <Text color={colourFor(u)}>{u}</Text>
             {u === c.user ? <Text dimColor> (you)</Text> : null}

@@ -19,13 +19,19 @@ export function LoginScreen({ state, dispatch, onSubmit }: Props) {
   const latest = useRef<Record<Field, string>>({ user: l.user, password: l.password, networkPassword: l.networkPassword });
   useEffect(() => void (latest.current = { user: l.user, password: l.password, networkPassword: l.networkPassword }), [l.user, l.password, l.networkPassword]);
   const submit = (): void => onSubmit({ ...latest.current });
+  // The field that has the focus as last rendered: Ink attaches and detaches key handlers in effects, which
+  // can lag behind a render, so a handler consults this rather than the state its closure saw.
+  const focused = useRef(l.field);
+  focused.current = l.field;
+  const busy = useRef(l.busy);
+  busy.current = l.busy;
   useInput((input, key) => {
-    if (l.busy) return;
+    if (busy.current) return;
     if (key.tab || key.downArrow) dispatch({ type: 'login:field', delta: key.shift ? -1 : 1 });
     else if (key.upArrow) dispatch({ type: 'login:field', delta: -1 });
     else if (key.escape) dispatch({ type: 'login:back' });
-    else if (l.field === 'register' && input === ' ') dispatch({ type: 'login:toggle-register' });
-    else if (l.field === 'register' && key.return) submit();
+    else if (focused.current === 'register' && input === ' ') dispatch({ type: 'login:toggle-register' });
+    else if (focused.current === 'register' && key.return) submit();
   });
   const field = (name: Field, label: string, value: string, mask?: string) => (
     <Box>
@@ -35,13 +41,14 @@ export function LoginScreen({ state, dispatch, onSubmit }: Props) {
         focus={l.field === name && !l.busy}
         {...(mask === undefined ? {} : { mask })}
         onChange={(v) => {
+          if (focused.current !== name) return; // a key meant for the field that has just taken the focus
           const { lines, rest } = splitInput(v);
           const value = lines.length > 0 ? lines[0]! : rest;
           latest.current = { ...latest.current, [name]: value };
           dispatch({ type: 'login:edit', field: name, value });
           if (lines.length > 0) submit();
         }}
-        onSubmit={submit}
+        onSubmit={() => focused.current === name && submit()}
       />
     </Box>
   );

@@ -28,6 +28,7 @@ export interface ChatActions {
 /** The only UI code that talks to the `ChatClient` (DESIGN §8): client events in, actions out. */
 export function useChat(state: UiState, dispatch: Dispatch<Action>, deps: ChatDeps): ChatActions {
   const client = useRef<ChatClient | undefined>(undefined);
+  const connecting = useRef(false);
   const stateRef = useRef(state);
   stateRef.current = state;
   const depsRef = useRef(deps);
@@ -36,13 +37,15 @@ export function useChat(state: UiState, dispatch: Dispatch<Action>, deps: ChatDe
   const login = useCallback((patch: Partial<Pick<UiState['login'], 'user' | 'password' | 'networkPassword'>> = {}) => {
     const s = stateRef.current;
     const d = depsRef.current;
-    if (!s.target || s.login.busy) return;
+    // One attempt at a time, decided synchronously: two Enter handlers can fire before the state says "busy".
+    if (!s.target || connecting.current || client.current) return;
     const { address, network } = s.target;
     const { user, password, networkPassword, register } = { ...s.login, ...patch };
     if (user.trim() === '' || password === '') {
       dispatch(user.trim() === '' ? { type: 'login:failed', code: 'invalid_username', message: 'enter a username' } : { type: 'login:failed', code: 'bad_input', message: 'enter a password' });
       return;
     }
+    connecting.current = true;
     dispatch({ type: 'login:busy' });
     const opts: ChatClientOptions = {
       address,
@@ -78,10 +81,14 @@ export function useChat(state: UiState, dispatch: Dispatch<Action>, deps: ChatDe
     c.on('close', (x) => dispatch({ type: 'closed', reason: x.reason, now: now() }));
     client.current = c;
     c.connect().then(
-      () => dispatch({ type: 'presence', online: c.online }),
+      () => {
+        connecting.current = false;
+        dispatch({ type: 'presence', online: c.online });
+      },
       (err: unknown) => {
         const e = err instanceof ProtocolError ? err : new ProtocolError('connection_failed', (err as Error).message);
-        client.current = undefined;
+        connecting.current = false;
+        if (client.current === c) client.current = undefined;
         c.removeAllListeners();
         void c.close();
         dispatch({ type: 'login:failed', code: e.code, message: e.message });
@@ -92,7 +99,7 @@ export function useChat(state: UiState, dispatch: Dispatch<Action>, deps: ChatDe
   const send = useCallback(
     (text: string, to: readonly string[]) => {
       const c = client.current;
-      if (!c) return;
+      if (!c) return dispatch({ type: 'notice', text: 'not connected: nothing was sent', level: 'error', now: Date.now() });
       const cid = c.send(text, to);
       dispatch({ type: 'sent', cid, text, to: [...to] });
     },
