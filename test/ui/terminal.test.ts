@@ -10,6 +10,13 @@ import { waitFor } from '../helpers/wait.js';
  * with LANCHAT_PASSWORD set; keys go in with send-keys, the screen comes
  * back with capture-pane; a `lanchat client` is on the other end.
  */
+t.test('without a terminal, lanchat points to `lanchat client` and exits non-zero', async (t) => {
+  const r = spawnSync(process.execPath, [CLI, '--locked'], { encoding: 'utf8', input: '', timeout: 10_000 });
+  t.equal(r.status, 2);
+  t.match(r.stderr, /needs a terminal.*lanchat client/);
+  t.equal(r.stdout, '', 'nothing drawn on a pipe');
+});
+
 const tmuxVersion = spawnSync('tmux', ['-V'], { encoding: 'utf8' });
 if (tmuxVersion.status !== 0) {
   t.comment('skipped: tmux is not installed (apt-get install tmux)');
