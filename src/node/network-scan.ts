@@ -75,8 +75,9 @@ export class NetworkScan extends EventEmitter<NetworkScanEvents> {
         e.peers.push(p);
         e.candidates.push(...p.addresses.slice(0, 1).map((a) => `${a}:${p.port}`));
       }
-      for (const l of this.#local()) entry(l.network).candidates.unshift(l.address);
-      const list = await Promise.all([...byNetwork].map(([network, e]) => this.#sight(network, e.peers, e.candidates, this.#local().filter((l) => l.network === network).length)));
+      const local = this.#local();
+      for (const l of local) entry(l.network).candidates.unshift(l.address);
+      const list = await Promise.all([...byNetwork].map(([network, e]) => this.#sight(network, e.peers, e.candidates, local.filter((l) => l.network === network).length)));
       if (this.#stopped) return;
       const found = list.filter((s): s is NetworkSighting => s !== undefined).sort((a, b) => a.network.localeCompare(b.network));
       const key = JSON.stringify(found);

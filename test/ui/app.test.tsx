@@ -46,7 +46,12 @@ function mount(t: Test, props: Partial<Parameters<typeof App>[0]> = {}) {
     }
     await type(ENTER);
   };
-  return { app, frame, see, type, say, bells, exits };
+  /** Presses a key and waits for the screen to show its effect, as a person looks before the next key. */
+  const press = async (key: string, shows: string) => {
+    await type(key);
+    await see(shows);
+  };
+  return { app, frame, see, type, say, press, bells, exits };
 }
 
 async function peer(t: Test, address: string, user: string, register = true): Promise<ChatClient> {
@@ -112,19 +117,14 @@ t.test('log in, chat with a real coordinator: everyone, one, several; history; p
   const carol = await peer(t, address, 'carol');
   bob.send('before alice came');
   await bob.drained();
-  const { see, type, say, frame, bells, exits } = mount(t, { address, user: 'alice' });
+  const { see, type, say, press, frame, bells, exits } = mount(t, { address, user: 'alice' });
   await see('log in on 127.0.0.1');
   await type('pw', ENTER);
   await see('wrong username or password');
-  // Each key waits for the screen to show its effect, as a person would look before the next.
-  await type(DOWN);
-  await see('› [ ] create a new account');
-  await type(' ');
-  await see('[x] create a new account');
-  await type(UP);
-  await see('› Password:');
-  await type('pw');
-  await see('Password:         ••');
+  await press(DOWN, '› [ ] create a new account');
+  await press(' ', '[x] create a new account');
+  await press(UP, '› Password:');
+  await press('pw', 'Password:         ••');
   await type(ENTER);
   await see('alice · online');
   await see('before alice came', 5_000); // history on login
@@ -144,18 +144,12 @@ t.test('log in, chat with a real coordinator: everyone, one, several; history; p
   await waitFor(() => toBob.includes('just you'), 'the direct message');
 
   // Several recipients picked in the users pane.
-  await type(ESC);
-  await see('Space select');
-  await type(DOWN);
-  await see('›[ ] bob');
-  await type(' ');
-  await see('›[x] bob');
-  await type(DOWN);
-  await see('›[ ] carol');
-  await type(' ');
-  await see('›[x] carol');
-  await type(ESC);
-  await see('to bob, carol ›');
+  await press(ESC, 'Space select');
+  await press(DOWN, '›[ ] bob');
+  await press(' ', '›[x] bob');
+  await press(DOWN, '›[ ] carol');
+  await press(' ', '›[x] carol');
+  await press(ESC, 'to bob, carol ›');
   await say('you two');
   await waitFor(() => toBob.includes('you two') && toCarol.includes('you two'), 'the message to two');
   t.notOk(toCarol.includes('just you'), 'carol never saw the direct message to bob');

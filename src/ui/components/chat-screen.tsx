@@ -1,7 +1,7 @@
 import { Box, Text, useInput } from 'ink';
 import TextInput from 'ink-text-input';
 import stringWidth from 'string-width';
-import { useEffect, useRef, type Dispatch } from 'react';
+import { useEffect, useMemo, useRef, type Dispatch } from 'react';
 import { splitInput, type Action, type UiState } from '../state.js';
 import { colourFor, recipientsLabel, renderLine, renderOutgoing } from '../format.js';
 
@@ -29,7 +29,11 @@ export function ChatScreen({ state, dispatch, columns, rows, onSubmit }: Props) 
   const height = Math.max(3, rows - 2 - inputRows); // status bar + input rows + one spare row
   const showUsers = columns >= NARROW;
   const paneWidth = showUsers ? columns - USERS_WIDTH : columns;
-  const all = [...c.lines.flatMap((l) => renderLine(l, c.user, paneWidth)), ...c.outbox.flatMap((o) => renderOutgoing(o, paneWidth))];
+  // Wrapping every line is the costly part of a render: only when the lines or the width change, not per key.
+  const all = useMemo(
+    () => [...c.lines.flatMap((l) => renderLine(l, c.user, paneWidth)), ...c.outbox.flatMap((o) => renderOutgoing(o, paneWidth))],
+    [c.lines, c.outbox, c.user, paneWidth],
+  );
   const maxScroll = Math.max(0, all.length - height);
   const scroll = Math.min(c.scroll, maxScroll);
   const page = Math.max(1, height - 1);

@@ -75,9 +75,8 @@ export function useChat(state: UiState, dispatch: Dispatch<Action>, deps: ChatDe
       const net = c.ready?.network;
       if (net) depsRef.current.remember?.(net, x);
     });
-    c.on('error', (e) => {
-      if (stateRef.current.screen === 'chat') dispatch({ type: 'error', code: e.code, message: e.message, ...(e.ref === undefined ? {} : { ref: e.ref }), now: now() });
-    });
+    // Errors before login reject connect() (below); the reducer shows only those of a chat session.
+    c.on('error', (e) => dispatch({ type: 'error', code: e.code, message: e.message, ...(e.ref === undefined ? {} : { ref: e.ref }), now: now() }));
     c.on('close', (x) => dispatch({ type: 'closed', reason: x.reason, now: now() }));
     client.current = c;
     c.connect().then(
