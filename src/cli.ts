@@ -73,6 +73,11 @@ const program = new Command('lanchat')
     if (!/^[A-Za-z0-9_.-]{1,32}$/.test(opts.network)) throw new UsageError('--network: 1–32 letters, digits, "_", "." or "-"');
     const password = secret(opts.passwordFile, 'LANCHAT_PASSWORD');
     const networkPassword = secret(opts.networkPasswordFile, 'LANCHAT_NETWORK_PASSWORD');
+    // Ink goes quiet when it believes it runs in CI (a CI or CONTINUOUS_INTEGRATION variable: it would draw
+    // nothing until exit). Here stdout is a terminal someone types into, so the screen must be drawn. Ink reads
+    // the variables when it loads, hence before the import below.
+    delete process.env['CI'];
+    delete process.env['CONTINUOUS_INTEGRATION'];
     const { runUi } = await import('./ui/run.js'); // Ink and React load only for the UI
     const code = await runUi({
       ...(opts.connect ? { connect: opts.connect } : {}),

@@ -165,7 +165,6 @@ t.test('log in, chat with a real coordinator: everyone, one, several; history; p
   await say('/quit');
   await waitFor(() => exits.length === 1, 'the app to leave');
   t.same(exits, [0]);
-  t.match(frame(), /alice/);
 });
 
 t.test('the chat screen fits the terminal and follows a resize', async (t) => {
