@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { ChatClient } from '../src/node/chat-client.js';
 import { fetchStatus } from '../src/node/status.js';
+import { percentile } from './stats.js';
 
 /**
  * Failover figures (issue #4): time from the coordinator's death until
@@ -69,11 +70,6 @@ async function coordinatorOf(nodes: NodeProc[]): Promise<NodeProc> {
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error('no settled cluster');
-}
-
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
 }
 
 /** Runs `kill9Trials` kill -9 and `stopTrials` kill -STOP failovers on one cluster. */

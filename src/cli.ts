@@ -12,6 +12,9 @@ import { findCoordinator } from './node/find-coordinator.js';
 import { DEFAULT_BCRYPT_COST } from './coordinator/credential-store.js';
 import { USERNAME_RE } from './protocol/limits.js';
 import { ProtocolError } from './protocol/errors.js';
+import { DEFAULT_LIMITS } from './protocol/limits.js';
+import { parseBytes } from './protocol/units.js';
+import { defaultDownloadDir } from './node/file-names.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -24,6 +27,13 @@ function intOption(min: number, max: number) {
     if (!/^\d+$/.test(value) || n < min || n > max) throw new InvalidArgumentError(`expected an integer from ${min} to ${max}`);
     return n;
   };
+}
+
+/** `--max-file-size`: bytes, or with a unit (100MiB, 1.5G, 500KB). */
+function sizeOption(value: string): number {
+  const n = parseBytes(value);
+  if (n === undefined || n > Number.MAX_SAFE_INTEGER) throw new InvalidArgumentError('expected a size such as 100MiB, 2G or 500000 (bytes)');
+  return n;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -64,8 +74,10 @@ const program = new Command('lanchat')
   .option('--network-password-file <file>', 'file holding the network password (else LANCHAT_NETWORK_PASSWORD)')
   .option('--reconnect-timeout <s>', 'seconds to look for a new coordinator after losing one', intOption(1, 86_400), 3600)
   .option('--bcrypt-cost <n>', 'bcrypt cost for new password hashes (local node)', intOption(4, 31), DEFAULT_BCRYPT_COST)
+  .option('--download-dir <dir>', 'where files sent to you are saved', defaultDownloadDir())
+  .option('--max-file-size <size>', 'largest file the local node relays when it coordinates', sizeOption, DEFAULT_LIMITS.maxFileBytes)
   .addOption(new Option('--log-level <level>', 'log level (the log is lanchat.log in the data directory)').choices(LOG_LEVELS).default('info'))
-  .action(async (opts: { connect?: string; locked?: boolean; user?: string; network: string; port: number; dataDir: string; passwordFile?: string; networkPasswordFile?: string; reconnectTimeout: number; bcryptCost: number; logLevel: string }) => {
+  .action(async (opts: { connect?: string; locked?: boolean; user?: string; network: string; port: number; dataDir: string; passwordFile?: string; networkPasswordFile?: string; reconnectTimeout: number; bcryptCost: number; downloadDir: string; maxFileSize: number; logLevel: string }) => {
     if (!process.stdout.isTTY || !process.stdin.isTTY) {
       throw new UsageError('the chat UI needs a terminal; from scripts and pipes use `lanchat client` (see lanchat client --help)');
     }
@@ -91,6 +103,8 @@ const program = new Command('lanchat')
       logLevel: opts.logLevel,
       reconnectTimeoutMs: opts.reconnectTimeout * 1000,
       bcryptCost: opts.bcryptCost,
+      downloadDir: opts.downloadDir,
+      maxFileBytes: opts.maxFileSize,
     });
     process.exit(code);
   });
@@ -109,8 +123,9 @@ program
   .option('--no-coordinator', 'never coordinate and hold no replica')
   .option('--bcrypt-cost <n>', 'bcrypt cost for new password hashes', intOption(4, 31), DEFAULT_BCRYPT_COST)
   .option('--max-message-rate <n>', 'messages per second one session may send', intOption(1, 1_000_000), 20)
+  .option('--max-file-size <size>', 'largest file relayed (e.g. 100MiB, 2G); larger ones are refused before any data flows', sizeOption, DEFAULT_LIMITS.maxFileBytes)
   .addOption(new Option('--log-level <level>', 'log level (logs go to stderr)').choices(LOG_LEVELS).default('warn'))
-  .action(async (opts: { port: number; host: string; dataDir: string; network: string; networkPasswordFile?: string; join: string[]; locked?: boolean; priority: number; coordinator: boolean; bcryptCost: number; maxMessageRate: number; logLevel: string }) => {
+  .action(async (opts: { port: number; host: string; dataDir: string; network: string; networkPasswordFile?: string; join: string[]; locked?: boolean; priority: number; coordinator: boolean; bcryptCost: number; maxMessageRate: number; maxFileSize: number; logLevel: string }) => {
     if (!/^[A-Za-z0-9_.-]{1,32}$/.test(opts.network)) throw new UsageError('--network: 1–32 letters, digits, "_", "." or "-"');
     const log = createLogger(opts.logLevel);
     const networkPassword = secret(opts.networkPasswordFile, 'LANCHAT_NETWORK_PASSWORD');
@@ -123,6 +138,7 @@ program
         network: opts.network,
         bcryptCost: opts.bcryptCost,
         maxMessageRate: opts.maxMessageRate,
+        limits: { maxFileBytes: opts.maxFileSize },
         priority: opts.priority,
         eligible: opts.coordinator,
         join: opts.join,
@@ -183,6 +199,7 @@ program
   .option('--reconnect-timeout <s>', 'seconds to look for a new coordinator after losing one', intOption(1, 86_400), 60)
   .requiredOption('--user <name>', 'username')
   .option('--register', 'create the account first')
+  .option('--download-dir <dir>', 'where files sent to this user are saved', defaultDownloadDir())
   .option('--password-file <file>', 'file holding the password (else LANCHAT_PASSWORD)')
   .option('--network-password-file <file>', 'file holding the network password (else LANCHAT_NETWORK_PASSWORD)')
   .addOption(new Option('--log-level <level>', 'log level (logs go to stderr)').choices(LOG_LEVELS).default('warn'))
@@ -192,10 +209,11 @@ program
 stdin, one JSON object a line:
   {"type":"send","text":"hi"}                       to everyone
   {"type":"send","text":"hi","to":["bob"],"id":1}   to bob only; "id" is echoed in the ack
-  {"type":"who"}   {"type":"quit"}                  end of input = quit once sends are acked
-stdout: ready, message, ack, presence and error lines (see README).`,
+  {"type":"file","path":"photo.jpg","to":["bob"]}  a file ("to" absent or empty = everyone online)
+  {"type":"who"}   {"type":"quit"}                  end of input = quit once sends and files are done
+stdout: ready, message, ack, presence, file-progress, file-sent, file, file-failed and error lines (see README).`,
   )
-  .action(async (opts: { connect?: string; network: string; locked?: boolean; dataDir: string; reconnectTimeout: number; user: string; register?: boolean; passwordFile?: string; networkPasswordFile?: string; logLevel: string }) => {
+  .action(async (opts: { connect?: string; network: string; locked?: boolean; dataDir: string; reconnectTimeout: number; user: string; register?: boolean; downloadDir: string; passwordFile?: string; networkPasswordFile?: string; logLevel: string }) => {
     if (opts.locked && !opts.connect) throw new UsageError('--locked needs --connect HOST:PORT: nothing is discovered in locked-down mode');
     if (!USERNAME_RE.test(opts.user)) throw new UsageError('--user: 1–32 letters, digits, "_", "." or "-"');
     const password = secret(opts.passwordFile, 'LANCHAT_PASSWORD');
@@ -224,6 +242,7 @@ stdout: ready, message, ack, presence and error lines (see README).`,
         user: opts.user,
         password,
         register: opts.register === true,
+        downloadDir: opts.downloadDir,
         log,
         ...(networkPassword === undefined ? {} : { networkPassword }),
       },

@@ -4,7 +4,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import type { Logger } from 'pino';
-import { DEFAULT_LIMITS, HARD_MAX_PAYLOAD, type Limits } from '../protocol/limits.js';
+import { DEFAULT_LIMITS, FILE_CHUNK_BYTES, FILE_HEADER_BYTES, FILE_WINDOW_BYTES, HARD_MAX_PAYLOAD, type Limits } from '../protocol/limits.js';
 import { ERROR_CODES, ProtocolError, type ErrorCode } from '../protocol/errors.js';
 import {
   clientMessageSchema,
@@ -22,6 +22,8 @@ import type { CredentialStore } from './credential-store.js';
 import type { ReplicationHub, StandbyLink } from './replication.js';
 import { issueToken, verifyToken } from './session-token.js';
 import { RateLimiter } from './rate-limiter.js';
+import { Transfers, type Outcome, type Transfer } from './transfers.js';
+import { formatBytes } from '../protocol/units.js';
 
 const HEARTBEAT_MS = 1_000; // ping period (DESIGN §6)
 const DEAD_AFTER_MS = 3_000; // 3 missed pongs: the client is gone (DESIGN §4)
@@ -137,6 +139,7 @@ export class Relay extends EventEmitter<RelayEvents> {
   readonly #sendRate: RateLimiter;
   readonly #loginByUser: RateLimiter;
   readonly #loginByAddress: RateLimiter;
+  readonly #transfers: Transfers<Session>;
   #http: Server | undefined;
   #wss: WebSocketServer | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -173,6 +176,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.#sendRate = new RateLimiter({ capacity: rate * 2, refillPerSecond: rate }, now);
     this.#loginByUser = new RateLimiter(LOGIN_FAILURES_PER_USER, now);
     this.#loginByAddress = new RateLimiter(LOGIN_FAILURES_PER_ADDRESS, now);
+    this.#transfers = new Transfers({ now });
     // Messages merged in from a standby reach the recipients online now; the sender's resend will only be acked.
     deps.hub.on('merged', (entries) => {
       for (const e of entries) if (e.kind === 'message') this.#deliver(e);
@@ -333,9 +337,10 @@ export class Relay extends EventEmitter<RelayEvents> {
 
   #onFrame(s: Session, data: RawData, isBinary: boolean): void {
     const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
-    // Size first, so an oversize frame is never queued. Nodes exchange entries in larger frames.
-    if (buf.length > this.#opts.limits.maxFrameBytes && s.peer === undefined) {
-      return this.#reject(s, 'frame_too_large', `frame is ${buf.length} bytes; the limit is ${this.#opts.limits.maxFrameBytes}`);
+    // Size first, so an oversize frame is never queued. Nodes exchange entries in larger frames; file data comes in chunks.
+    const max = isBinary && s.user !== undefined ? FILE_HEADER_BYTES + FILE_CHUNK_BYTES : this.#opts.limits.maxFrameBytes;
+    if (buf.length > max && s.peer === undefined) {
+      return this.#reject(s, 'frame_too_large', `frame is ${buf.length} bytes; the limit is ${max}`);
     }
     if (s.busy) {
       if (s.queue.length >= MAX_QUEUED_FRAMES || s.queuedBytes + buf.length > MAX_QUEUED_BYTES) {
@@ -384,7 +389,7 @@ export class Relay extends EventEmitter<RelayEvents> {
   }
 
   #dispatch(s: Session, buf: Buffer, isBinary: boolean): Promise<void> | void {
-    if (isBinary) return this.#reject(s, 'bad_frame');
+    if (isBinary) return s.user === undefined ? this.#reject(s, 'bad_frame') : this.#fileData(s, buf);
     const parsed = parseClientFrame(buf.toString('utf8'), this.#schema);
     if (!s.networkOk && !(parsed.ok && parsed.value.type === 'network:auth')) {
       // The network password comes before anything else (issue #3): no second chance on this connection.
@@ -560,6 +565,132 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.#deps.hub.ack(s.peer!, msg.vv);
   }
 
+  // ---- files (issue #6): offered, accepted, then relayed chunk by chunk within the window ----
+
+  fileOffer(s: Session, msg: Msg<'file:offer'>): void {
+    const from = s.user!;
+    if (!this.#sendRate.take(`s${s.id}`)) return this.#reject(s, 'rate_limited', 'sending too fast; slow down', msg.id);
+    const max = this.#opts.limits.maxFileBytes;
+    if (msg.size > max) {
+      // A user's mistake, not abuse: no strike. Refused before any data flows.
+      return this.#send(s, errorFrame('file_too_large', `${msg.name} is ${formatBytes(msg.size)}; this network accepts files up to ${formatBytes(max)}`, msg.id));
+    }
+    const users = new Map<string, string>();
+    for (const name of msg.to) {
+      const user = this.#deps.state.user(name);
+      if (user === undefined) return this.#reject(s, 'unknown_recipient', `no such user: ${name}`, msg.id);
+      users.set(userKey(user.name), user.name);
+    }
+    const everyone = users.size === 0;
+    if (everyone) for (const [key, set] of this.#byUser) users.set(key, set.values().next().value!.user!.name);
+    const targets: { session: Session; user: string }[] = [];
+    const skipped: string[] = [];
+    for (const [key, name] of users) {
+      const sessions = [...(this.#byUser.get(key) ?? [])].filter((x) => x !== s);
+      if (sessions.length === 0 && key !== userKey(from.name)) skipped.push(name);
+      for (const session of sessions) targets.push({ session, user: name });
+    }
+    if (targets.length === 0) {
+      const why = everyone ? 'nobody else is online' : `${skipped.join(', ')} ${skipped.length === 1 ? 'is' : 'are'} offline`;
+      return this.#send(s, errorFrame('recipient_offline', `${why}: files are not kept for users who are offline; nothing was sent`, msg.id));
+    }
+    const refusal = this.#transfers.refusal(s);
+    if (refusal !== undefined) return this.#send(s, errorFrame('rate_limited', refusal, msg.id));
+    const t = this.#transfers.open(s, from.name, msg.id, msg.name, msg.size, targets);
+    const to = [...new Set(targets.map((x) => x.user))];
+    this.#send(s, { type: 'file:accepted', id: msg.id, stream: t.stream, to, skipped: everyone ? [] : skipped, chunk: FILE_CHUNK_BYTES, window: FILE_WINDOW_BYTES });
+    const start = JSON.stringify({ type: 'file:start', stream: t.stream, id: t.id, from: from.name, name: msg.name, size: msg.size, to: everyone ? [] : to } satisfies ServerMessage);
+    for (const target of t.targets) this.#sendRaw(target.session, start);
+    this.#deps.log.info({ from: from.name, to, size: msg.size, stream: t.stream }, 'file transfer started');
+  }
+
+  /** A chunk: checked against the offer and the window, then passed on as it came (no copy). */
+  #fileData(s: Session, buf: Buffer): void {
+    if (buf.length < FILE_HEADER_BYTES) return this.#reject(s, 'bad_frame', 'a file chunk starts with its 4-byte stream number');
+    const stream = buf.readUInt32BE(0);
+    const check = this.#transfers.data(s, stream, buf.length - FILE_HEADER_BYTES);
+    if (!check.ok) {
+      if (check.transfer === undefined) return; // a chunk already in flight when the transfer ended
+      this.#abortTransfer(check.transfer, `the sender broke the protocol (${check.reason})`, `file transfer stopped: ${check.reason}`);
+      return this.#reject(s, 'invalid_message', check.reason);
+    }
+    for (const target of check.transfer.targets) {
+      if (target.state === 'receiving' && target.session.ws.readyState === WebSocket.OPEN) target.session.ws.send(buf, { binary: true });
+    }
+  }
+
+  fileEnd(s: Session, msg: Msg<'file:end'>): void {
+    const check = this.#transfers.end(s, msg.stream);
+    if (!check.ok) {
+      if (check.transfer === undefined) return;
+      this.#abortTransfer(check.transfer, `the sender broke the protocol (${check.reason})`, `file transfer stopped: ${check.reason}`);
+      return this.#reject(s, 'invalid_message', check.reason);
+    }
+    const frame = JSON.stringify({ type: 'file:end', stream: msg.stream, sha256: msg.sha256 } satisfies ServerMessage);
+    for (const target of check.transfer.targets) if (target.state === 'receiving') this.#sendRaw(target.session, frame);
+  }
+
+  fileCancel(s: Session, msg: Msg<'file:cancel'>): void {
+    const t = this.#transfers.get(msg.stream);
+    if (t?.sender !== s) return; // over already
+    this.#abortTransfer(t, `${t.from} cancelled it${msg.reason ? ` (${msg.reason})` : ''}`);
+  }
+
+  fileAck(s: Session, msg: Msg<'file:ack'>): void {
+    const outcome = this.#transfers.ack(s, msg.stream, msg.received);
+    if (outcome === undefined) {
+      const t = this.#transfers.get(msg.stream);
+      if (t?.targets.some((x) => x.session === s && x.state === 'receiving')) this.#reject(s, 'invalid_message', `acknowledged ${msg.received} bytes of ${t.received} sent`);
+      return;
+    }
+    this.#applyOutcome(outcome);
+  }
+
+  fileDone(s: Session, msg: Msg<'file:done'>): void {
+    const outcome = this.#transfers.finish(s, msg.stream);
+    if (outcome) this.#applyOutcome(outcome);
+  }
+
+  fileFail(s: Session, msg: Msg<'file:fail'>): void {
+    const outcome = this.#transfers.finish(s, msg.stream, msg.reason);
+    if (outcome) this.#applyOutcome(outcome);
+  }
+
+  #applyOutcome(o: Outcome<Session>): void {
+    const t = o.transfer;
+    if (o.credit !== undefined && !o.complete) this.#sendRaw(t.sender, JSON.stringify({ type: 'file:credit', stream: t.stream, acked: o.credit } satisfies ServerMessage));
+    if (o.complete) {
+      const report = this.#transfers.report(t);
+      this.#send(t.sender, { type: 'file:sent', id: t.cid, ...report });
+      this.#deps.log.info({ from: t.from, stream: t.stream, ...report }, 'file transfer over');
+    }
+  }
+
+  /** Stops a transfer: its recipients are told why, and the sender too when `toSender` says what to tell. */
+  #abortTransfer(t: Transfer<Session>, reason: string, toSender?: string): void {
+    this.#transfers.abort(t.stream);
+    const frame = JSON.stringify({ type: 'file:abort', stream: t.stream, reason } satisfies ServerMessage);
+    for (const target of t.targets) if (target.state === 'receiving') this.#sendRaw(target.session, frame);
+    if (toSender !== undefined) this.#send(t.sender, errorFrame('file_failed', toSender, t.cid));
+  }
+
+  /** Recipients that stopped writing leave the transfer; senders that stopped sending lose it. */
+  #checkTransfers(): void {
+    if (this.#transfers.size === 0) return;
+    const { recipients, senders } = this.#transfers.stalled();
+    for (const { transfer, target } of recipients) {
+      this.#sendRaw(target.session, JSON.stringify({ type: 'file:abort', stream: transfer.stream, reason: 'this client stopped writing the file' } satisfies ServerMessage));
+      const outcome = this.#transfers.finish(target.session, transfer.stream, 'stopped receiving');
+      if (outcome) this.#applyOutcome(outcome);
+    }
+    for (const t of senders) this.#abortTransfer(t, `${t.from} stopped sending`, 'file transfer stopped: no data for a minute');
+  }
+
+  /** Bytes of file data a session may legitimately have waiting on its socket. */
+  #fileAllowance(s: Session): number {
+    return this.#transfers.incomingOf(s) * FILE_WINDOW_BYTES;
+  }
+
   // ---- routing ----
 
   /**
@@ -629,6 +760,9 @@ export class Relay extends EventEmitter<RelayEvents> {
     if (s.peer) this.#deps.hub.detach(s.peer);
     this.#strikes.reset(`s${s.id}`);
     this.#sendRate.reset(`s${s.id}`);
+    const { aborted, outcomes } = this.#transfers.leave(s, s.user === undefined ? 'disconnected' : `${s.user.name} disconnected`);
+    for (const t of aborted) this.#abortTransfer(t, `${t.from} disconnected`);
+    for (const o of outcomes) this.#applyOutcome(o);
     s.queue.length = 0;
     s.queuedBytes = 0;
     if (s.user === undefined) return;
@@ -643,6 +777,7 @@ export class Relay extends EventEmitter<RelayEvents> {
   }
 
   #heartbeat(): void {
+    this.#checkTransfers();
     const now = (this.#deps.now ?? Date.now)();
     for (const s of this.#sessions) {
       if (now - s.lastPong > this.#opts.deadAfterMs) {
@@ -668,7 +803,7 @@ export class Relay extends EventEmitter<RelayEvents> {
    */
   #sendRaw(s: Session, frame: string, live = false): void {
     if (s.ws.readyState !== WebSocket.OPEN) return;
-    if (live && s.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+    if (live && s.ws.bufferedAmount > MAX_BUFFERED_BYTES && s.ws.bufferedAmount > MAX_BUFFERED_BYTES + this.#fileAllowance(s)) {
       this.#deps.log.warn({ session: s.id, user: s.user?.name }, 'client too slow: disconnecting');
       s.ws.terminate();
       return;
@@ -688,6 +823,12 @@ const HANDLERS: { [K in ClientMessage['type']]: Handler<K> } = {
   'peer:hello': { needs: 'network', run: Relay.prototype.peerHello },
   'peer:entries': { needs: 'peer', run: Relay.prototype.peerEntries },
   'peer:ack': { needs: 'peer', run: Relay.prototype.peerAck },
+  'file:offer': { needs: 'login', run: Relay.prototype.fileOffer },
+  'file:end': { needs: 'login', run: Relay.prototype.fileEnd },
+  'file:cancel': { needs: 'login', run: Relay.prototype.fileCancel },
+  'file:ack': { needs: 'login', run: Relay.prototype.fileAck },
+  'file:done': { needs: 'login', run: Relay.prototype.fileDone },
+  'file:fail': { needs: 'login', run: Relay.prototype.fileFail },
 };
 
 /**

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { ServerMessage, type ChatMessage } from '../protocol/messages.js';
 import { PROTOCOL_VERSION, type Limits } from '../protocol/limits.js';
 import { ProtocolError, type ErrorCode, ERROR_CODES } from '../protocol/errors.js';
+import { FileTransfers, type FileProgress, type FileSent, type ReceivedFile } from './file-transfer.js';
 
 const CONNECT_TIMEOUT_MS = 5_000; // first connection: TCP + WebSocket handshake on a LAN
 const FAILOVER_CONNECT_TIMEOUT_MS = 700; // during a failover, a candidate that is this slow is skipped for now
@@ -29,6 +30,8 @@ export interface ChatClientOptions {
   log: Logger;
   connectTimeoutMs?: number;
   reconnectTimeoutMs?: number;
+  /** Where files sent to this user are saved; without it, files are refused. */
+  downloadDir?: string;
 }
 
 /** What the client knows once logged in. */
@@ -62,6 +65,14 @@ export interface ChatClientEvents {
   /** Who coordinates and who is next: worth remembering for when discovery finds nothing. */
   succession: [{ term: number; coordinator: { id: string; address: string }; standbys: { id: string; address: string }[] }];
   error: [ClientError];
+  /** A file going out or coming in moved on (at most every 250 ms per file). */
+  'file:progress': [FileProgress];
+  /** A file we sent is saved by (some of) its recipients. */
+  'file:sent': [FileSent];
+  /** A file sent to us is saved and verified. */
+  file: [ReceivedFile];
+  /** A file sent to us was interrupted or damaged: nothing was saved under its name. */
+  'file:failed': [{ id: string; from: string; name: string; reason: string }];
   /** Gave up: no coordinator within the reconnect timeout, or login refused. */
   close: [{ code: number; reason: string }];
 }
@@ -96,10 +107,35 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
   #paceTimer: NodeJS.Timeout | undefined;
   #historyDone = false;
   #whoPending = 0;
+  readonly #files: FileTransfers;
 
   constructor(options: ChatClientOptions) {
     super();
     this.#opts = options;
+    this.#files = new FileTransfers(
+      {
+        send: (frame) => this.#write(frame),
+        sendBinary: (data) => {
+          if (this.#ws?.readyState !== WebSocket.OPEN) return false;
+          this.#ws.send(data, { binary: true });
+          return true;
+        },
+        maxFileBytes: () => this.#ready?.limits.maxFileBytes,
+        log: options.log,
+        progress: (p) => this.emit('file:progress', p),
+        sent: (f) => {
+          this.emit('file:sent', f);
+          this.#wakeDrainWaiters();
+        },
+        uploadFailed: (id, err) => {
+          this.emit('error', { code: err.code, message: err.message, ref: id });
+          this.#wakeDrainWaiters();
+        },
+        received: (f) => this.emit('file', f),
+        receiveFailed: (f) => this.emit('file:failed', f),
+      },
+      options.downloadDir,
+    );
   }
 
   get ready(): Ready | undefined {
@@ -142,6 +178,15 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     return id;
   }
 
+  /**
+   * Sends the file at `path` to `to` (empty = everyone online); returns its id.
+   * Progress, then `file:sent` or an `error` with this id as `ref`, follow.
+   */
+  sendFile(path: string, to: readonly string[] = [], id: string = randomUUID()): string {
+    this.#files.send(path, [...to], id);
+    return id;
+  }
+
   /** Asks for the online list; the answer arrives as a `presence` event. */
   who(): void {
     this.#whoPending++;
@@ -163,6 +208,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     this.#closed = true;
     clearTimeout(this.#silence);
     clearTimeout(this.#paceTimer);
+    this.#files.interrupt('the client was closed');
     const ws = this.#ws;
     this.#wakeDrainWaiters();
     if (ws === undefined || ws.readyState === WebSocket.CLOSED) return;
@@ -210,6 +256,14 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
         if (ws === this.#ws) this.#lost(address);
       });
       ws.on('message', (data, isBinary) => {
+        if (isBinary) {
+          // File data; nothing else comes in binary frames.
+          if (settled && ws === this.#ws) {
+            this.#heard();
+            this.#files.onData(Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data));
+          }
+          return;
+        }
         const result = ServerMessage.safeParse(isBinary ? undefined : safeJson(data.toString()));
         if (!result.success) {
           log.warn({ issues: result.error.issues.slice(0, 3) }, 'ignoring an invalid frame from the coordinator');
@@ -282,6 +336,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
   #lost(from: string): void {
     clearTimeout(this.#silence);
     this.#ws = undefined;
+    this.#files.interrupt('the connection to the coordinator was lost');
     if (this.#closed || this.#reconnecting) return;
     this.#reconnecting = true;
     this.emit('reconnecting', { from });
@@ -350,7 +405,15 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
         return void this.emit('succession', { term: msg.term, coordinator: msg.coordinator, standbys: msg.standbys });
       case 'redirect':
         return; // the close that follows starts the reconnection, which follows it
+      case 'file:accepted':
+      case 'file:credit':
+      case 'file:sent':
+      case 'file:start':
+      case 'file:end':
+      case 'file:abort':
+        return this.#files.onFrame(msg);
       case 'error':
+        if (msg.ref !== undefined && this.#files.onError(msg.ref, new ProtocolError(isCode(msg.code) ? msg.code : 'file_failed', msg.message))) return;
         if (msg.ref !== undefined) this.#outbox.delete(msg.ref); // that send failed for good: it will not be acked
         this.emit('error', { code: msg.code, message: msg.message, ...(msg.ref === undefined ? {} : { ref: msg.ref }) });
         return this.#wakeDrainWaiters();
@@ -385,7 +448,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
   }
 
   #idle(): boolean {
-    return this.#closed || (this.#outbox.size === 0 && this.#historyDone && this.#whoPending === 0 && !this.#reconnecting);
+    return this.#closed || (this.#outbox.size === 0 && this.#files.uploading === 0 && this.#historyDone && this.#whoPending === 0 && !this.#reconnecting);
   }
 
   /** Emits the whole online list, whatever changed: consumers never apply deltas themselves. */
@@ -393,8 +456,10 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     this.emit('presence', this.online);
   }
 
-  #write(frame: object): void {
-    if (this.#ws?.readyState === WebSocket.OPEN) this.#ws.send(JSON.stringify(frame));
+  #write(frame: object): boolean {
+    if (this.#ws?.readyState !== WebSocket.OPEN) return false;
+    this.#ws.send(JSON.stringify(frame));
+    return true;
   }
 
   /** Any frame or ping proves the coordinator alive; silence past SILENCE_MS means it is not. */

@@ -16,6 +16,12 @@ const Command = z.discriminatedUnion('type', [
     to: z.array(z.string()).optional(),
     id: z.union([z.string().max(256), z.number()]).optional(),
   }),
+  z.object({
+    type: z.literal('file'),
+    path: z.string().min(1).max(4096),
+    to: z.array(z.string()).optional(),
+    id: z.union([z.string().max(256), z.number()]).optional(),
+  }),
   z.object({ type: z.literal('who') }),
   z.object({ type: z.literal('quit') }),
 ]);
@@ -61,6 +67,17 @@ export async function runJsonClient(
       rememberSuccession(remember.dataDir, remember.network, succession).catch((err: unknown) => log.debug({ err }, 'could not remember the coordinator'));
     });
   }
+  // Files (issue #6): the sender's progress and outcome carry its id; recipients get one line per saved file.
+  client.on('file:progress', (p) => {
+    if (p.direction === 'out') out({ type: 'file-progress', id: idFor(p.id), sent: p.done, size: p.size });
+    else out({ type: 'file-progress', id: p.id, from: p.from, name: p.name, received: p.done, size: p.size });
+  });
+  client.on('file:sent', (f) => {
+    out({ type: 'file-sent', id: idFor(f.id), name: f.name, size: f.size, to: f.delivered, ...(f.failed.length > 0 ? { failed: f.failed } : {}), ...(f.skipped.length > 0 ? { offline: f.skipped } : {}) });
+    correlation.delete(f.id);
+  });
+  client.on('file', (f) => out({ type: 'file', id: f.id, from: f.from, to: f.to, name: f.name, size: f.size, sha256: f.sha256, path: f.path }));
+  client.on('file:failed', (f) => out({ type: 'file-failed', id: f.id, from: f.from, name: f.name, reason: f.reason }));
   client.on('error', (e) => {
     out({ type: 'error', code: e.code, message: e.message, ...(e.ref === undefined ? {} : { id: idFor(e.ref) }) });
     if (e.ref !== undefined) correlation.delete(e.ref);
@@ -97,12 +114,15 @@ export async function runJsonClient(
       const cmd = json === undefined ? undefined : Command.safeParse(json);
       if (cmd === undefined || !cmd.success) {
         const why = cmd === undefined ? (line.length > MAX_INPUT_LINE ? 'line too long' : 'not valid JSON') : cmd.error.issues.map((i) => `${i.path.join('.') || '(line)'}: ${i.message}`).slice(0, 3).join('; ');
-        out({ type: 'error', code: 'bad_input', message: `bad input line (${why}); expected {"type":"send","text":"…","to":[…]}, {"type":"who"} or {"type":"quit"}` });
+        out({ type: 'error', code: 'bad_input', message: `bad input line (${why}); expected {"type":"send","text":"…","to":[…]}, {"type":"file","path":"…","to":[…]}, {"type":"who"} or {"type":"quit"}` });
         return;
       }
       const c = cmd.data;
       if (c.type === 'send') {
         const cid = client.send(c.text, c.to ?? []);
+        if (c.id !== undefined) correlation.set(cid, c.id);
+      } else if (c.type === 'file') {
+        const cid = client.sendFile(c.path, c.to ?? []);
         if (c.id !== undefined) correlation.set(cid, c.id);
       } else if (c.type === 'who') {
         client.who();

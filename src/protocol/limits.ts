@@ -16,6 +16,8 @@ export interface Limits {
   historySize: number;
   /** Messages per second one session may send (the burst is twice this); clients pace themselves to it. */
   maxMessageRate: number;
+  /** Largest file the coordinator relays, in bytes; a larger offer is refused before any data flows. */
+  maxFileBytes: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -24,7 +26,19 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxRecipients: 64,
   historySize: 200,
   maxMessageRate: 20, // a fast typist sends 2/s; 20 leaves room for bots without letting one flood the room
+  maxFileBytes: 100 * 1024 * 1024, // 100 MiB (issue #6): photos, logs, builds; not disk images
 });
+
+/**
+ * File data travels in binary frames: a 4-byte big-endian stream number,
+ * then at most FILE_CHUNK_BYTES of the file. A sender keeps at most
+ * FILE_WINDOW_BYTES beyond what every recipient has written to disk, so the
+ * coordinator never holds more than that per transfer, whatever the file size.
+ */
+export const FILE_CHUNK_BYTES = 256 * 1024;
+export const FILE_WINDOW_BYTES = 4 * 1024 * 1024;
+/** Bytes of the stream number in front of each chunk. */
+export const FILE_HEADER_BYTES = 4;
 
 /**
  * Hard ceiling handed to `ws` as `maxPayload`. Frames between

@@ -9,6 +9,13 @@ export { ClientMessageId, Username } from './fields.js';
 /** Entries per `peer:entries` frame: keeps replication frames well under the 1 MiB hard limit. */
 export const MAX_ENTRIES_PER_FRAME = 200;
 
+/** A transfer's stream number: the 4-byte prefix of its binary frames. */
+export const StreamId = z.number().int().min(1).max(0xffff_ffff);
+/** A file name as offered: untrusted, sanitised by each recipient before use. */
+const FileName = z.string().min(1).max(1024);
+const Sha256 = z.string().regex(/^[0-9a-f]{64}$/);
+const Reason = z.string().max(300);
+
 /** Password as sent on the wire; the 72-byte bcrypt bound is checked by the handler. */
 const Password = z.string().min(1).max(256);
 
@@ -42,6 +49,25 @@ export function clientMessageSchema(limits: Limits = DEFAULT_LIMITS) {
     z.strictObject({ type: z.literal('peer:entries'), entries: z.array(Entry).max(MAX_ENTRIES_PER_FRAME) }),
     /** What the standby holds durably now. */
     z.strictObject({ type: z.literal('peer:ack'), vv: VersionVector }),
+    // ---- file transfer (issue #6; README "Files") ----
+    /** Announces a file; no data flows until the coordinator answers `file:accepted`. */
+    z.strictObject({
+      type: z.literal('file:offer'),
+      id: ClientMessageId,
+      name: FileName,
+      size: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+      to: z.array(Username).max(limits.maxRecipients).default([]),
+    }),
+    /** Sender: every byte was sent; recipients check this digest. */
+    z.strictObject({ type: z.literal('file:end'), stream: StreamId, sha256: Sha256 }),
+    /** Sender: give up (the file could not be read, or the user cancelled). */
+    z.strictObject({ type: z.literal('file:cancel'), stream: StreamId, reason: Reason.optional() }),
+    /** Recipient: bytes written to disk so far (the sender's credit). */
+    z.strictObject({ type: z.literal('file:ack'), stream: StreamId, received: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER) }),
+    /** Recipient: saved and verified. */
+    z.strictObject({ type: z.literal('file:done'), stream: StreamId }),
+    /** Recipient: could not save it (disk full, checksum mismatch). */
+    z.strictObject({ type: z.literal('file:fail'), stream: StreamId, reason: Reason }),
   ]);
 }
 
@@ -56,6 +82,7 @@ const LimitsSchema = z.object({
   maxRecipients: z.number().int().positive(),
   historySize: z.number().int().nonnegative(),
   maxMessageRate: z.number().positive(),
+  maxFileBytes: z.number().int().nonnegative(),
 });
 
 /** A chat message as delivered (live or from history). `to` empty = everyone. */
@@ -104,6 +131,40 @@ export const ServerMessage = z.discriminatedUnion('type', [
   /** Changes to it: one name each, so a join costs O(users) bytes, not O(users²). */
   z.object({ type: z.literal('presence:joined'), user: Username }),
   z.object({ type: z.literal('presence:left'), user: Username }),
+  /** The offer is accepted: send the data on `stream`, keeping at most `window` bytes beyond `file:credit`. */
+  z.object({
+    type: z.literal('file:accepted'),
+    id: ClientMessageId,
+    stream: StreamId,
+    to: z.array(Username),
+    /** Recipients who are offline: files are not kept for them. */
+    skipped: z.array(Username),
+    chunk: z.number().int().positive(),
+    window: z.number().int().positive(),
+  }),
+  /** Bytes every remaining recipient has written: the sender may run `window` ahead of this. */
+  z.object({ type: z.literal('file:credit'), stream: StreamId, acked: z.number().int().nonnegative() }),
+  /** The transfer is over: who saved it, who did not and why. */
+  z.object({
+    type: z.literal('file:sent'),
+    id: ClientMessageId,
+    delivered: z.array(Username),
+    failed: z.array(z.object({ user: Username, reason: z.string().max(300) })).max(10_000),
+  }),
+  /** To a recipient: a file is coming on `stream`. */
+  z.object({
+    type: z.literal('file:start'),
+    stream: StreamId,
+    id: z.string().regex(/^[0-9a-f]{32}$/),
+    from: Username,
+    name: z.string().max(1024),
+    size: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+    to: z.array(Username),
+  }),
+  /** To a recipient: all data has come; check it against this digest. */
+  z.object({ type: z.literal('file:end'), stream: StreamId, sha256: Sha256 }),
+  /** The transfer on `stream` stopped (to recipients: the sender left or cancelled; to the sender: see reason). */
+  z.object({ type: z.literal('file:abort'), stream: StreamId, reason: z.string().max(300) }),
   z.object({
     type: z.literal('error'),
     code: z.string(),

@@ -22,6 +22,10 @@ export interface UiOptions {
   logLevel: string;
   reconnectTimeoutMs: number;
   bcryptCost: number;
+  /** Where files sent to the user are saved. */
+  downloadDir: string;
+  /** The largest file the local node relays when it coordinates. */
+  maxFileBytes: number;
 }
 
 const ENTER_ALT_SCREEN = '\x1b[?1049h\x1b[H';
@@ -66,6 +70,7 @@ export async function runUi(opts: UiOptions): Promise<number> {
     log,
     bell: () => void process.stdout.write('\x07'),
     reconnectTimeoutMs: opts.reconnectTimeoutMs,
+    downloadDir: opts.downloadDir,
     ...(discovery ? { discover: async (network: string) => (await findCoordinator(network, { discovery, dataDir: opts.dataDir })).addresses } : {}),
     // A node remembers its network's succession itself; a client-only UI does it here.
     ...(node ? {} : { remember: (network, s) => void rememberSuccession(opts.dataDir, network, s).catch((err: unknown) => log.debug({ err }, 'could not remember the coordinator')) }),
@@ -123,6 +128,7 @@ async function startNode(opts: UiOptions, log: Logger, discovery: BonjourDiscove
     host: '0.0.0.0',
     network: opts.network,
     bcryptCost: opts.bcryptCost,
+    limits: { maxFileBytes: opts.maxFileBytes },
     discovery,
     ...(opts.networkPassword === undefined ? {} : { networkPassword: opts.networkPassword }),
   };

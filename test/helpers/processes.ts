@@ -101,9 +101,12 @@ export class JsonClient extends Proc {
         }
         return undefined;
       },
-      `${what} (stdout so far: ${this.stdout.slice(-5).join(' | ')}; stderr: ${this.stderr.slice(-3).join(' | ')})`,
+      what,
       timeoutMs,
-    );
+    ).catch((err: Error) => {
+      // The output as it is at the timeout, not as it was when the wait began.
+      throw new Error(`${err.message} (stdout: ${this.stdout.slice(-5).join(' | ')}; stderr: ${this.stderr.slice(-3).join(' | ')}; exit: ${this.exitCode})`);
+    });
   }
 
   write(obj: object | string): void {

@@ -12,11 +12,19 @@ export class TestSocket {
   readonly frames: Frame[] = [];
   closeCode: number | undefined;
   readonly ws: WebSocket;
+  /** Called with each binary frame (file data) as it comes. */
+  onBinary: ((buf: Buffer) => void) | undefined;
   #seen = 0;
 
   constructor(url: string, options: WebSocket.ClientOptions = {}) {
     this.ws = new WebSocket(url, { perMessageDeflate: false, ...options });
-    this.ws.on('message', (data) => this.frames.push(JSON.parse(data.toString()) as Frame));
+    this.ws.on('message', (data, isBinary) => {
+      if (!isBinary) return void this.frames.push(JSON.parse(data.toString()) as Frame);
+      // File data: recorded by stream and size (the bytes go to `onBinary`, when a test wants them).
+      const buf = data as Buffer;
+      this.onBinary?.(buf);
+      this.frames.push({ type: 'binary', stream: buf.readUInt32BE(0), bytes: buf.length - 4 });
+    });
     this.ws.on('close', (code) => (this.closeCode = code));
     this.ws.on('error', () => undefined);
   }

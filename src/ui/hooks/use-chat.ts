@@ -14,6 +14,8 @@ export interface ChatDeps {
   bell: () => void;
   makeClient?: (opts: ChatClientOptions) => ChatClient;
   reconnectTimeoutMs?: number;
+  /** Where received files are saved (without it, files are refused). */
+  downloadDir?: string;
 }
 
 export interface ChatActions {
@@ -55,6 +57,7 @@ export function useChat(state: UiState, dispatch: Dispatch<Action>, deps: ChatDe
       log: d.log.child({ component: 'client' }),
       ...(networkPassword === '' ? {} : { networkPassword }),
       ...(d.reconnectTimeoutMs === undefined ? {} : { reconnectTimeoutMs: d.reconnectTimeoutMs }),
+      ...(d.downloadDir === undefined ? {} : { downloadDir: d.downloadDir }),
       ...(d.discover && network !== '' ? { discover: () => d.discover!(network) } : {}),
     };
     const c = (d.makeClient ?? ((o) => new ChatClient(o)))(opts);

@@ -1,0 +1,252 @@
+import { randomBytes } from 'node:crypto';
+import { FILE_WINDOW_BYTES } from '../protocol/limits.js';
+
+/** Files one session may be sending at once. */
+export const MAX_UPLOADS_PER_SESSION = 4;
+/** Transfers the coordinator relays at once: with the window, this bounds its file memory (64 × 4 MiB). */
+export const MAX_TRANSFERS = 64;
+/** A recipient that writes nothing for this long while data waits for it is dropped from the transfer… */
+export const STALL_MS = 30_000;
+/** …and a sender that sends nothing for this long while it may is cut off. */
+export const SENDER_STALL_MS = 60_000;
+
+/** One recipient session of a transfer. */
+export interface Target<S> {
+  readonly session: S;
+  readonly user: string;
+  /** Bytes it has written to disk. */
+  acked: number;
+  state: 'receiving' | 'done' | 'failed';
+  /** Why it failed. */
+  reason?: string;
+  /** When it last acknowledged anything (or the transfer began). */
+  progressAt: number;
+}
+
+/** A file on its way from one session to several, through the coordinator. */
+export interface Transfer<S> {
+  /** The number in front of every data frame. */
+  readonly stream: number;
+  /** The id recipients see (random: it says nothing about the sender). */
+  readonly id: string;
+  /** The sender's own id for it. */
+  readonly cid: string;
+  readonly sender: S;
+  readonly from: string;
+  readonly name: string;
+  readonly size: number;
+  readonly targets: Target<S>[];
+  /** Bytes forwarded so far. */
+  received: number;
+  /** The sender said `file:end` (all bytes are in). */
+  ended: boolean;
+  /** The credit last sent to the sender. */
+  credit: number;
+  /** When the sender last sent data. */
+  dataAt: number;
+}
+
+/** What the relay must do after a recipient's ack, done or fail, or a session leaving. */
+export interface Outcome<S> {
+  transfer: Transfer<S>;
+  /** Send the sender this new credit. */
+  credit?: number;
+  /** Every recipient has finished: tell the sender and forget the transfer. */
+  complete?: boolean;
+}
+
+export type DataCheck<S> = { ok: true; transfer: Transfer<S> } | { ok: false; transfer?: Transfer<S>; reason: string };
+
+/**
+ * The coordinator's book of file transfers (issue #6), kept apart from the
+ * sockets so the rules can be tested without any: who may send what on which
+ * stream, how far a sender may run ahead of its slowest recipient (the
+ * window: the coordinator's memory bound), and when a transfer is over.
+ */
+export class Transfers<S> {
+  readonly #byStream = new Map<number, Transfer<S>>();
+  readonly #window: number;
+  readonly #now: () => number;
+  #next = 1;
+
+  constructor(options: { window?: number; now?: () => number } = {}) {
+    this.#window = options.window ?? FILE_WINDOW_BYTES;
+    this.#now = options.now ?? Date.now;
+  }
+
+  get size(): number {
+    return this.#byStream.size;
+  }
+
+  get(stream: number): Transfer<S> | undefined {
+    return this.#byStream.get(stream);
+  }
+
+  /** Transfers `session` is receiving now. */
+  incomingOf(session: S): number {
+    let n = 0;
+    for (const t of this.#byStream.values()) for (const x of t.targets) if (x.session === session && x.state === 'receiving') n++;
+    return n;
+  }
+
+  /** Why `sender` may not start another transfer now, or undefined when it may. */
+  refusal(sender: S): string | undefined {
+    if (this.#byStream.size >= MAX_TRANSFERS) return `the coordinator is relaying ${MAX_TRANSFERS} files already; try again shortly`;
+    let mine = 0;
+    for (const t of this.#byStream.values()) if (t.sender === sender) mine++;
+    if (mine >= MAX_UPLOADS_PER_SESSION) return `at most ${MAX_UPLOADS_PER_SESSION} files at once from one session`;
+    return undefined;
+  }
+
+  /** Opens a transfer to `targets` (at least one). */
+  open(sender: S, from: string, cid: string, name: string, size: number, targets: { session: S; user: string }[]): Transfer<S> {
+    const now = this.#now();
+    while (this.#byStream.has(this.#next)) this.#advance();
+    const stream = this.#next;
+    this.#advance();
+    const transfer: Transfer<S> = {
+      stream,
+      id: randomBytes(16).toString('hex'),
+      cid,
+      sender,
+      from,
+      name,
+      size,
+      targets: targets.map((t) => ({ ...t, acked: 0, state: 'receiving', progressAt: now })),
+      received: 0,
+      ended: false,
+      credit: 0,
+      dataAt: now,
+    };
+    this.#byStream.set(stream, transfer);
+    return transfer;
+  }
+
+  /** Checks `bytes` of data from `sender` on `stream` and counts them. */
+  data(sender: S, stream: number, bytes: number): DataCheck<S> {
+    const t = this.#byStream.get(stream);
+    if (t === undefined || t.sender !== sender) return { ok: false, reason: `no transfer of yours on stream ${stream}` };
+    if (t.ended) return { ok: false, transfer: t, reason: 'data after file:end' };
+    if (t.received + bytes > t.size) return { ok: false, transfer: t, reason: `more data than the ${t.size} bytes offered` };
+    if (t.received + bytes - this.#floor(t) > this.#window) return { ok: false, transfer: t, reason: `sent past the window of ${this.#window} bytes` };
+    t.received += bytes;
+    t.dataAt = this.#now();
+    return { ok: true, transfer: t };
+  }
+
+  /** The sender says all data was sent: true when that is so. */
+  end(sender: S, stream: number): DataCheck<S> {
+    const t = this.#byStream.get(stream);
+    if (t === undefined || t.sender !== sender) return { ok: false, reason: `no transfer of yours on stream ${stream}` };
+    if (t.ended) return { ok: false, transfer: t, reason: 'file:end twice' };
+    if (t.received !== t.size) return { ok: false, transfer: t, reason: `file:end after ${t.received} of ${t.size} bytes` };
+    t.ended = true;
+    return { ok: true, transfer: t };
+  }
+
+  /** A recipient wrote `received` bytes. Undefined: not a recipient of that stream, or an impossible count. */
+  ack(session: S, stream: number, received: number): Outcome<S> | undefined {
+    const t = this.#byStream.get(stream);
+    const target = t?.targets.find((x) => x.session === session);
+    if (t === undefined || target === undefined || target.state !== 'receiving') return undefined;
+    if (received < target.acked || received > t.received) return undefined;
+    if (received > target.acked) target.progressAt = this.#now();
+    target.acked = received;
+    return this.#credit(t);
+  }
+
+  /** A recipient finished: saved (`reason` undefined) or failed. */
+  finish(session: S, stream: number, reason?: string): Outcome<S> | undefined {
+    const t = this.#byStream.get(stream);
+    const target = t?.targets.find((x) => x.session === session);
+    if (t === undefined || target === undefined || target.state !== 'receiving') return undefined;
+    if (reason === undefined && !(t.ended && target.acked === t.size)) return undefined; // "done" before it has it all
+    target.state = reason === undefined ? 'done' : 'failed';
+    if (reason !== undefined) target.reason = reason;
+    return this.#settle(t);
+  }
+
+  /** Removes a transfer (sender cancelled, broke the rules or left); returns it so its recipients can be told. */
+  abort(stream: number): Transfer<S> | undefined {
+    const t = this.#byStream.get(stream);
+    if (t === undefined) return undefined;
+    this.#byStream.delete(stream);
+    return t;
+  }
+
+  /**
+   * A session left. Transfers it was sending are aborted (returned in `aborted`
+   * for their recipients to be told); in those it was receiving it fails.
+   */
+  leave(session: S, why: string): { aborted: Transfer<S>[]; outcomes: Outcome<S>[] } {
+    const aborted: Transfer<S>[] = [];
+    const outcomes: Outcome<S>[] = [];
+    for (const t of [...this.#byStream.values()]) {
+      if (t.sender === session) {
+        this.abort(t.stream);
+        aborted.push(t);
+        continue;
+      }
+      if (t.targets.some((x) => x.session === session)) {
+        const o = this.finish(session, t.stream, why);
+        if (o) outcomes.push(o);
+      }
+    }
+    return { aborted, outcomes };
+  }
+
+  /** Recipients that stopped writing and senders that stopped sending, as of now. */
+  stalled(): { recipients: { transfer: Transfer<S>; target: Target<S> }[]; senders: Transfer<S>[] } {
+    const now = this.#now();
+    const recipients: { transfer: Transfer<S>; target: Target<S> }[] = [];
+    const senders: Transfer<S>[] = [];
+    for (const t of this.#byStream.values()) {
+      for (const target of t.targets) {
+        if (target.state === 'receiving' && target.acked < t.received && now - target.progressAt > STALL_MS) recipients.push({ transfer: t, target });
+      }
+      const mayPush = !t.ended && t.received < t.size && t.received - this.#floor(t) < this.#window;
+      if (mayPush && now - Math.max(t.dataAt, this.#lastCreditAt.get(t) ?? 0) > SENDER_STALL_MS) senders.push(t);
+    }
+    return { recipients, senders };
+  }
+
+  /** Who saved it and who did not (and why), for `file:sent`. */
+  report(t: Transfer<S>): { delivered: string[]; failed: { user: string; reason: string }[] } {
+    const delivered = new Set<string>();
+    for (const target of t.targets) if (target.state === 'done') delivered.add(target.user);
+    const failed = new Map<string, string>();
+    for (const target of t.targets) {
+      if (target.state !== 'done' && !delivered.has(target.user)) failed.set(target.user, target.reason ?? 'not saved');
+    }
+    return { delivered: [...delivered], failed: [...failed].map(([user, reason]) => ({ user, reason })) };
+  }
+
+  readonly #lastCreditAt = new WeakMap<Transfer<S>, number>();
+
+  /** The least any still-receiving recipient has written: the sender's window starts there. */
+  #floor(t: Transfer<S>): number {
+    let min = Infinity;
+    for (const target of t.targets) if (target.state === 'receiving') min = Math.min(min, target.acked);
+    return min === Infinity ? t.received : min;
+  }
+
+  #credit(t: Transfer<S>): Outcome<S> {
+    const floor = this.#floor(t);
+    if (floor <= t.credit) return { transfer: t };
+    t.credit = floor;
+    this.#lastCreditAt.set(t, this.#now());
+    return { transfer: t, credit: floor };
+  }
+
+  #settle(t: Transfer<S>): Outcome<S> {
+    if (t.targets.every((x) => x.state !== 'receiving')) {
+      this.#byStream.delete(t.stream);
+      return { transfer: t, complete: true };
+    }
+    return this.#credit(t); // the slowest may have gone: the window moves on
+  }
+
+  #advance(): void {
+    this.#next = this.#next >= 0xffff_ffff ? 1 : this.#next + 1;
+  }
+}

@@ -1,0 +1,373 @@
+import { createHash, type Hash } from 'node:crypto';
+import { open, unlink, type FileHandle } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import type { Logger } from 'pino';
+import { FILE_HEADER_BYTES } from '../protocol/limits.js';
+import { ProtocolError } from '../protocol/errors.js';
+import type { ServerMessage } from '../protocol/messages.js';
+import { formatBytes } from '../protocol/units.js';
+import { ensureDir, sanitizeFileName, saveUnder } from './file-names.js';
+
+const PROGRESS_MS = 250; // at most this often per transfer (issue #6)
+const ACK_EVERY_BYTES = 1024 * 1024; // a recipient acknowledges what it wrote at least this often (a quarter of the window)
+
+type FileFrame = Extract<ServerMessage, { type: `file:${string}` }>;
+
+/** A transfer's progress, in or out. */
+export interface FileProgress {
+  id: string;
+  direction: 'out' | 'in';
+  name: string;
+  /** Bytes sent (out) or written (in). */
+  done: number;
+  size: number;
+  /** The sender, for files coming in. */
+  from?: string;
+}
+
+/** A file received, verified and saved. */
+export interface ReceivedFile {
+  id: string;
+  from: string;
+  /** The name it was saved under (sanitised, maybe numbered). */
+  name: string;
+  size: number;
+  sha256: string;
+  path: string;
+  to: string[];
+}
+
+export interface FileSent {
+  id: string;
+  name: string;
+  size: number;
+  delivered: string[];
+  failed: { user: string; reason: string }[];
+  skipped: string[];
+}
+
+/** What the file transfers need from the connection they run on. */
+export interface FileLink {
+  /** Writes a JSON frame; false when not connected. */
+  send(frame: object): boolean;
+  /** Writes a binary frame; false when not connected. */
+  sendBinary(data: Buffer): boolean;
+  /** The coordinator's limit, once known. */
+  maxFileBytes(): number | undefined;
+  log: Logger;
+  progress(p: FileProgress): void;
+  sent(s: FileSent): void;
+  /** An upload failed: `id` is the sender's id. */
+  uploadFailed(id: string, error: ProtocolError): void;
+  received(f: ReceivedFile): void;
+  /** A file coming in was not saved; nothing is left under its name. */
+  receiveFailed(f: { id: string; from: string; name: string; reason: string }): void;
+}
+
+interface Upload {
+  readonly id: string;
+  readonly path: string;
+  readonly to: string[];
+  readonly name: string;
+  size: number;
+  stream?: number;
+  window: number;
+  chunk: number;
+  skipped: string[];
+  credit: number;
+  sent: number;
+  result?: { delivered: string[]; failed: { user: string; reason: string }[] };
+  failure?: ProtocolError;
+  wake?: () => void;
+  progressAt: number;
+}
+
+interface Download {
+  readonly stream: number;
+  readonly id: string;
+  readonly from: string;
+  readonly name: string;
+  readonly size: number;
+  readonly to: string[];
+  readonly tmp: string;
+  readonly hash: Hash;
+  received: number;
+  written: number;
+  /** The temporary file, once open. */
+  readonly file: Promise<FileHandle>;
+  /** Chunks received and not yet written: written together, in order, by one writer at a time. */
+  readonly queue: Buffer[];
+  /** The writer, while it runs. */
+  writer: Promise<void> | undefined;
+  acked: number;
+  failed: boolean;
+  progressAt: number;
+}
+
+/**
+ * Both ends of file sharing for one client (issue #6). Uploads read the file
+ * in chunks, hash it as they go and never run more than the window ahead of
+ * what every recipient has written. Downloads write to a hidden temporary
+ * file in the download folder, acknowledge each chunk once it is written,
+ * check size and SHA-256, and only then give the file its (sanitised,
+ * never clobbering) name. Anything interrupted is removed and reported.
+ */
+export class FileTransfers {
+  readonly #link: FileLink;
+  readonly #downloadDir: string | undefined;
+  readonly #uploads = new Map<string, Upload>();
+  readonly #downloads = new Map<number, Download>();
+
+  constructor(link: FileLink, downloadDir: string | undefined) {
+    this.#link = link;
+    this.#downloadDir = downloadDir;
+  }
+
+  /** Files being sent. */
+  get uploading(): number {
+    return this.#uploads.size;
+  }
+
+  /** Starts sending the file at `path`; the outcome comes through the link. */
+  send(path: string, to: string[], id: string): void {
+    const up: Upload = { id, path, to, name: basename(path), size: 0, window: 0, chunk: 0, skipped: [], credit: 0, sent: 0, progressAt: 0 };
+    this.#uploads.set(id, up);
+    this.#upload(up).then(
+      () => {
+        this.#uploads.delete(id);
+        const { delivered, failed } = up.result!;
+        if (delivered.length === 0) {
+          const why = failed.map((f) => `${f.user}: ${f.reason}`).join('; ') || 'nobody received it';
+          this.#link.uploadFailed(id, new ProtocolError('file_failed', `${up.name} was not delivered (${why}); send it again`));
+        } else {
+          this.#link.sent({ id, name: up.name, size: up.size, delivered, failed, skipped: up.skipped });
+        }
+      },
+      (err: unknown) => {
+        this.#uploads.delete(id);
+        if (up.stream !== undefined && !(err instanceof ProtocolError && up.failure === err)) {
+          this.#link.send({ type: 'file:cancel', stream: up.stream, reason: 'the sender could not read the file' });
+        }
+        this.#link.uploadFailed(id, err instanceof ProtocolError ? err : new ProtocolError('file_unreadable', `${up.name}: ${(err as Error).message}`));
+      },
+    );
+  }
+
+  /** A `file:*` frame from the coordinator. */
+  onFrame(msg: FileFrame): void {
+    switch (msg.type) {
+      case 'file:accepted': {
+        const up = this.#uploads.get(msg.id);
+        if (up === undefined || up.stream !== undefined) return;
+        up.stream = msg.stream;
+        up.window = msg.window;
+        up.chunk = msg.chunk;
+        up.skipped = msg.skipped;
+        return up.wake?.();
+      }
+      case 'file:credit': {
+        const up = this.#byStream(msg.stream);
+        if (up && msg.acked > up.credit) up.credit = msg.acked;
+        return up?.wake?.();
+      }
+      case 'file:sent': {
+        const up = this.#uploads.get(msg.id);
+        if (up === undefined) return;
+        up.result = { delivered: msg.delivered, failed: msg.failed };
+        return up.wake?.();
+      }
+      case 'file:start':
+        return this.#start(msg);
+      case 'file:end':
+        return this.#end(msg.stream, msg.sha256);
+      case 'file:abort': {
+        const d = this.#downloads.get(msg.stream);
+        if (d) this.#fail(d, msg.reason, false);
+        return;
+      }
+    }
+  }
+
+  /** An `error` frame about one of our uploads (refused, or stopped by the coordinator). True if it was ours. */
+  onError(ref: string, error: ProtocolError): boolean {
+    const up = this.#uploads.get(ref);
+    if (up === undefined) return false;
+    up.failure = error;
+    up.wake?.();
+    return true;
+  }
+
+  /** A binary frame: a chunk of a file coming in. */
+  onData(buf: Buffer): void {
+    if (buf.length < FILE_HEADER_BYTES) return;
+    const d = this.#downloads.get(buf.readUInt32BE(0));
+    if (d === undefined || d.failed) return;
+    const data = buf.subarray(FILE_HEADER_BYTES);
+    d.received += data.length;
+    if (d.received > d.size) return this.#fail(d, `more data than the ${d.size} bytes announced`, true);
+    d.hash.update(data);
+    d.queue.push(data);
+    d.writer ??= this.#write(d).finally(() => (d.writer = undefined));
+  }
+
+  /** Writes what is queued (several chunks in one call when the disk is slower than the network) and acknowledges it. */
+  async #write(d: Download): Promise<void> {
+    try {
+      const fh = await d.file;
+      while (d.queue.length > 0 && !d.failed) {
+        const chunks = d.queue.splice(0);
+        await fh.writev(chunks);
+        for (const c of chunks) d.written += c.length;
+        if (d.written - d.acked >= ACK_EVERY_BYTES || d.written === d.size) {
+          d.acked = d.written;
+          this.#link.send({ type: 'file:ack', stream: d.stream, received: d.written });
+        }
+        this.#progress(d.progressAt, d.written, d.size, (at) => (d.progressAt = at), { id: d.id, direction: 'in', name: d.name, done: d.written, size: d.size, from: d.from });
+      }
+    } catch (err) {
+      this.#fail(d, `could not write it: ${(err as Error).message}`, true);
+    }
+  }
+
+  /** The connection is gone (failover, close): every transfer in flight stops, and says so. */
+  interrupt(reason: string): void {
+    for (const up of this.#uploads.values()) {
+      up.failure = new ProtocolError('file_failed', `${up.name}: ${reason}; send it again`);
+      up.wake?.();
+    }
+    for (const d of this.#downloads.values()) this.#fail(d, reason, false);
+  }
+
+  // ---- sending ----
+
+  async #upload(up: Upload): Promise<void> {
+    const fh = await open(up.path, 'r').catch((err: NodeJS.ErrnoException) => {
+      throw new ProtocolError('file_unreadable', err.code === 'ENOENT' ? `no such file: ${up.path}` : `cannot read ${up.path}: ${err.message}`);
+    });
+    try {
+      const stat = await fh.stat();
+      if (!stat.isFile()) throw new ProtocolError('file_unreadable', `${up.path} is not a regular file`);
+      up.size = stat.size;
+      const max = this.#link.maxFileBytes();
+      if (max !== undefined && up.size > max) {
+        throw new ProtocolError('file_too_large', `${up.name} is ${formatBytes(up.size)}; this network accepts files up to ${formatBytes(max)}`);
+      }
+      if (!this.#link.send({ type: 'file:offer', id: up.id, name: up.name, size: up.size, to: up.to })) {
+        throw new ProtocolError('file_failed', 'not connected to the coordinator');
+      }
+      await this.#until(up, () => up.stream !== undefined);
+      const hash = createHash('sha256');
+      // One buffer for every chunk: the WebSocket copies a frame as it masks it, so it is free again after send.
+      const frame = Buffer.allocUnsafe(FILE_HEADER_BYTES + up.chunk);
+      frame.writeUInt32BE(up.stream!, 0);
+      while (up.sent < up.size) {
+        await this.#until(up, () => up.sent - up.credit < up.window);
+        if (up.result) return; // over early: every recipient left or failed
+        const want = Math.min(up.chunk, up.size - up.sent, up.window - (up.sent - up.credit));
+        const { bytesRead } = await fh.read(frame, FILE_HEADER_BYTES, want, up.sent);
+        if (bytesRead === 0) throw new ProtocolError('file_unreadable', `${up.name} shrank while it was being sent`);
+        const chunk = frame.subarray(0, FILE_HEADER_BYTES + bytesRead);
+        hash.update(chunk.subarray(FILE_HEADER_BYTES));
+        if (up.failure) throw up.failure;
+        if (!this.#link.sendBinary(chunk)) throw new ProtocolError('file_failed', `${up.name}: connection to the coordinator lost; send it again`);
+        up.sent += bytesRead;
+        this.#progress(up.progressAt, up.sent, up.size, (at) => (up.progressAt = at), { id: up.id, direction: 'out', name: up.name, done: up.sent, size: up.size });
+      }
+      this.#link.send({ type: 'file:end', stream: up.stream, sha256: hash.digest('hex') });
+      await this.#until(up, () => up.result !== undefined);
+    } finally {
+      await fh.close().catch(() => undefined);
+    }
+  }
+
+  /** Waits until `ready()` holds or the transfer is over; throws the upload's failure as soon as there is one. */
+  async #until(up: Upload, ready: () => boolean): Promise<void> {
+    for (;;) {
+      if (up.failure) throw up.failure;
+      if (ready() || up.result) return;
+      await new Promise<void>((resolve) => (up.wake = resolve));
+      up.wake = undefined;
+    }
+  }
+
+  #byStream(stream: number): Upload | undefined {
+    for (const up of this.#uploads.values()) if (up.stream === stream) return up;
+    return undefined;
+  }
+
+  // ---- receiving ----
+
+  #start(msg: Extract<FileFrame, { type: 'file:start' }>): void {
+    if (this.#downloads.has(msg.stream)) return;
+    const dir = this.#downloadDir;
+    const name = sanitizeFileName(msg.name);
+    if (dir === undefined) {
+      this.#link.send({ type: 'file:fail', stream: msg.stream, reason: 'this client does not take files' });
+      return;
+    }
+    const tmp = join(dir, `.lanchat-${msg.id}.part`);
+    const d: Download = {
+      stream: msg.stream,
+      id: msg.id,
+      from: msg.from,
+      name,
+      size: msg.size,
+      to: msg.to,
+      tmp,
+      hash: createHash('sha256'),
+      received: 0,
+      written: 0,
+      file: ensureDir(dir).then(() => open(tmp, 'wx')),
+      queue: [],
+      writer: undefined,
+      acked: 0,
+      failed: false,
+      progressAt: 0,
+    };
+    this.#downloads.set(msg.stream, d);
+    d.file.catch((err: Error) => this.#fail(d, `could not save it in ${dir}: ${err.message}`, true));
+    this.#link.progress({ id: d.id, direction: 'in', name, done: 0, size: d.size, from: d.from });
+  }
+
+  #end(stream: number, sha256: string): void {
+    const d = this.#downloads.get(stream);
+    if (d === undefined || d.failed) return;
+    const digest = d.received === d.size ? d.hash.digest('hex') : undefined;
+    Promise.all([d.file, d.writer])
+      .then(async ([fh]) => {
+        if (d.failed) return;
+        if (digest === undefined) throw new Error(`only ${d.received} of ${d.size} bytes came`);
+        if (digest !== sha256) throw new Error('its SHA-256 does not match the sender’s: the data was damaged');
+        await fh.sync();
+        await fh.close();
+        const path = await saveUnder(d.tmp, this.#downloadDir!, d.name);
+        this.#downloads.delete(stream);
+        this.#link.send({ type: 'file:done', stream });
+        this.#link.received({ id: d.id, from: d.from, name: basename(path), size: d.size, sha256, path, to: d.to });
+      })
+      .catch((err: Error) => this.#fail(d, `it was not saved: ${err.message}`, true));
+  }
+
+  /** Drops a download: removes its temporary file and reports it; `tell` also tells the coordinator. */
+  #fail(d: Download, reason: string, tell: boolean): void {
+    if (d.failed) return;
+    d.failed = true;
+    this.#downloads.delete(d.stream);
+    if (tell) this.#link.send({ type: 'file:fail', stream: d.stream, reason: reason.slice(0, 300) });
+    d.queue.length = 0;
+    void Promise.all([d.file, d.writer])
+      .then(([fh]) => fh.close())
+      .catch(() => undefined)
+      .then(() => unlink(d.tmp))
+      .catch(() => undefined);
+    this.#link.log.info({ id: d.id, from: d.from, reason }, 'file not received');
+    this.#link.receiveFailed({ id: d.id, from: d.from, name: d.name, reason });
+  }
+
+  #progress(at: number, _done: number, _size: number, set: (at: number) => void, p: FileProgress): void {
+    const now = performance.now();
+    if (now - at < PROGRESS_MS) return; // at most every 250 ms, the last one included: the outcome follows anyway
+    set(now);
+    this.#link.progress(p);
+  }
+}

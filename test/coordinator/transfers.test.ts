@@ -1,0 +1,108 @@
+import t from 'tap';
+import { MAX_TRANSFERS, MAX_UPLOADS_PER_SESSION, SENDER_STALL_MS, STALL_MS, Transfers } from '../../src/coordinator/transfers.js';
+
+/** The book of transfers with a hand-driven clock and a 100-byte window. */
+function book() {
+  let now = 0;
+  const tr = new Transfers<string>({ window: 100, now: () => now });
+  return { tr, tick: (ms: number) => void (now += ms) };
+}
+
+t.test('a sender may run one window ahead of its slowest recipient, no further', async (t) => {
+  const { tr } = book();
+  const x = tr.open('alice', 'alice', 'c1', 'a.bin', 300, [
+    { session: 'bob', user: 'bob' },
+    { session: 'carol', user: 'carol' },
+  ]);
+  t.ok(tr.data('alice', x.stream, 100).ok, 'a full window');
+  t.match(tr.data('alice', x.stream, 1), { ok: false, reason: /window/ }, 'one byte past it is refused');
+  t.same(tr.ack('bob', x.stream, 100), { transfer: x }, 'bob alone does not move the window: carol has nothing yet');
+  t.equal(tr.ack('carol', x.stream, 50)?.credit, 50, 'the slowest recipient sets the credit');
+  t.ok(tr.data('alice', x.stream, 50).ok);
+  t.notOk(tr.data('alice', x.stream, 1).ok);
+  t.equal(tr.ack('carol', x.stream, 200), undefined, 'an ack for bytes never sent is refused');
+  t.equal(tr.ack('carol', x.stream, 40), undefined, 'acks never go back');
+  t.equal(tr.ack('mallory', x.stream, 10), undefined, 'only recipients ack');
+  t.match(tr.data('bob', x.stream, 1), { ok: false, reason: /no transfer of yours/ }, 'only the sender sends');
+});
+
+t.test('more data than offered, data after the end, an end too early', async (t) => {
+  const { tr } = book();
+  const x = tr.open('alice', 'alice', 'c1', 'a.bin', 10, [{ session: 'bob', user: 'bob' }]);
+  t.match(tr.data('alice', x.stream, 11), { ok: false, reason: /more data than the 10 bytes/ });
+  t.ok(tr.data('alice', x.stream, 4).ok);
+  t.match(tr.end('alice', x.stream), { ok: false, reason: /after 4 of 10 bytes/ });
+  t.ok(tr.data('alice', x.stream, 6).ok);
+  t.ok(tr.end('alice', x.stream).ok);
+  t.match(tr.data('alice', x.stream, 1), { ok: false, reason: /after file:end/ });
+  t.match(tr.end('alice', x.stream), { ok: false, reason: /twice/ });
+});
+
+t.test('a transfer completes when every recipient has saved it or failed; the report says who and why', async (t) => {
+  const { tr } = book();
+  const x = tr.open('alice', 'alice', 'c1', 'a.bin', 10, [
+    { session: 'bob', user: 'bob' },
+    { session: 'bob-laptop', user: 'bob' },
+    { session: 'carol', user: 'carol' },
+  ]);
+  tr.data('alice', x.stream, 10);
+  t.equal(tr.finish('bob', x.stream), undefined, '"done" before the end is not believed');
+  tr.end('alice', x.stream);
+  tr.ack('bob', x.stream, 10);
+  t.notOk(tr.finish('bob', x.stream)?.complete);
+  t.notOk(tr.finish('carol', x.stream, 'disk full')?.complete);
+  const { outcomes } = tr.leave('bob-laptop', 'bob disconnected');
+  t.equal(outcomes.length, 1);
+  t.ok(outcomes[0]!.complete, 'the last recipient leaving completes it');
+  t.same(tr.report(x), { delivered: ['bob'], failed: [{ user: 'carol', reason: 'disk full' }] }, 'bob saved it on one of his two sessions');
+  t.equal(tr.size, 0, 'and it is forgotten');
+});
+
+t.test('a slow recipient that leaves lets the others go on at their pace', async (t) => {
+  const { tr } = book();
+  const x = tr.open('alice', 'alice', 'c1', 'a.bin', 1000, [
+    { session: 'bob', user: 'bob' },
+    { session: 'slow', user: 'slow' },
+  ]);
+  tr.data('alice', x.stream, 100);
+  tr.ack('bob', x.stream, 100);
+  const { outcomes } = tr.leave('slow', 'slow disconnected');
+  t.equal(outcomes[0]!.credit, 100, 'the window jumps to the remaining recipient');
+});
+
+t.test('a sender that leaves aborts its transfers', async (t) => {
+  const { tr } = book();
+  const x = tr.open('alice', 'alice', 'c1', 'a.bin', 10, [{ session: 'bob', user: 'bob' }]);
+  const { aborted } = tr.leave('alice', 'alice disconnected');
+  t.same(aborted, [x]);
+  t.equal(tr.get(x.stream), undefined);
+});
+
+t.test('limits on transfers at once', async (t) => {
+  const { tr } = book();
+  for (let i = 0; i < MAX_UPLOADS_PER_SESSION; i++) tr.open('alice', 'alice', `c${i}`, 'a', 1, [{ session: 'bob', user: 'bob' }]);
+  t.match(tr.refusal('alice'), /at most 4 files at once/);
+  t.equal(tr.refusal('carol'), undefined);
+  for (let i = tr.size; i < MAX_TRANSFERS; i++) tr.open(`s${i}`, 's', 'c', 'a', 1, [{ session: 'bob', user: 'bob' }]);
+  t.match(tr.refusal('carol'), /relaying 64 files already/);
+  t.equal(new Set(Array.from({ length: MAX_TRANSFERS }, (_, i) => tr.get(i + 1)?.stream)).size, MAX_TRANSFERS, 'distinct streams');
+  t.equal(tr.incomingOf('bob'), MAX_TRANSFERS);
+});
+
+t.test('stalls: a recipient that stops writing, a sender that stops sending', async (t) => {
+  const { tr, tick } = book();
+  const x = tr.open('alice', 'alice', 'c1', 'a.bin', 1000, [
+    { session: 'bob', user: 'bob' },
+    { session: 'carol', user: 'carol' },
+  ]);
+  tr.data('alice', x.stream, 100);
+  tick(STALL_MS / 2);
+  tr.ack('bob', x.stream, 100);
+  tick(STALL_MS / 2 + 1);
+  const { recipients, senders } = tr.stalled();
+  t.same(recipients.map((r) => r.target.user), ['carol'], 'carol wrote nothing for too long; bob is fine');
+  t.same(senders, [], 'alice is waiting for credit, not stalled');
+  tr.finish('carol', x.stream, 'stopped receiving');
+  tick(SENDER_STALL_MS + 1);
+  t.same(tr.stalled().senders, [x], 'alice had credit for a minute and sent nothing');
+});
