@@ -9,6 +9,7 @@ import { formatBytes } from '../protocol/units.js';
 import { ensureDir, sanitizeFileName, saveUnder } from './file-names.js';
 
 const PROGRESS_MS = 250; // at most this often per transfer (issue #6)
+const READ_AHEAD = 8; // chunks being read from disk while earlier ones go out
 const ACK_EVERY_BYTES = 1024 * 1024; // a recipient acknowledges what it wrote at least this often (a quarter of the window)
 
 type FileFrame = Extract<ServerMessage, { type: `file:${string}` }>;
@@ -257,20 +258,36 @@ export class FileTransfers {
       }
       await this.#until(up, () => up.stream !== undefined);
       const hash = createHash('sha256');
-      // One buffer for every chunk: the WebSocket copies a frame as it masks it, so it is free again after send.
-      const frame = Buffer.allocUnsafe(FILE_HEADER_BYTES + up.chunk);
-      frame.writeUInt32BE(up.stream!, 0);
-      while (up.sent < up.size) {
-        await this.#until(up, () => up.sent - up.credit < up.window);
+      const read = (offset: number): Promise<Buffer> | undefined => {
+        if (offset >= up.size) return undefined;
+        const frame = Buffer.allocUnsafe(FILE_HEADER_BYTES + Math.min(up.chunk, up.size - offset));
+        frame.writeUInt32BE(up.stream!, 0);
+        return fh.read(frame, FILE_HEADER_BYTES, frame.length - FILE_HEADER_BYTES, offset).then(({ bytesRead }) => {
+          if (bytesRead === 0) throw new ProtocolError('file_unreadable', `${up.name} shrank while it was being sent`);
+          return frame.subarray(0, FILE_HEADER_BYTES + bytesRead);
+        });
+      };
+      // Several reads in flight: each waits for a thread of the pool, which on a busy machine takes a while.
+      const ahead: Promise<Buffer>[] = [];
+      let offset = 0;
+      const fill = (): void => {
+        while (ahead.length < READ_AHEAD && offset < up.size) {
+          const p = read(offset)!;
+          p.catch(() => undefined); // reported when awaited
+          ahead.push(p);
+          offset += Math.min(up.chunk, up.size - offset);
+        }
+      };
+      fill();
+      while (ahead.length > 0) {
+        const frame = await ahead.shift()!;
+        fill();
+        const bytes = frame.length - FILE_HEADER_BYTES;
+        await this.#until(up, () => up.sent + bytes - up.credit <= up.window);
         if (up.result) return; // over early: every recipient left or failed
-        const want = Math.min(up.chunk, up.size - up.sent, up.window - (up.sent - up.credit));
-        const { bytesRead } = await fh.read(frame, FILE_HEADER_BYTES, want, up.sent);
-        if (bytesRead === 0) throw new ProtocolError('file_unreadable', `${up.name} shrank while it was being sent`);
-        const chunk = frame.subarray(0, FILE_HEADER_BYTES + bytesRead);
-        hash.update(chunk.subarray(FILE_HEADER_BYTES));
-        if (up.failure) throw up.failure;
-        if (!this.#link.sendBinary(chunk)) throw new ProtocolError('file_failed', `${up.name}: connection to the coordinator lost; send it again`);
-        up.sent += bytesRead;
+        hash.update(frame.subarray(FILE_HEADER_BYTES));
+        if (!this.#link.sendBinary(frame)) throw new ProtocolError('file_failed', `${up.name}: connection to the coordinator lost; send it again`);
+        up.sent += bytes;
         this.#progress(up.progressAt, up.sent, up.size, (at) => (up.progressAt = at), { id: up.id, direction: 'out', name: up.name, done: up.sent, size: up.size });
       }
       this.#link.send({ type: 'file:end', stream: up.stream, sha256: hash.digest('hex') });
