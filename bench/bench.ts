@@ -9,6 +9,9 @@
  * 3. Failover: time from `kill -9` / `kill -STOP` of the coordinator until
  *    another client can send again, messages lost or duplicated; and the
  *    zero-config start of a client found by mDNS (in a private namespace).
+ * 4. File transfer: one 100 MiB file between two `lanchat client`s through the
+ *    relay, against the same bytes over a plain TCP socket; the coordinator's
+ *    peak memory above idle meanwhile.
  *
  * Everything binds 127.0.0.1. Servers are child processes; all clients live
  * in this process. Progress goes to stderr; stdout gets a table, or with
@@ -21,6 +24,7 @@ import { Fleet, type ServerKind } from './clients.js';
 import { measureIdleMemory, waitForPresence, type IdleResult } from './idle.js';
 import { runMaxRate, runPaced, type LoadOptions, type RunResult } from './load.js';
 import { benchFailover, benchZeroConfig, type FailoverReport, type ZeroConfigResult } from './failover.js';
+import { benchFiles, type FileBenchResult } from './files.js';
 import { formatReport, NOISY_OTHER_CPU_PCT, type FanoutRow, type Report } from './report.js';
 import { round } from './stats.js';
 
@@ -47,6 +51,9 @@ interface Profile {
   kill9Trials: number;
   stopTrials: number;
   zeroConfigTrials: number;
+  /** File size and transfers per path for the file figures. */
+  fileMiB: number;
+  fileTrials: number;
 }
 
 const FULL: Profile = {
@@ -63,9 +70,11 @@ const FULL: Profile = {
   kill9Trials: 20,
   stopTrials: 10,
   zeroConfigTrials: 20,
+  fileMiB: 100,
+  fileTrials: 5,
 };
 
-const QUICK: Profile = { ...FULL, name: 'quick', warmupMs: 250, measureMs: 800, idleConnections: 500, maxAttempts: 1, rounds: 1, kill9Trials: 3, stopTrials: 2, zeroConfigTrials: 5 };
+const QUICK: Profile = { ...FULL, name: 'quick', warmupMs: 250, measureMs: 800, idleConnections: 500, maxAttempts: 1, rounds: 1, kill9Trials: 3, stopTrials: 2, zeroConfigTrials: 5, fileTrials: 2 };
 
 const RETRY_BUDGET_MS = 60_000; // ms: repeated runs stop once they have cost this much in total, to bound the bench's duration
 const CONNECT_CONCURRENCY = 50; // connections (and relay registrations) opened at once
@@ -76,6 +85,8 @@ const TARGET_KILL9_P50_MS = 1_000; // failover after kill -9
 const TARGET_KILL9_MAX_MS = 2_000;
 const TARGET_STOP_P50_MS = 4_000; // failover after kill -STOP (3 missed heartbeats)
 const TARGET_ZERO_CONFIG_P50_MS = 1_500; // client launch to ready, found by mDNS
+const TARGET_FILE_RATIO = 0.5; // relay ÷ plain TCP throughput for one 100 MiB file
+const TARGET_FILE_PEAK_MIB = 64; // coordinator RSS above idle during that transfer
 
 const json = process.argv.includes('--json');
 const profile = process.argv.includes('--quick') ? QUICK : FULL;
@@ -225,7 +236,7 @@ function toRow(n: number, relay: { max: RunResult; paced: RunResult }, bare: { m
   };
 }
 
-function buildReport(rows: FanoutRow[], idle: IdleResult, failover: FailoverReport, zeroConfig: ZeroConfigResult, seconds: number): Report {
+function buildReport(rows: FanoutRow[], idle: IdleResult, failover: FailoverReport, zeroConfig: ZeroConfigResult, files: FileBenchResult, seconds: number): Report {
   const at100 = rows.find((r) => r.clients === 100);
   return {
     profile: profile.name,
@@ -251,6 +262,7 @@ function buildReport(rows: FanoutRow[], idle: IdleResult, failover: FailoverRepo
     messages_lost: failover.messages_lost,
     messages_duplicated: failover.messages_duplicated,
     zero_config_start: zeroConfig,
+    file_transfer: files,
     targets: {
       p99_ms_at_half_rate_below: TARGET_P99_MS,
       p99_met: rows.every((r) => r.p99_ms < TARGET_P99_MS),
@@ -266,6 +278,10 @@ function buildReport(rows: FanoutRow[], idle: IdleResult, failover: FailoverRepo
       zero_config_p50_ms_at_most: TARGET_ZERO_CONFIG_P50_MS,
       zero_config_met: 'p50_ms' in zeroConfig ? zeroConfig.p50_ms <= TARGET_ZERO_CONFIG_P50_MS : null,
       nothing_lost_or_duplicated: failover.messages_lost === 0 && failover.messages_duplicated === 0,
+      file_ratio_at_least: TARGET_FILE_RATIO,
+      file_ratio_met: files.ratio >= TARGET_FILE_RATIO,
+      file_peak_mib_at_most: TARGET_FILE_PEAK_MIB,
+      file_peak_met: files.coordinator_peak_above_idle_mib <= TARGET_FILE_PEAK_MIB,
     },
     config: {
       senders: profile.senders,
@@ -292,7 +308,9 @@ async function main(): Promise<void> {
   const failover = await benchFailover(profile.kill9Trials, profile.stopTrials, progress);
   progress(`zero-config start, ${profile.zeroConfigTrials} clients`);
   const zeroConfig = benchZeroConfig(profile.zeroConfigTrials);
-  const report = buildReport(rows, idle, failover, zeroConfig, (performance.now() - t0) / 1000);
+  progress(`file transfer, ${profile.fileTrials} × ${profile.fileMiB} MiB through the relay and over plain TCP`);
+  const files = await benchFiles(profile.fileMiB, profile.fileTrials, progress);
+  const report = buildReport(rows, idle, failover, zeroConfig, files, (performance.now() - t0) / 1000);
   process.stdout.write(json ? `${JSON.stringify(report)}\n` : formatReport(report));
 }
 

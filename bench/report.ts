@@ -1,4 +1,5 @@
 import type { FailoverFigures, ZeroConfigResult } from './failover.js';
+import type { FileBenchResult } from './files.js';
 
 /** One fan-out size, as printed in --json (snake_case: it is an output format). */
 export interface FanoutRow {
@@ -68,6 +69,7 @@ export interface Report {
   messages_lost: number;
   messages_duplicated: number;
   zero_config_start: ZeroConfigResult;
+  file_transfer: FileBenchResult;
   targets: {
     p99_ms_at_half_rate_below: number;
     p99_met: boolean;
@@ -84,6 +86,10 @@ export interface Report {
     /** null when the zero-config run was skipped (no network namespace). */
     zero_config_met: boolean | null;
     nothing_lost_or_duplicated: boolean;
+    file_ratio_at_least: number;
+    file_ratio_met: boolean;
+    file_peak_mib_at_most: number;
+    file_peak_met: boolean;
   };
   config: { senders: number; window_per_sender: number; warmup_ms: number; measure_ms: number; max_attempts: number; rounds: number; retry_budget_ms: number; node: string };
   duration_s: number;
@@ -136,6 +142,11 @@ export function formatReport(r: Report): string {
       ? `Zero-config start (client launch → ready, coordinator found by mDNS): p50 ${r.zero_config_start.p50_ms} ms, max ${r.zero_config_start.max_ms} ms over ${r.zero_config_start.trials} trials`
       : `Zero-config start: skipped (${r.zero_config_start.skipped})`,
     '',
+    `File transfer (${r.file_transfer.size_mib} MiB, one recipient, medians of ${r.file_transfer.trials}; command → file saved and synced)`,
+    `  through the relay (sender, coordinator, recipient: 3 processes, SHA-256 checked): ${r.file_transfer.relay_mib_per_s} MiB/s`,
+    `  plain TCP socket (sender, receiver: 2 processes, no hashing):                   ${r.file_transfer.tcp_mib_per_s} MiB/s`,
+    `  ratio ${r.file_transfer.ratio.toFixed(2)}; coordinator RSS ${r.file_transfer.coordinator_idle_rss_kib} KiB idle, peak ${r.file_transfer.coordinator_peak_above_idle_mib} MiB above it`,
+    '',
     r.profile === 'quick' ? 'Targets (quick run: short windows and fewer idle connections; judge targets on a full run)' : 'Targets',
     `  p99 < ${t.p99_ms_at_half_rate_below} ms at half max rate (all sizes): ${mark(t.p99_met)} (${r.fanout.map((row) => `${row.clients}: ${row.p99_ms.toFixed(2)} ms`).join(', ')})`,
     `  relay/bare ratio ≥ ${t.ratio_at_100_at_least} at 100 clients: ${mark(t.ratio_met)} (${at100 === undefined ? 'not measured' : at100.ratio.toFixed(2)})`,
@@ -144,6 +155,8 @@ export function formatReport(r: Report): string {
     `  kill -STOP failover p50 ≤ ${t.stop_p50_ms_at_most} ms: ${mark(t.stop_met)}`,
     `  zero-config start p50 ≤ ${t.zero_config_p50_ms_at_most} ms: ${t.zero_config_met === null ? 'not measured' : mark(t.zero_config_met)}`,
     `  0 messages lost or duplicated: ${mark(t.nothing_lost_or_duplicated)}`,
+    `  file relay/TCP ratio ≥ ${t.file_ratio_at_least}: ${mark(t.file_ratio_met)} (${r.file_transfer.ratio.toFixed(2)})`,
+    `  coordinator peak ≤ ${t.file_peak_mib_at_most} MiB above idle during the file: ${mark(t.file_peak_met)} (${r.file_transfer.coordinator_peak_above_idle_mib} MiB)`,
     '',
     `(${r.duration_s} s)`,
   ];

@@ -110,7 +110,7 @@ export function App(props: AppProps) {
       case 'quit':
         return quit(0);
       case 'file':
-        return dispatch({ type: 'notice', text: 'file sharing is not available in this version', level: 'error', now });
+        return chat.sendFile(cmd.path, cmd.to);
       case 'error':
         return dispatch({ type: 'notice', text: cmd.text, level: 'error', now });
       case 'none':

@@ -15,7 +15,7 @@ export const HELP = [
   'Enter sends to the recipients shown left of the input (none selected = everyone).',
   '/msg NAME[,NAME…] text   send to those users only',
   '/who                     list who is online',
-  '/file PATH               send a file (not available in this version)',
+  '/file PATH               send a file to the recipients shown (none selected = everyone online)',
   '/quit                    leave (Ctrl+C too)',
   '//text                   send a line that starts with "/"',
   'Tab completes a name; ↑/↓ recall earlier lines; PgUp/PgDn scroll; Esc switches to the user list,',
@@ -48,10 +48,19 @@ export function parseCommand(line: string, selected: readonly string[]): Command
     case '/quit':
     case '/exit':
       return { kind: 'quit' };
-    case '/file':
-      if (args === '') return { kind: 'error', text: 'usage: /file PATH' };
-      return { kind: 'file', path: args, to: [...selected] };
+    case '/file': {
+      const path = unquote(args);
+      if (path === '') return { kind: 'error', text: 'usage: /file PATH' };
+      return { kind: 'file', path, to: [...selected] };
+    }
     default:
       return { kind: 'error', text: `unknown command ${cmd}: /help lists the commands` };
   }
+}
+
+/** A path as typed or dropped into a terminal: `'my file.jpg'`, `"my file.jpg"` or `my\ file.jpg`. */
+function unquote(text: string): string {
+  const m = /^(['"])(.*)\1$/.exec(text);
+  if (m) return m[2]!;
+  return text.replace(/\\(.)/g, '$1');
 }

@@ -1,6 +1,7 @@
 import chalk from 'chalk';
 import wrapAnsi from 'wrap-ansi';
-import type { Line, Outgoing } from './state.js';
+import { formatBytes } from '../protocol/units.js';
+import { progressText, type Line, type Outgoing, type Transfer } from './state.js';
 
 /** Sender colours: distinct on dark and light terminals; a user keeps theirs (a hash of the name). */
 const PALETTE = ['cyan', 'green', 'yellow', 'magenta', 'blue', 'red', 'cyanBright', 'greenBright', 'yellowBright', 'magentaBright'] as const;
@@ -39,8 +40,23 @@ export function renderLine(line: Line, me: string, width: number): string[] {
     const dm = line.to.length > 0 ? chalk.yellow(' [direct]') : '';
     head = `${time} ${from}${own}${to}${dm}: `;
   }
-  const body = line.kind === 'notice' && line.level === 'error' ? chalk.red(printable(line.text)) : printable(line.text);
+  let body: string;
+  if (line.kind === 'file') {
+    const what = `${chalk.cyan('[file]')} ${chalk.bold(printable(line.name))} (${formatBytes(line.size)})`;
+    body = line.path === undefined ? `${what} sent` : `${what} saved to ${printable(line.path)}`;
+  } else body = line.kind === 'notice' && line.level === 'error' ? chalk.red(printable(line.text)) : printable(line.text);
   return rows(head + body, width);
+}
+
+/** One row for a file on its way: direction, name, peer, a bar and the bytes so far. */
+export function renderTransfer(t: Transfer, width: number): string {
+  const arrow = t.direction === 'out' ? chalk.green('↑') : chalk.cyan('↓');
+  const peer = t.direction === 'out' ? `to ${recipientsLabel(t.peer)}` : `from ${t.peer.join(', ')}`;
+  const pct = t.size === 0 ? (t.direction === 'in' ? 100 : 0) : Math.floor((t.done / t.size) * 100);
+  const bar = 20;
+  const filled = Math.round((pct / 100) * bar);
+  const text = `${arrow} ${printable(t.name)} ${chalk.dim(peer)} [${'█'.repeat(filled)}${chalk.dim('░'.repeat(bar - filled))}] ${String(pct).padStart(3)}% ${chalk.dim(progressText(t))}`;
+  return rows(text, width)[0]!;
 }
 
 export function renderOutgoing(o: Outgoing, width: number): string[] {

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import type { ChatMessage } from '../protocol/messages.js';
+import { formatBytes } from '../protocol/units.js';
 
 /**
  * The UI's whole state and its pure reducer (DESIGN §8). Components render
@@ -25,7 +26,21 @@ export interface NetworkInfo {
 /** A line of the message pane. */
 export type Line =
   | { kind: 'message'; id: string; ts: number; from: string; to: string[]; text: string }
-  | { kind: 'notice'; ts: number; text: string; level: 'info' | 'error' };
+  | { kind: 'notice'; ts: number; text: string; level: 'info' | 'error' }
+  /** A file sent or received: shown like a message, with its size and, when received, where it was saved. */
+  | { kind: 'file'; id: string; ts: number; from: string; to: string[]; name: string; size: number; path?: string };
+
+/** A file on its way, shown with a progress bar above the input. */
+export interface Transfer {
+  id: string;
+  direction: 'out' | 'in';
+  name: string;
+  /** Bytes so far, and in all (0 until the first progress of a file going out). */
+  done: number;
+  size: number;
+  /** Who it comes from (in) or goes to (out; empty = everyone). */
+  peer: string[];
+}
 
 /** A sent message not yet acknowledged (kept in the client's outbox; shown dimmed). */
 export interface Outgoing {
@@ -91,7 +106,14 @@ export interface UiState {
     scroll: number;
     /** Messages that arrived while scrolled up. */
     unseen: number;
+    /** Files on their way, in either direction. */
+    transfers: Transfer[];
   };
+}
+
+/** `12.5/40 MiB` or `300 KiB`, for progress bars. */
+export function progressText(t: Transfer): string {
+  return t.size === 0 ? formatBytes(t.done) : `${formatBytes(t.done)} of ${formatBytes(t.size)}`;
 }
 
 /** Lines kept in the message pane; older ones fall off (history stays on the coordinator). */
@@ -132,7 +154,12 @@ export type Action =
   | { type: 'focus'; focus: Focus }
   | { type: 'users:move'; delta: number }
   | { type: 'users:toggle' }
-  | { type: 'scroll'; rows: number; max: number };
+  | { type: 'scroll'; rows: number; max: number }
+  | { type: 'file:started'; id: string; name: string; to: string[] }
+  | { type: 'file:progress'; id: string; direction: 'out' | 'in'; name: string; done: number; size: number; from?: string }
+  | { type: 'file:sent'; id: string; name: string; size: number; delivered: string[]; failed: { user: string; reason: string }[]; skipped: string[]; now: number }
+  | { type: 'file:received'; id: string; from: string; to: string[]; name: string; size: number; path: string; ts: number }
+  | { type: 'file:failed'; id: string; from: string; name: string; reason: string; now: number };
 
 export interface InitialOptions {
   locked?: boolean;
@@ -171,6 +198,7 @@ export function initialState(opts: InitialOptions = {}): UiState {
       draft: '',
       scroll: 0,
       unseen: 0,
+      transfers: [],
     },
   };
 }
@@ -370,8 +398,32 @@ export function reducer(state: UiState, action: Action): UiState {
       return { ...state, chat: { ...chat, outbox: chat.outbox.filter((o) => o.cid !== action.cid) } };
     case 'error': {
       const outbox = action.ref === undefined ? chat.outbox : chat.outbox.filter((o) => o.cid !== action.ref);
+      const transfers = action.ref === undefined ? chat.transfers : chat.transfers.filter((x) => x.id !== action.ref); // a file that failed
       if (state.screen !== 'chat') return state;
-      return { ...state, chat: { ...chat, outbox, lines: notice(chat.lines, action.message, 'error', action.now) } };
+      return { ...state, chat: { ...chat, outbox, transfers, lines: notice(chat.lines, action.message, 'error', action.now) } };
+    }
+    case 'file:started':
+      return { ...state, chat: { ...chat, transfers: [...chat.transfers, { id: action.id, direction: 'out', name: action.name, done: 0, size: 0, peer: action.to }] } };
+    case 'file:progress': {
+      const known = chat.transfers.find((x) => x.id === action.id);
+      const transfers = known
+        ? chat.transfers.map((x) => (x.id === action.id ? { ...x, done: action.done, size: action.size } : x))
+        : [...chat.transfers, { id: action.id, direction: action.direction, name: action.name, done: action.done, size: action.size, peer: action.from === undefined ? [] : [action.from] }];
+      return { ...state, chat: { ...chat, transfers } };
+    }
+    case 'file:sent': {
+      let lines = bounded([...chat.lines, { kind: 'file', id: action.id, ts: action.now, from: chat.user, to: action.delivered, name: action.name, size: action.size }]);
+      for (const f of action.failed) lines = notice(lines, `${action.name} did not reach ${f.user}: ${f.reason}`, 'error', action.now);
+      if (action.skipped.length > 0) lines = notice(lines, `${action.name} was not sent to ${action.skipped.join(', ')}: offline (files are not kept)`, 'error', action.now);
+      return { ...state, chat: { ...chat, lines, transfers: chat.transfers.filter((x) => x.id !== action.id) } };
+    }
+    case 'file:received': {
+      const line: Line = { kind: 'file', id: action.id, ts: action.ts, from: action.from, to: action.to, name: action.name, size: action.size, path: action.path };
+      return { ...state, chat: { ...chat, lines: bounded([...chat.lines, line]), transfers: chat.transfers.filter((x) => x.id !== action.id), unseen: chat.scroll > 0 ? chat.unseen + 1 : 0 } };
+    }
+    case 'file:failed': {
+      const lines = notice(chat.lines, `${action.name} from ${action.from} was not saved: ${action.reason}`, 'error', action.now);
+      return { ...state, chat: { ...chat, lines, transfers: chat.transfers.filter((x) => x.id !== action.id) } };
     }
     case 'presence': {
       const online = [...action.online];

@@ -7,6 +7,10 @@ import { ChatClient } from '../../src/node/chat-client.js';
 import type { NetworkInfo } from '../../src/ui/state.js';
 import { testCoordinator } from '../helpers/coordinator.js';
 import { waitFor } from '../helpers/wait.js';
+import { tmpDir } from '../helpers/tmp.js';
+import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { ReceivedFile } from '../../src/node/file-transfer.js';
 
 const log = pino({ level: 'silent' });
 const ENTER = '\r';
@@ -54,8 +58,8 @@ function mount(t: Test, props: Partial<Parameters<typeof App>[0]> = {}) {
   return { app, frame, see, type, say, press, bells, exits };
 }
 
-async function peer(t: Test, address: string, user: string, register = true): Promise<ChatClient> {
-  const c = new ChatClient({ address, user, password: 'pw', register, log });
+async function peer(t: Test, address: string, user: string, register = true, downloadDir?: string): Promise<ChatClient> {
+  const c = new ChatClient({ address, user, password: 'pw', register, log, ...(downloadDir ? { downloadDir } : {}) });
   t.teardown(() => c.close());
   await c.connect();
   return c;
@@ -181,4 +185,42 @@ t.test('the chat screen fits the terminal and follows a resize', async (t) => {
     throw new Error(`${err.message}\n${app.frame()}`);
   });
   t.ok(app.frame().split('\n').every((r) => r.length <= 40));
+});
+
+t.test('files: /file to the selected user, with the outcome in the pane; a file received shows where it was saved', async (t) => {
+  const { url } = await testCoordinator(t);
+  const address = url.replace('ws://', '');
+  const dir = tmpDir(t);
+  const bob = await peer(t, address, 'bob', true, join(dir, 'bob'));
+  await peer(t, address, 'alice');
+  const bells: number[] = [];
+  const { see, say, press } = mount(t, { address, user: 'alice', password: 'pw', deps: { log, bell: () => bells.push(1), downloadDir: join(dir, 'alice') } });
+  await see('alice · online');
+  await see('online (2)');
+  const got: ReceivedFile[] = [];
+  bob.on('file', (f) => got.push(f));
+
+  const report = join(dir, 'report 2026.txt');
+  writeFileSync(report, 'quarterly numbers\n');
+  await press(ESC, 'Space select');
+  await press(DOWN, '›[ ] bob');
+  await press(' ', '›[x] bob');
+  await press(ESC, 'to bob ›');
+  await say(`/file ${report.replace(/ /g, '\\ ')}`);
+  await waitFor(() => got.length === 1, 'bob to have the file');
+  t.match(got[0], { from: 'alice', name: 'report 2026.txt', size: 18 });
+  t.equal(readFileSync(got[0]!.path, 'utf8'), 'quarterly numbers\n');
+  await see('alice (you) → bob [direct]: [file] report 2026.txt'); // the pane wraps the rest
+  await see('(18 bytes) sent');
+
+  const notes = join(dir, 'notes.txt');
+  writeFileSync(notes, 'see you at 3');
+  bob.sendFile(notes, ['alice']);
+  await see('bob → alice [direct]: [file] notes.txt (12 bytes)');
+  await see(`saved to ${join(dir, 'alice', 'notes.txt')}`);
+  t.equal(readFileSync(join(dir, 'alice', 'notes.txt'), 'utf8'), 'see you at 3');
+  t.ok(bells.length > 0, 'a file sent to you by name rings the bell');
+
+  await say('/file /no/such/file.bin');
+  await see('no such file: /no/such/file.bin');
 });

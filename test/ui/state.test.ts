@@ -1,7 +1,7 @@
 import t from 'tap';
 import { initialState, reducer, splitInput, hostError, portError, joinHostPort, MAX_LINES, type Action, type UiState } from '../../src/ui/state.js';
 import { parseCommand } from '../../src/ui/commands.js';
-import { colourFor, renderLine } from '../../src/ui/format.js';
+import { colourFor, renderLine, renderTransfer } from '../../src/ui/format.js';
 
 const run = (s: UiState, ...actions: Action[]): UiState => actions.reduce(reducer, s);
 const msg = (id: string, from: string, text: string, ts: number, to: string[] = []) => ({ type: 'message', message: { id, from, to, text, ts } }) as Action;
@@ -110,7 +110,7 @@ t.test('chat: recipients are picked in the users pane; users who leave are unsel
   t.equal(s.chat.userCursor, 2, 'the cursor stops at the last user');
   s = run(s, { type: 'presence', online: ['alice', 'carol', 'dave'], now: 7 });
   t.same(s.chat.selected, [], 'bob left: no longer a recipient');
-  t.same(s.chat.lines.map((l) => l.text), ['dave joined', 'bob left'], 'joins and departures are shown');
+  t.same(s.chat.lines.map((l) => (l.kind === 'file' ? l.name : l.text)), ['dave joined', 'bob left'], 'joins and departures are shown');
   s = run(s, { type: 'presence', online: ['alice'], now: 8 });
   t.equal(s.chat.userCursor, 0, 'the cursor stays on the list');
 });
@@ -180,6 +180,11 @@ t.test('parseCommand', async (t) => {
     ['/help', [], { kind: 'help' }],
     ['/quit', [], { kind: 'quit' }],
     ['/file ./a b.txt', ['bob'], { kind: 'file', path: './a b.txt', to: ['bob'] }],
+    ["/file '/tmp/my photo.jpg'", [], { kind: 'file', path: '/tmp/my photo.jpg', to: [] }],
+    ['/file "/tmp/my photo.jpg"', [], { kind: 'file', path: '/tmp/my photo.jpg', to: [] }],
+    ['/file /tmp/my\\ photo.jpg', [], { kind: 'file', path: '/tmp/my photo.jpg', to: [] }],
+    ['/file', [], { kind: 'error', text: 'usage: /file PATH' }],
+    ["/file ''", [], { kind: 'error', text: 'usage: /file PATH' }],
     ['/frobnicate now', [], { kind: 'error', text: 'unknown command /frobnicate: /help lists the commands' }],
     ['//etc is a path', [], { kind: 'send', text: '/etc is a path', to: [] }],
   ];
@@ -193,4 +198,27 @@ t.test('rendering a line: colours are stable, text is wrapped and control charac
   t.notMatch(rows.join(''), /\u001b\[2J/, 'an escape sequence from the network is not passed to the terminal');
   t.match(rows[0], /bob/);
   t.match(rows[0], /direct/);
+});
+
+t.test('files: a progress bar while on the way, then a line with the size and where it was saved', async (t) => {
+  let s = chatting();
+  s = run(s, { type: 'file:started', id: 'f1', name: 'photo.jpg', to: ['bob'] });
+  t.same(s.chat.transfers, [{ id: 'f1', direction: 'out', name: 'photo.jpg', done: 0, size: 0, peer: ['bob'] }], 'shown at once, before any byte moved');
+  s = run(s, { type: 'file:progress', id: 'f1', direction: 'out', name: 'photo.jpg', done: 512 * 1024, size: 2 * 1024 * 1024 });
+  t.match(renderTransfer(s.chat.transfers[0]!, 100), /↑ photo\.jpg .*to bob.*25% .*512 KiB of 2 MiB/);
+  s = run(s, { type: 'file:progress', id: 'in1', direction: 'in', name: 'log.txt', done: 10, size: 20, from: 'carol' });
+  t.match(renderTransfer(s.chat.transfers[1]!, 100), /↓ log\.txt .*from carol.*50%/);
+  s = run(s, { type: 'file:sent', id: 'f1', name: 'photo.jpg', size: 2 * 1024 * 1024, delivered: ['bob'], failed: [], skipped: ['dave'], now: 5 });
+  t.same(s.chat.transfers.map((x) => x.id), ['in1'], 'the finished transfer leaves the bars');
+  t.match(renderLine(s.chat.lines.at(-2)!, 'alice', 200).join(''), /alice.*\(you\).*→ bob.*\[file\].*photo\.jpg.*\(2 MiB\) sent/);
+  t.match(s.chat.lines.at(-1), { kind: 'notice', level: 'error', text: /not sent to dave: offline/ });
+  s = run(s, { type: 'file:received', id: 'in1', from: 'carol', to: ['alice'], name: 'log.txt', size: 20, path: '/home/alice/Downloads/lanchat/log.txt', ts: 6 });
+  t.same(s.chat.transfers, []);
+  t.match(renderLine(s.chat.lines.at(-1)!, 'alice', 200).join(''), /carol.*\[direct\].*\[file\].*log\.txt.*\(20 bytes\) saved to \/home\/alice\/Downloads\/lanchat\/log\.txt/);
+  s = run(s, { type: 'file:progress', id: 'in2', direction: 'in', name: 'big.iso', done: 0, size: 99, from: 'bob' }, { type: 'file:failed', id: 'in2', from: 'bob', name: 'big.iso', reason: 'bob disconnected', now: 7 });
+  t.same(s.chat.transfers, []);
+  t.match(s.chat.lines.at(-1), { kind: 'notice', level: 'error', text: 'big.iso from bob was not saved: bob disconnected' });
+  s = run(s, { type: 'file:started', id: 'f2', name: 'x', to: [] }, { type: 'error', code: 'file_too_large', message: 'x is 200 MiB; this network accepts files up to 100 MiB', ref: 'f2', now: 8 });
+  t.same(s.chat.transfers, [], 'a refused file leaves the bars');
+  t.match(s.chat.lines.at(-1), { kind: 'notice', text: /accepts files up to 100 MiB/ });
 });

@@ -3,7 +3,7 @@ import TextInput from 'ink-text-input';
 import stringWidth from 'string-width';
 import { useEffect, useMemo, useRef, type Dispatch } from 'react';
 import { splitInput, type Action, type UiState } from '../state.js';
-import { colourFor, recipientsLabel, renderLine, renderOutgoing } from '../format.js';
+import { colourFor, recipientsLabel, renderLine, renderOutgoing, renderTransfer } from '../format.js';
 
 interface Props {
   readonly state: UiState;
@@ -15,6 +15,7 @@ interface Props {
 
 const USERS_WIDTH = 22; // columns of the users pane, its border included
 const NARROW = 50; // below this width the users pane is hidden (/who still lists them)
+const MAX_TRANSFER_ROWS = 3; // progress bars shown at once; more are summed up in one row
 
 /** Status bar, message pane, users pane and input line; at most `rows - 1` rows high. */
 export function ChatScreen({ state, dispatch, columns, rows, onSubmit }: Props) {
@@ -26,7 +27,8 @@ export function ChatScreen({ state, dispatch, columns, rows, onSubmit }: Props) 
   const placeholder = c.lines.length === 0 ? 'type a message, /help for commands' : '';
   // A long input line wraps; the message pane gives up the rows it needs.
   const inputRows = Math.min(Math.max(1, rows - 5), Math.ceil((stringWidth(prompt) + stringWidth(c.input || placeholder) + 1) / Math.max(1, columns)));
-  const height = Math.max(3, rows - 2 - inputRows); // status bar + input rows + one spare row
+  const transfers = c.transfers.length <= MAX_TRANSFER_ROWS ? c.transfers.map((x) => renderTransfer(x, columns)) : [...c.transfers.slice(0, MAX_TRANSFER_ROWS - 1).map((x) => renderTransfer(x, columns)), `  … and ${c.transfers.length - MAX_TRANSFER_ROWS + 1} more files on their way`];
+  const height = Math.max(3, rows - 2 - inputRows - transfers.length); // status bar + progress bars + input rows + one spare row
   const showUsers = columns >= NARROW;
   const paneWidth = showUsers ? columns - USERS_WIDTH : columns;
   // Wrapping every line is the costly part of a render: only when the lines or the width change, not per key.
@@ -78,6 +80,11 @@ export function ChatScreen({ state, dispatch, columns, rows, onSubmit }: Props) 
         </Box>
         {showUsers && <UsersPane state={state} height={height} />}
       </Box>
+      {transfers.map((row, i) => (
+        <Text key={`t${i}`} wrap="truncate">
+          {row}
+        </Text>
+      ))}
       <Box width={columns}>
         <Text color={c.selected.length > 0 ? 'yellow' : 'green'}>{prompt}</Text>
         <Box flexGrow={1}>

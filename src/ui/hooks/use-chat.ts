@@ -1,3 +1,5 @@
+import { homedir } from 'node:os';
+import { basename, resolve } from 'node:path';
 import { useCallback, useEffect, useRef, type Dispatch } from 'react';
 import type { Logger } from 'pino';
 import { ChatClient, type ChatClientEvents, type ChatClientOptions } from '../../node/chat-client.js';
@@ -22,6 +24,8 @@ export interface ChatActions {
   /** Connects to `state.target` and logs in with the login form's fields (`patch`: values just typed, not yet in the state). */
   login: (patch?: Partial<Pick<UiState['login'], 'user' | 'password' | 'networkPassword'>>) => void;
   send: (text: string, to: readonly string[]) => void;
+  /** Sends a file (`~` is the home directory); progress and the outcome come back as actions. */
+  sendFile: (path: string, to: readonly string[]) => void;
   who: () => void;
   /** Closes the session (resolves once the socket is closed). */
   close: () => Promise<void>;
@@ -81,6 +85,13 @@ export function useChat(state: UiState, dispatch: Dispatch<Action>, deps: ChatDe
     // Errors before login reject connect() (below); the reducer shows only those of a chat session.
     c.on('error', (e) => dispatch({ type: 'error', code: e.code, message: e.message, ...(e.ref === undefined ? {} : { ref: e.ref }), now: now() }));
     c.on('close', (x) => dispatch({ type: 'closed', reason: x.reason, now: now() }));
+    c.on('file:progress', (p) => dispatch({ type: 'file:progress', id: p.id, direction: p.direction, name: p.name, done: p.done, size: p.size, ...(p.from === undefined ? {} : { from: p.from }) }));
+    c.on('file:sent', (f) => dispatch({ type: 'file:sent', id: f.id, name: f.name, size: f.size, delivered: f.delivered, failed: f.failed, skipped: f.skipped, now: now() }));
+    c.on('file', (f) => {
+      dispatch({ type: 'file:received', id: f.id, from: f.from, to: f.to, name: f.name, size: f.size, path: f.path, ts: now() });
+      if (f.to.length > 0) depsRef.current.bell(); // sent to you by name, as a direct message rings
+    });
+    c.on('file:failed', (f) => dispatch({ type: 'file:failed', id: f.id, from: f.from, name: f.name, reason: f.reason, now: now() }));
     client.current = c;
     c.connect().then(
       () => {
@@ -108,6 +119,17 @@ export function useChat(state: UiState, dispatch: Dispatch<Action>, deps: ChatDe
     [dispatch],
   );
 
+  const sendFile = useCallback(
+    (path: string, to: readonly string[]) => {
+      const c = client.current;
+      if (!c) return dispatch({ type: 'notice', text: 'not connected: nothing was sent', level: 'error', now: Date.now() });
+      const full = resolve(path.replace(/^~(?=$|\/)/, homedir()));
+      const id = c.sendFile(full, to);
+      dispatch({ type: 'file:started', id, name: basename(full), to: [...to] });
+    },
+    [dispatch],
+  );
+
   const who = useCallback(() => client.current?.who(), []);
 
   const close = useCallback(async () => {
@@ -118,5 +140,5 @@ export function useChat(state: UiState, dispatch: Dispatch<Action>, deps: ChatDe
 
   useEffect(() => () => void client.current?.close(), []);
 
-  return { login, send, who, close };
+  return { login, send, sendFile, who, close };
 }
