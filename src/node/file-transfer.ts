@@ -218,6 +218,7 @@ export class FileTransfers {
       while (d.queue.length > 0 && !d.failed) {
         const chunks = d.queue.splice(0);
         await fh.writev(chunks);
+        if (d.failed) return; // stopped meanwhile: nothing more to acknowledge or show
         for (const c of chunks) d.written += c.length;
         if (d.written - d.acked >= ACK_EVERY_BYTES || d.written === d.size) {
           d.acked = d.written;

@@ -412,7 +412,9 @@ export function reducer(state: UiState, action: Action): UiState {
       return { ...state, chat: { ...chat, transfers } };
     }
     case 'file:sent': {
-      let lines = bounded([...chat.lines, { kind: 'file', id: action.id, ts: action.now, from: chat.user, to: action.delivered, name: action.name, size: action.size }]);
+      // Shown as it was addressed: to everyone, or to the users named (failures and skips follow as notices).
+      const to = chat.transfers.find((x) => x.id === action.id)?.peer ?? action.delivered;
+      let lines = bounded([...chat.lines, { kind: 'file', id: action.id, ts: action.now, from: chat.user, to, name: action.name, size: action.size }]);
       for (const f of action.failed) lines = notice(lines, `${action.name} did not reach ${f.user}: ${f.reason}`, 'error', action.now);
       if (action.skipped.length > 0) lines = notice(lines, `${action.name} was not sent to ${action.skipped.join(', ')}: offline (files are not kept)`, 'error', action.now);
       return { ...state, chat: { ...chat, lines, transfers: chat.transfers.filter((x) => x.id !== action.id) } };

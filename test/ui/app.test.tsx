@@ -11,6 +11,7 @@ import { tmpDir } from '../helpers/tmp.js';
 import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { ReceivedFile } from '../../src/node/file-transfer.js';
+import { loggedIn } from '../helpers/ws-client.js';
 
 const log = pino({ level: 'silent' });
 const ENTER = '\r';
@@ -194,7 +195,8 @@ t.test('files: /file to the selected user, with the outcome in the pane; a file 
   const bob = await peer(t, address, 'bob', true, join(dir, 'bob'));
   await peer(t, address, 'alice');
   const bells: number[] = [];
-  const { see, say, press } = mount(t, { address, user: 'alice', password: 'pw', deps: { log, bell: () => bells.push(1), downloadDir: join(dir, 'alice') } });
+  const app = mount(t, { address, user: 'alice', password: 'pw', deps: { log, bell: () => bells.push(1), downloadDir: join(dir, 'alice') } });
+  const { see, say, press } = app;
   await see('alice · online');
   await see('online (2)');
   const got: ReceivedFile[] = [];
@@ -223,4 +225,16 @@ t.test('files: /file to the selected user, with the outcome in the pane; a file 
 
   await say('/file /no/such/file.bin');
   await see('no such file: /no/such/file.bin');
+
+  // A file on its way shows a bar until it is over; here its sender stops half way, then leaves.
+  const mallory = await loggedIn(url, 'mallory');
+  mallory.send({ type: 'file:offer', id: 'm1', name: 'half.bin', size: 1000, to: ['alice'] });
+  const { stream } = await mallory.nextOf('file:accepted');
+  const header = Buffer.alloc(4);
+  header.writeUInt32BE(stream as number, 0);
+  mallory.send(Buffer.concat([header, Buffer.alloc(500)]));
+  await see(/↓ half\.bin from mallory \[.*\] +\d+% /);
+  mallory.close();
+  await see('half.bin from mallory was not saved: mallory'); // the pane wraps the rest
+  await waitFor(() => !app.frame().includes('↓ half.bin'), 'the bar to go');
 });
