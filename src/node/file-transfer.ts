@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { open, unlink, type FileHandle } from 'node:fs/promises';
+import { open, statfs, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Logger } from 'pino';
 import { FILE_HEADER_BYTES } from '../protocol/limits.js';
@@ -323,6 +323,12 @@ export class FileTransfers {
       this.#link.send({ type: 'file:fail', stream: msg.stream, reason: 'this client does not take files' });
       return;
     }
+    const max = this.#link.maxFileBytes();
+    if (max !== undefined && msg.size > max) {
+      // The coordinator announced this limit itself: a larger file is not what this network agreed to.
+      this.#link.send({ type: 'file:fail', stream: msg.stream, reason: `larger than the network's limit of ${formatBytes(max)}` });
+      return;
+    }
     const tmp = join(dir, `.lanchat-${msg.id}.part`);
     const d: Download = {
       stream: msg.stream,
@@ -335,7 +341,9 @@ export class FileTransfers {
       hash: createHash('sha256'),
       received: 0,
       written: 0,
-      file: ensureDir(dir).then(() => open(tmp, 'wx')),
+      file: ensureDir(dir)
+        .then(() => enoughSpace(dir, msg.size))
+        .then(() => open(tmp, 'wx')),
       queue: [],
       writer: undefined,
       acked: 0,
@@ -388,4 +396,12 @@ export class FileTransfers {
     set(now);
     this.#link.progress(p);
   }
+}
+
+/** Fails at once, with both figures, when the folder's file system cannot hold `size` more bytes. */
+async function enoughSpace(dir: string, size: number): Promise<void> {
+  const fs = await statfs(dir).catch(() => undefined); // not every platform can tell: then the writes will
+  if (fs === undefined) return;
+  const free = fs.bavail * fs.bsize;
+  if (free < size) throw new Error(`not enough space (${formatBytes(free)} free, ${formatBytes(size)} needed)`);
 }
