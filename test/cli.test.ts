@@ -20,6 +20,9 @@ t.test('--help, --version and sub-command help', async (t) => {
   const bad = new Proc(['serve', '--port', 'seventy']);
   t.equal(await bad.exited(), 2);
   t.match(bad.stderr.join('\n'), /--port.*integer/);
+  const badSize = new Proc(['serve', '--max-file-size', 'huge']);
+  t.equal(await badSize.exited(), 2);
+  t.match(badSize.stderr.join('\n'), /--max-file-size.*100MiB/);
 });
 
 t.test('serve + three clients: broadcast, one, several, presence, offline, history, restart', async (t) => {
