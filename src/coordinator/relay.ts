@@ -591,7 +591,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       for (const session of sessions) targets.push({ session, user: name });
     }
     if (targets.length === 0) {
-      const why = everyone ? 'nobody else is online' : `${skipped.join(', ')} ${skipped.length === 1 ? 'is' : 'are'} offline`;
+      const why = everyone || skipped.length === 0 ? 'nobody else is online' : `${skipped.join(', ')} ${skipped.length === 1 ? 'is' : 'are'} offline`;
       return this.#send(s, errorFrame('recipient_offline', `${why}: files are not kept for users who are offline; nothing was sent`, msg.id));
     }
     const refusal = this.#transfers.refusal(s);

@@ -101,6 +101,8 @@ interface Download {
   /** The writer, while it runs. */
   writer: Promise<void> | undefined;
   acked: number;
+  /** `file:end` has come: no more data is expected. */
+  ended: boolean;
   failed: boolean;
   progressAt: number;
 }
@@ -203,6 +205,7 @@ export class FileTransfers {
     if (buf.length < FILE_HEADER_BYTES) return;
     const d = this.#downloads.get(buf.readUInt32BE(0));
     if (d === undefined || d.failed) return;
+    if (d.ended) return this.#fail(d, 'data after the end of the file', true);
     const data = buf.subarray(FILE_HEADER_BYTES);
     d.received += data.length;
     if (d.received > d.size) return this.#fail(d, `more data than the ${d.size} bytes announced`, true);
@@ -347,6 +350,7 @@ export class FileTransfers {
       queue: [],
       writer: undefined,
       acked: 0,
+      ended: false,
       failed: false,
       progressAt: 0,
     };
@@ -357,7 +361,8 @@ export class FileTransfers {
 
   #end(stream: number, sha256: string): void {
     const d = this.#downloads.get(stream);
-    if (d === undefined || d.failed) return;
+    if (d === undefined || d.failed || d.ended) return;
+    d.ended = true;
     const digest = d.received === d.size ? d.hash.digest('hex') : undefined;
     Promise.all([d.file, d.writer])
       .then(async ([fh]) => {
