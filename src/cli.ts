@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import './node/heap-tuning.js'; // first: see there
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
