@@ -76,7 +76,7 @@ class FakeScan extends EventEmitter {
 
 t.test('connect screen: the live list of networks, and the manual entry with checked fields', async (t) => {
   const scan = new FakeScan();
-  const { see, type, frame } = mount(t, { scan });
+  const { see, type, press, frame } = mount(t, { scan });
   await see('looking for lanchat networks');
   await see('Enter an address manually');
   scan.set([
@@ -89,9 +89,10 @@ t.test('connect screen: the live list of networks, and the manual entry with che
   scan.set([{ network: 'lab', coordinator: '10.0.0.9:7777', host: '10.0.0.9', nodes: 1, term: 1 }]);
   await see('1 network found');
   t.notMatch(frame(), /lab-h1/, 'a network that vanished leaves the list; the choice stays the user\'s');
-  await type(DOWN, ENTER);
-  await see('connect by address');
-  await type('10.0.0.300', ENTER);
+  await press(DOWN, '› Enter an address manually');
+  await press(ENTER, 'connect by address');
+  await press('10.0.0.300', '› IP address: 10.0.0.300');
+  await press(ENTER, '› Port:'); // look before typing on: a key sent before the focus moved lands in the old field
   await type('0', ENTER);
   await see('10.0.0.300 is not a valid IP address');
   await see('the port is a number from 1 to 65535');
@@ -107,10 +108,12 @@ t.test('exactly one network found: straight to the login screen', async (t) => {
 });
 
 t.test('locked-down mode: only the manual form, which leads to the login screen with a network password field', async (t) => {
-  const { see, type, frame } = mount(t, { locked: true });
+  const { see, type, press, frame } = mount(t, { locked: true });
   await see('locked-down mode');
   t.notMatch(frame(), /looking for/);
-  await type('127.0.0.1', ENTER, ENTER);
+  await press('127.0.0.1', '› IP address: 127.0.0.1');
+  await press(ENTER, '› Port:');
+  await type(ENTER);
   await see('log in on 127.0.0.1:7777');
   await see('Network password:');
 });
@@ -124,7 +127,8 @@ t.test('log in, chat with a real coordinator: everyone, one, several; history; p
   await bob.drained();
   const { see, type, say, press, frame, bells, exits } = mount(t, { address, user: 'alice' });
   await see('log in on 127.0.0.1');
-  await type('pw', ENTER);
+  await press('pw', 'Password:         ••');
+  await type(ENTER);
   await see('wrong username or password');
   await press(DOWN, '› [ ] create a new account');
   await press(' ', '[x] create a new account');
