@@ -1,5 +1,8 @@
 import t, { type Test } from 'tap';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { loggedIn } from './helpers/ws-client.js';
 import { Proc, startClient, type JsonClient } from './helpers/processes.js';
 import { tmpDir } from './helpers/tmp.js';
 import { waitFor } from './helpers/wait.js';
@@ -91,4 +94,41 @@ t.test('clean exit of the coordinator: hand-off, no error on clients', async (t)
   t.equal(await nodes[0]!.exited(), 0);
   await checkExactlyOnce(t, alice, bob, 40, 'c');
   t.same(bob.events.filter((e) => e.type === 'error'), []);
+});
+
+t.test('a failover in the middle of file transfers: both ends say so, nothing partial is left, and the file can be sent again', async (t) => {
+  const { nodes, first } = await cluster(t);
+  const dir = tmpDir(t);
+  const downloads = join(dir, 'bob-downloads');
+  const bob = await startClient(t, first, 'bob', { register: true, args: ['--download-dir', downloads] });
+  const alice = await startClient(t, first, 'alice', { register: true });
+  // carol reads but never acknowledges, so alice's file stops at the window: mid-transfer when the coordinator dies.
+  const carol = await loggedIn(`ws://${first}`, 'carol');
+  t.teardown(() => carol.close());
+  const big = join(dir, 'big.bin');
+  writeFileSync(big, randomBytes(20 * 1024 * 1024));
+  alice.write({ type: 'file', path: big, to: ['carol'], id: 'to-carol' });
+  await carol.next((f) => f.type === 'binary', 'the first chunk at carol');
+  // mallory sends bob half a file, then waits.
+  const mallory = await loggedIn(`ws://${first}`, 'mallory');
+  t.teardown(() => mallory.close());
+  mallory.send({ type: 'file:offer', id: 'm1', name: 'half.bin', size: 1000, to: ['bob'] });
+  const { stream } = await mallory.nextOf('file:accepted');
+  const header = Buffer.alloc(4);
+  header.writeUInt32BE(stream as number, 0);
+  mallory.send(Buffer.concat([header, randomBytes(500)]));
+  await bob.next((e) => e.type === 'file-progress' && e.received === 500, 'half the file written at bob');
+
+  nodes[0]!.kill('SIGKILL');
+  t.match(await alice.next((e) => e.type === 'error', 'alice told'), { code: 'file_failed', id: 'to-carol', message: /connection to the coordinator was lost; send it again/ });
+  t.match(await bob.next((e) => e.type === 'file-failed', 'bob told'), { name: 'half.bin', reason: /connection to the coordinator was lost/ });
+  await waitFor(() => !existsSync(downloads) || readdirSync(downloads).length === 0, 'no partial file at bob');
+  await alice.next((e) => e.type === 'ready' && e.resumed === true, 'alice back', 15_000);
+  await bob.next((e) => e.type === 'ready' && e.resumed === true, 'bob back', 15_000);
+
+  alice.write({ type: 'file', path: big, to: ['bob'], id: 'again' });
+  t.match(await alice.next((e) => e.type === 'file-sent' || e.type === 'error', 'the resend', 30_000), { type: 'file-sent', id: 'again', to: ['bob'] });
+  const got = await bob.next((e) => e.type === 'file', 'the file at bob');
+  t.equal(readFileSync(got.path as string).equals(readFileSync(big)), true, 'the new coordinator relayed it whole');
+  t.same(readdirSync(downloads), ['big.bin'], 'and only it');
 });
