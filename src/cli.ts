@@ -76,7 +76,7 @@ const program = new Command('lanchat')
   .option('--reconnect-timeout <s>', 'seconds to look for a new coordinator after losing one', intOption(1, 86_400), 3600)
   .option('--bcrypt-cost <n>', 'bcrypt cost for new password hashes (local node)', intOption(4, 31), DEFAULT_BCRYPT_COST)
   .option('--download-dir <dir>', 'where files sent to you are saved', defaultDownloadDir())
-  .option('--max-file-size <size>', 'largest file the local node relays when it coordinates', sizeOption, DEFAULT_LIMITS.maxFileBytes)
+  .addOption(new Option('--max-file-size <size>', 'largest file the local node relays when it coordinates').argParser(sizeOption).default(DEFAULT_LIMITS.maxFileBytes, '100MiB'))
   .addOption(new Option('--log-level <level>', 'log level (the log is lanchat.log in the data directory)').choices(LOG_LEVELS).default('info'))
   .action(async (opts: { connect?: string; locked?: boolean; user?: string; network: string; port: number; dataDir: string; passwordFile?: string; networkPasswordFile?: string; reconnectTimeout: number; bcryptCost: number; downloadDir: string; maxFileSize: number; logLevel: string }) => {
     if (!process.stdout.isTTY || !process.stdin.isTTY) {
@@ -124,7 +124,7 @@ program
   .option('--no-coordinator', 'never coordinate and hold no replica')
   .option('--bcrypt-cost <n>', 'bcrypt cost for new password hashes', intOption(4, 31), DEFAULT_BCRYPT_COST)
   .option('--max-message-rate <n>', 'messages per second one session may send', intOption(1, 1_000_000), 20)
-  .option('--max-file-size <size>', 'largest file relayed (e.g. 100MiB, 2G); larger ones are refused before any data flows', sizeOption, DEFAULT_LIMITS.maxFileBytes)
+  .addOption(new Option('--max-file-size <size>', 'largest file relayed (e.g. 100MiB, 2G); larger ones are refused before any data flows').argParser(sizeOption).default(DEFAULT_LIMITS.maxFileBytes, '100MiB'))
   .addOption(new Option('--log-level <level>', 'log level (logs go to stderr)').choices(LOG_LEVELS).default('warn'))
   .action(async (opts: { port: number; host: string; dataDir: string; network: string; networkPasswordFile?: string; join: string[]; locked?: boolean; priority: number; coordinator: boolean; bcryptCost: number; maxMessageRate: number; maxFileSize: number; logLevel: string }) => {
     if (!/^[A-Za-z0-9_.-]{1,32}$/.test(opts.network)) throw new UsageError('--network: 1–32 letters, digits, "_", "." or "-"');
