@@ -2,6 +2,7 @@ import t, { type Test } from 'tap';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createServer, connect, type AddressInfo } from 'node:net';
 import { startClient, startServe, type JsonClient } from './helpers/processes.js';
 import { loggedIn, type TestSocket } from './helpers/ws-client.js';
 import { tmpDir } from './helpers/tmp.js';
@@ -246,6 +247,46 @@ t.test('a sender that breaks the window or the offer is stopped, and its recipie
   mallory.send(Buffer.from([1, 2]));
   t.match(await mallory.next((f) => f.type === 'error' && f.code === 'bad_frame'), { message: /4-byte stream number/ });
 });
+
+t.test('a sender on a slow link (1 MiB/s up) is not taken for dead while its pongs wait behind file data', async (t) => {
+  const net = await network(t);
+  const bob = await net.client('bob');
+  await net.client('alice'); // registers alice
+  const proxy = await throttlingProxy(t, net.address, 1024 * 1024);
+  const alice = await startClient(t, proxy, 'alice', { args: ['--download-dir', net.downloads('alice')] });
+  const data = randomBytes(6 * 1024 * 1024);
+  alice.write({ type: 'file', path: net.file('slow.bin', data), to: ['bob'], id: 'slow' });
+  t.match(await alice.next((e) => e.type === 'file-sent' || e.type === 'error', 'the outcome', 30_000), { type: 'file-sent', id: 'slow', to: ['bob'] });
+  const got = await bob.next((e) => e.type === 'file', 'the file');
+  t.equal(got.sha256, sha256(data));
+  t.notOk(alice.events.some((e) => e.type === 'reconnecting'), 'alice never lost the coordinator');
+});
+
+/** A TCP proxy to `target` that lets at most `bytesPerS` through from client to server (on 127.0.0.1). */
+async function throttlingProxy(t: Test, target: string, bytesPerS: number): Promise<string> {
+  const [host, port] = target.split(':') as [string, string];
+  const server = createServer((client) => {
+    const upstream = connect(Number(port), host);
+    const started = Date.now();
+    let sent = 0;
+    client.on('data', (d) => {
+      upstream.write(d);
+      sent += d.length;
+      const ahead = (sent / bytesPerS) * 1000 - (Date.now() - started);
+      if (ahead > 0) {
+        client.pause();
+        setTimeout(() => client.resume(), ahead);
+      }
+    });
+    upstream.pipe(client);
+    const close = (): void => void (client.destroy(), upstream.destroy());
+    client.on('error', close).on('close', close);
+    upstream.on('error', close).on('close', close);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => server.close());
+  return `127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
 
 /** Offers a file on a raw socket and returns the stream number. */
 async function offer(s: TestSocket, name: string, size: number, to: string[]): Promise<number> {

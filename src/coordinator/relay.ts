@@ -336,6 +336,8 @@ export class Relay extends EventEmitter<RelayEvents> {
   }
 
   #onFrame(s: Session, data: RawData, isBinary: boolean): void {
+    // Any frame proves the peer alive: on a slow link its pong may queue behind file data for seconds.
+    s.lastPong = (this.#deps.now ?? Date.now)();
     const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     // Size first, so an oversize frame is never queued. Nodes exchange entries in larger frames; file data comes in chunks.
     const max = isBinary && s.user !== undefined ? FILE_HEADER_BYTES + FILE_CHUNK_BYTES : this.#opts.limits.maxFrameBytes;
@@ -409,6 +411,11 @@ export class Relay extends EventEmitter<RelayEvents> {
   /** Answers bad input with an error and counts a strike; too many strikes close the connection (1008). */
   #reject(s: Session, code: ErrorCode, message: string = ERROR_CODES[code], ref?: string): void {
     this.#send(s, errorFrame(code, message, ref));
+    this.#strike(s);
+  }
+
+  /** Counts a strike against a session (its error already said); too many close it (1008). */
+  #strike(s: Session): void {
     if (!this.#strikes.take(`s${s.id}`)) {
       this.#deps.log.warn({ session: s.id, address: s.address }, 'disconnecting a client that keeps sending bad or excess frames');
       s.ws.close(1008, 'too many bad or excess frames');
@@ -594,7 +601,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       const why = everyone || skipped.length === 0 ? 'nobody else is online' : `${skipped.join(', ')} ${skipped.length === 1 ? 'is' : 'are'} offline`;
       return this.#send(s, errorFrame('recipient_offline', `${why}: files are not kept for users who are offline; nothing was sent`, msg.id));
     }
-    const refusal = this.#transfers.refusal(s);
+    const refusal = this.#transfers.refusal(from.name);
     if (refusal !== undefined) return this.#send(s, errorFrame('rate_limited', refusal, msg.id));
     const t = this.#transfers.open(s, from.name, msg.id, msg.name, msg.size, targets);
     const to = [...new Set(targets.map((x) => x.user))];
@@ -612,7 +619,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     if (!check.ok) {
       if (check.transfer === undefined) return; // a chunk already in flight when the transfer ended
       this.#abortTransfer(check.transfer, `the sender broke the protocol (${check.reason})`, `file transfer stopped: ${check.reason}`);
-      return this.#reject(s, 'invalid_message', check.reason);
+      return this.#strike(s);
     }
     for (const target of check.transfer.targets) {
       if (target.state === 'receiving' && target.session.ws.readyState === WebSocket.OPEN) target.session.ws.send(buf, { binary: true });
@@ -624,7 +631,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     if (!check.ok) {
       if (check.transfer === undefined) return;
       this.#abortTransfer(check.transfer, `the sender broke the protocol (${check.reason})`, `file transfer stopped: ${check.reason}`);
-      return this.#reject(s, 'invalid_message', check.reason);
+      return this.#strike(s);
     }
     const frame = JSON.stringify({ type: 'file:end', stream: msg.stream, sha256: msg.sha256 } satisfies ServerMessage);
     for (const target of check.transfer.targets) if (target.state === 'receiving') this.#sendRaw(target.session, frame);
@@ -683,7 +690,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       const outcome = this.#transfers.finish(target.session, transfer.stream, 'stopped receiving');
       if (outcome) this.#applyOutcome(outcome);
     }
-    for (const t of senders) this.#abortTransfer(t, `${t.from} stopped sending`, 'file transfer stopped: no data for a minute');
+    for (const t of senders) this.#abortTransfer(t, `${t.from} stopped sending`, 'file transfer stopped: the sender sent nothing for a minute');
   }
 
   /** Bytes of file data a session may legitimately have waiting on its socket. */

@@ -1,13 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { FILE_WINDOW_BYTES } from '../protocol/limits.js';
 
-/** Files one session may be sending at once. */
-export const MAX_UPLOADS_PER_SESSION = 4;
+/** Files one user may be sending at once (over all their sessions). */
+export const MAX_UPLOADS_PER_USER = 4;
 /** Transfers the coordinator relays at once: with the window, this bounds its file memory (64 × 4 MiB). */
 export const MAX_TRANSFERS = 64;
-/** A recipient that writes nothing for this long while data waits for it is dropped from the transfer… */
+/**
+ * A recipient that makes no progress for this long while it owes some (data waits for it, or after the end
+ * its verdict) is dropped from the transfer…
+ */
 export const STALL_MS = 30_000;
-/** …and a sender that sends nothing for this long while it may is cut off. */
+/** …and a sender that sends nothing for this long while it may (data within the window, or the end) is cut off. */
 export const SENDER_STALL_MS = 60_000;
 
 /** One recipient session of a transfer. */
@@ -38,8 +41,9 @@ export interface Transfer<S> {
   readonly targets: Target<S>[];
   /** Bytes forwarded so far. */
   received: number;
-  /** The sender said `file:end` (all bytes are in). */
+  /** The sender said `file:end` (all bytes are in), and when. */
   ended: boolean;
+  endedAt?: number;
   /** The credit last sent to the sender. */
   credit: number;
   /** When the sender last sent data. */
@@ -89,12 +93,13 @@ export class Transfers<S> {
     return n;
   }
 
-  /** Why `sender` may not start another transfer now, or undefined when it may. */
-  refusal(sender: S): string | undefined {
+  /** Why user `from` may not start another transfer now, or undefined when they may. */
+  refusal(from: string): string | undefined {
     if (this.#byStream.size >= MAX_TRANSFERS) return `the coordinator is relaying ${MAX_TRANSFERS} files already; try again shortly`;
+    const key = from.toLowerCase();
     let mine = 0;
-    for (const t of this.#byStream.values()) if (t.sender === sender) mine++;
-    if (mine >= MAX_UPLOADS_PER_SESSION) return `at most ${MAX_UPLOADS_PER_SESSION} files at once from one session`;
+    for (const t of this.#byStream.values()) if (t.from.toLowerCase() === key) mine++;
+    if (mine >= MAX_UPLOADS_PER_USER) return `at most ${MAX_UPLOADS_PER_USER} files at once from one user; wait for one to finish`;
     return undefined;
   }
 
@@ -141,6 +146,7 @@ export class Transfers<S> {
     if (t.ended) return { ok: false, transfer: t, reason: 'file:end twice' };
     if (t.received !== t.size) return { ok: false, transfer: t, reason: `file:end after ${t.received} of ${t.size} bytes` };
     t.ended = true;
+    t.endedAt = this.#now();
     return { ok: true, transfer: t };
   }
 
@@ -202,10 +208,12 @@ export class Transfers<S> {
     const senders: Transfer<S>[] = [];
     for (const t of this.#byStream.values()) {
       for (const target of t.targets) {
-        if (target.state === 'receiving' && target.acked < t.received && now - target.progressAt > STALL_MS) recipients.push({ transfer: t, target });
+        const owes = target.acked < t.received || t.ended; // data to write, or after the end its done/fail
+        if (target.state === 'receiving' && owes && now - Math.max(target.progressAt, t.endedAt ?? 0) > STALL_MS) recipients.push({ transfer: t, target });
       }
-      const mayPush = !t.ended && t.received < t.size && t.received - this.#floor(t) < this.#window;
-      if (mayPush && now - Math.max(t.dataAt, this.#lastCreditAt.get(t) ?? 0) > SENDER_STALL_MS) senders.push(t);
+      // The sender owes data while the window allows it, and the end once every byte is in.
+      const owes = !t.ended && (t.received === t.size || t.received - this.#floor(t) < this.#window);
+      if (owes && now - Math.max(t.dataAt, this.#lastCreditAt.get(t) ?? 0) > SENDER_STALL_MS) senders.push(t);
     }
     return { recipients, senders };
   }

@@ -115,11 +115,12 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     this.#files = new FileTransfers(
       {
         send: (frame) => this.#write(frame),
-        sendBinary: (data) => {
+        sendBinary: (data, written) => {
           if (this.#ws?.readyState !== WebSocket.OPEN) return false;
-          this.#ws.send(data, { binary: true });
+          this.#ws.send(data, { binary: true }, written);
           return true;
         },
+        buffered: () => this.#ws?.bufferedAmount ?? 0,
         maxFileBytes: () => this.#ready?.limits.maxFileBytes,
         log: options.log,
         progress: (p) => this.emit('file:progress', p),

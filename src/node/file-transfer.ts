@@ -2,7 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { open, statfs, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Logger } from 'pino';
-import { FILE_HEADER_BYTES } from '../protocol/limits.js';
+import { FILE_HEADER_BYTES, FILE_WINDOW_BYTES } from '../protocol/limits.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { ServerMessage } from '../protocol/messages.js';
 import { formatBytes } from '../protocol/units.js';
@@ -10,6 +10,9 @@ import { ensureDir, sanitizeFileName, saveUnder } from './file-names.js';
 
 const PROGRESS_MS = 250; // at most this often per transfer (issue #6)
 const READ_AHEAD = 8; // chunks being read from disk while earlier ones go out
+const SOCKET_HIGH_WATER = 1024 * 1024; // file data queued on our socket before an upload waits: chat lines are not stuck behind more
+const MAX_DOWNLOADS = 16; // files coming in at once; more are refused (a coordinator is a peer, not a friend)
+const MAX_UNWRITTEN_BYTES = 2 * FILE_WINDOW_BYTES; // received, not yet on disk: more means the sender ignored the window
 const ACK_EVERY_BYTES = 1024 * 1024; // a recipient acknowledges what it wrote at least this often (a quarter of the window)
 
 type FileFrame = Extract<ServerMessage, { type: `file:${string}` }>;
@@ -51,8 +54,10 @@ export interface FileSent {
 export interface FileLink {
   /** Writes a JSON frame; false when not connected. */
   send(frame: object): boolean;
-  /** Writes a binary frame; false when not connected. */
-  sendBinary(data: Buffer): boolean;
+  /** Writes a binary frame; false when not connected. `written` is called once it has left for the network. */
+  sendBinary(data: Buffer, written: () => void): boolean;
+  /** Bytes queued on the connection, not yet handed to the network. */
+  buffered(): number;
   /** The coordinator's limit, once known. */
   maxFileBytes(): number | undefined;
   log: Logger;
@@ -103,6 +108,8 @@ interface Download {
   acked: number;
   /** `file:end` has come: no more data is expected. */
   ended: boolean;
+  /** Verified and being saved: an abort or a lost connection can no longer undo it. */
+  finishing: boolean;
   failed: boolean;
   progressAt: number;
 }
@@ -209,6 +216,7 @@ export class FileTransfers {
     const data = buf.subarray(FILE_HEADER_BYTES);
     d.received += data.length;
     if (d.received > d.size) return this.#fail(d, `more data than the ${d.size} bytes announced`, true);
+    if (d.received - d.written > MAX_UNWRITTEN_BYTES) return this.#fail(d, 'the data came faster than this client acknowledged it', true);
     d.hash.update(data);
     d.queue.push(data);
     d.writer ??= this.#write(d).finally(() => (d.writer = undefined));
@@ -220,9 +228,20 @@ export class FileTransfers {
       const fh = await d.file;
       while (d.queue.length > 0 && !d.failed) {
         const chunks = d.queue.splice(0);
-        await fh.writev(chunks);
+        const bytes = chunks.reduce((n, c) => n + c.length, 0);
+        // writev may write less than asked (a full disk, a file size limit) without failing: write the rest, or fail.
+        let done = (await fh.writev(chunks)).bytesWritten;
+        if (done < bytes) {
+          const rest = Buffer.concat(chunks).subarray(done);
+          for (let off = 0; off < rest.length; ) {
+            const { bytesWritten } = await fh.write(rest, off, rest.length - off);
+            if (bytesWritten === 0) throw new Error(`the disk took only ${d.written + done + off} of ${d.size} bytes`);
+            off += bytesWritten;
+          }
+          done = bytes;
+        }
         if (d.failed) return; // stopped meanwhile: nothing more to acknowledge or show
-        for (const c of chunks) d.written += c.length;
+        d.written += done;
         if (d.written - d.acked >= ACK_EVERY_BYTES || d.written === d.size) {
           d.acked = d.written;
           this.#link.send({ type: 'file:ack', stream: d.stream, received: d.written });
@@ -289,8 +308,10 @@ export class FileTransfers {
         const bytes = frame.length - FILE_HEADER_BYTES;
         await this.#until(up, () => up.sent + bytes - up.credit <= up.window);
         if (up.result) return; // over early: every recipient left or failed
+        await this.#writable(up);
+        if (up.result) return;
         hash.update(frame.subarray(FILE_HEADER_BYTES));
-        if (!this.#link.sendBinary(frame)) throw new ProtocolError('file_failed', `${up.name}: connection to the coordinator lost; send it again`);
+        if (!this.#link.sendBinary(frame, () => this.#wakeWriters())) throw new ProtocolError('file_failed', `${up.name}: connection to the coordinator lost; send it again`);
         up.sent += bytes;
         this.#progress(up.progressAt, up.sent, up.size, (at) => (up.progressAt = at), { id: up.id, direction: 'out', name: up.name, done: up.sent, size: up.size });
       }
@@ -311,6 +332,25 @@ export class FileTransfers {
     }
   }
 
+  readonly #writers = new Set<() => void>();
+
+  /** Waits until the connection has room (its queue under SOCKET_HIGH_WATER), or the upload is over. */
+  async #writable(up: Upload): Promise<void> {
+    while (this.#link.buffered() > SOCKET_HIGH_WATER && !up.failure && !up.result) {
+      await new Promise<void>((resolve) => {
+        this.#writers.add(resolve);
+        up.wake = resolve; // a failure or the outcome ends the wait too
+      });
+      up.wake = undefined;
+    }
+    if (up.failure) throw up.failure;
+  }
+
+  #wakeWriters(): void {
+    for (const w of this.#writers) w();
+    this.#writers.clear();
+  }
+
   #byStream(stream: number): Upload | undefined {
     for (const up of this.#uploads.values()) if (up.stream === stream) return up;
     return undefined;
@@ -320,6 +360,10 @@ export class FileTransfers {
 
   #start(msg: Extract<FileFrame, { type: 'file:start' }>): void {
     if (this.#downloads.has(msg.stream)) return;
+    if (this.#downloads.size >= MAX_DOWNLOADS) {
+      this.#link.send({ type: 'file:fail', stream: msg.stream, reason: `this client takes ${MAX_DOWNLOADS} files at once; send it again shortly` });
+      return;
+    }
     const dir = this.#downloadDir;
     const name = sanitizeFileName(msg.name);
     if (dir === undefined) {
@@ -351,6 +395,7 @@ export class FileTransfers {
       writer: undefined,
       acked: 0,
       ended: false,
+      finishing: false,
       failed: false,
       progressAt: 0,
     };
@@ -369,6 +414,9 @@ export class FileTransfers {
         if (d.failed) return;
         if (digest === undefined) throw new Error(`only ${d.received} of ${d.size} bytes came`);
         if (digest !== sha256) throw new Error('its SHA-256 does not match the sender’s: the data was damaged');
+        d.finishing = true; // from here on only this path keeps or drops the file
+        const onDisk = (await fh.stat()).size;
+        if (onDisk !== d.size) throw new Error(`the disk holds ${onDisk} of its ${d.size} bytes`);
         await fh.sync();
         await fh.close();
         const path = await saveUnder(d.tmp, this.#downloadDir!, d.name);
@@ -376,12 +424,15 @@ export class FileTransfers {
         this.#link.send({ type: 'file:done', stream });
         this.#link.received({ id: d.id, from: d.from, name: basename(path), size: d.size, sha256, path, to: d.to });
       })
-      .catch((err: Error) => this.#fail(d, `it was not saved: ${err.message}`, true));
+      .catch((err: Error) => this.#fail(d, `it was not saved: ${err.message}`, true, true));
   }
 
-  /** Drops a download: removes its temporary file and reports it; `tell` also tells the coordinator. */
-  #fail(d: Download, reason: string, tell: boolean): void {
-    if (d.failed) return;
+  /**
+   * Drops a download: removes its temporary file and reports it; `tell` also tells the coordinator. A file
+   * already verified and being saved is left to that (`force`: the saving itself failed).
+   */
+  #fail(d: Download, reason: string, tell: boolean, force = false): void {
+    if (d.failed || (d.finishing && !force)) return;
     d.failed = true;
     this.#downloads.delete(d.stream);
     if (tell) this.#link.send({ type: 'file:fail', stream: d.stream, reason: reason.slice(0, 300) });

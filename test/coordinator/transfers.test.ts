@@ -1,5 +1,5 @@
 import t from 'tap';
-import { MAX_TRANSFERS, MAX_UPLOADS_PER_SESSION, SENDER_STALL_MS, STALL_MS, Transfers } from '../../src/coordinator/transfers.js';
+import { MAX_TRANSFERS, MAX_UPLOADS_PER_USER, SENDER_STALL_MS, STALL_MS, Transfers } from '../../src/coordinator/transfers.js';
 
 /** The book of transfers with a hand-driven clock and a 100-byte window. */
 function book() {
@@ -80,10 +80,11 @@ t.test('a sender that leaves aborts its transfers', async (t) => {
 
 t.test('limits on transfers at once', async (t) => {
   const { tr } = book();
-  for (let i = 0; i < MAX_UPLOADS_PER_SESSION; i++) tr.open('alice', 'alice', `c${i}`, 'a', 1, [{ session: 'bob', user: 'bob' }]);
-  t.match(tr.refusal('alice'), /at most 4 files at once/);
+  // One user over several sessions counts once: more sessions do not buy more slots.
+  for (let i = 0; i < MAX_UPLOADS_PER_USER; i++) tr.open(`alice-${i}`, 'alice', `c${i}`, 'a', 1, [{ session: 'bob', user: 'bob' }]);
+  t.match(tr.refusal('Alice'), /at most 4 files at once from one user/);
   t.equal(tr.refusal('carol'), undefined);
-  for (let i = tr.size; i < MAX_TRANSFERS; i++) tr.open(`s${i}`, 's', 'c', 'a', 1, [{ session: 'bob', user: 'bob' }]);
+  for (let i = tr.size; i < MAX_TRANSFERS; i++) tr.open(`s${i}`, `s${i}`, 'c', 'a', 1, [{ session: 'bob', user: 'bob' }]);
   t.match(tr.refusal('carol'), /relaying 64 files already/);
   t.equal(new Set(Array.from({ length: MAX_TRANSFERS }, (_, i) => tr.get(i + 1)?.stream)).size, MAX_TRANSFERS, 'distinct streams');
   t.equal(tr.incomingOf('bob'), MAX_TRANSFERS);
@@ -105,4 +106,20 @@ t.test('stalls: a recipient that stops writing, a sender that stops sending', as
   tr.finish('carol', x.stream, 'stopped receiving');
   tick(SENDER_STALL_MS + 1);
   t.same(tr.stalled().senders, [x], 'alice had credit for a minute and sent nothing');
+});
+
+t.test('stalls: no transfer stays open because a side owes its last word', async (t) => {
+  const { tr, tick } = book();
+  tr.open('alice', 'alice', 'c1', 'empty', 0, [{ session: 'bob', user: 'bob' }]); // never ended
+  const allIn = tr.open('carol', 'carol', 'c2', 'all', 10, [{ session: 'bob', user: 'bob' }]);
+  tr.data('carol', allIn.stream, 10); // every byte, then no file:end
+  tr.ack('bob', allIn.stream, 10);
+  const noVerdict = tr.open('dave', 'dave', 'c3', 'quiet', 10, [{ session: 'erin', user: 'erin' }]);
+  tr.data('dave', noVerdict.stream, 10);
+  tr.end('dave', noVerdict.stream);
+  tr.ack('erin', noVerdict.stream, 10); // everything written, then neither done nor fail
+  tick(STALL_MS + 1);
+  t.same(tr.stalled().recipients.map((r) => r.transfer.name), ['quiet'], 'a recipient that wrote everything owes its verdict');
+  tick(SENDER_STALL_MS);
+  t.same(tr.stalled().senders.map((x) => x.name), ['empty', 'all'], 'a sender with nothing left to send owes the end');
 });

@@ -16,6 +16,7 @@ function receiver(t: Parameters<typeof tmpDir>[0], maxFileBytes = 1024 * 1024) {
   const link: FileLink = {
     send: (frame) => (sent.push(frame as Record<string, unknown>), true),
     sendBinary: () => true,
+    buffered: () => 0,
     maxFileBytes: () => maxFileBytes,
     log: pino({ level: 'silent' }),
     progress: () => undefined,
