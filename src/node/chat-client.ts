@@ -40,7 +40,8 @@ export interface Ready {
   coordinator: string;
   network: string;
   protocol: number;
-  limits: Limits;
+  /** As the coordinator announced them (`maxFileBytes` absent from one that predates file sharing). */
+  limits: Omit<Limits, 'maxFileBytes'> & { maxFileBytes?: number };
   /** Present after a failover or reconnect. */
   resumed?: boolean;
 }

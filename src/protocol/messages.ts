@@ -82,7 +82,8 @@ const LimitsSchema = z.object({
   maxRecipients: z.number().int().positive(),
   historySize: z.number().int().nonnegative(),
   maxMessageRate: z.number().positive(),
-  maxFileBytes: z.number().int().nonnegative(),
+  /** Absent from a coordinator that predates file sharing: then only the coordinator checks sizes. */
+  maxFileBytes: z.number().int().nonnegative().optional(),
 });
 
 /** A chat message as delivered (live or from history). `to` empty = everyone. */
@@ -163,7 +164,7 @@ export const ServerMessage = z.discriminatedUnion('type', [
   }),
   /** To a recipient: all data has come; check it against this digest. */
   z.object({ type: z.literal('file:end'), stream: StreamId, sha256: Sha256 }),
-  /** The transfer on `stream` stopped (to recipients: the sender left or cancelled; to the sender: see reason). */
+  /** To a recipient: the transfer on `stream` stopped (the sender left, cancelled or broke the rules). */
   z.object({ type: z.literal('file:abort'), stream: StreamId, reason: z.string().max(300) }),
   z.object({
     type: z.literal('error'),
