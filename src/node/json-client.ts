@@ -94,6 +94,8 @@ export async function runJsonClient(
 
   return new Promise<number>((resolve) => {
     let finished = false;
+    // Created first: `finish` closes it, and may run at once (stdout already gone).
+    const rl = createInterface({ input: io.stdin, crlfDelay: Infinity });
     const finish = async (code: number): Promise<void> => {
       if (finished) return;
       finished = true;
@@ -107,7 +109,6 @@ export async function runJsonClient(
       out({ type: 'error', code: 'disconnected', message: `connection to the coordinator lost (${code}${reason ? `: ${reason}` : ''})` });
       void finish(1);
     });
-    const rl = createInterface({ input: io.stdin, crlfDelay: Infinity });
     rl.on('line', (line) => {
       if (finished || line.trim() === '') return;
       const json = line.length > MAX_INPUT_LINE ? undefined : safeJson(line);
