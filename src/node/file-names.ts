@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { copyFile, link, mkdir, open, unlink } from 'node:fs/promises';
+import { copyFile, link, mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { homedir } from 'node:os';
 
@@ -71,6 +71,26 @@ export async function saveUnder(tmp: string, dir: string, name: string): Promise
     return target;
   }
   throw new Error(`${MAX_COPIES} files called ${name} already`);
+}
+
+/** A temporary file untouched this long belongs to no live transfer (those write or stop within a minute). */
+const STALE_PART_MS = 60 * 60 * 1000;
+
+/**
+ * Removes `.lanchat-*.part` files that a client killed mid-transfer left in `dir`. Only old ones: another
+ * client may be receiving into the same folder right now. Failures are logged, never fatal.
+ */
+export async function removeStaleParts(dir: string, log: { warn(obj: object, msg: string): void }, now = Date.now()): Promise<void> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const name of names) {
+    if (!/^\.lanchat-[0-9a-f]{32}\.part$/.test(name)) continue;
+    const path = join(dir, name);
+    try {
+      if (now - (await stat(path)).mtimeMs > STALE_PART_MS) await unlink(path);
+    } catch (err) {
+      log.warn({ err, path }, 'could not remove a stale temporary file');
+    }
+  }
 }
 
 /** Creates the download folder (and its parents) when missing. */

@@ -6,7 +6,7 @@ import { FILE_HEADER_BYTES, FILE_WINDOW_BYTES } from '../protocol/limits.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { ServerMessage } from '../protocol/messages.js';
 import { formatBytes } from '../protocol/units.js';
-import { ensureDir, sanitizeFileName, saveUnder } from './file-names.js';
+import { ensureDir, removeStaleParts, sanitizeFileName, saveUnder } from './file-names.js';
 
 const PROGRESS_MS = 250; // at most this often per transfer (issue #6)
 const READ_AHEAD = 8; // chunks being read from disk while earlier ones go out
@@ -127,6 +127,8 @@ export class FileTransfers {
   readonly #downloadDir: string | undefined;
   readonly #uploads = new Map<string, Upload>();
   readonly #downloads = new Map<number, Download>();
+  /** Temporary files left by an earlier process that crashed, removed once, before the first download. */
+  #swept: Promise<void> | undefined;
 
   constructor(link: FileLink, downloadDir: string | undefined) {
     this.#link = link;
@@ -389,6 +391,7 @@ export class FileTransfers {
       received: 0,
       written: 0,
       file: ensureDir(dir)
+        .then(() => (this.#swept ??= removeStaleParts(dir, this.#link.log)))
         .then(() => enoughSpace(dir, msg.size))
         .then(() => open(tmp, 'wx')),
       queue: [],

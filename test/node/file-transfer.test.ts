@@ -1,6 +1,6 @@
 import t from 'tap';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { FileTransfers, type FileLink, type ReceivedFile } from '../../src/node/file-transfer.js';
@@ -81,4 +81,22 @@ t.test('hostile or broken streams: nothing is left under any name, and each says
   t.match(r.failed.at(-1), { name: 'cut.bin', reason: 'the connection to the coordinator was lost' });
   await waitFor(() => readdirSync(r.dir).every((n) => !n.endsWith('.part')), 'the temporary files to go');
   t.notOk(readdirSync(r.dir).some((n) => ['too-big.bin', 'long.bin', 'tampered.bin', 'cut.bin'].includes(n)), 'no failed file under its name');
+});
+
+t.test('temporary files a crashed client left behind go before the first download; recent ones stay', async (t) => {
+  const r = receiver(t);
+  mkdirSync(r.dir, { recursive: true });
+  const old = `.lanchat-${'a'.repeat(32)}.part`;
+  const recent = `.lanchat-${'b'.repeat(32)}.part`;
+  writeFileSync(join(r.dir, old), 'half of something');
+  writeFileSync(join(r.dir, recent), 'another client is receiving this');
+  writeFileSync(join(r.dir, '.lanchat-notes.part'), 'not ours: another name pattern');
+  const twoHoursAgo = (Date.now() - 2 * 3600_000) / 1000;
+  utimesSync(join(r.dir, old), twoHoursAgo, twoHoursAgo);
+  const body = Buffer.from('x');
+  r.start(9, 'x.txt', 1);
+  r.data(9, body);
+  r.end(9, body);
+  await waitFor(() => r.received.length === 1, 'the file');
+  t.same(readdirSync(r.dir).sort(), ['.lanchat-notes.part', recent, 'x.txt'].sort());
 });
