@@ -2,7 +2,7 @@ import t, { type Test } from 'tap';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { loggedIn } from './helpers/ws-client.js';
+import { fileChunk, loggedIn, offerFile } from './helpers/ws-client.js';
 import { Proc, startClient, type JsonClient } from './helpers/processes.js';
 import { tmpDir } from './helpers/tmp.js';
 import { waitFor } from './helpers/wait.js';
@@ -112,11 +112,7 @@ t.test('a failover in the middle of file transfers: both ends say so, nothing pa
   // mallory sends bob half a file, then waits.
   const mallory = await loggedIn(`ws://${first}`, 'mallory');
   t.teardown(() => mallory.close());
-  mallory.send({ type: 'file:offer', id: 'm1', name: 'half.bin', size: 1000, to: ['bob'] });
-  const { stream } = await mallory.nextOf('file:accepted');
-  const header = Buffer.alloc(4);
-  header.writeUInt32BE(stream as number, 0);
-  mallory.send(Buffer.concat([header, randomBytes(500)]));
+  mallory.send(fileChunk(await offerFile(mallory, 'half.bin', 1000, ['bob']), randomBytes(500)));
   await bob.next((e) => e.type === 'file-progress' && e.received === 500, 'half the file written at bob');
 
   nodes[0]!.kill('SIGKILL');

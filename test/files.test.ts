@@ -4,7 +4,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer, connect, type AddressInfo } from 'node:net';
 import { startClient, startServe, type JsonClient } from './helpers/processes.js';
-import { loggedIn, type TestSocket } from './helpers/ws-client.js';
+import { fileChunk, loggedIn, offerFile, type TestSocket } from './helpers/ws-client.js';
 import { tmpDir } from './helpers/tmp.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -109,7 +109,7 @@ t.test('an over-limit file is refused before any data flows, by the client and b
   const mallory = await loggedIn(net.url, 'mallory');
   mallory.send({ type: 'file:offer', id: 'x1', name: 'big.bin', size: 1025, to: ['bob'] });
   t.match(await mallory.nextOf('error'), { code: 'file_too_large', ref: 'x1' });
-  mallory.send(Buffer.concat([Buffer.from([0, 0, 0, 1]), randomBytes(100)]));
+  mallory.send(fileChunk(1, randomBytes(100)));
   bob.write({ type: 'who' });
   await bob.next((e) => e.type === 'presence');
   t.notOk(bob.events.some((e) => String(e.type).startsWith('file')), 'bob saw no file');
@@ -158,8 +158,8 @@ t.test('an interrupted transfer leaves nothing under the final name and says so'
 
   // The sender goes away half way.
   const mallory = await loggedIn(net.url, 'mallory');
-  const half = await offer(mallory, 'report.pdf', 1000, ['bob']);
-  mallory.send(Buffer.concat([streamHeader(half), randomBytes(500)]));
+  const half = await offerFile(mallory, 'report.pdf', 1000, ['bob']);
+  mallory.send(fileChunk(half, randomBytes(500)));
   await bob.next((e) => e.type === 'file-progress' && e.received === 500, 'half the file written');
   t.ok(readdirSync(dl).some((n) => n.endsWith('.part')), 'a hidden temporary file meanwhile');
   mallory.close();
@@ -168,8 +168,8 @@ t.test('an interrupted transfer leaves nothing under the final name and says so'
 
   // Damaged in transit: the digest does not match.
   const eve = await loggedIn(net.url, 'eve');
-  const bad = await offer(eve, 'notes.txt', 4, ['bob']);
-  eve.send(Buffer.concat([streamHeader(bad), Buffer.from('abcd')]));
+  const bad = await offerFile(eve, 'notes.txt', 4, ['bob']);
+  eve.send(fileChunk(bad, Buffer.from('abcd')));
   eve.send({ type: 'file:end', stream: bad, sha256: sha256(Buffer.from('abce')) });
   t.match(await bob.next((e) => e.type === 'file-failed'), { name: 'notes.txt', reason: /SHA-256 does not match/ });
   t.match(await eve.nextOf('file:sent'), { delivered: [], failed: [{ user: 'bob', reason: /SHA-256 does not match/ }] });
@@ -177,8 +177,8 @@ t.test('an interrupted transfer leaves nothing under the final name and says so'
 
   // The coordinator dies mid-transfer (a failover, for this client).
   const trent = await loggedIn(net.url, 'trent');
-  const cut = await offer(trent, 'movie.mkv', 1000, ['bob']);
-  trent.send(Buffer.concat([streamHeader(cut), randomBytes(300)]));
+  const cut = await offerFile(trent, 'movie.mkv', 1000, ['bob']);
+  trent.send(fileChunk(cut, randomBytes(300)));
   await bob.next((e) => e.type === 'file-progress' && e.received === 300, 'part of the file written');
   net.proc.kill('SIGKILL');
   t.match(await bob.next((e) => e.type === 'file-failed'), { name: 'movie.mkv', reason: /connection to the coordinator was lost/ });
@@ -234,14 +234,14 @@ t.test('a sender that breaks the window or the offer is stopped, and its recipie
   const net = await network(t);
   const bob = await loggedIn(net.url, 'bob'); // never acknowledges: the window stays where it starts
   const mallory = await loggedIn(net.url, 'mallory');
-  const stream = await offer(mallory, 'flood.bin', 20 * 1024 * 1024, ['bob']);
-  const chunk = Buffer.concat([streamHeader(stream), Buffer.alloc(256 * 1024)]);
+  const stream = await offerFile(mallory, 'flood.bin', 20 * 1024 * 1024, ['bob']);
+  const chunk = fileChunk(stream, Buffer.alloc(256 * 1024));
   for (let i = 0; i < 17; i++) mallory.send(chunk); // 4.25 MiB: past the 4 MiB window, with no credit
   t.match(await mallory.next((f) => f.type === 'error' && f.ref !== undefined), { code: 'file_failed', message: /window/ });
   t.match(await bob.nextOf('file:abort'), { stream, reason: /broke the protocol/ });
   t.equal(bob.all('binary').length, 16, 'bob got the window, not a byte more');
 
-  const small = await offer(mallory, 'small.bin', 10, ['bob']);
+  const small = await offerFile(mallory, 'small.bin', 10, ['bob']);
   mallory.send({ type: 'file:end', stream: small, sha256: sha256(Buffer.alloc(0)) });
   t.match(await mallory.next((f) => f.type === 'error' && f.ref !== undefined), { code: 'file_failed', message: /after 0 of 10 bytes/ });
   mallory.send(Buffer.from([1, 2]));
@@ -288,28 +288,13 @@ async function throttlingProxy(t: Test, target: string, bytesPerS: number): Prom
   return `127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-/** Offers a file on a raw socket and returns the stream number. */
-async function offer(s: TestSocket, name: string, size: number, to: string[]): Promise<number> {
-  const id = `raw-${Math.random().toString(36).slice(2)}`;
-  s.send({ type: 'file:offer', id, name, size, to });
-  const accepted = await s.next((f) => (f.type === 'file:accepted' && f.id === id) || (f.type === 'error' && f.ref === id), 'the answer to the offer');
-  if (accepted.type !== 'file:accepted') throw new Error(`offer refused: ${JSON.stringify(accepted)}`);
-  return accepted.stream as number;
-}
-
 /** Sends a small file whole on a raw socket (within the window) and waits for the outcome. */
 async function sendRaw(s: TestSocket, name: string, data: Buffer, to: string[]): Promise<void> {
-  const stream = await offer(s, name, data.length, to);
-  if (data.length > 0) s.send(Buffer.concat([streamHeader(stream), data]));
+  const stream = await offerFile(s, name, data.length, to);
+  if (data.length > 0) s.send(fileChunk(stream, data));
   s.send({ type: 'file:end', stream, sha256: sha256(data) });
   const sent = await s.nextOf('file:sent');
   if ((sent.delivered as string[]).length === 0) throw new Error(`not delivered: ${JSON.stringify(sent)}`);
-}
-
-function streamHeader(stream: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(stream, 0);
-  return b;
 }
 
 /** Resident memory of a process, in bytes (Linux). */

@@ -616,11 +616,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     if (buf.length < FILE_HEADER_BYTES) return this.#reject(s, 'bad_frame', 'a file chunk starts with its 4-byte stream number');
     const stream = buf.readUInt32BE(0);
     const check = this.#transfers.data(s, stream, buf.length - FILE_HEADER_BYTES);
-    if (!check.ok) {
-      if (check.transfer === undefined) return; // a chunk already in flight when the transfer ended
-      this.#abortTransfer(check.transfer, `the sender broke the protocol (${check.reason})`, `file transfer stopped: ${check.reason}`);
-      return this.#strike(s);
-    }
+    if (!check.ok) return this.#senderBroke(s, check); // (no transfer: a chunk already in flight when it ended)
     for (const target of check.transfer.targets) {
       if (target.state === 'receiving' && target.session.ws.readyState === WebSocket.OPEN) target.session.ws.send(buf, { binary: true });
     }
@@ -628,11 +624,7 @@ export class Relay extends EventEmitter<RelayEvents> {
 
   fileEnd(s: Session, msg: Msg<'file:end'>): void {
     const check = this.#transfers.end(s, msg.stream);
-    if (!check.ok) {
-      if (check.transfer === undefined) return;
-      this.#abortTransfer(check.transfer, `the sender broke the protocol (${check.reason})`, `file transfer stopped: ${check.reason}`);
-      return this.#strike(s);
-    }
+    if (!check.ok) return this.#senderBroke(s, check);
     const frame = JSON.stringify({ type: 'file:end', stream: msg.stream, sha256: msg.sha256 } satisfies ServerMessage);
     for (const target of check.transfer.targets) if (target.state === 'receiving') this.#sendRaw(target.session, frame);
   }
@@ -673,6 +665,13 @@ export class Relay extends EventEmitter<RelayEvents> {
     }
   }
 
+  /** A sender broke the rules of its transfer (if it still has one): stop it, tell both sides, count a strike. */
+  #senderBroke(s: Session, check: { transfer?: Transfer<Session>; reason: string }): void {
+    if (check.transfer === undefined) return;
+    this.#abortTransfer(check.transfer, `the sender broke the protocol (${check.reason})`, `file transfer stopped: ${check.reason}`);
+    this.#strike(s);
+  }
+
   /** Stops a transfer: its recipients are told why, and the sender too when `toSender` says what to tell. */
   #abortTransfer(t: Transfer<Session>, reason: string, toSender?: string): void {
     this.#transfers.abort(t.stream);
@@ -691,11 +690,6 @@ export class Relay extends EventEmitter<RelayEvents> {
       if (outcome) this.#applyOutcome(outcome);
     }
     for (const t of senders) this.#abortTransfer(t, `${t.from} stopped sending`, 'file transfer stopped: the sender sent nothing for a minute');
-  }
-
-  /** Bytes of file data a session may legitimately have waiting on its socket. */
-  #fileAllowance(s: Session): number {
-    return this.#transfers.incomingOf(s) * FILE_WINDOW_BYTES;
   }
 
   // ---- routing ----
@@ -810,7 +804,9 @@ export class Relay extends EventEmitter<RelayEvents> {
    */
   #sendRaw(s: Session, frame: string, live = false): void {
     if (s.ws.readyState !== WebSocket.OPEN) return;
-    if (live && s.ws.bufferedAmount > MAX_BUFFERED_BYTES && s.ws.bufferedAmount > MAX_BUFFERED_BYTES + this.#fileAllowance(s)) {
+    const queued = s.ws.bufferedAmount;
+    // Each file coming to it may hold a window on top (counted only past the plain limit: counting walks the transfers).
+    if (live && queued > MAX_BUFFERED_BYTES && queued > MAX_BUFFERED_BYTES + this.#transfers.incomingOf(s) * FILE_WINDOW_BYTES) {
       this.#deps.log.warn({ session: s.id, user: s.user?.name }, 'client too slow: disconnecting');
       s.ws.terminate();
       return;

@@ -44,8 +44,9 @@ export interface Transfer<S> {
   /** The sender said `file:end` (all bytes are in), and when. */
   ended: boolean;
   endedAt?: number;
-  /** The credit last sent to the sender. */
+  /** The credit last sent to the sender, and when. */
   credit: number;
+  creditAt: number;
   /** When the sender last sent data. */
   dataAt: number;
 }
@@ -121,6 +122,7 @@ export class Transfers<S> {
       received: 0,
       ended: false,
       credit: 0,
+      creditAt: now,
       dataAt: now,
     };
     this.#byStream.set(stream, transfer);
@@ -213,7 +215,7 @@ export class Transfers<S> {
       }
       // The sender owes data while the window allows it, and the end once every byte is in.
       const owes = !t.ended && (t.received === t.size || t.received - this.#floor(t) < this.#window);
-      if (owes && now - Math.max(t.dataAt, this.#lastCreditAt.get(t) ?? 0) > SENDER_STALL_MS) senders.push(t);
+      if (owes && now - Math.max(t.dataAt, t.creditAt) > SENDER_STALL_MS) senders.push(t);
     }
     return { recipients, senders };
   }
@@ -229,8 +231,6 @@ export class Transfers<S> {
     return { delivered: [...delivered], failed: [...failed].map(([user, reason]) => ({ user, reason })) };
   }
 
-  readonly #lastCreditAt = new WeakMap<Transfer<S>, number>();
-
   /** The least any still-receiving recipient has written: the sender's window starts there. */
   #floor(t: Transfer<S>): number {
     let min = Infinity;
@@ -242,7 +242,7 @@ export class Transfers<S> {
     const floor = this.#floor(t);
     if (floor <= t.credit) return { transfer: t };
     t.credit = floor;
-    this.#lastCreditAt.set(t, this.#now());
+    t.creditAt = this.#now();
     return { transfer: t, credit: floor };
   }
 

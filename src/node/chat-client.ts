@@ -266,7 +266,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
           }
           return;
         }
-        const result = ServerMessage.safeParse(isBinary ? undefined : safeJson(data.toString()));
+        const result = ServerMessage.safeParse(safeJson(data.toString()));
         if (!result.success) {
           log.warn({ issues: result.error.issues.slice(0, 3) }, 'ignoring an invalid frame from the coordinator');
           return;

@@ -248,7 +248,7 @@ export class FileTransfers {
           d.acked = d.written;
           this.#link.send({ type: 'file:ack', stream: d.stream, received: d.written });
         }
-        this.#progress(d.progressAt, d.written, d.size, (at) => (d.progressAt = at), { id: d.id, direction: 'in', name: d.name, done: d.written, size: d.size, from: d.from });
+        this.#progress(d, { id: d.id, direction: 'in', name: d.name, done: d.written, size: d.size, from: d.from });
       }
     } catch (err) {
       this.#fail(d, `could not write it: ${(err as Error).message}`, true);
@@ -283,8 +283,7 @@ export class FileTransfers {
       }
       await this.#until(up, () => up.stream !== undefined);
       const hash = createHash('sha256');
-      const read = (offset: number): Promise<Buffer> | undefined => {
-        if (offset >= up.size) return undefined;
+      const read = (offset: number): Promise<Buffer> => {
         const frame = Buffer.allocUnsafe(FILE_HEADER_BYTES + Math.min(up.chunk, up.size - offset));
         frame.writeUInt32BE(up.stream!, 0);
         return fh.read(frame, FILE_HEADER_BYTES, frame.length - FILE_HEADER_BYTES, offset).then(({ bytesRead }) => {
@@ -297,7 +296,7 @@ export class FileTransfers {
       let offset = 0;
       const fill = (): void => {
         while (ahead.length < READ_AHEAD && offset < up.size) {
-          const p = read(offset)!;
+          const p = read(offset);
           p.catch(() => undefined); // reported when awaited
           ahead.push(p);
           offset += Math.min(up.chunk, up.size - offset);
@@ -315,7 +314,7 @@ export class FileTransfers {
         hash.update(frame.subarray(FILE_HEADER_BYTES));
         if (!this.#link.sendBinary(frame, () => this.#wakeWriters())) throw new ProtocolError('file_failed', `${up.name}: connection to the coordinator lost; send it again`);
         up.sent += bytes;
-        this.#progress(up.progressAt, up.sent, up.size, (at) => (up.progressAt = at), { id: up.id, direction: 'out', name: up.name, done: up.sent, size: up.size });
+        this.#progress(up, { id: up.id, direction: 'out', name: up.name, done: up.sent, size: up.size });
       }
       this.#link.send({ type: 'file:end', stream: up.stream, sha256: hash.digest('hex') });
       await this.#until(up, () => up.result !== undefined);
@@ -449,10 +448,11 @@ export class FileTransfers {
     this.#link.receiveFailed({ id: d.id, from: d.from, name: d.name, reason });
   }
 
-  #progress(at: number, _done: number, _size: number, set: (at: number) => void, p: FileProgress): void {
+  /** Reports progress at most every 250 ms per transfer, the last one included: the outcome follows anyway. */
+  #progress(t: { progressAt: number }, p: FileProgress): void {
     const now = performance.now();
-    if (now - at < PROGRESS_MS) return; // at most every 250 ms, the last one included: the outcome follows anyway
-    set(now);
+    if (now - t.progressAt < PROGRESS_MS) return;
+    t.progressAt = now;
     this.#link.progress(p);
   }
 }

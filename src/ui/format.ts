@@ -1,7 +1,7 @@
 import chalk from 'chalk';
 import wrapAnsi from 'wrap-ansi';
 import { formatBytes } from '../protocol/units.js';
-import { progressText, type Line, type Outgoing, type Transfer } from './state.js';
+import type { Line, Outgoing, Transfer } from './state.js';
 
 /** Sender colours: distinct on dark and light terminals; a user keeps theirs (a hash of the name). */
 const PALETTE = ['cyan', 'green', 'yellow', 'magenta', 'blue', 'red', 'cyanBright', 'greenBright', 'yellowBright', 'magentaBright'] as const;
@@ -46,6 +46,11 @@ export function renderLine(line: Line, me: string, width: number): string[] {
     body = line.path === undefined ? `${what} sent` : `${what} saved to ${printable(line.path)}`;
   } else body = line.kind === 'notice' && line.level === 'error' ? chalk.red(printable(line.text)) : printable(line.text);
   return rows(head + body, width);
+}
+
+/** `12.5 MiB of 40 MiB`, or only the bytes so far while the size is unknown. */
+function progressText(t: Transfer): string {
+  return t.size === 0 ? formatBytes(t.done) : `${formatBytes(t.done)} of ${formatBytes(t.size)}`;
 }
 
 /** One row for a file on its way: direction, name, peer, a bar and the bytes so far. */

@@ -1,6 +1,5 @@
 import { isIP } from 'node:net';
 import type { ChatMessage } from '../protocol/messages.js';
-import { formatBytes } from '../protocol/units.js';
 
 /**
  * The UI's whole state and its pure reducer (DESIGN §8). Components render
@@ -109,11 +108,6 @@ export interface UiState {
     /** Files on their way, in either direction. */
     transfers: Transfer[];
   };
-}
-
-/** `12.5/40 MiB` or `300 KiB`, for progress bars. */
-export function progressText(t: Transfer): string {
-  return t.size === 0 ? formatBytes(t.done) : `${formatBytes(t.done)} of ${formatBytes(t.size)}`;
 }
 
 /** Lines kept in the message pane; older ones fall off (history stays on the coordinator). */

@@ -98,3 +98,19 @@ export async function loggedIn(url: string, user: string, opts: { register?: boo
   await s.nextOf('history:end');
   return s;
 }
+
+/** A binary file-data frame: the 4-byte stream number, then the bytes. */
+export function fileChunk(stream: number, data: Buffer): Buffer {
+  const header = Buffer.alloc(4);
+  header.writeUInt32BE(stream, 0);
+  return Buffer.concat([header, data]);
+}
+
+/** Offers a file on a raw socket and returns its stream number; throws if the offer is refused. */
+export async function offerFile(s: TestSocket, name: string, size: number, to: string[]): Promise<number> {
+  const id = `raw-${Math.random().toString(36).slice(2)}`;
+  s.send({ type: 'file:offer', id, name, size, to });
+  const accepted = await s.next((f) => (f.type === 'file:accepted' && f.id === id) || (f.type === 'error' && f.ref === id), 'the answer to the offer');
+  if (accepted.type !== 'file:accepted') throw new Error(`offer refused: ${JSON.stringify(accepted)}`);
+  return accepted.stream as number;
+}

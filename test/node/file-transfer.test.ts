@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { FileTransfers, type FileLink, type ReceivedFile } from '../../src/node/file-transfer.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
+import { fileChunk } from '../helpers/ws-client.js';
 
 /** The receiving end against a scripted coordinator: what it sends back, saves and reports. */
 function receiver(t: Parameters<typeof tmpDir>[0], maxFileBytes = 1024 * 1024) {
@@ -28,11 +29,7 @@ function receiver(t: Parameters<typeof tmpDir>[0], maxFileBytes = 1024 * 1024) {
   const files = new FileTransfers(link, dir);
   const start = (stream: number, name: string, size: number) =>
     files.onFrame({ type: 'file:start', stream, id: stream.toString(16).padStart(32, '0'), from: 'bob', name, size, to: ['alice'] });
-  const data = (stream: number, bytes: Buffer) => {
-    const header = Buffer.alloc(4);
-    header.writeUInt32BE(stream, 0);
-    files.onData(Buffer.concat([header, bytes]));
-  };
+  const data = (stream: number, bytes: Buffer) => files.onData(fileChunk(stream, bytes));
   const end = (stream: number, bytes: Buffer) => files.onFrame({ type: 'file:end', stream, sha256: createHash('sha256').update(bytes).digest('hex') });
   return { dir, files, sent, received, failed, start, data, end };
 }

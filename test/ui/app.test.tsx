@@ -11,7 +11,7 @@ import { tmpDir } from '../helpers/tmp.js';
 import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { ReceivedFile } from '../../src/node/file-transfer.js';
-import { loggedIn } from '../helpers/ws-client.js';
+import { fileChunk, loggedIn, offerFile } from '../helpers/ws-client.js';
 
 const log = pino({ level: 'silent' });
 const ENTER = '\r';
@@ -232,11 +232,7 @@ t.test('files: /file to the selected user, with the outcome in the pane; a file 
 
   // A file on its way shows a bar until it is over; here its sender stops half way, then leaves.
   const mallory = await loggedIn(url, 'mallory');
-  mallory.send({ type: 'file:offer', id: 'm1', name: 'half.bin', size: 1000, to: ['alice'] });
-  const { stream } = await mallory.nextOf('file:accepted');
-  const header = Buffer.alloc(4);
-  header.writeUInt32BE(stream as number, 0);
-  mallory.send(Buffer.concat([header, Buffer.alloc(500)]));
+  mallory.send(fileChunk(await offerFile(mallory, 'half.bin', 1000, ['alice']), Buffer.alloc(500)));
   await see(/↓ half\.bin from mallory \[.*\] +\d+% /);
   mallory.close();
   await see('half.bin from mallory was not saved: mallory'); // the pane wraps the rest
