@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import type { Logger } from 'pino';
 import { DEFAULT_LIMITS, FILE_CHUNK_BYTES, FILE_HEADER_BYTES, FILE_WINDOW_BYTES, HARD_MAX_PAYLOAD, type Limits } from '../protocol/limits.js';
@@ -22,6 +22,7 @@ import type { CredentialStore } from './credential-store.js';
 import type { ReplicationHub, StandbyLink } from './replication.js';
 import { issueToken, verifyToken } from './session-token.js';
 import { RateLimiter } from './rate-limiter.js';
+import { AddressQuota } from './address-quota.js';
 import { Transfers, type Outcome, type Transfer } from './transfers.js';
 import { formatBytes } from '../protocol/units.js';
 
@@ -30,6 +31,9 @@ const DEAD_AFTER_MS = 3_000; // 3 missed pongs: the client is gone (DESIGN §4)
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024; // a slower consumer is cut off, never buffered without bound (DESIGN §6)
 const MAX_CONNECTIONS = 10_000; // sockets at once; beyond this new ones get HTTP 503
 const LOGIN_TIMEOUT_MS = 30_000; // a connection that has not logged in by then is closed (idle sockets cost memory)
+const MAX_PENDING_PER_ADDRESS = 64; // connections one address may hold before logging in; beyond, refused at accept
+const HANDSHAKE_TIMEOUT_MS = 10_000; // a TCP connection must have sent its HTTP request (upgrade or /status) by then
+const TOO_MANY = 'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 52\r\n\r\ntoo many connections from your address not logged in';
 const MAX_QUEUED_FRAMES = 256; // frames waiting behind a slow handler (e.g. bcrypt) per session…
 const MAX_QUEUED_BYTES = 1024 * 1024; // …and their bytes, so a pending login cannot pin unbounded memory
 const STRIKES = { capacity: 20, refillPerSecond: 1 }; // bad frames or over-rate sends before disconnection
@@ -76,6 +80,10 @@ export interface RelayOptions {
   loginTimeoutMs?: number;
   /** Sockets at once; beyond this, upgrades get HTTP 503. */
   maxConnections?: number;
+  /** Connections one address may hold that have not logged in (or said `peer:hello`); beyond this, HTTP 503. */
+  maxPendingPerAddress?: number;
+  /** A TCP connection must have sent its whole HTTP request by then, or it is closed. */
+  handshakeTimeoutMs?: number;
 }
 
 interface Session {
@@ -92,6 +100,8 @@ interface Session {
   queuedBytes: number;
   /** Set once the session said `peer:hello`: it is a node, not a chat client. */
   peer: StandbyLink | undefined;
+  /** Gives back the connection's place in its address's quota of not-yet-logged-in connections. Idempotent. */
+  readonly admitted: () => void;
 }
 
 type Msg<K extends ClientMessage['type']> = Extract<ClientMessage, { type: K }>;
@@ -140,6 +150,9 @@ export class Relay extends EventEmitter<RelayEvents> {
   readonly #loginByUser: RateLimiter;
   readonly #loginByAddress: RateLimiter;
   readonly #transfers: Transfers<Session>;
+  /** Connections not logged in yet, per address; the callback gives a connection's place back. */
+  readonly #pending: AddressQuota;
+  readonly #admissions = new WeakMap<Socket, () => void>();
   #http: Server | undefined;
   #wss: WebSocketServer | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -165,6 +178,8 @@ export class Relay extends EventEmitter<RelayEvents> {
       deadAfterMs: options.deadAfterMs ?? DEAD_AFTER_MS,
       loginTimeoutMs: options.loginTimeoutMs ?? LOGIN_TIMEOUT_MS,
       maxConnections: options.maxConnections ?? MAX_CONNECTIONS,
+      maxPendingPerAddress: options.maxPendingPerAddress ?? MAX_PENDING_PER_ADDRESS,
+      handshakeTimeoutMs: options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS,
       limits: { ...DEFAULT_LIMITS, ...options.limits },
     };
     this.#opts.limits.maxMessageRate = this.#opts.maxMessageRate;
@@ -177,6 +192,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.#loginByUser = new RateLimiter(LOGIN_FAILURES_PER_USER, now);
     this.#loginByAddress = new RateLimiter(LOGIN_FAILURES_PER_ADDRESS, now);
     this.#transfers = new Transfers({ now });
+    this.#pending = new AddressQuota(this.#opts.maxPendingPerAddress);
     // Messages merged in from a standby reach the recipients online now; the sender's resend will only be acked.
     deps.hub.on('merged', (entries) => {
       for (const e of entries) if (e.kind === 'message') this.#deliver(e);
@@ -200,10 +216,14 @@ export class Relay extends EventEmitter<RelayEvents> {
   /** Binds and starts serving. Throws `ListenError` when the port is taken. Idempotent. */
   async start(): Promise<void> {
     if (this.#http) return;
-    const http = createServer((req, res) => this.#onHttp(req, res));
+    const t = this.#opts.handshakeTimeoutMs;
+    // Node's own defaults let a silent socket sit for 60-90 s; a lanchat request is a few hundred bytes.
+    const http = createServer({ headersTimeout: t, requestTimeout: t, connectionsCheckingInterval: Math.min(1_000, t) }, (req, res) => this.#onHttp(req, res));
+    http.on('connection', (socket: Socket) => this.#admit(socket));
     const wss = new WebSocketServer({ noServer: true, maxPayload: HARD_MAX_PAYLOAD, perMessageDeflate: false, clientTracking: false });
     http.on('upgrade', (req, socket, head) => {
       socket.on('error', () => socket.destroy());
+      if (socket.writableEnded) return void socket.destroy(); // refused at accept (see #admit)
       if (this.#sessions.size >= this.#opts.maxConnections) {
         socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n');
         return;
@@ -250,7 +270,32 @@ export class Relay extends EventEmitter<RelayEvents> {
     return this.#stopping;
   }
 
+  /**
+   * Counts a new TCP connection against its address's quota of connections
+   * not logged in yet; over it, the connection gets a 503 and is closed. The
+   * place is given back at login, `peer:hello` or close.
+   */
+  #admit(socket: Socket): void {
+    const address = socket.remoteAddress ?? 'unknown';
+    if (!this.#pending.tryAcquire(address)) {
+      this.#deps.log.debug({ address }, 'connection refused: too many from this address not logged in');
+      socket.on('error', () => socket.destroy());
+      socket.end(TOO_MANY);
+      setTimeout(() => socket.destroy(), 1_000).unref();
+      return;
+    }
+    let held = true;
+    const release = (): void => {
+      if (!held) return;
+      held = false;
+      this.#pending.release(address);
+    };
+    this.#admissions.set(socket, release);
+    socket.once('close', release);
+  }
+
   #onHttp(req: IncomingMessage, res: ServerResponse): void {
+    if (req.socket.writableEnded) return void req.socket.destroy(); // refused at accept (see #admit)
     if (req.method === 'GET' && req.url === '/status') {
       const { role, term, priority, eligible } = this.#role;
       const body = JSON.stringify({
@@ -325,6 +370,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       queue: [],
       queuedBytes: 0,
       peer: undefined,
+      admitted: this.#admissions.get(req.socket) ?? (() => undefined),
     };
     this.#sessions.add(s);
     ws.on('pong', () => (s.lastPong = now()));
@@ -550,6 +596,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       return;
     }
     const host = s.address.replace(/^::ffff:/, '');
+    s.admitted();
     s.peer = this.#deps.hub.attach(
       {
         id: msg.id,
@@ -713,6 +760,7 @@ export class Relay extends EventEmitter<RelayEvents> {
   #login(s: Session, user: UserEntry): void {
     const key = userKey(user.name);
     s.user = user;
+    s.admitted();
     const secret = this.#deps.state.secret?.value;
     const token = secret === undefined ? undefined : issueToken(secret, user.name, (this.#deps.now ?? Date.now)());
     this.#send(s, { type: 'auth:ok', user: user.name, ...(token === undefined ? {} : { token }) });

@@ -1,4 +1,7 @@
 import t from 'tap';
+import { connect } from 'node:net';
+import { once } from 'node:events';
+import { WebSocket } from 'ws';
 import { testCoordinator } from '../helpers/coordinator.js';
 import { TestSocket, loggedIn } from '../helpers/ws-client.js';
 import { waitFor } from '../helpers/wait.js';
@@ -295,6 +298,72 @@ t.test('a connection that never logs in is closed; connections are capped', asyn
   await new Promise((r) => setTimeout(r, 1_100));
   t.equal(second.closeCode, undefined, 'a logged-in session is not timed out');
 });
+
+t.test('one address may hold only so many connections not logged in; logging in or leaving makes room', async (t) => {
+  const { url, coordinator } = await testCoordinator(t, { maxPendingPerAddress: 2 });
+  const port = coordinator.relay.address.port;
+  const waiting = new TestSocket(url);
+  t.teardown(() => waiting.close());
+  await waiting.nextOf('welcome');
+  const silent = connect(port, '127.0.0.1'); // a bare TCP connection counts too
+  t.teardown(() => silent.destroy());
+  await once(silent, 'connect');
+  const refused = await upgradeRefusal(url);
+  t.equal(refused.status, 503, 'the third is refused with 503');
+  t.match(refused.body, /too many connections from your address not logged in/);
+  const status = await fetch(`http://127.0.0.1:${port}/status`).then(
+    (r) => r.status,
+    () => 'refused',
+  );
+  t.ok(status === 503 || status === 'refused', `plain requests are refused too while the quota is full (got ${status})`);
+
+  waiting.send({ type: 'auth:register', user: 'waiting', password: 'x' });
+  await waiting.nextOf('auth:ok');
+  const fourth = await loggedIn(url, 'fourth'); // the login gave its place back
+  t.teardown(() => fourth.close());
+  const another = new TestSocket(url);
+  t.teardown(() => another.close());
+  await another.nextOf('welcome');
+  t.equal((await upgradeRefusal(url)).status, 503, 'full again: the silent socket and the new one');
+  silent.destroy();
+  let answer = await upgradeRefusal(url);
+  for (let i = 0; i < 200 && answer.status !== 101; i++) {
+    await new Promise((r) => setTimeout(r, 25));
+    answer = await upgradeRefusal(url);
+  }
+  t.equal(answer.status, 101, 'room again once the silent socket left');
+  t.equal(waiting.closeCode, undefined, 'logged-in sessions are never affected');
+});
+
+t.test('a connection that sends no HTTP request is closed after the handshake timeout', async (t) => {
+  const { coordinator } = await testCoordinator(t, { handshakeTimeoutMs: 300 });
+  const silent = connect(coordinator.relay.address.port, '127.0.0.1');
+  t.teardown(() => silent.destroy());
+  silent.on('error', () => undefined);
+  let closed = false;
+  silent.on('close', () => (closed = true));
+  // Node's own default would leave it open for 60-90 s.
+  await waitFor(() => closed, 'the server to close a silent connection', 15_000);
+  t.pass('closed by the server');
+});
+
+/** Opens an upgrade and reports the answer: 101 when accepted (then closed), else the refusal's status and body. */
+function upgradeRefusal(url: string): Promise<{ status: number | 'closed'; body: string }> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url);
+    ws.on('open', () => {
+      ws.close();
+      resolve({ status: 101, body: '' });
+    });
+    ws.on('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    ws.on('error', () => resolve({ status: 'closed', body: '' }));
+  });
+}
 
 t.test('stop() closes sessions with 1001 and is idempotent', async (t) => {
   const { coordinator, url } = await testCoordinator(t);
