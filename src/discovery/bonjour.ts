@@ -3,114 +3,204 @@ import { hostname } from 'node:os';
 import { isIPv4 } from 'node:net';
 import BonjourModule from 'bonjour-service';
 import type { Logger } from 'pino';
-import { lanAddresses } from '../node/interfaces.js';
+import { lanAddresses, type LanAddress } from '../node/interfaces.js';
 import { SERVICE_TYPE, Txt, txtFor, type Advertisement, type Discovery, type DiscoveryEvents, type Peer } from './discovery.js';
 
 const { Bonjour, Service } = BonjourModule;
-type BrowserT = ReturnType<InstanceType<typeof Bonjour>['find']>;
+type BonjourT = InstanceType<typeof Bonjour>;
+type BrowserT = ReturnType<BonjourT['find']>;
 type ServiceT = InstanceType<typeof Service>;
+
+/** How often the interfaces are looked at again (Wi-Fi joining, a cable plugged in). */
+const RESCAN_MS = 5_000;
 
 /*
  * bonjour-service puts an A record in every advertisement for every
  * non-loopback address of the machine, virtual bridges included (docker0,
- * veth…). Clients on the LAN cannot reach those (issue #4), so the records
- * are filtered down to real LAN addresses, once, for every Service.
+ * veth…), and sends it on one interface. Clients cannot reach most of those
+ * (issue #4), so each interface gets its own mDNS socket whose records carry
+ * that interface's address only. `records()` is called synchronously inside
+ * `publish()` and `unpublishAll()`, which run with `recordsFor` set to the
+ * link's address.
  */
+let recordsFor: string | undefined;
 const originalRecords = Service.prototype.records;
 Service.prototype.records = function records(this: ServiceT) {
-  const allowed = new Set(lanAddresses().map((a) => a.address));
+  const allowed = recordsFor === undefined ? new Set(lanAddresses().map((a) => a.address)) : new Set([recordsFor]);
   return originalRecords.call(this).filter((r) => r.type !== 'A' || allowed.has(String(r.data)));
 };
+
+function withRecordsFor<T>(address: string | undefined, fn: () => T): T {
+  recordsFor = address;
+  try {
+    return fn();
+  } finally {
+    recordsFor = undefined;
+  }
+}
+
+/** mDNS on one interface: its own socket (sending there, joined there), advertisement and browser. */
+interface Link {
+  /** The interface's address; undefined for the default route (a host with no LAN interface, e.g. a namespace's lo). */
+  readonly address: string | undefined;
+  readonly bonjour: BonjourT;
+  browser: BrowserT | undefined;
+  /** Peers seen through this link, by instance name. */
+  readonly known: Map<string, Peer>;
+}
 
 /**
  * `Discovery` over real mDNS/DNS-SD with bonjour-service, with its sharp
  * edges handled (DESIGN §3): an error listener on the inner socket and an
  * error callback, unique instance names, IPv4 only, a `.local` SRV target,
  * `unpublishAll` then `destroy` on exit, and the answer's source address
- * dialled first.
+ * dialled first. A machine on several LANs (Ethernet and Wi-Fi) advertises
+ * and browses on each, with the right address on each.
  */
 export class BonjourDiscovery extends EventEmitter<DiscoveryEvents> implements Discovery {
   readonly #log: Logger;
-  readonly #bonjour: InstanceType<typeof Bonjour>;
-  readonly #known = new Map<string, Peer>();
-  #ownId: string | undefined;
-  #browser: BrowserT | undefined;
-  #published = false;
+  readonly #interfaces: () => LanAddress[];
+  /** By interface address ('' for the default-route link). */
+  readonly #links = new Map<string, Link>();
+  #ad: Advertisement | undefined;
+  #browsing = false;
+  #rescan: NodeJS.Timeout | undefined;
   #stopping: Promise<void> | undefined;
 
-  constructor(log: Logger) {
+  /** `interfaces` is injectable for tests; by default the machine's real LAN interfaces. */
+  constructor(log: Logger, interfaces: () => LanAddress[] = lanAddresses) {
     super();
     this.#log = log;
-    // Send and join the group on the first real LAN interface when there is one; else the default route (a namespace's lo).
-    const lan = lanAddresses()[0];
-    const onError = (err: Error): void => {
-      this.#log.warn({ err }, 'mDNS error');
-      this.emit('error', err);
-    };
-    // The options reach multicast-dns, whose `interface`/`bind` bonjour-service's types do not declare.
-    const mdnsOptions = lan ? { interface: lan.address, bind: '0.0.0.0' } : {};
-    this.#bonjour = new Bonjour(mdnsOptions as ConstructorParameters<typeof Bonjour>[0], onError);
-    const mdns = (this.#bonjour as unknown as { server: { mdns: EventEmitter } }).server.mdns;
-    mdns.on('error', onError); // EADDRINUSE/EACCES on 5353 would otherwise be thrown
-    mdns.on('warning', (err: Error) => this.#log.debug({ err }, 'mDNS warning (malformed packet ignored)'));
+    this.#interfaces = interfaces;
+    this.#sync();
+    this.#rescan = setInterval(() => this.#sync(), RESCAN_MS);
+    this.#rescan.unref();
   }
 
   advertise(ad: Advertisement): void {
-    if (this.#published || this.#stopping) return;
-    this.#published = true;
-    this.#ownId = ad.id;
-    const host = hostname().replace(/\.local$/, '');
-    this.#bonjour.publish({
-      name: `${host}-${ad.id.slice(0, 8)}`, // unique: the node id makes name conflicts (and probing) moot
-      type: SERVICE_TYPE,
-      port: ad.port,
-      host: `${host}.local`, // RFC 6762 expects a .local SRV target; bonjour-service's default is the bare hostname
-      txt: txtFor(ad),
-      disableIPv6: true,
-      probe: false, // probing costs ~1 s before the first announcement; names carry the node id
-    });
+    if (this.#ad || this.#stopping) return;
+    this.#ad = ad;
+    for (const link of this.#links.values()) this.#publish(link);
   }
 
   browse(): void {
-    if (this.#browser || this.#stopping) return;
-    const browser = this.#bonjour.find({ type: SERVICE_TYPE });
-    browser.on('up', (s) => this.#up(s));
-    browser.on('down', (s) => this.#down(s));
-    // A node restarted under the same name with a new port: forget the old, learn the new.
-    browser.on('srv-update', (s) => (this.#down(s), this.#up(s)));
-    browser.on('txt-update', (s) => (this.#down(s), this.#up(s)));
-    this.#browser = browser;
+    if (this.#browsing || this.#stopping) return;
+    this.#browsing = true;
+    for (const link of this.#links.values()) this.#browse(link);
   }
 
   refresh(): void {
-    this.#browser?.update();
+    this.#sync();
+    for (const link of this.#links.values()) link.browser?.update();
   }
 
   peers(): Peer[] {
-    return [...this.#known.values()];
+    const merged = new Map<string, Peer>();
+    for (const link of this.#links.values()) {
+      for (const [name, p] of link.known) {
+        const seen = merged.get(name);
+        merged.set(name, seen ? { ...seen, addresses: [...new Set([...seen.addresses, ...p.addresses])] } : p);
+      }
+    }
+    return [...merged.values()];
   }
 
   stop(): Promise<void> {
-    this.#stopping ??= new Promise<void>((resolve) => {
-      this.#browser?.stop();
-      const destroy = (): void => this.#bonjour.destroy(() => resolve());
-      if (!this.#published) return destroy();
-      const timer = setTimeout(destroy, 1_000); // the goodbye is best effort
-      this.#bonjour.unpublishAll(() => {
-        clearTimeout(timer);
-        destroy();
-      });
-    });
+    this.#stopping ??= (async () => {
+      clearInterval(this.#rescan);
+      await Promise.all([...this.#links.values()].map((link) => this.#close(link, true)));
+      this.#links.clear();
+    })();
     return this.#stopping;
   }
 
-  #up(s: ServiceT): void {
+  /** Opens a link for each new LAN interface and closes those of interfaces that went away. */
+  #sync(): void {
+    if (this.#stopping) return;
+    const lan = this.#interfaces();
+    const wanted = lan.length > 0 ? lan.map((a) => a.address) : [''];
+    for (const [key, link] of this.#links) {
+      if (wanted.includes(key)) continue;
+      this.#links.delete(key);
+      this.#log.info({ address: link.address ?? 'default route' }, 'mDNS: interface gone');
+      const gone = [...link.known.values()].filter((p) => !this.#seenElsewhere(p.name));
+      void this.#close(link, false); // nothing to say goodbye on: the address is gone
+      for (const p of gone) this.emit('down', p);
+    }
+    for (const key of wanted) {
+      if (this.#links.has(key)) continue;
+      const link = this.#open(key === '' ? undefined : key);
+      this.#links.set(key, link);
+      if (this.#links.size > 1 || key !== '') this.#log.info({ address: link.address ?? 'default route' }, 'mDNS: on interface');
+      if (this.#ad) this.#publish(link);
+      if (this.#browsing) this.#browse(link);
+    }
+  }
+
+  #open(address: string | undefined): Link {
+    const onError = (err: Error): void => {
+      this.#log.warn({ err, address }, 'mDNS error');
+      this.emit('error', err);
+    };
+    // Send on and join the group on this interface only. The options reach multicast-dns,
+    // whose `interface`/`bind` bonjour-service's types do not declare.
+    const mdnsOptions = address === undefined ? {} : { interface: address, bind: '0.0.0.0' };
+    const bonjour = new Bonjour(mdnsOptions as ConstructorParameters<typeof Bonjour>[0], onError);
+    const mdns = (bonjour as unknown as { server: { mdns: EventEmitter } }).server.mdns;
+    mdns.on('error', onError); // EADDRINUSE/EACCES on 5353 would otherwise be thrown
+    mdns.on('warning', (err: Error) => this.#log.debug({ err }, 'mDNS warning (malformed packet ignored)'));
+    return { address, bonjour, browser: undefined, known: new Map() };
+  }
+
+  #publish(link: Link): void {
+    const ad = this.#ad!;
+    const host = hostname().replace(/\.local$/, '');
+    withRecordsFor(link.address, () =>
+      link.bonjour.publish({
+        name: `${host}-${ad.id.slice(0, 8)}`, // unique: the node id makes name conflicts (and probing) moot
+        type: SERVICE_TYPE,
+        port: ad.port,
+        host: `${host}.local`, // RFC 6762 expects a .local SRV target; bonjour-service's default is the bare hostname
+        txt: txtFor(ad),
+        disableIPv6: true,
+        probe: false, // probing costs ~1 s before the first announcement; names carry the node id
+      }),
+    );
+  }
+
+  #browse(link: Link): void {
+    const browser = link.bonjour.find({ type: SERVICE_TYPE });
+    browser.on('up', (s) => this.#up(link, s));
+    browser.on('down', (s) => this.#down(link, s));
+    // A node restarted under the same name with a new port: forget the old, learn the new.
+    browser.on('srv-update', (s) => (this.#down(link, s), this.#up(link, s)));
+    browser.on('txt-update', (s) => (this.#down(link, s), this.#up(link, s)));
+    link.browser = browser;
+  }
+
+  /** Stops a link's browser and socket, first withdrawing its advertisement when `goodbye`. */
+  #close(link: Link, goodbye: boolean): Promise<void> {
+    return new Promise<void>((resolve) => {
+      link.browser?.stop();
+      const destroy = (): void => link.bonjour.destroy(() => resolve());
+      if (!this.#ad || !goodbye) return destroy();
+      const timer = setTimeout(destroy, 1_000); // the goodbye is best effort
+      withRecordsFor(link.address, () =>
+        link.bonjour.unpublishAll(() => {
+          clearTimeout(timer);
+          destroy();
+        }),
+      );
+    });
+  }
+
+  #up(link: Link, s: ServiceT): void {
     const txt = Txt.safeParse(s.txt ?? {});
     if (!txt.success) {
       this.#log.debug({ name: s.name }, 'ignoring a _lanchat._tcp service with a bad TXT record');
       return;
     }
-    if (txt.data.id === this.#ownId) return;
+    if (txt.data.id === this.#ad?.id) return;
     const addresses = [s.referer?.address, ...(s.addresses ?? [])].filter((a): a is string => typeof a === 'string' && isIPv4(a));
     const peer: Peer = {
       id: txt.data.id,
@@ -122,12 +212,17 @@ export class BonjourDiscovery extends EventEmitter<DiscoveryEvents> implements D
       addresses: [...new Set(addresses)],
     };
     if (peer.addresses.length === 0 || !(peer.port > 0)) return;
-    this.#known.set(s.name, peer);
-    this.emit('up', peer);
+    link.known.set(s.name, peer);
+    this.emit('up', this.peers().find((p) => p.name === s.name) ?? peer);
   }
 
-  #down(s: ServiceT): void {
-    const peer = this.#known.get(s.name);
-    if (peer && this.#known.delete(s.name)) this.emit('down', peer);
+  #down(link: Link, s: ServiceT): void {
+    const peer = link.known.get(s.name);
+    if (peer && link.known.delete(s.name) && !this.#seenElsewhere(s.name)) this.emit('down', peer);
+  }
+
+  #seenElsewhere(name: string): boolean {
+    for (const link of this.#links.values()) if (link.known.has(name)) return true;
+    return false;
   }
 }

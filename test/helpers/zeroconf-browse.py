@@ -1,20 +1,23 @@
 """Lists _lanchat._tcp services with python-zeroconf, an mDNS implementation
 independent of ours, as JSON on stdout. Run only inside a private network
-namespace whose only interface is lo (the lanchat tests arrange this).
+namespace whose interfaces are lo and the tests' lan* links (the lanchat tests
+arrange this).
 Exit: 0 = printed, 3 = python3-zeroconf missing, 2 = refused (a real interface)."""
-import json, socket, sys, time
+import json, re, socket, sys, time
 
-if [n for _, n in socket.if_nameindex()] != ["lo"]:
-    print("refusing: not in a private namespace with only lo", file=sys.stderr)
+names_of_ifs = [n for _, n in socket.if_nameindex()]
+if any(not re.fullmatch(r"lo|lan\d+", n) for n in names_of_ifs):
+    print("refusing: not in a private namespace (interfaces: %s)" % names_of_ifs, file=sys.stderr)
     sys.exit(2)
 try:
-    from zeroconf import IPVersion, ServiceBrowser, ServiceInfo, Zeroconf
+    from zeroconf import InterfaceChoice, IPVersion, ServiceBrowser, ServiceInfo, Zeroconf
 except ImportError:
     sys.exit(3)
 
 STYPE = "_lanchat._tcp.local."
 seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 2.0
-zc = Zeroconf(interfaces=["127.0.0.1"], ip_version=IPVersion.V4Only)
+lo_only = names_of_ifs == ["lo"]
+zc = Zeroconf(interfaces=["127.0.0.1"] if lo_only else InterfaceChoice.All, ip_version=IPVersion.V4Only)
 names = set()
 ServiceBrowser(zc, STYPE, handlers=[lambda zeroconf, service_type, name, state_change: names.add(name)])
 time.sleep(seconds)
@@ -24,6 +27,6 @@ for name in sorted(names):
     info.request(zc, 1000)  # on lo-only hosts there are no A records (bonjour-service skips loopback): SRV + TXT suffice
     if info.port is not None:
         txt = {k.decode(): (v.decode() if v is not None else None) for k, v in (info.properties or {}).items()}
-        out.append({"name": name, "host": info.server, "port": info.port, "txt": txt})
+        out.append({"name": name, "host": info.server, "port": info.port, "txt": txt, "addresses": sorted(info.parsed_addresses(IPVersion.V4Only))})
 zc.close()
 print(json.dumps(out))
