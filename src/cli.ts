@@ -131,6 +131,7 @@ program
     const log = createLogger(opts.logLevel);
     const networkPassword = secret(opts.networkPasswordFile, 'LANCHAT_NETWORK_PASSWORD');
     const discovery = opts.locked ? undefined : new BonjourDiscovery(log.child({ component: 'mdns' }));
+    discovery?.once('error', (err) => console.error(`lanchat: ${err.message}; this node is not advertised: other nodes need --join HOST:PORT and clients --connect HOST:PORT`));
     const node = await Node.start(
       {
         dataDir: opts.dataDir,
@@ -222,13 +223,15 @@ stdout: ready, message, ack, presence, file-progress, file-sent, file, file-fail
     const networkPassword = secret(opts.networkPasswordFile, 'LANCHAT_NETWORK_PASSWORD');
     const log = createLogger(opts.logLevel);
     const discovery = opts.locked ? undefined : new BonjourDiscovery(log.child({ component: 'mdns' }));
+    let mdnsProblem: string | undefined;
+    discovery?.on('error', (err) => (mdnsProblem = err.message));
     const discover = async (): Promise<string[]> => {
       const { addresses, report } = await findCoordinator(opts.network, { ...(discovery ? { discovery } : {}), dataDir: opts.dataDir });
       if (addresses.length === 0 && !opts.connect) {
         log.warn(report, 'no coordinator found');
         throw new ProtocolError(
           'connection_failed',
-          `no coordinator of network "${opts.network}" found: browsed mDNS for ${report.seconds.toFixed(1)} s on ${report.interfaces.join(', ') || 'loopback only'}` +
+          `no coordinator of network "${opts.network}" found: ${mdnsProblem ? `${mdnsProblem}; ` : ''}browsed mDNS for ${report.seconds.toFixed(1)} s on ${report.interfaces.join(', ') || 'loopback only'}` +
             `${report.remembered.length ? `, tried remembered ${report.remembered.join(', ')}` : ', nothing remembered'}; ` +
             'if multicast is blocked here, connect by address: lanchat client --connect HOST:PORT',
         );

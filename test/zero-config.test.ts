@@ -102,4 +102,22 @@ if (inPrivateNetwork(import.meta.url)) {
     await waitFor(() => packets.length > 0, 'mDNS from an unlocked node', 5_000);
     t.ok(packets.length > 0);
   });
+  t.test('UDP 5353 held by another program: the node says so and works by address, the client says why', async (t) => {
+    // A responder that binds 5353 without sharing it (no SO_REUSEADDR): ours cannot bind.
+    const holder = createSocket({ type: 'udp4', reuseAddr: false });
+    await new Promise<void>((r) => holder.bind(5353, () => r()));
+    t.teardown(() => holder.close());
+    const dir = tmpDir(t);
+    const node = serve(t, join(dir, 'n'));
+    const address = (await node.line(/^lanchat coordinator .* at (127\.0\.0\.1:\d+)/, 5_000))[1]!;
+    await waitFor(() => node.stderr.find((l) => l.startsWith('lanchat: mDNS is unavailable: UDP port 5353 is held by another program')), 'the warning, in words');
+    t.equal(node.exitCode, undefined, 'no crash');
+    const byAddress = new Proc(['client', '--connect', address, '--user', 'alice', '--register', '--data-dir', join(dir, 'c1')], { LANCHAT_PASSWORD: 'pw' });
+    t.teardown(() => byAddress.kill('SIGKILL'));
+    await byAddress.line(/"type":"ready"/);
+    const searching = new Proc(['client', '--user', 'bob', '--register', '--data-dir', join(dir, 'c2')], { LANCHAT_PASSWORD: 'pw' });
+    t.teardown(() => searching.kill('SIGKILL'));
+    t.equal(await searching.exited(), 1);
+    t.match(searching.stdout.join('\n'), /"code":"connection_failed".*mDNS is unavailable: UDP port 5353 is held by another program.*--connect HOST:PORT/);
+  });
 }

@@ -39,6 +39,20 @@ function withRecordsFor<T>(address: string | undefined, fn: () => T): T {
   }
 }
 
+/** mDNS cannot run here: UDP port 5353 cannot be bound. The node goes on without discovery. */
+export class MdnsUnavailableError extends Error {
+  override readonly name = 'MdnsUnavailableError';
+  constructor(override readonly cause: NodeJS.ErrnoException) {
+    super(
+      cause.code === 'EACCES'
+        ? 'mDNS is unavailable: no permission to use UDP port 5353'
+        : cause.code === 'EADDRINUSE'
+          ? 'mDNS is unavailable: UDP port 5353 is held by another program that does not share it'
+          : `mDNS is unavailable: ${cause.message}`,
+    );
+  }
+}
+
 /** mDNS on one interface: its own socket (sending there, joined there), advertisement and browser. */
 interface Link {
   /** The interface's address; undefined for the default route (a host with no LAN interface, e.g. a namespace's lo). */
@@ -66,6 +80,7 @@ export class BonjourDiscovery extends EventEmitter<DiscoveryEvents> implements D
   #browsing = false;
   #rescan: NodeJS.Timeout | undefined;
   #stopping: Promise<void> | undefined;
+  #warned = false;
 
   /** `interfaces` is injectable for tests; by default the machine's real LAN interfaces. */
   constructor(log: Logger, interfaces: () => LanAddress[] = lanAddresses) {
@@ -138,9 +153,19 @@ export class BonjourDiscovery extends EventEmitter<DiscoveryEvents> implements D
   }
 
   #open(address: string | undefined): Link {
-    const onError = (err: Error): void => {
-      this.#log.warn({ err, address }, 'mDNS error');
-      this.emit('error', err);
+    const key = address ?? '';
+    const onError = (err: NodeJS.ErrnoException): void => {
+      // Only binding UDP 5353 fails this way: another responder holds it without sharing, or no permission.
+      // The link goes; the next rescan tries again. Without mDNS the node still works by address (--join, --connect).
+      const failed = new MdnsUnavailableError(err);
+      if (!this.#warned) this.#log.warn({ err, address }, failed.message);
+      this.#warned = true;
+      const link = this.#links.get(key);
+      if (link !== undefined && link.bonjour === bonjour) {
+        this.#links.delete(key);
+        void this.#close(link, false);
+      }
+      if (this.listenerCount('error') > 0) this.emit('error', failed);
     };
     // Send on and join the group on this interface only. The options reach multicast-dns,
     // whose `interface`/`bind` bonjour-service's types do not declare.

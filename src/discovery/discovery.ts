@@ -32,6 +32,7 @@ export interface Peer {
 export interface DiscoveryEvents {
   up: [Peer];
   down: [Peer];
+  /** mDNS cannot run (UDP 5353 cannot be bound). Emitted to listeners only, never thrown; discovery keeps retrying. */
   error: [Error];
 }
 
