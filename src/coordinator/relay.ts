@@ -84,6 +84,8 @@ export interface RelayOptions {
   maxPendingPerAddress?: number;
   /** A TCP connection must have sent its whole HTTP request by then, or it is closed. */
   handshakeTimeoutMs?: number;
+  /** A reader with more than this queued (plus a window per file coming to it) is disconnected. */
+  maxBufferedBytes?: number;
 }
 
 interface Session {
@@ -180,6 +182,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       maxConnections: options.maxConnections ?? MAX_CONNECTIONS,
       maxPendingPerAddress: options.maxPendingPerAddress ?? MAX_PENDING_PER_ADDRESS,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS,
+      maxBufferedBytes: options.maxBufferedBytes ?? MAX_BUFFERED_BYTES,
       limits: { ...DEFAULT_LIMITS, ...options.limits },
     };
     this.#opts.limits.maxMessageRate = this.#opts.maxMessageRate;
@@ -665,7 +668,8 @@ export class Relay extends EventEmitter<RelayEvents> {
     const check = this.#transfers.data(s, stream, buf.length - FILE_HEADER_BYTES);
     if (!check.ok) return this.#senderBroke(s, check); // (no transfer: a chunk already in flight when it ended)
     for (const target of check.transfer.targets) {
-      if (target.state === 'receiving' && target.session.ws.readyState === WebSocket.OPEN) target.session.ws.send(buf, { binary: true });
+      // A recipient that acknowledges data it has not read (its socket backs up) is cut off like any slow reader.
+      if (target.state === 'receiving') this.#sendRaw(target.session, buf);
     }
   }
 
@@ -763,13 +767,14 @@ export class Relay extends EventEmitter<RelayEvents> {
     s.admitted();
     const secret = this.#deps.state.secret?.value;
     const token = secret === undefined ? undefined : issueToken(secret, user.name, (this.#deps.now ?? Date.now)());
-    this.#send(s, { type: 'auth:ok', user: user.name, ...(token === undefined ? {} : { token }) });
-    if (this.#succession) this.#sendRaw(s, this.#succession);
+    this.#send(s, { type: 'auth:ok', user: user.name, ...(token === undefined ? {} : { token }) }, false);
+    if (this.#succession) this.#sendRaw(s, this.#succession, false);
     // Replay and joining happen in one tick: every message stored before is in the replay, every later one is live.
     const { history, offline } = this.#deps.state.replayFor(user.name);
-    for (const m of history) this.#send(s, chatFrame(m, true));
-    for (const m of offline) this.#send(s, chatFrame(m, true));
-    this.#send(s, { type: 'history:end', count: history.length + offline.length });
+    // The replay is bounded (history and offline queues are), so it goes out whole however slowly the client reads.
+    for (const m of history) this.#send(s, chatFrame(m, true), false);
+    for (const m of offline) this.#send(s, chatFrame(m, true), false);
+    this.#send(s, { type: 'history:end', count: history.length + offline.length }, false);
     if (offline.length > 0) {
       this.#deps.store
         .append([{ kind: 'collect', user: user.name, upTo: offline.map((m) => m.id), ts: (this.#deps.now ?? Date.now)() }])
@@ -780,7 +785,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     if (sessions === undefined) this.#byUser.set(key, (sessions = new Set()));
     sessions.add(s);
     // The newcomer gets the full list; everyone else a one-name delta, so a join costs O(users), not O(users²).
-    this.presence(s);
+    this.#send(s, { type: 'presence', online: this.online }, false);
     if (first) {
       this.emit('user:joined', user.name, s.address);
       this.#broadcastExcept(s, JSON.stringify({ type: 'presence:joined', user: user.name } satisfies ServerMessage));
@@ -792,7 +797,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     const frame = JSON.stringify(chatFrame(m, false));
     if (m.to.length === 0) return this.#broadcastExcept(undefined, frame);
     const keys = new Set([userKey(m.from), ...m.to.map(userKey)]);
-    for (const key of keys) for (const s of this.#byUser.get(key) ?? []) this.#sendRaw(s, frame, true);
+    for (const key of keys) for (const s of this.#byUser.get(key) ?? []) this.#sendRaw(s, frame);
   }
 
   #ack(s: Session, id: string, m: MessageEntry): void {
@@ -801,7 +806,7 @@ export class Relay extends EventEmitter<RelayEvents> {
 
   /** Sends one serialised frame to every logged-in session but `except`. */
   #broadcastExcept(except: Session | undefined, frame: string): void {
-    for (const set of this.#byUser.values()) for (const s of set) if (s !== except) this.#sendRaw(s, frame, true);
+    for (const set of this.#byUser.values()) for (const s of set) if (s !== except) this.#sendRaw(s, frame);
   }
 
   #onClose(s: Session): void {
@@ -832,7 +837,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       if (now - s.lastPong > this.#opts.deadAfterMs) {
         this.#deps.log.info({ session: s.id, user: s.user?.name }, 'no pong: dropping a dead client');
         s.ws.terminate(); // 'close' follows and updates presence
-      } else if (s.user === undefined && !s.busy && now - s.connectedAt > this.#opts.loginTimeoutMs) {
+      } else if (s.user === undefined && s.peer === undefined && !s.busy && now - s.connectedAt > this.#opts.loginTimeoutMs) {
         this.#send(s, errorFrame('not_authenticated', `no login within ${this.#opts.loginTimeoutMs / 1000} s`));
         s.ws.close(1008, 'login timeout');
       } else if (s.ws.readyState === WebSocket.OPEN) {
@@ -841,25 +846,31 @@ export class Relay extends EventEmitter<RelayEvents> {
     }
   }
 
-  #send(s: Session, msg: ServerMessage): void {
-    this.#sendRaw(s, JSON.stringify(msg));
+  #send(s: Session, msg: ServerMessage, checked = true): void {
+    this.#sendRaw(s, JSON.stringify(msg), checked);
   }
 
   /**
-   * Sends a frame. For `live` traffic (fan-out), a reader that has fallen more
-   * than MAX_BUFFERED_BYTES behind is cut off; replies and the login replay,
-   * which are bounded, always go out.
+   * Sends a frame. A reader that has fallen more than `maxBufferedBytes`
+   * behind is cut off rather than buffered without bound, whatever it is sent
+   * (fan-out, replies to requests it keeps making, file data beyond what it
+   * acknowledged). Only the login replay, which is bounded, goes out unchecked.
    */
-  #sendRaw(s: Session, frame: string, live = false): void {
+  #sendRaw(s: Session, frame: string | Buffer, checked = true): void {
     if (s.ws.readyState !== WebSocket.OPEN) return;
-    const queued = s.ws.bufferedAmount;
-    // Each file coming to it may hold a window on top (counted only past the plain limit: counting walks the transfers).
-    if (live && queued > MAX_BUFFERED_BYTES && queued > MAX_BUFFERED_BYTES + this.#transfers.incomingOf(s) * FILE_WINDOW_BYTES) {
+    if (checked && this.#tooFarBehind(s)) {
       this.#deps.log.warn({ session: s.id, user: s.user?.name }, 'client too slow: disconnecting');
       s.ws.terminate();
       return;
     }
-    s.ws.send(frame);
+    s.ws.send(frame, { binary: typeof frame !== 'string' });
+  }
+
+  #tooFarBehind(s: Session): boolean {
+    const queued = s.ws.bufferedAmount;
+    // Each file coming to it may hold a window on top (counted only past the plain limit: counting walks the transfers).
+    const max = this.#opts.maxBufferedBytes;
+    return queued > max && queued > max + this.#transfers.incomingOf(s) * FILE_WINDOW_BYTES;
   }
 }
 

@@ -1,9 +1,9 @@
 import t from 'tap';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { WebSocket } from 'ws';
 import { testCoordinator } from '../helpers/coordinator.js';
-import { TestSocket, loggedIn } from '../helpers/ws-client.js';
+import { TestSocket, loggedIn, offerFile, fileChunk } from '../helpers/ws-client.js';
 import { waitFor } from '../helpers/wait.js';
 
 let n = 0;
@@ -364,6 +364,67 @@ function upgradeRefusal(url: string): Promise<{ status: number | 'closed'; body:
     ws.on('error', () => resolve({ status: 'closed', body: '' }));
   });
 }
+
+t.test('a standby is not taken for a client that never logs in (the login timeout is for clients)', async (t) => {
+  const { url } = await testCoordinator(t, { heartbeatMs: 50, loginTimeoutMs: 300 });
+  const standby = new TestSocket(url);
+  t.teardown(() => standby.close());
+  await standby.nextOf('welcome');
+  standby.send({ type: 'peer:hello', id: '0123456789abcdef', network: 'default', port: 7000, priority: 0, eligible: true, term: 1, vv: [] });
+  const idle = new TestSocket(url); // opened after the standby: closed at its login timeout
+  t.equal(await idle.closed(), 1008);
+  await new Promise((r) => setTimeout(r, 300)); // the standby is older still, by more than a heartbeat
+  t.equal(standby.closeCode, undefined, 'the standby link stays');
+  t.notOk(standby.all('error').some((f) => f.code === 'not_authenticated'));
+});
+
+t.test('a reader that stops reading is cut off, whatever it is sent: replies to its own requests too', async (t) => {
+  const { url } = await testCoordinator(t, { maxBufferedBytes: 64 * 1024, deadAfterMs: 600_000 }); // only the queue can cut it off
+  const alice = await loggedIn(url, 'alice');
+  t.teardown(() => alice.close());
+  const mallory = await loggedIn(url, 'mallory');
+  t.teardown(() => mallory.ws.terminate());
+  // 40 more users with long names, so each answer to mallory's request is over a kilobyte.
+  const others = await Promise.all(Array.from({ length: 40 }, (_, i) => loggedIn(url, `user-${String(i).padStart(2, '0')}-${'x'.repeat(24)}`)));
+  t.teardown(() => others.forEach((o) => o.close()));
+  await waitFor(() => mallory.all('presence:joined').length === 40, 'everyone online');
+  (mallory.ws as unknown as { _socket: Socket })._socket.pause(); // reads nothing from now on
+  // Each request is answered with the online list, which mallory never reads: the coordinator must not keep them all.
+  for (let i = 0; i < 100_000 && alice.all('presence:left').length === 0; i++) {
+    mallory.send({ type: 'presence:get' });
+    if (i % 200 === 0) await new Promise((r) => setTimeout(r, 1));
+  }
+  await waitFor(() => alice.all('presence:left').some((f) => f.user === 'mallory'), 'mallory to be disconnected');
+  t.pass('mallory was disconnected');
+});
+
+t.test('a recipient that acknowledges file data it has not read is cut off: the window holds', async (t) => {
+  const { url } = await testCoordinator(t, { maxBufferedBytes: 64 * 1024, deadAfterMs: 600_000 }); // only the queue can cut it off
+  const alice = await loggedIn(url, 'alice');
+  t.teardown(() => alice.close());
+  const bob = await loggedIn(url, 'bob');
+  t.teardown(() => bob.ws.terminate());
+  const size = 64 * 1024 * 1024;
+  const stream = await offerFile(alice, 'big.bin', size, ['bob']);
+  const start = await bob.nextOf('file:start');
+  (bob.ws as unknown as { _socket: Socket })._socket.pause(); // reads nothing, but claims everything
+  const chunk = Buffer.alloc(256 * 1024);
+  let sent = 0;
+  while (sent < size && alice.all('file:sent').length === 0) {
+    alice.send(fileChunk(stream, chunk));
+    sent += chunk.length;
+    // Claims 1 MiB behind what alice sent: a claim may not run ahead of what the coordinator has forwarded, and
+    // alice's chunks and bob's acks travel on different sockets. A claim that came too early is repeated.
+    const claim = sent - 1024 * 1024;
+    if (claim <= 0) continue;
+    const answered = (f: { type: string; acked?: unknown }) => (f.type === 'file:credit' && (f.acked as number) >= claim) || f.type === 'file:sent';
+    for (let attempt = 0; attempt < 20 && !alice.frames.some(answered); attempt++) {
+      bob.send({ type: 'file:ack', stream: start.stream, received: claim });
+      await alice.next(answered, 'credit or the outcome', 500).catch(() => undefined);
+    }
+  }
+  t.ok(sent < 16 * 1024 * 1024, `the sender was stopped after ${sent / 1024 / 1024} MiB (window 4 MiB, reader queue 64 KiB)`);
+});
 
 t.test('stop() closes sessions with 1001 and is idempotent', async (t) => {
   const { coordinator, url } = await testCoordinator(t);
