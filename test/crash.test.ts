@@ -1,6 +1,6 @@
 import t from 'tap';
 import { pino } from 'pino';
-import { startServe } from './helpers/processes.js';
+import { startServe, startClient } from './helpers/processes.js';
 import { loggedIn, type TestSocket } from './helpers/ws-client.js';
 import { tmpDir } from './helpers/tmp.js';
 import { waitFor } from './helpers/wait.js';
@@ -61,4 +61,24 @@ t.test('kill -9 during a stream of sends loses nothing acknowledged', async (t) 
   const check = await loggedIn(`ws://${server.address}`, 's0', { register: false, password: 'pw' });
   t.teardown(() => check.close());
   t.equal(check.all('chat:message').length, 200, 'the restarted server serves full history');
+});
+
+t.test('a script whose input has ended waits through a coordinator restart for every ack, then exits 0', async (t) => {
+  const dataDir = tmpDir(t);
+  const first = await startServe(t, dataDir);
+  const port = first.address.split(':')[1]!;
+  const client = await startClient(t, first.address, 'bot', { register: true });
+  const N = 60; // more than the send rate lets out at once (burst 40, then 20 a second): many are pending at the kill
+  for (let i = 0; i < N; i++) client.write({ type: 'send', text: `line ${i}`, id: `b${i}` });
+  client.end();
+  await client.next((e) => e.type === 'ack', 'a first ack');
+  first.proc.kill('SIGKILL');
+  await first.proc.exited();
+  await client.next((e) => e.type === 'reconnecting', 'reconnecting');
+  await new Promise((r) => setTimeout(r, 1_500)); // down for longer than the client's backoff steps
+  t.equal(client.exitCode, undefined, 'still waiting for its acks while the coordinator is down');
+  await startServe(t, dataDir, ['--port', port]);
+  t.equal(await client.exited(20_000), 0, 'exits 0 once everything is acknowledged');
+  const acks = new Set(client.events.filter((e) => e.type === 'ack').map((e) => e.id));
+  t.equal(acks.size, N, 'every send acknowledged');
 });

@@ -106,6 +106,8 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
   #tokens = 0;
   #tokensAt = 0;
   #paceTimer: NodeJS.Timeout | undefined;
+  /** Ends the wait between reconnection rounds early (on close). */
+  #wakeBackoff: (() => void) | undefined;
   #historyDone = false;
   #whoPending = 0;
   readonly #files: FileTransfers;
@@ -210,6 +212,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     this.#closed = true;
     clearTimeout(this.#silence);
     clearTimeout(this.#paceTimer);
+    this.#wakeBackoff?.();
     this.#files.interrupt('the client was closed');
     const ws = this.#ws;
     this.#wakeDrainWaiters();
@@ -359,7 +362,12 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
         this.#opts.log.debug({ address, code: r.error.code, reason: r.error.message }, 'failover candidate did not take us');
         if (r.error.code === 'auth_failed' || r.error.code === 'network_password') return this.#giveUp(r.error.message);
       }
-      await new Promise((r) => setTimeout(r, delay).unref());
+      // Not unref'd: a client looking for its coordinator is alive (a script whose input has ended waits for its acks).
+      await new Promise<void>((r) => {
+        const timer = setTimeout(r, delay);
+        this.#wakeBackoff = () => (clearTimeout(timer), r());
+      });
+      this.#wakeBackoff = undefined;
       delay = Math.min(delay * 2, RETRY_MAX_MS);
     }
     this.#giveUp(`no coordinator found within ${Math.round((this.#opts.reconnectTimeoutMs ?? RECONNECT_TIMEOUT_MS) / 1000)} s (tried ${this.#succession.join(', ') || from})`);
