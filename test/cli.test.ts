@@ -46,6 +46,11 @@ t.test('serve + three clients: broadcast, one, several, presence, offline, histo
   t.match(await carol.next((e) => e.type === 'error'), { code: 'unknown_recipient', id: 'bad' });
   carol.write('this is not json');
   t.match(await carol.next((e) => e.type === 'error'), { code: 'bad_input' });
+  // Over the announced limits: refused with the send's id, not left waiting for an ack (end of input would hang).
+  carol.write({ type: 'send', text: 'x'.repeat(4001), id: 'long' });
+  t.match(await carol.next((e) => e.type === 'error'), { code: 'text_too_long', id: 'long', message: /4001 characters; the limit is 4000/ });
+  carol.write({ type: 'send', text: '€'.repeat(300_000), id: 'huge' }); // 900 KB of UTF-8: past the frame limit too
+  t.match(await carol.next((e) => e.type === 'error'), { code: 'text_too_long', id: 'huge' });
   carol.write({ type: 'who' });
   t.match(await carol.next((e) => e.type === 'presence'), { online: ['alice', 'bob', 'carol'] });
   carol.write({ type: 'send', text: 'done' });

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 import type { Logger } from 'pino';
 import { ServerMessage, type ChatMessage } from '../protocol/messages.js';
-import { PROTOCOL_VERSION, type Limits } from '../protocol/limits.js';
+import { DEFAULT_LIMITS, PROTOCOL_VERSION, type Limits } from '../protocol/limits.js';
 import { ProtocolError, type ErrorCode, ERROR_CODES } from '../protocol/errors.js';
 import { FileTransfers, type FileProgress, type FileSent, type ReceivedFile } from './file-transfer.js';
 
@@ -176,6 +176,24 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
 
   /** Queues a message; returns its client id. `to` empty = everyone. */
   send(text: string, to: readonly string[] = [], id: string = randomUUID()): string {
+    // Checked here against the announced limits: the coordinator could only refuse the frame, not say which send it was.
+    const limits = this.#ready?.limits ?? DEFAULT_LIMITS;
+    const refusal =
+      text.length === 0
+        ? new ProtocolError('invalid_message', 'a message needs some text')
+        : text.length > limits.maxTextChars
+          ? new ProtocolError('text_too_long', `the text is ${text.length} characters; the limit is ${limits.maxTextChars}`)
+          : to.length > limits.maxRecipients
+            ? new ProtocolError('too_many_recipients', `${to.length} recipients; the limit is ${limits.maxRecipients}`)
+            : undefined;
+    if (refusal !== undefined) {
+      // After the caller has the id (it may correlate the error with its own).
+      queueMicrotask(() => {
+        this.emit('error', { code: refusal.code, message: refusal.message, ref: id });
+        this.#wakeDrainWaiters();
+      });
+      return id;
+    }
     this.#outbox.set(id, { text, to: [...to] });
     this.#paced.push(id);
     this.#pump();
