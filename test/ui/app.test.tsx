@@ -43,18 +43,26 @@ function mount(t: Test, props: Partial<Parameters<typeof App>[0]> = {}) {
    * handlers in an effect after it first paints, so keys typed within that moment are lost: type again then.
    */
   const say = async (text: string) => {
-    for (let attempt = 0; ; attempt++) {
-      await type(text);
-      const shown = await waitFor(() => frame().includes(`› ${text}`), 'the typed line', 1_000).then(() => true, () => false);
-      if (shown) break;
-      if (attempt === 2) throw new Error(`the input never showed ${text}\n${frame()}`);
-    }
+    await press(text, `› ${text}`);
     await type(ENTER);
+    // The line leaves the input before the next one is typed.
+    await waitFor(() => !frame().includes(`› ${text}`), 'the input to clear').catch((err: Error) => {
+      throw new Error(`${err.message}\n${frame()}`);
+    });
   };
-  /** Presses a key and waits for the screen to show its effect, as a person looks before the next key. */
+  /**
+   * Presses a key (or types some text) and waits for the screen to show its effect, as a person looks before the
+   * next key. Keys typed in the moment before a new screen's handlers are attached are lost, leaving the screen
+   * as it was: type them again then (a person would too).
+   */
   const press = async (key: string, shows: string) => {
-    await type(key);
-    await see(shows);
+    for (let attempt = 0; ; attempt++) {
+      const before = frame();
+      await type(key);
+      const shown = await waitFor(() => frame().includes(shows), `the screen to show ${shows}`, 1_000).then(() => true, () => false);
+      if (shown) return;
+      if (attempt === 2 || frame() !== before) return see(shows); // something happened: wait for the rest, or fail with the frame
+    }
   };
   return { app, frame, see, type, say, press, bells, exits };
 }
@@ -125,7 +133,7 @@ t.test('log in, chat with a real coordinator: everyone, one, several; history; p
   const carol = await peer(t, address, 'carol');
   bob.send('before alice came');
   await bob.drained();
-  const { see, type, say, press, frame, bells, exits } = mount(t, { address, user: 'alice' });
+  const { app, see, type, say, press, frame, bells, exits } = mount(t, { address, user: 'alice' });
   await see('log in on 127.0.0.1');
   await press('pw', 'Password:         ••');
   await type(ENTER);
@@ -169,9 +177,13 @@ t.test('log in, chat with a real coordinator: everyone, one, several; history; p
 
   await bob.close();
   await see('online (2)');
-  await say('/bogus');
+  await type('/bogus');
+  await see('› /bogus');
+  // Enter, then the next line at once, before Ink draws again: those keys must not land on the line just sent.
+  app.stdin.write(ENTER);
+  app.stdin.write('/quit');
+  app.stdin.write(ENTER);
   await see('unknown command /bogus');
-  await say('/quit');
   await waitFor(() => exits.length === 1, 'the app to leave');
   t.same(exits, [0]);
 });

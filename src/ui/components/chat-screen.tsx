@@ -23,6 +23,9 @@ export function ChatScreen({ state, dispatch, columns, rows, onSubmit }: Props) 
   // What the input holds now: Enter can arrive in the same chunk of input as the keys before it, before a re-render.
   const latest = useRef(c.input);
   useEffect(() => void (latest.current = c.input), [c.input, c.inputEpoch]);
+  // What the text field was last drawn with: it builds each new value from this, however stale.
+  const drawn = useRef(c.input);
+  drawn.current = c.input;
   const prompt = `to ${recipientsLabel(c.selected)} › `;
   const placeholder = c.lines.length === 0 ? 'type a message, /help for commands' : '';
   // A long input line wraps; the message pane gives up the rows it needs.
@@ -93,7 +96,11 @@ export function ChatScreen({ state, dispatch, columns, rows, onSubmit }: Props) 
             value={c.input}
             focus={c.focus === 'input'}
             placeholder={placeholder}
-            onChange={(v) => {
+            onChange={(edited) => {
+              // A key typed after Enter but before the next draw comes on top of the line just sent: put it on
+              // what the input holds now instead (typing appends; other edits are rare in that moment).
+              const base = drawn.current;
+              const v = latest.current !== base && edited.startsWith(base) ? latest.current + edited.slice(base.length) : edited;
               const { lines, rest } = splitInput(v);
               for (const line of lines) onSubmit(line);
               latest.current = rest;
