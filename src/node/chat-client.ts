@@ -234,12 +234,15 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     this.#files.interrupt('the client was closed');
     const ws = this.#ws;
     this.#wakeDrainWaiters();
-    if (ws === undefined || ws.readyState === WebSocket.CLOSED) return;
-    await new Promise<void>((resolve) => {
-      ws.once('close', () => resolve());
-      ws.close(1000, 'bye');
-      setTimeout(() => (ws.terminate(), resolve()), 1_000).unref();
-    });
+    const cleaned = this.#files.cleanedUp(); // no temporary file of an unfinished download is left behind
+    if (ws !== undefined && ws.readyState !== WebSocket.CLOSED) {
+      await new Promise<void>((resolve) => {
+        ws.once('close', () => resolve());
+        ws.close(1000, 'bye');
+        setTimeout(() => (ws.terminate(), resolve()), 1_000).unref();
+      });
+    }
+    await cleaned;
   }
 
   // ---- connecting ----

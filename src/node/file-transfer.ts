@@ -127,6 +127,8 @@ export class FileTransfers {
   readonly #downloadDir: string | undefined;
   readonly #uploads = new Map<string, Upload>();
   readonly #downloads = new Map<number, Download>();
+  /** Removals of failed downloads' temporary files, still under way. */
+  readonly #cleanups = new Set<Promise<unknown>>();
   /** Temporary files left by an earlier process that crashed, removed once, before the first download. */
   #swept: Promise<void> | undefined;
 
@@ -253,6 +255,11 @@ export class FileTransfers {
     } catch (err) {
       this.#fail(d, `could not write it: ${(err as Error).message}`, true);
     }
+  }
+
+  /** Resolves once the temporary files of failed downloads are gone (a client that exits leaves none behind). */
+  async cleanedUp(): Promise<void> {
+    while (this.#cleanups.size > 0) await Promise.all(this.#cleanups);
   }
 
   /** The connection is gone (failover, close): every transfer in flight stops, and says so. */
@@ -439,11 +446,13 @@ export class FileTransfers {
     this.#downloads.delete(d.stream);
     if (tell) this.#link.send({ type: 'file:fail', stream: d.stream, reason: reason.slice(0, 300) });
     d.queue.length = 0;
-    void Promise.all([d.file, d.writer])
+    const cleanup = Promise.all([d.file, d.writer])
       .then(([fh]) => fh.close())
       .catch(() => undefined)
       .then(() => unlink(d.tmp))
-      .catch(() => undefined);
+      .catch(() => undefined)
+      .finally(() => this.#cleanups.delete(cleanup));
+    this.#cleanups.add(cleanup);
     this.#link.log.info({ id: d.id, from: d.from, reason }, 'file not received');
     this.#link.receiveFailed({ id: d.id, from: d.from, name: d.name, reason });
   }
