@@ -50,11 +50,15 @@ function hostPort(value: string): string {
 /** Reads a secret from a file (first line, trailing newline stripped) or an environment variable. */
 function secret(file: string | undefined, env: string): string | undefined {
   if (file !== undefined) {
+    let first: string;
     try {
-      return readFileSync(file, 'utf8').split(/\r?\n/)[0] ?? '';
+      first = readFileSync(file, 'utf8').split(/\r?\n/)[0] ?? '';
     } catch (err) {
       throw new UsageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
+    // An empty password would mean none at all: never open a network the user meant to close.
+    if (first === '') throw new UsageError(`${file} holds no password: put it on the first line`);
+    return first;
   }
   return process.env[env] || undefined;
 }

@@ -23,6 +23,13 @@ t.test('--help, --version and sub-command help', async (t) => {
   const badSize = new Proc(['serve', '--max-file-size', 'huge']);
   t.equal(await badSize.exited(), 2);
   t.match(badSize.stderr.join('\n'), /--max-file-size.*100MiB/);
+  // An empty password file would leave the network open while the user meant to close it.
+  const dir = tmpDir(t);
+  const empty = join(dir, 'empty');
+  writeFileSync(empty, '\nsecret on the second line\n');
+  const open = new Proc(['serve', '--locked', '--host', '127.0.0.1', '--port', '0', '--data-dir', join(dir, 'data'), '--network-password-file', empty]);
+  t.equal(await open.exited(), 2);
+  t.match(open.stderr.join('\n'), /holds no password: put it on the first line/);
 });
 
 t.test('serve + three clients: broadcast, one, several, presence, offline, history, restart', async (t) => {

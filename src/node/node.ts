@@ -90,7 +90,7 @@ export class Node extends EventEmitter<NodeEvents> {
         },
         retained: () => state.retained(),
       });
-      const term = await readTerm(dataDir.path);
+      const term = await readTerm(dataDir.path, dataDir.nodeId, store, log);
       const node: { current?: Node } = {};
       hub = new ReplicationHub({ store, state, log: log.child({ component: 'replication' }), term: () => node.current?.term ?? term });
       const credentials = new CredentialStore({ store, state, log: log.child({ component: 'credentials' }) }, { cost: options.bcryptCost });
@@ -376,10 +376,29 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms).unref());
 }
 
-async function readTerm(dir: string): Promise<number> {
-  const text = await readFile(join(dir, 'term'), 'utf8').catch(() => '0');
+/**
+ * The last term this node coordinated in: the `term` file, and never less than
+ * the terms its own entries in the log carry (origin `<id>.<term>`), so a lost
+ * or damaged file cannot take the node back to an older term.
+ */
+async function readTerm(dir: string, nodeId: string, store: LogStore, log: Logger): Promise<number> {
+  let fromLog = 0;
+  for (const origin of store.versionVector.keys()) {
+    const m = /^([0-9a-f]+)\.(\d+)$/.exec(origin);
+    if (m?.[1] === nodeId) fromLog = Math.max(fromLog, Number(m[2]));
+  }
+  const file = join(dir, 'term');
+  const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  if (text === undefined) return fromLog;
   const n = Number(text.trim());
-  return Number.isInteger(n) && n >= 0 ? n : 0;
+  if (!/^\d{1,15}\n?$/.test(text) || !Number.isSafeInteger(n)) {
+    log.warn({ file, fromLog }, `${file} is damaged; going on from the highest term in the log (${fromLog})`);
+    return fromLog;
+  }
+  return Math.max(n, fromLog);
 }
 
 /** A raw fs error names no file: say which directory it concerns. */
