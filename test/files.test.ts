@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -130,6 +131,10 @@ t.test('files are not kept for offline users: the sender is told', async (t) => 
   t.match(await alice.next((e) => e.type === 'error'), { code: 'file_unreadable', id: 'c', message: /no such file/ });
   alice.write({ type: 'file', path: net.dir, id: 'd' });
   t.match(await alice.next((e) => e.type === 'error'), { code: 'file_unreadable', id: 'd', message: /not a regular file/ });
+  const fifo = join(net.dir, 'pipe');
+  execFileSync('mkfifo', [fifo]); // opening a FIFO for reading would wait for a writer forever
+  alice.write({ type: 'file', path: fifo, id: 'e' });
+  t.match(await alice.next((e) => e.type === 'error'), { code: 'file_unreadable', id: 'e', message: /not a regular file/ });
 });
 
 t.test('a recipient that disconnects mid-transfer: the sender is told, and can send again', async (t) => {

@@ -1,5 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { open, statfs, unlink, type FileHandle } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Logger } from 'pino';
 import { FILE_HEADER_BYTES, FILE_WINDOW_BYTES } from '../protocol/limits.js';
@@ -274,7 +275,8 @@ export class FileTransfers {
   // ---- sending ----
 
   async #upload(up: Upload): Promise<void> {
-    const fh = await open(up.path, 'r').catch((err: NodeJS.ErrnoException) => {
+    // Non-blocking, so a FIFO or a device is refused below instead of holding a thread of the pool forever.
+    const fh = await open(up.path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK).catch((err: NodeJS.ErrnoException) => {
       throw new ProtocolError('file_unreadable', err.code === 'ENOENT' ? `no such file: ${up.path}` : `cannot read ${up.path}: ${err.message}`);
     });
     try {
