@@ -69,6 +69,7 @@ t.test('serve + three clients: broadcast, one, several, presence, offline, histo
 
   // bob leaves; alice writes to him while he is away.
   bob.write({ type: 'quit' });
+  bob.write({ type: 'send', text: 'after quit' }); // nothing after quit is sent
   t.equal(await bob.exited(), 0);
   await alice.next((e) => e.type === 'presence' && !(e.online as string[]).includes('bob'), 'bob offline');
   alice.write({ type: 'send', text: 'for offline bob', to: ['bob'] });
@@ -82,7 +83,7 @@ t.test('serve + three clients: broadcast, one, several, presence, offline, histo
   const again = await startServe(t, dataDir);
   const bob2 = await startClient(t, again.address, 'bob');
   await bob2.next((e) => e.type === 'message' && e.text === 'for offline bob', 'offline message after restart');
-  t.same(texts(bob2), ['hello all', 'just bob', 'alice and carol', 'done', 'for offline bob']);
+  t.same(texts(bob2), ['hello all', 'just bob', 'alice and carol', 'done', 'for offline bob'], 'no "after quit"');
   t.equal(bob2.events[0]!.type, 'ready', 'ready comes before the replay');
   t.ok(bob2.events.filter((e) => e.type === 'message').every((e) => e.replay === true));
   const wrong = new JsonClient(again.address, 'alice', { password: 'nope' });

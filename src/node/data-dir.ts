@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -39,6 +39,24 @@ export async function writeFileAtomic(dir: string, name: string, data: string): 
   await syncDir(dir);
 }
 
+/** Removes temporary files of `writeFileAtomic` left by processes that died mid-write (their pid is in the name). */
+async function removeOrphanTemps(dir: string): Promise<void> {
+  for (const name of await readdir(dir).catch(() => [])) {
+    const pid = /^\..+\.(\d+)\.tmp$/.exec(name)?.[1];
+    if (pid === undefined || alive(Number(pid))) continue;
+    await rm(join(dir, name), { force: true }).catch(() => undefined);
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // someone else's live process
+  }
+}
+
 /**
  * A node's data directory: created with owner-only permissions, locked
  * against a second process, and holding the node's persistent id.
@@ -53,6 +71,7 @@ export class DataDir {
   static async open(path: string): Promise<DataDir> {
     await mkdir(path, { recursive: true, mode: 0o700 });
     await lock(path);
+    await removeOrphanTemps(path);
     const idFile = join(path, 'node-id');
     const text = await readFile(idFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') return undefined;

@@ -109,8 +109,9 @@ export async function runJsonClient(
       out({ type: 'error', code: 'disconnected', message: `connection to the coordinator lost (${code}${reason ? `: ${reason}` : ''})` });
       void finish(1);
     });
+    let quitting = false;
     rl.on('line', (line) => {
-      if (finished || line.trim() === '') return;
+      if (finished || quitting || line.trim() === '') return; // nothing after quit is sent
       const json = line.length > MAX_INPUT_LINE ? undefined : safeJson(line);
       const cmd = json === undefined ? undefined : Command.safeParse(json);
       if (cmd === undefined || !cmd.success) {
@@ -128,6 +129,7 @@ export async function runJsonClient(
       } else if (c.type === 'who') {
         client.who();
       } else {
+        quitting = true;
         void client.drained().then(() => finish(0));
       }
     });
