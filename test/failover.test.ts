@@ -13,8 +13,8 @@ import { waitFor } from './helpers/wait.js';
  */
 
 /** Starts a locked node; resolves once it reports a role. */
-async function startNode(t: Test, dir: string, port: number, join: string[] = []): Promise<Proc> {
-  const p = new Proc(['serve', '--locked', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dir, '--bcrypt-cost', '4', ...join.flatMap((j) => ['--join', j])]);
+async function startNode(t: Test, dir: string, port: number, join: string[] = [], priority = 0): Promise<Proc> {
+  const p = new Proc(['serve', '--locked', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dir, '--bcrypt-cost', '4', '--priority', String(priority), ...join.flatMap((j) => ['--join', j])]);
   t.teardown(async () => {
     // A clean exit writes the child's coverage; a frozen or stuck one is killed.
     p.child.kill('SIGCONT');
@@ -32,9 +32,10 @@ async function cluster(t: Test) {
   const ports = [basePort, basePort + 1, basePort + 2];
   basePort += 3;
   const first = `127.0.0.1:${ports[0]}`;
-  const nodes = [await startNode(t, join(dir, 'n1'), ports[0]!)];
-  nodes.push(await startNode(t, join(dir, 'n2'), ports[1]!, [first]));
-  nodes.push(await startNode(t, join(dir, 'n3'), ports[2]!, [first]));
+  // Priorities make n2 the successor whatever order the standbys' first acks come in.
+  const nodes = [await startNode(t, join(dir, 'n1'), ports[0]!, [], 3)];
+  nodes.push(await startNode(t, join(dir, 'n2'), ports[1]!, [first], 2));
+  nodes.push(await startNode(t, join(dir, 'n3'), ports[2]!, [first], 1));
   t.match(nodes[0]!.stdout[0], /coordinator .* \(term 1\)/);
   for (const n of nodes.slice(1)) t.match(n.stdout.at(-1), new RegExp(`coordinator at ${first} \\(term 1\\)`));
   return { nodes, first };

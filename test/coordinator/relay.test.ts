@@ -270,7 +270,7 @@ t.test('a flooding client is rate-limited, then disconnected', async (t) => {
 });
 
 t.test('a dead client (no pong) is dropped and shown offline', async (t) => {
-  const { url } = await testCoordinator(t, { heartbeatMs: 100, deadAfterMs: 300 });
+  const { url } = await testCoordinator(t, { heartbeatMs: 200, deadAfterMs: 1_500 }); // room for a slow register and a busy test process
   const alice = await loggedIn(url, 'alice');
   t.teardown(() => alice.close());
   const zombie = new TestSocket(url, { autoPong: false });
