@@ -77,12 +77,13 @@ const program = new Command('lanchat')
   .option('--data-dir <dir>', 'where the node keeps its data and the UI its log', defaultDataDir())
   .option('--password-file <file>', 'file holding the password (else LANCHAT_PASSWORD)')
   .option('--network-password-file <file>', 'file holding the network password (else LANCHAT_NETWORK_PASSWORD)')
+  .option('--node-password-file <file>', 'file holding the node password the local node needs to hold a replica (else LANCHAT_NODE_PASSWORD)')
   .option('--reconnect-timeout <s>', 'seconds to look for a new coordinator after losing one', intOption(1, 86_400), 3600)
   .option('--bcrypt-cost <n>', 'bcrypt cost for new password hashes (local node)', intOption(4, 31), DEFAULT_BCRYPT_COST)
   .option('--download-dir <dir>', 'where files sent to you are saved', defaultDownloadDir())
   .addOption(new Option('--max-file-size <size>', 'largest file the local node relays when it coordinates').argParser(sizeOption).default(DEFAULT_LIMITS.maxFileBytes, '100MiB'))
   .addOption(new Option('--log-level <level>', 'log level (the log is lanchat.log in the data directory)').choices(LOG_LEVELS).default('info'))
-  .action(async (opts: { connect?: string; locked?: boolean; user?: string; network: string; port: number; dataDir: string; passwordFile?: string; networkPasswordFile?: string; reconnectTimeout: number; bcryptCost: number; downloadDir: string; maxFileSize: number; logLevel: string }) => {
+  .action(async (opts: { connect?: string; locked?: boolean; user?: string; network: string; port: number; dataDir: string; passwordFile?: string; networkPasswordFile?: string; nodePasswordFile?: string; reconnectTimeout: number; bcryptCost: number; downloadDir: string; maxFileSize: number; logLevel: string }) => {
     if (!process.stdout.isTTY || !process.stdin.isTTY) {
       throw new UsageError('the chat UI needs a terminal; from scripts and pipes use `lanchat client` (see lanchat client --help)');
     }
@@ -90,6 +91,7 @@ const program = new Command('lanchat')
     if (!/^[A-Za-z0-9_.-]{1,32}$/.test(opts.network)) throw new UsageError('--network: 1–32 letters, digits, "_", "." or "-"');
     const password = secret(opts.passwordFile, 'LANCHAT_PASSWORD');
     const networkPassword = secret(opts.networkPasswordFile, 'LANCHAT_NETWORK_PASSWORD');
+    const nodePassword = secret(opts.nodePasswordFile, 'LANCHAT_NODE_PASSWORD');
     // Ink goes quiet when it believes it runs in CI (a CI or CONTINUOUS_INTEGRATION variable: it would draw
     // nothing until exit). Here stdout is a terminal someone types into, so the screen must be drawn. Ink reads
     // the variables when it loads, hence before the import below.
@@ -105,6 +107,7 @@ const program = new Command('lanchat')
       port: opts.port,
       ...(password ? { password } : {}),
       ...(networkPassword ? { networkPassword } : {}),
+      ...(nodePassword ? { nodePassword } : {}),
       logLevel: opts.logLevel,
       reconnectTimeoutMs: opts.reconnectTimeout * 1000,
       bcryptCost: opts.bcryptCost,
@@ -122,6 +125,7 @@ program
   .option('--data-dir <dir>', 'where accounts and messages are kept', defaultDataDir())
   .option('--network <name>', 'network name, to run several chats on one LAN', 'default')
   .option('--network-password-file <file>', 'file holding the network password (else LANCHAT_NETWORK_PASSWORD)')
+  .option('--node-password-file <file>', 'file holding the node password: only nodes that know it hold a replica (else LANCHAT_NODE_PASSWORD)')
   .option('--join <host:port>', 'a node to contact besides those found by mDNS (repeatable)', collect, [])
   .option('--locked', 'locked-down mode: no mDNS at all; use --join to reach other nodes')
   .option('--priority <n>', 'preference to coordinate (higher first)', intOption(0, 1000), 0)
@@ -130,10 +134,11 @@ program
   .option('--max-message-rate <n>', 'messages per second one session may send', intOption(1, 1_000_000), 20)
   .addOption(new Option('--max-file-size <size>', 'largest file relayed (e.g. 100MiB, 2G); larger ones are refused before any data flows').argParser(sizeOption).default(DEFAULT_LIMITS.maxFileBytes, '100MiB'))
   .addOption(new Option('--log-level <level>', 'log level (logs go to stderr)').choices(LOG_LEVELS).default('warn'))
-  .action(async (opts: { port: number; host: string; dataDir: string; network: string; networkPasswordFile?: string; join: string[]; locked?: boolean; priority: number; coordinator: boolean; bcryptCost: number; maxMessageRate: number; maxFileSize: number; logLevel: string }) => {
+  .action(async (opts: { port: number; host: string; dataDir: string; network: string; networkPasswordFile?: string; nodePasswordFile?: string; join: string[]; locked?: boolean; priority: number; coordinator: boolean; bcryptCost: number; maxMessageRate: number; maxFileSize: number; logLevel: string }) => {
     if (!/^[A-Za-z0-9_.-]{1,32}$/.test(opts.network)) throw new UsageError('--network: 1–32 letters, digits, "_", "." or "-"');
     const log = createLogger(opts.logLevel);
     const networkPassword = secret(opts.networkPasswordFile, 'LANCHAT_NETWORK_PASSWORD');
+    const nodePassword = secret(opts.nodePasswordFile, 'LANCHAT_NODE_PASSWORD');
     const discovery = opts.locked ? undefined : new BonjourDiscovery(log.child({ component: 'mdns' }));
     discovery?.once('error', (err) => console.error(`lanchat: ${err.message}; this node is not advertised: other nodes need --join HOST:PORT and clients --connect HOST:PORT`));
     const node = await Node.start(
@@ -150,6 +155,7 @@ program
         join: opts.join,
         ...(discovery ? { discovery } : {}),
         ...(networkPassword === undefined ? {} : { networkPassword }),
+        ...(nodePassword === undefined ? {} : { nodePassword }),
       },
       log,
     );
@@ -174,6 +180,7 @@ program
       last = now;
     });
     if (networkPassword !== undefined) console.log('network password required from every client');
+    if (nodePassword !== undefined) console.log('node password required from every node');
     relay.on('user:registered', (name, address) => console.log(`registered ${name} (from ${address})`));
     relay.on('user:joined', (name, address) => console.log(`${name} joined (from ${address})`));
     relay.on('user:left', (name) => console.log(`${name} left`));

@@ -117,6 +117,25 @@ t.test('network password from the environment or a file', async (t) => {
   await startClient(t, server.address, 'alice', { register: true, env: { LANCHAT_NETWORK_PASSWORD: 'sesame' } });
 });
 
+t.test('node password: only nodes that know it hold a replica; users need not know it', async (t) => {
+  const dir = tmpDir(t);
+  const server = await startServe(t, join(dir, 'n1'), [], { LANCHAT_NODE_PASSWORD: 'cluster-key' });
+  await server.proc.line(/node password required from every node/);
+  const node = (name: string, env: NodeJS.ProcessEnv) => {
+    const p = new Proc(['serve', '--locked', '--host', '127.0.0.1', '--port', '0', '--data-dir', join(dir, name), '--bcrypt-cost', '4', '--join', server.address], env);
+    t.teardown(() => p.kill('SIGKILL'));
+    return p;
+  };
+  const trusted = node('n2', { LANCHAT_NODE_PASSWORD: 'cluster-key' });
+  await trusted.line(new RegExp(`^lanchat standby .* coordinator at ${server.address}`));
+  const stranger = node('n3', { LANCHAT_NODE_PASSWORD: 'guess' });
+  await waitFor(() => stranger.stderr.some((l) => l.includes('the coordinator refused this node') && l.includes('node password missing or wrong')), 'the refusal, in the log');
+  const anonymous = node('n4', {});
+  await waitFor(() => anonymous.stderr.some((l) => l.includes('node password missing or wrong')), 'the refusal of a node without it');
+  t.notOk([...stranger.stdout, ...anonymous.stdout].some((l) => l.startsWith('lanchat standby')), 'neither became a standby');
+  await startClient(t, server.address, 'alice', { register: true }); // chat users need only their own password
+});
+
 t.test('port in use: one clear line, non-zero exit, no stack trace', async (t) => {
   const blocker = createServer();
   await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));

@@ -71,6 +71,8 @@ export interface RelayOptions {
   port?: number;
   /** When set, every client must present it first (`network:auth`). */
   networkPassword?: string;
+  /** When set, a node must present it in `peer:hello` to receive the replica (users need not know it). */
+  nodePassword?: string;
   limits?: Partial<Limits>;
   /** Messages per second one session may send (burst: twice this). */
   maxMessageRate?: number;
@@ -141,8 +143,9 @@ export class ListenError extends Error {
  */
 export class Relay extends EventEmitter<RelayEvents> {
   readonly #deps: RelayDeps;
-  readonly #opts: Required<Omit<RelayOptions, 'networkPassword' | 'limits'>> & { limits: Limits };
+  readonly #opts: Required<Omit<RelayOptions, 'networkPassword' | 'nodePassword' | 'limits'>> & { limits: Limits };
   readonly #networkPasswordDigest: Buffer | undefined;
+  readonly #nodePasswordDigest: Buffer | undefined;
   readonly #schema: ReturnType<typeof clientMessageSchema>;
   readonly #sessions = new Set<Session>();
   readonly #byUser = new Map<string, Set<Session>>();
@@ -188,6 +191,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.#opts.limits.maxMessageRate = this.#opts.maxMessageRate;
     if (this.#opts.limits.maxFrameBytes > HARD_MAX_PAYLOAD) throw new TypeError(`maxFrameBytes may not exceed ${HARD_MAX_PAYLOAD}`);
     this.#networkPasswordDigest = options.networkPassword ? digest(options.networkPassword) : undefined;
+    this.#nodePasswordDigest = options.nodePassword ? digest(options.nodePassword) : undefined;
     this.#schema = clientMessageSchema(this.#opts.limits);
     const rate = this.#opts.maxMessageRate;
     this.#strikes = new RateLimiter(STRIKES, now);
@@ -597,6 +601,21 @@ export class Relay extends EventEmitter<RelayEvents> {
       this.#send(s, errorFrame('invalid_message', `this is network "${this.#opts.network}", not "${msg.network}"`));
       s.ws.close(1008, 'wrong network');
       return;
+    }
+    if (this.#nodePasswordDigest !== undefined) {
+      const addrBucket = `a:${s.address}`;
+      if (!this.#loginByAddress.take(addrBucket)) {
+        this.#send(s, errorFrame('rate_limited', 'too many wrong passwords from this address; wait a minute'));
+        s.ws.close(1008, 'rate limited');
+        return;
+      }
+      if (msg.nodePassword === undefined || !timingSafeEqual(digest(msg.nodePassword), this.#nodePasswordDigest)) {
+        this.#deps.log.warn({ address: s.address, node: msg.id }, 'a node without the node password was refused');
+        this.#send(s, errorFrame('node_password'));
+        s.ws.close(1008, 'wrong node password');
+        return;
+      }
+      this.#loginByAddress.refund(addrBucket);
     }
     const host = s.address.replace(/^::ffff:/, '');
     s.admitted();

@@ -272,6 +272,7 @@ export class Node extends EventEmitter<NodeEvents> {
         eligible,
         term: this.#term,
         ...(this.#opts.networkPassword === undefined ? {} : { networkPassword: this.#opts.networkPassword }),
+        ...(this.#opts.nodePassword === undefined ? {} : { nodePassword: this.#opts.nodePassword }),
       },
     );
     this.#link = link;

@@ -31,6 +31,8 @@ export interface StandbyLinkOptions {
   eligible: boolean;
   term: number;
   networkPassword?: string;
+  /** Presented in `peer:hello` when the network has a node password. */
+  nodePassword?: string;
 }
 
 /** Why the link ended. */
@@ -128,7 +130,7 @@ export class StandbyLink extends EventEmitter<{ up: [term: number]; succession: 
       case 'redirect':
         return this.#end({ kind: 'redirect', coordinator: msg.coordinator, term: msg.term });
       case 'error':
-        if (msg.code === 'network_password' || msg.code === 'invalid_message') this.#end({ kind: 'refused', reason: msg.message });
+        if (msg.code === 'network_password' || msg.code === 'node_password' || msg.code === 'invalid_message') this.#end({ kind: 'refused', reason: msg.message });
         return;
       default:
         return;
@@ -146,6 +148,7 @@ export class StandbyLink extends EventEmitter<{ up: [term: number]; succession: 
       eligible: o.eligible,
       term: o.term,
       vv: [...this.#deps.store.durableVersionVector],
+      ...(o.nodePassword === undefined ? {} : { nodePassword: o.nodePassword }),
     });
   }
 

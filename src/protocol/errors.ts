@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   not_authenticated: 'log in first',
   already_authenticated: 'this session is already logged in',
   network_password: 'network password missing or wrong',
+  node_password: 'node password missing or wrong: this node may not hold a replica',
   auth_failed: 'wrong username or password',
   username_taken: 'username taken',
   invalid_username: 'usernames are 1–32 letters, digits, "_", "." or "-"',

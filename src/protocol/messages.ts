@@ -44,6 +44,8 @@ export function clientMessageSchema(limits: Limits = DEFAULT_LIMITS) {
       eligible: z.boolean(),
       term: z.number().int().nonnegative(),
       vv: VersionVector,
+      /** The node password, when the network has one: only nodes that know it receive the replica. */
+      nodePassword: z.string().min(1).max(1024).optional(),
     }),
     /** Entries the coordinator lacks (a standby's side of the catch-up exchange). */
     z.strictObject({ type: z.literal('peer:entries'), entries: z.array(Entry).max(MAX_ENTRIES_PER_FRAME) }),

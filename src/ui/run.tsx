@@ -19,6 +19,8 @@ export interface UiOptions {
   port: number;
   password?: string;
   networkPassword?: string;
+  /** What the local node presents to hold a replica, when the network has a node password. */
+  nodePassword?: string;
   logLevel: string;
   reconnectTimeoutMs: number;
   bcryptCost: number;
@@ -131,6 +133,7 @@ async function startNode(opts: UiOptions, log: Logger, discovery: BonjourDiscove
     limits: { maxFileBytes: opts.maxFileBytes },
     discovery,
     ...(opts.networkPassword === undefined ? {} : { networkPassword: opts.networkPassword }),
+    ...(opts.nodePassword === undefined ? {} : { nodePassword: opts.nodePassword }),
   };
   let node: Node;
   try {
