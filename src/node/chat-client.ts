@@ -278,7 +278,9 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
       ws.on('ping', () => ws === this.#ws && this.#heard());
       ws.on('close', (code, reasonBuf) => {
         const reason = reasonBuf.toString();
-        settle({ ok: false, error: new ProtocolError(code === 1008 ? 'network_password' : 'connection_failed', reason || `connection to ${address} closed (${code})`) });
+        // Normally an error frame came first and settled this; the close reason is the fallback.
+        const wrongPassword = code === 1008 && /network password/.test(reason);
+        settle({ ok: false, error: new ProtocolError(wrongPassword ? 'network_password' : 'connection_failed', reason || `connection to ${address} closed (${code})`) });
         if (ws === this.#ws) this.#lost(address);
       });
       ws.on('message', (data, isBinary) => {
