@@ -2,9 +2,9 @@ import t from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { Proc } from './helpers/processes.js';
 import { tmpDir } from './helpers/tmp.js';
 import { waitFor } from './helpers/wait.js';
+import { deleteNamespaces, namespaceProcs } from './helpers/netns.js';
 
 /**
  * A coordinator on two LANs at once (a laptop on Ethernet and Wi-Fi): it must
@@ -46,30 +46,13 @@ function setUp(): string | undefined {
   }
 }
 
-function tearDown(): void {
-  for (const n of Object.values(ns)) {
-    try {
-      ip('netns', 'del', n);
-    } catch {
-      // already gone
-    }
-  }
-}
+const tearDown = () => deleteNamespaces(Object.values(ns));
 
 const skip = setUp();
 t.test('a coordinator on two LANs is found from both, at the address each can reach, and they chat', { skip: skip ?? false }, async (t) => {
   t.teardown(tearDown);
   const dir = tmpDir(t);
-  const procs: Proc[] = [];
-  const inNs = (n: string, args: string[], env: NodeJS.ProcessEnv = {}) => {
-    const p = new Proc(args, env, ['ip', 'netns', 'exec', n]);
-    procs.push(p);
-    return p;
-  };
-  t.teardown(async () => {
-    for (const p of procs) p.kill('SIGTERM');
-    await Promise.all(procs.map((p) => p.exited(5_000).catch(() => p.kill('SIGKILL'))));
-  });
+  const inNs = namespaceProcs(t);
 
   const node = inNs(ns.m, ['serve', '--port', '7777', '--data-dir', join(dir, 'm'), '--bcrypt-cost', '4', '--log-level', 'info']);
   const up = await node.line(/^lanchat coordinator .* at (.*) \(term/, 10_000);

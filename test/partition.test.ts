@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Proc } from './helpers/processes.js';
 import { tmpDir } from './helpers/tmp.js';
 import { waitFor } from './helpers/wait.js';
+import { deleteNamespaces, namespaceProcs } from './helpers/netns.js';
 
 /**
  * A LAN of two hosts (network namespaces joined by a veth pair, multicast
@@ -42,31 +43,15 @@ function setUp(): string | undefined {
   }
 }
 
-function tearDown(): void {
-  for (const n of [ns.a, ns.b, ns.sw]) {
-    try {
-      ip('netns', 'del', n);
-    } catch {
-      // already gone
-    }
-  }
-}
+const tearDown = () => deleteNamespaces([ns.a, ns.b, ns.sw]);
 
 const skip = setUp();
 t.test('partition: each side chats; after the heal, one coordinator and every message everywhere', { skip: skip ?? false }, async (t) => {
   t.teardown(tearDown);
   const dir = tmpDir(t);
   const hosts = { a: `${net}.1`, b: `${net}.2` };
-  const procs: Proc[] = [];
-  const inNs = (side: 'a' | 'b', args: string[], env: NodeJS.ProcessEnv = {}) => {
-    const p = new Proc(args, env, ['ip', 'netns', 'exec', ns[side]]);
-    procs.push(p);
-    return p;
-  };
-  t.teardown(async () => {
-    for (const p of procs) p.kill('SIGTERM');
-    await Promise.all(procs.map((p) => p.exited(5_000).catch(() => p.kill('SIGKILL'))));
-  });
+  const run = namespaceProcs(t);
+  const inNs = (side: 'a' | 'b', args: string[], env: NodeJS.ProcessEnv = {}) => run(ns[side], args, env);
   const node = (side: 'a' | 'b', name: string, port: number) =>
     inNs(side, ['serve', '--host', hosts[side], '--port', String(port), '--data-dir', join(dir, name), '--bcrypt-cost', '4']);
   const roleOf = (p: Proc) => p.stdout.map((l) => /^lanchat (coordinator|standby) /.exec(l)?.[1]).filter(Boolean).at(-1);

@@ -1,4 +1,5 @@
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { Proc } from './processes.js';
 import { fileURLToPath } from 'node:url';
 
 /** Set in the environment of a test re-run inside its private network namespace. */
@@ -30,4 +31,32 @@ export function inPrivateNetwork(testFileUrl: string): boolean {
   process.stderr.write(stderr);
   process.exitCode = r.status ?? 1;
   return false;
+}
+
+/** Deletes network namespaces made by a test (`ip netns add`); those already gone are skipped. */
+export function deleteNamespaces(names: string[]): void {
+  for (const n of names) {
+    try {
+      execFileSync('ip', ['netns', 'del', n], { stdio: 'pipe' });
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/**
+ * Runs `lanchat` processes inside named network namespaces (`ip netns exec`); at teardown each gets SIGTERM
+ * (a clean exit writes its coverage), then SIGKILL if it lingers.
+ */
+export function namespaceProcs(t: { teardown(fn: () => unknown): void }): (ns: string, args: string[], env?: NodeJS.ProcessEnv) => Proc {
+  const procs: Proc[] = [];
+  t.teardown(async () => {
+    for (const p of procs) p.kill('SIGTERM');
+    await Promise.all(procs.map((p) => p.exited(5_000).catch(() => p.kill('SIGKILL'))));
+  });
+  return (ns, args, env = {}) => {
+    const p = new Proc(args, env, ['ip', 'netns', 'exec', ns]);
+    procs.push(p);
+    return p;
+  };
 }
