@@ -129,11 +129,22 @@ t.test('node password: only nodes that know it hold a replica; users need not kn
   const trusted = node('n2', { LANCHAT_NODE_PASSWORD: 'cluster-key' });
   await trusted.line(new RegExp(`^lanchat standby .* coordinator at ${server.address}`));
   const stranger = node('n3', { LANCHAT_NODE_PASSWORD: 'guess' });
-  await waitFor(() => stranger.stderr.some((l) => l.includes('the coordinator refused this node') && l.includes('node password missing or wrong')), 'the refusal, in the log');
+  await waitFor(() => stranger.stderr.some((l) => l.includes('cannot stand by for the coordinator') && l.includes('node password missing or wrong')), 'the refusal, in the log');
   const anonymous = node('n4', {});
   await waitFor(() => anonymous.stderr.some((l) => l.includes('node password missing or wrong')), 'the refusal of a node without it');
   t.notOk([...stranger.stdout, ...anonymous.stdout].some((l) => l.startsWith('lanchat standby')), 'neither became a standby');
-  await startClient(t, server.address, 'alice', { register: true }); // chat users need only their own password
+  const alice = await startClient(t, server.address, 'alice', { register: true }); // chat users need only their own password
+  alice.end();
+  t.equal(await alice.exited(), 0);
+  // Refused nodes on this machine use up no login attempts of its users.
+  await startClient(t, server.address, 'alice');
+
+  // The other way round: a coordinator without the node password gets nothing from a node that has it.
+  const rogue = await startServe(t, join(dir, 'rogue'));
+  const towardRogue = new Proc(['serve', '--locked', '--host', '127.0.0.1', '--port', '0', '--data-dir', join(dir, 'n6'), '--bcrypt-cost', '4', '--join', rogue.address], { LANCHAT_NODE_PASSWORD: 'cluster-key' });
+  t.teardown(() => towardRogue.kill('SIGKILL'));
+  await waitFor(() => towardRogue.stderr.some((l) => l.includes('did not prove it knows the node password')), 'the node to refuse the coordinator');
+  t.notOk(towardRogue.stdout.some((l) => l.startsWith('lanchat standby')), 'it does not stand by for it');
 });
 
 t.test('port in use: one clear line, non-zero exit, no stack trace', async (t) => {

@@ -9,6 +9,7 @@ import { ERROR_CODES, ProtocolError, type ErrorCode } from '../protocol/errors.j
 import {
   clientMessageSchema,
   errorFrame,
+  nodeProof,
   parseClientFrame,
   userKey,
   welcome,
@@ -146,6 +147,7 @@ export class Relay extends EventEmitter<RelayEvents> {
   readonly #opts: Required<Omit<RelayOptions, 'networkPassword' | 'nodePassword' | 'limits'>> & { limits: Limits };
   readonly #networkPasswordDigest: Buffer | undefined;
   readonly #nodePasswordDigest: Buffer | undefined;
+  readonly #nodePassword: string | undefined;
   readonly #schema: ReturnType<typeof clientMessageSchema>;
   readonly #sessions = new Set<Session>();
   readonly #byUser = new Map<string, Set<Session>>();
@@ -192,6 +194,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     if (this.#opts.limits.maxFrameBytes > HARD_MAX_PAYLOAD) throw new TypeError(`maxFrameBytes may not exceed ${HARD_MAX_PAYLOAD}`);
     this.#networkPasswordDigest = options.networkPassword ? digest(options.networkPassword) : undefined;
     this.#nodePasswordDigest = options.nodePassword ? digest(options.nodePassword) : undefined;
+    this.#nodePassword = options.nodePassword || undefined;
     this.#schema = clientMessageSchema(this.#opts.limits);
     const rate = this.#opts.maxMessageRate;
     this.#strikes = new RateLimiter(STRIKES, now);
@@ -337,7 +340,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     if (was === 'coordinator' && role.role !== 'coordinator') {
       const frame = JSON.stringify({ type: 'redirect', coordinator: role.coordinator ?? null, term: role.term } satisfies ServerMessage);
       for (const s of this.#sessions) {
-        this.#sendRaw(s, frame);
+        this.#sendRaw(s, frame, false);
         s.ws.close(4001, 'not the coordinator any more');
       }
       this.#succession = undefined;
@@ -603,9 +606,9 @@ export class Relay extends EventEmitter<RelayEvents> {
       return;
     }
     if (this.#nodePasswordDigest !== undefined) {
-      const addrBucket = `a:${s.address}`;
+      const addrBucket = `n:${s.address}`; // not the users' bucket: a refused node must not lock its machine's users out
       if (!this.#loginByAddress.take(addrBucket)) {
-        this.#send(s, errorFrame('rate_limited', 'too many wrong passwords from this address; wait a minute'));
+        this.#send(s, errorFrame('rate_limited', 'too many wrong node passwords from this address; wait a minute'));
         s.ws.close(1008, 'rate limited');
         return;
       }
@@ -629,6 +632,7 @@ export class Relay extends EventEmitter<RelayEvents> {
         acked: new Map(msg.vv),
       },
       msg.vv,
+      this.#nodePassword !== undefined && msg.nonce !== undefined ? nodeProof(this.#nodePassword, msg.nonce) : undefined,
     );
     if (this.#succession) this.#sendRaw(s, this.#succession);
   }
@@ -877,7 +881,8 @@ export class Relay extends EventEmitter<RelayEvents> {
    */
   #sendRaw(s: Session, frame: string | Buffer, checked = true): void {
     if (s.ws.readyState !== WebSocket.OPEN) return;
-    if (checked && this.#tooFarBehind(s)) {
+    // Standbys are exempt: their catch-up (the whole replica) is written at once, and they are nodes, not users.
+    if (checked && s.peer === undefined && this.#tooFarBehind(s)) {
       this.#deps.log.warn({ session: s.id, user: s.user?.name }, 'client too slow: disconnecting');
       s.ws.terminate();
       return;

@@ -67,12 +67,12 @@ export class ReplicationHub extends EventEmitter<{ change: []; merged: [Entry[]]
   }
 
   /** A node said `peer:hello`: welcome it and send what it lacks. */
-  attach(link: Omit<StandbyLink, 'position'>, theirs: readonly [string, number][]): StandbyLink {
+  attach(link: Omit<StandbyLink, 'position'>, theirs: readonly [string, number][], proof?: string): StandbyLink {
     this.#links.get(link.id)?.ws.close(4002, 'replaced by a newer connection of the same node');
     const full: StandbyLink = { ...link, position: sum(link.acked) };
     this.#links.set(link.id, full);
     const vv = new Map(theirs);
-    send(full.ws, { type: 'peer:welcome', term: this.#deps.term(), vv: [...this.#deps.store.versionVector] });
+    send(full.ws, { type: 'peer:welcome', term: this.#deps.term(), vv: [...this.#deps.store.versionVector], ...(proof === undefined ? {} : { proof }) });
     if (full.eligible) {
       // Per origin in sequence order: a replica holds a prefix of each origin's entries.
       const lacking = [...this.#deps.state.retained()].filter((e) => e.seq > (vv.get(e.origin) ?? 0)).sort(byOriginSeq);

@@ -155,7 +155,12 @@ export class BonjourDiscovery extends EventEmitter<DiscoveryEvents> implements D
   #open(address: string | undefined): Link {
     const key = address ?? '';
     const onError = (err: NodeJS.ErrnoException): void => {
-      // Only binding UDP 5353 fails this way: another responder holds it without sharing, or no permission.
+      if (err.code !== 'EADDRINUSE' && err.code !== 'EACCES') {
+        // A send that failed (an interface going away before the next rescan): not fatal for the link.
+        this.#log.debug({ err, address }, 'mDNS send failed');
+        return;
+      }
+      // Binding UDP 5353 failed: another responder holds it without sharing, or no permission.
       // The link goes; the next rescan tries again. Without mDNS the node still works by address (--join, --connect).
       const failed = new MdnsUnavailableError(err);
       if (!this.#warned) this.#log.warn({ err, address }, failed.message);

@@ -43,7 +43,8 @@ export async function writeFileAtomic(dir: string, name: string, data: string): 
 async function removeOrphanTemps(dir: string): Promise<void> {
   for (const name of await readdir(dir).catch(() => [])) {
     const pid = /^\..+\.(\d+)\.tmp$/.exec(name)?.[1];
-    if (pid === undefined || alive(Number(pid))) continue;
+    // Our own pid counts as dead: the directory is locked, so that file is from an earlier life (PID 1 in a container).
+    if (pid === undefined || (Number(pid) !== process.pid && alive(Number(pid)))) continue;
     await rm(join(dir, name), { force: true }).catch(() => undefined);
   }
 }

@@ -17,6 +17,7 @@ import type { Discovery } from '../discovery/discovery.js';
 
 const BROWSE_MS = 1_000; // start-up: look around this long before electing (DESIGN §4.2)
 const RETRY_MS = 100; // between start-up and failover probing rounds
+const REFUSED_RETRY_MS = 10_000; // after a coordinator refused this node, or this node refused it
 const WAIT_FOR_SUCCESSOR_MS = 4_000; // a live successor that has not taken over by then is skipped
 const MAINTAIN_MS = 2_000; // a coordinator looks for rival coordinators this often (healed partitions)
 const HANDOFF_GRACE_MS = 300; // a leaving coordinator lets its successor take over before closing
@@ -293,10 +294,11 @@ export class Node extends EventEmitter<NodeEvents> {
     if (this.#stopping) return;
     this.#link = undefined;
     if (end.kind === 'redirect' && end.coordinator) return this.#becomeStandby(end.coordinator);
-    if (end.kind === 'refused') this.#log.error({ coordinator: address, reason: end.reason }, 'the coordinator refused this node');
+    if (end.kind === 'refused') this.#log.error({ coordinator: address, reason: end.reason }, `cannot stand by for the coordinator at ${address}; trying again in ${REFUSED_RETRY_MS / 1000} s`);
     if (end.kind === 'lost' && end.succession) return this.#failover(end.succession, address);
     this.#setRole({ ...this.role, role: 'starting', coordinator: undefined });
-    await sleep(RETRY_MS);
+    // A refusal (passwords) will not change by itself soon: do not hammer the coordinator or fill the log.
+    await sleep(end.kind === 'refused' ? REFUSED_RETRY_MS : RETRY_MS);
     return this.#settle();
   }
 

@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import WebSocket from 'ws';
 import type { Logger } from 'pino';
-import { MAX_ENTRIES_PER_FRAME, ServerMessage } from '../protocol/messages.js';
+import { MAX_ENTRIES_PER_FRAME, ServerMessage, nodeProof } from '../protocol/messages.js';
 import type { Entry } from '../protocol/entries.js';
 import type { LogStore } from '../coordinator/log-store.js';
 import type { ChatState } from '../coordinator/state.js';
@@ -55,6 +56,10 @@ export class StandbyLink extends EventEmitter<{ up: [term: number]; succession: 
   #succession: Succession | undefined;
   #ended = false;
   #term = 0;
+  /** The challenge sent in `peer:hello` when the network has a node password. */
+  #nonce: string | undefined;
+  /** Set once `peer:welcome` arrived (and, with a node password, proved the coordinator knows it). */
+  #welcomed = false;
 
   constructor(deps: { store: LogStore; state: ChatState; log: Logger }, options: StandbyLinkOptions) {
     super();
@@ -110,6 +115,11 @@ export class StandbyLink extends EventEmitter<{ up: [term: number]; succession: 
       case 'network:ok':
         return this.#hello();
       case 'peer:welcome': {
+        // With a node password, a coordinator that cannot prove it knows it gets nothing from us, and we take nothing from it.
+        if (o.nodePassword !== undefined && (msg.proof === undefined || !sameHex(msg.proof, nodeProof(o.nodePassword, this.#nonce!)))) {
+          return this.#end({ kind: 'refused', reason: 'the coordinator did not prove it knows the node password' });
+        }
+        this.#welcomed = true;
         this.#term = msg.term;
         this.emit('up', msg.term);
         // Upload what the coordinator lacks: after a failover or a partition we may hold entries it never saw.
@@ -119,9 +129,10 @@ export class StandbyLink extends EventEmitter<{ up: [term: number]; succession: 
         return this.#ack();
       }
       case 'peer:entries':
-        await this.#store(msg.entries);
+        if (this.#welcomed) await this.#store(msg.entries);
         return;
       case 'succession':
+        if (!this.#welcomed) return;
         this.#succession = msg;
         this.#term = msg.term;
         this.emit('succession', msg);
@@ -148,7 +159,7 @@ export class StandbyLink extends EventEmitter<{ up: [term: number]; succession: 
       eligible: o.eligible,
       term: o.term,
       vv: [...this.#deps.store.durableVersionVector],
-      ...(o.nodePassword === undefined ? {} : { nodePassword: o.nodePassword }),
+      ...(o.nodePassword === undefined ? {} : { nodePassword: o.nodePassword, nonce: (this.#nonce = randomBytes(16).toString('hex')) }),
     });
   }
 
@@ -191,4 +202,10 @@ export class StandbyLink extends EventEmitter<{ up: [term: number]; succession: 
 
 function byOriginSeq(a: Entry, b: Entry): number {
   return a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : a.seq - b.seq;
+}
+
+function sameHex(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'hex');
+  const y = Buffer.from(b, 'hex');
+  return x.length === y.length && timingSafeEqual(x, y);
 }

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { DEFAULT_LIMITS, type Limits, PROTOCOL_VERSION } from './limits.js';
 import { ERROR_CODES, type ErrorCode } from './errors.js';
@@ -46,6 +47,8 @@ export function clientMessageSchema(limits: Limits = DEFAULT_LIMITS) {
       vv: VersionVector,
       /** The node password, when the network has one: only nodes that know it receive the replica. */
       nodePassword: z.string().min(1).max(1024).optional(),
+      /** A fresh random challenge: the coordinator proves in `peer:welcome` that it knows the node password too. */
+      nonce: z.string().regex(/^[0-9a-f]{32}$/).optional(),
     }),
     /** Entries the coordinator lacks (a standby's side of the catch-up exchange). */
     z.strictObject({ type: z.literal('peer:entries'), entries: z.array(Entry).max(MAX_ENTRIES_PER_FRAME) }),
@@ -124,7 +127,13 @@ export const ServerMessage = z.discriminatedUnion('type', [
   }),
   /** This node does not coordinate; `coordinator` does (or nobody yet: null). The connection closes. */
   z.object({ type: z.literal('redirect'), coordinator: HostPort.nullable(), term: z.number().int() }),
-  z.object({ type: z.literal('peer:welcome'), term: z.number().int(), vv: VersionVector }),
+  z.object({
+    type: z.literal('peer:welcome'),
+    term: z.number().int(),
+    vv: VersionVector,
+    /** HMAC-SHA256 of the standby's nonce under the node password (see nodeProof). */
+    proof: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  }),
   z.object({ type: z.literal('peer:entries'), entries: z.array(Entry).max(MAX_ENTRIES_PER_FRAME) }),
   ChatMessage,
   z.object({ type: z.literal('history:end'), count: z.number().int() }),
@@ -231,4 +240,9 @@ function refOf(raw: unknown): string | undefined {
 /** The case-insensitive identity of a username. */
 export function userKey(name: string): string {
   return name.toLowerCase();
+}
+
+/** What a coordinator answers to a standby's nonce to show it knows the node password (without revealing it). */
+export function nodeProof(nodePassword: string, nonce: string): string {
+  return createHmac('sha256', nodePassword).update(`lanchat coordinator proof ${nonce}`).digest('hex');
 }

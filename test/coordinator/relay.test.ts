@@ -398,6 +398,25 @@ t.test('a reader that stops reading is cut off, whatever it is sent: replies to 
   t.pass('mallory was disconnected');
 });
 
+t.test('a standby catching up on a replica larger than the reader limit is not cut off (nodes are not slow users)', async (t) => {
+  const { url } = await testCoordinator(t, { maxBufferedBytes: 64 * 1024, maxMessageRate: 100_000 });
+  const alice = await loggedIn(url, 'alice');
+  t.teardown(() => alice.close());
+  // 200 direct messages kept for each of 10 offline users: 8 MB, more than loopback socket buffers absorb.
+  const users = Array.from({ length: 10 }, (_, i) => `u${i}`);
+  for (const u of users) (await loggedIn(url, u)).close();
+  for (let i = 0; i < 2_000; i++) alice.send({ type: 'chat:send', id: `m${i}`, to: [users[i % 10]!], text: `${i} ${'x'.repeat(3_900)}` });
+  await waitFor(() => alice.all('chat:ack').length === 2_000, '2,000 acks', 30_000);
+  const standby = new TestSocket(url);
+  t.teardown(() => standby.close());
+  await standby.nextOf('welcome');
+  standby.send({ type: 'peer:hello', id: '0123456789abcdef', network: 'default', port: 7000, priority: 0, eligible: true, term: 1, vv: [] });
+  await standby.nextOf('peer:welcome');
+  // Written into its socket at once: far more than 64 KiB queued.
+  await waitFor(() => standby.all('peer:entries').flatMap((f) => f.entries as unknown[]).length >= 2_000, 'the whole replica', 30_000);
+  t.equal(standby.closeCode, undefined, 'still attached');
+});
+
 t.test('a recipient that acknowledges file data it has not read is cut off: the window holds', async (t) => {
   const { url } = await testCoordinator(t, { maxBufferedBytes: 64 * 1024, deadAfterMs: 600_000 }); // only the queue can cut it off
   const alice = await loggedIn(url, 'alice');
