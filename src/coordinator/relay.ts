@@ -146,7 +146,6 @@ export class Relay extends EventEmitter<RelayEvents> {
   readonly #deps: RelayDeps;
   readonly #opts: Required<Omit<RelayOptions, 'networkPassword' | 'nodePassword' | 'limits'>> & { limits: Limits };
   readonly #networkPasswordDigest: Buffer | undefined;
-  readonly #nodePasswordDigest: Buffer | undefined;
   readonly #nodePassword: string | undefined;
   readonly #schema: ReturnType<typeof clientMessageSchema>;
   readonly #sessions = new Set<Session>();
@@ -193,7 +192,6 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.#opts.limits.maxMessageRate = this.#opts.maxMessageRate;
     if (this.#opts.limits.maxFrameBytes > HARD_MAX_PAYLOAD) throw new TypeError(`maxFrameBytes may not exceed ${HARD_MAX_PAYLOAD}`);
     this.#networkPasswordDigest = options.networkPassword ? digest(options.networkPassword) : undefined;
-    this.#nodePasswordDigest = options.nodePassword ? digest(options.nodePassword) : undefined;
     this.#nodePassword = options.nodePassword || undefined;
     this.#schema = clientMessageSchema(this.#opts.limits);
     const rate = this.#opts.maxMessageRate;
@@ -482,20 +480,29 @@ export class Relay extends EventEmitter<RelayEvents> {
 
   networkAuth(s: Session, msg: Msg<'network:auth'>): void {
     if (s.networkOk) return this.#send(s, { type: 'network:ok' });
-    const addrBucket = `a:${s.address}`;
-    if (!this.#loginByAddress.take(addrBucket)) {
+    if (!this.#passwordOk(s, `a:${s.address}`, msg.password, this.#networkPasswordDigest!, 'network_password')) return;
+    s.networkOk = true;
+    this.#send(s, { type: 'network:ok' });
+  }
+
+  /**
+   * Checks a shared password (network or node), rate-limited per address in `bucket`: a failure costs a token
+   * (taken before the check, so concurrent guesses cannot slip past), a success gives it back. On failure the
+   * session is told `code` (or `rate_limited`) and closed.
+   */
+  #passwordOk(s: Session, bucket: string, given: string | undefined, expected: Buffer, code: 'network_password' | 'node_password'): boolean {
+    if (!this.#loginByAddress.take(bucket)) {
       this.#send(s, errorFrame('rate_limited', 'too many wrong passwords from this address; wait a minute'));
       s.ws.close(1008, 'rate limited');
-      return;
+      return false;
     }
-    if (!timingSafeEqual(digest(msg.password), this.#networkPasswordDigest!)) {
-      this.#send(s, errorFrame('network_password'));
-      s.ws.close(1008, 'wrong network password');
-      return;
+    if (given === undefined || !timingSafeEqual(digest(given), expected)) {
+      this.#send(s, errorFrame(code));
+      s.ws.close(1008, code === 'network_password' ? 'wrong network password' : 'wrong node password');
+      return false;
     }
-    s.networkOk = true;
-    this.#loginByAddress.refund(addrBucket);
-    this.#send(s, { type: 'network:ok' });
+    this.#loginByAddress.refund(bucket);
+    return true;
   }
 
   async register(s: Session, msg: Msg<'auth:register'>): Promise<void> {
@@ -605,20 +612,10 @@ export class Relay extends EventEmitter<RelayEvents> {
       s.ws.close(1008, 'wrong network');
       return;
     }
-    if (this.#nodePasswordDigest !== undefined) {
-      const addrBucket = `n:${s.address}`; // not the users' bucket: a refused node must not lock its machine's users out
-      if (!this.#loginByAddress.take(addrBucket)) {
-        this.#send(s, errorFrame('rate_limited', 'too many wrong node passwords from this address; wait a minute'));
-        s.ws.close(1008, 'rate limited');
-        return;
-      }
-      if (msg.nodePassword === undefined || !timingSafeEqual(digest(msg.nodePassword), this.#nodePasswordDigest)) {
-        this.#deps.log.warn({ address: s.address, node: msg.id }, 'a node without the node password was refused');
-        this.#send(s, errorFrame('node_password'));
-        s.ws.close(1008, 'wrong node password');
-        return;
-      }
-      this.#loginByAddress.refund(addrBucket);
+    // Its own bucket, not the users': a refused node must not lock its machine's users out.
+    if (this.#nodePassword !== undefined && !this.#passwordOk(s, `n:${s.address}`, msg.nodePassword, digest(this.#nodePassword), 'node_password')) {
+      this.#deps.log.warn({ address: s.address, node: msg.id }, 'a node without the node password was refused');
+      return;
     }
     const host = s.address.replace(/^::ffff:/, '');
     s.admitted();

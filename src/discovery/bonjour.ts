@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { isIPv4 } from 'node:net';
 import BonjourModule from 'bonjour-service';
 import type { Logger } from 'pino';
-import { lanAddresses, type LanAddress } from '../node/interfaces.js';
+import { lanAddresses } from '../node/interfaces.js';
 import { SERVICE_TYPE, Txt, txtFor, type Advertisement, type Discovery, type DiscoveryEvents, type Peer } from './discovery.js';
 
 const { Bonjour, Service } = BonjourModule;
@@ -46,9 +46,7 @@ export class MdnsUnavailableError extends Error {
     super(
       cause.code === 'EACCES'
         ? 'mDNS is unavailable: no permission to use UDP port 5353'
-        : cause.code === 'EADDRINUSE'
-          ? 'mDNS is unavailable: UDP port 5353 is held by another program that does not share it'
-          : `mDNS is unavailable: ${cause.message}`,
+        : 'mDNS is unavailable: UDP port 5353 is held by another program that does not share it',
     );
   }
 }
@@ -73,7 +71,6 @@ interface Link {
  */
 export class BonjourDiscovery extends EventEmitter<DiscoveryEvents> implements Discovery {
   readonly #log: Logger;
-  readonly #interfaces: () => LanAddress[];
   /** By interface address ('' for the default-route link). */
   readonly #links = new Map<string, Link>();
   #ad: Advertisement | undefined;
@@ -82,11 +79,9 @@ export class BonjourDiscovery extends EventEmitter<DiscoveryEvents> implements D
   #stopping: Promise<void> | undefined;
   #warned = false;
 
-  /** `interfaces` is injectable for tests; by default the machine's real LAN interfaces. */
-  constructor(log: Logger, interfaces: () => LanAddress[] = lanAddresses) {
+  constructor(log: Logger) {
     super();
     this.#log = log;
-    this.#interfaces = interfaces;
     this.#sync();
     this.#rescan = setInterval(() => this.#sync(), RESCAN_MS);
     this.#rescan.unref();
@@ -132,7 +127,7 @@ export class BonjourDiscovery extends EventEmitter<DiscoveryEvents> implements D
   /** Opens a link for each new LAN interface and closes those of interfaces that went away. */
   #sync(): void {
     if (this.#stopping) return;
-    const lan = this.#interfaces();
+    const lan = lanAddresses();
     const wanted = lan.length > 0 ? lan.map((a) => a.address) : [''];
     for (const [key, link] of this.#links) {
       if (wanted.includes(key)) continue;
@@ -146,7 +141,7 @@ export class BonjourDiscovery extends EventEmitter<DiscoveryEvents> implements D
       if (this.#links.has(key)) continue;
       const link = this.#open(key === '' ? undefined : key);
       this.#links.set(key, link);
-      if (this.#links.size > 1 || key !== '') this.#log.info({ address: link.address ?? 'default route' }, 'mDNS: on interface');
+      if (key !== '') this.#log.info({ address: key }, 'mDNS: on interface');
       if (this.#ad) this.#publish(link);
       if (this.#browsing) this.#browse(link);
     }
