@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { ChatClient } from '../src/node/chat-client.js';
-import { fetchStatus } from '../src/node/status.js';
+import { ChatClient } from '../src/client/chat-client.js';
+import { fetchStatus } from '../src/discovery/status.js';
 import { percentile } from './stats.js';
 
 /**

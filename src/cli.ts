@@ -4,18 +4,18 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { createLogger, LOG_LEVELS } from './node/logger.js';
-import { defaultDataDir } from './node/data-dir.js';
-import { servedAddresses } from './node/interfaces.js';
-import { runJsonClient } from './node/json-client.js';
+import { defaultDataDir } from './store/data-dir.js';
+import { servedAddresses } from './discovery/interfaces.js';
+import { runJsonClient } from './client/json-client.js';
 import { Node } from './node/node.js';
 import { BonjourDiscovery } from './discovery/bonjour.js';
-import { findCoordinator } from './node/find-coordinator.js';
-import { DEFAULT_BCRYPT_COST } from './coordinator/credential-store.js';
+import { findCoordinator } from './client/find-coordinator.js';
+import { DEFAULT_BCRYPT_COST } from './store/credential-store.js';
 import { USERNAME_RE } from './protocol/limits.js';
 import { ProtocolError } from './protocol/errors.js';
 import { DEFAULT_LIMITS } from './protocol/limits.js';
 import { parseBytes } from './protocol/units.js';
-import { defaultDownloadDir } from './node/file-names.js';
+import { defaultDownloadDir } from './client/file-names.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 

@@ -4,7 +4,7 @@ import { startServe, startClient } from './helpers/processes.js';
 import { loggedIn, type TestSocket } from './helpers/ws-client.js';
 import { tmpDir } from './helpers/tmp.js';
 import { waitFor } from './helpers/wait.js';
-import { LogStore } from '../src/coordinator/log-store.js';
+import { LogStore } from '../src/store/log-store.js';
 
 const SENDERS = 4;
 const WINDOW = 16; // messages in flight per sender, so kills land mid-batch

@@ -104,7 +104,7 @@ t.test('partition: each side chats; after the heal, one coordinator and every me
   await carolWinning.line(/"type":"ready"/, 10_000);
   for (const p of [a1, a2, b1]) p.kill('SIGTERM');
   await Promise.all([a1, a2, b1].map((p) => p.exited()));
-  const { LogStore } = await import('../src/coordinator/log-store.js');
+  const { LogStore } = await import('../src/store/log-store.js');
   const { pino } = await import('pino');
   for (const name of ['a1', 'a2', 'b1']) {
     const texts: string[] = [];

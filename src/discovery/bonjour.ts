@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { isIPv4 } from 'node:net';
 import BonjourModule from 'bonjour-service';
 import type { Logger } from 'pino';
-import { lanAddresses } from '../node/interfaces.js';
+import { lanAddresses } from './interfaces.js';
 import { SERVICE_TYPE, Txt, txtFor, type Advertisement, type Discovery, type DiscoveryEvents, type Peer } from './discovery.js';
 
 const { Bonjour, Service } = BonjourModule;

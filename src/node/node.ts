@@ -3,16 +3,16 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { DataDir, DataDirError, writeFileAtomic } from './data-dir.js';
-import { fetchStatus, type Status } from './status.js';
-import { StandbyLink, type LinkEnd, type Succession } from './standby-link.js';
+import { DataDir, DataDirError, writeFileAtomic } from '../store/data-dir.js';
+import { fetchStatus, type Status } from '../discovery/status.js';
+import { StandbyLink, type LinkEnd, type Succession } from '../replication/standby-link.js';
 import { DEFAULT_LIMITS } from '../protocol/limits.js';
-import { LogStore } from '../coordinator/log-store.js';
-import { ChatState } from '../coordinator/state.js';
-import { CredentialStore } from '../coordinator/credential-store.js';
-import { ReplicationHub } from '../coordinator/replication.js';
-import { Relay, type RelayOptions, type RoleInfo } from '../coordinator/relay.js';
-import { nextStep, resolveCoordinators, shouldLead, type Probe } from '../coordinator/election.js';
+import { LogStore } from '../store/log-store.js';
+import { ChatState } from '../core/chat-state.js';
+import { CredentialStore } from '../store/credential-store.js';
+import { ReplicationHub } from '../replication/hub.js';
+import { Relay, type RelayOptions, type RoleInfo } from '../relay/server.js';
+import { nextStep, resolveCoordinators, shouldLead, type Probe } from '../core/election.js';
 import type { Discovery } from '../discovery/discovery.js';
 
 const BROWSE_MS = 1_000; // start-up: look around this long before electing (DESIGN §4.2)

@@ -4,10 +4,10 @@ import { render } from 'ink';
 import { pino, type Logger } from 'pino';
 import { App } from './app.js';
 import { BonjourDiscovery } from '../discovery/bonjour.js';
-import { NetworkScan } from '../node/network-scan.js';
+import { NetworkScan } from '../client/network-scan.js';
 import { Node } from '../node/node.js';
-import { findCoordinator, rememberSuccession } from '../node/find-coordinator.js';
-import { servedAddresses } from '../node/interfaces.js';
+import { findCoordinator, rememberSuccession } from '../client/find-coordinator.js';
+import { servedAddresses } from '../discovery/interfaces.js';
 import type { ChatDeps } from './hooks/use-chat.js';
 
 export interface UiOptions {

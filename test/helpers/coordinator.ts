@@ -1,14 +1,17 @@
 import { pino } from 'pino';
-import { startCoordinator, type Coordinator, type CoordinatorOptions } from '../../src/coordinator/coordinator.js';
+import { Node, type NodeOptions } from '../../src/node/node.js';
 import { tmpDir } from './tmp.js';
 
-/** Starts an in-process coordinator on 127.0.0.1, port 0, bcrypt cost 4; stopped at teardown. */
+/**
+ * Starts an in-process node on 127.0.0.1, port 0, bcrypt cost 4; stopped at teardown. With no
+ * discovery and no `join` addresses it contacts nobody and becomes the coordinator at once.
+ */
 export async function testCoordinator(
   t: { teardown(fn: () => unknown): void },
-  options: Partial<CoordinatorOptions> = {},
-): Promise<{ coordinator: Coordinator; url: string; dataDir: string }> {
+  options: Partial<NodeOptions> = {},
+): Promise<{ coordinator: Node; url: string; dataDir: string }> {
   const dataDir = options.dataDir ?? tmpDir(t);
-  const coordinator = await startCoordinator(
+  const coordinator = await Node.start(
     { host: '127.0.0.1', port: 0, bcryptCost: 4, ...options, dataDir },
     pino({ level: process.env.LANCHAT_TEST_LOG ?? 'silent' }),
   );

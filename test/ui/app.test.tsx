@@ -3,14 +3,14 @@ import { EventEmitter } from 'node:events';
 import { render } from 'ink-testing-library';
 import { pino } from 'pino';
 import { App } from '../../src/ui/app.js';
-import { ChatClient } from '../../src/node/chat-client.js';
+import { ChatClient } from '../../src/client/chat-client.js';
 import type { NetworkInfo } from '../../src/ui/state.js';
 import { testCoordinator } from '../helpers/coordinator.js';
 import { waitFor } from '../helpers/wait.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
-import type { ReceivedFile } from '../../src/node/file-transfer.js';
+import type { ReceivedFile } from '../../src/client/file-transfer.js';
 import { fileChunk, loggedIn, offerFile } from '../helpers/ws-client.js';
 
 const log = pino({ level: 'silent' });

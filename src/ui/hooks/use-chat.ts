@@ -2,7 +2,7 @@ import { homedir } from 'node:os';
 import { basename, resolve } from 'node:path';
 import { useCallback, useEffect, useRef, type Dispatch } from 'react';
 import type { Logger } from 'pino';
-import { ChatClient, type ChatClientEvents, type ChatClientOptions } from '../../node/chat-client.js';
+import { ChatClient, type ChatClientEvents, type ChatClientOptions } from '../../client/chat-client.js';
 import { ProtocolError } from '../../protocol/errors.js';
 import type { Action, UiState } from '../state.js';
 

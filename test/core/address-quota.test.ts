@@ -1,5 +1,5 @@
 import t from 'tap';
-import { AddressQuota } from '../../src/coordinator/address-quota.js';
+import { AddressQuota } from '../../src/core/address-quota.js';
 
 t.test('each address holds at most its share; releases give it back', async (t) => {
   const q = new AddressQuota(2);

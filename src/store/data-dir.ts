@@ -3,7 +3,7 @@ import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/p
 import { randomBytes } from 'node:crypto';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { syncDir } from '../coordinator/log-store.js';
+import { syncDir } from './log-store.js';
 
 /** Another live process holds the data directory. */
 export class DataDirLockedError extends Error {

@@ -1,6 +1,6 @@
 import t from 'tap';
 import type { NetworkInterfaceInfo } from 'node:os';
-import { lanAddresses, servedAddresses } from '../../src/node/interfaces.js';
+import { lanAddresses, servedAddresses } from '../../src/discovery/interfaces.js';
 
 const v4 = (address: string, internal = false): NetworkInterfaceInfo =>
   ({ address, netmask: '255.255.255.0', family: 'IPv4', mac: '00:00:00:00:00:00', internal, cidr: `${address}/24` }) as NetworkInterfaceInfo;

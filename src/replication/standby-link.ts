@@ -4,8 +4,8 @@ import WebSocket from 'ws';
 import type { Logger } from 'pino';
 import { MAX_ENTRIES_PER_FRAME, ServerMessage, nodeProof } from '../protocol/messages.js';
 import type { Entry } from '../protocol/entries.js';
-import type { LogStore } from '../coordinator/log-store.js';
-import type { ChatState } from '../coordinator/state.js';
+import type { LogStore } from '../store/log-store.js';
+import type { ChatState } from '../core/chat-state.js';
 
 const SILENCE_MS = 3_000; // the coordinator pings every 1 s: 3 missed and it is dead (DESIGN §4.4)
 const CONNECT_TIMEOUT_MS = 1_000;

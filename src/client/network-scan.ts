@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Discovery, Peer } from '../discovery/discovery.js';
-import { fetchStatus } from './status.js';
+import { fetchStatus } from '../discovery/status.js';
 
 const SCAN_EVERY_MS = 1_000; // the connect screen's list is at most this stale
 const PROBES_PER_NETWORK = 3; // nodes asked who coordinates; one answer is enough

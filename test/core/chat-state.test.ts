@@ -1,5 +1,5 @@
 import t from 'tap';
-import { ChatState } from '../../src/coordinator/state.js';
+import { ChatState } from '../../src/core/chat-state.js';
 import type { Entry, MessageEntry } from '../../src/protocol/entries.js';
 
 let seq = 0;

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DataDir } from '../../src/node/data-dir.js';
+import { DataDir } from '../../src/store/data-dir.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 t.test('temporary files of writers that died mid-write are removed at open; a live writer\'s are not', async (t) => {

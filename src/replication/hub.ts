@@ -3,9 +3,9 @@ import { WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import type { Entry } from '../protocol/entries.js';
 import { MAX_ENTRIES_PER_FRAME, type ServerMessage } from '../protocol/messages.js';
-import type { LogStore } from './log-store.js';
-import type { ChatState } from './state.js';
-import { successionOrder } from './election.js';
+import type { LogStore } from '../store/log-store.js';
+import type { ChatState } from '../core/chat-state.js';
+import { successionOrder } from '../core/election.js';
 
 /** A node connected to this coordinator. */
 export interface StandbyLink {

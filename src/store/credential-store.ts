@@ -5,7 +5,7 @@ import { ProtocolError } from '../protocol/errors.js';
 import { userKey } from '../protocol/messages.js';
 import type { UserEntry } from '../protocol/entries.js';
 import type { LogStore } from './log-store.js';
-import type { ChatState } from './state.js';
+import type { ChatState } from '../core/chat-state.js';
 import { BcryptPool } from './bcrypt-pool.js';
 
 /** bcrypt cost: 12 ≈ 0.23 s per hash in bcryptjs on our 2-core VM (measured 2026-11-25); tests use 4. */

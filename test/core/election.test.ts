@@ -1,5 +1,5 @@
 import t from 'tap';
-import { compareRank, successionOrder, shouldLead, resolveCoordinators, nextStep } from '../../src/coordinator/election.js';
+import { compareRank, successionOrder, shouldLead, resolveCoordinators, nextStep } from '../../src/core/election.js';
 
 const c = (id: string, priority = 0, position = 0) => ({ id, priority, position });
 

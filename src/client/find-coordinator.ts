@@ -2,10 +2,10 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { Discovery } from '../discovery/discovery.js';
-import { lanAddresses } from './interfaces.js';
-import { fetchStatus } from './status.js';
+import { lanAddresses } from '../discovery/interfaces.js';
+import { fetchStatus } from '../discovery/status.js';
 import { HostPort } from '../protocol/fields.js';
-import { writeFileAtomic } from './data-dir.js';
+import { writeFileAtomic } from '../store/data-dir.js';
 
 const BROWSE_MS = 1_500; // mDNS answers a query in ~20 ms on a LAN; a second and a half covers a slow or lossy one
 

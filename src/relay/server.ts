@@ -17,14 +17,14 @@ import {
   type ServerMessage,
 } from '../protocol/messages.js';
 import type { MessageEntry, UserEntry } from '../protocol/entries.js';
-import type { LogStore } from './log-store.js';
-import type { ChatState } from './state.js';
-import type { CredentialStore } from './credential-store.js';
-import type { ReplicationHub, StandbyLink } from './replication.js';
-import { issueToken, verifyToken } from './session-token.js';
-import { RateLimiter } from './rate-limiter.js';
-import { AddressQuota } from './address-quota.js';
-import { Transfers, type Outcome, type Transfer } from './transfers.js';
+import type { LogStore } from '../store/log-store.js';
+import type { ChatState } from '../core/chat-state.js';
+import type { CredentialStore } from '../store/credential-store.js';
+import type { ReplicationHub, StandbyLink } from '../replication/hub.js';
+import { issueToken, verifyToken } from '../store/session-token.js';
+import { RateLimiter } from '../core/rate-limiter.js';
+import { AddressQuota } from '../core/address-quota.js';
+import { Transfers, type Outcome, type Transfer } from '../core/transfers.js';
 import { formatBytes } from '../protocol/units.js';
 
 const HEARTBEAT_MS = 1_000; // ping period (DESIGN §6)

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { MAX_TRANSFERS, MAX_UPLOADS_PER_USER, SENDER_STALL_MS, STALL_MS, Transfers } from '../../src/coordinator/transfers.js';
+import { MAX_TRANSFERS, MAX_UPLOADS_PER_USER, SENDER_STALL_MS, STALL_MS, Transfers } from '../../src/core/transfers.js';
 
 /** The book of transfers with a hand-driven clock and a 100-byte window. */
 function book() {

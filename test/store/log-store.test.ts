@@ -3,7 +3,7 @@ import { appendFileSync, readFileSync, readdirSync, writeFileSync, statSync, cop
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { pino, type Logger } from 'pino';
-import { LogStore, CorruptDataError, decodeLines, encodeRecord, type LogStoreOptions } from '../../src/coordinator/log-store.js';
+import { LogStore, CorruptDataError, decodeLines, encodeRecord, type LogStoreOptions } from '../../src/store/log-store.js';
 import type { Entry, NewEntry } from '../../src/protocol/entries.js';
 import { tmpDir } from '../helpers/tmp.js';
 

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { RateLimiter } from '../../src/coordinator/rate-limiter.js';
+import { RateLimiter } from '../../src/core/rate-limiter.js';
 
 t.test('token bucket: burst, then refill over time', async (t) => {
   let now = 0;

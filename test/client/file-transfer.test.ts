@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { FileTransfers, type FileLink, type ReceivedFile } from '../../src/node/file-transfer.js';
+import { FileTransfers, type FileLink, type ReceivedFile } from '../../src/client/file-transfer.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 import { fileChunk } from '../helpers/ws-client.js';

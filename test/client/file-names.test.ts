@@ -2,7 +2,7 @@ import t from 'tap';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MAX_NAME_BYTES, numberedName, sanitizeFileName, saveUnder } from '../../src/node/file-names.js';
+import { MAX_NAME_BYTES, numberedName, sanitizeFileName, saveUnder } from '../../src/client/file-names.js';
 
 t.test('hostile names become plain names in the download folder', async (t) => {
   const cases: [string, string][] = [
