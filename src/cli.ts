@@ -175,6 +175,7 @@ program
     if (node.role.role === 'coordinator') describeRole();
     let last = node.role.role === 'coordinator' ? `${node.role.role} ${node.role.coordinator} ${node.role.term}` : '';
     node.on('role', (r) => {
+      if (r.joining) return; // a standby is announced once its coordinator has welcomed it
       const now = `${r.role} ${r.coordinator} ${r.term}`;
       if (now !== last) describeRole();
       last = now;

@@ -1,10 +1,9 @@
 import t from 'tap';
-import { pino } from 'pino';
 import { startServe, startClient } from './helpers/processes.js';
 import { loggedIn, type TestSocket } from './helpers/ws-client.js';
 import { tmpDir } from './helpers/tmp.js';
 import { waitFor } from './helpers/wait.js';
-import { LogStore } from '../src/store/log-store.js';
+import { readLog } from './helpers/replicated-log.js';
 
 const SENDERS = 4;
 const WINDOW = 16; // messages in flight per sender, so kills land mid-batch
@@ -48,13 +47,7 @@ t.test('kill -9 during a stream of sends loses nothing acknowledged', async (t) 
     streams.forEach((s) => s.stop());
     senders.forEach((s) => s.close());
   }
-  const stored = new Set<string>();
-  const store = await LogStore.open(`${dataDir}/log`, pino({ level: 'silent' }), {
-    origin: 'checker',
-    onDurable: (e) => void (e.kind === 'message' && stored.add(e.id)),
-    retained: () => [],
-  });
-  t.teardown(() => store.close());
+  const stored = new Set((await readLog(`${dataDir}/log`)).flatMap((e) => (e.kind === 'message' ? [e.id] : [])));
   const lost = [...acked].filter((id) => !stored.has(id));
   t.same(lost, [], `all ${acked.size} acknowledged messages are on disk after ${ROUNDS} kills`);
   const server = await startServe(t, dataDir);

@@ -3,18 +3,22 @@ import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 import type { Logger } from 'pino';
 import { ServerMessage, type ChatMessage } from '../protocol/messages.js';
-import { DEFAULT_LIMITS, PROTOCOL_VERSION, type Limits } from '../protocol/limits.js';
+import { DEFAULT_LIMITS, type Limits } from '../protocol/limits.js';
 import { ProtocolError, type ErrorCode, ERROR_CODES } from '../protocol/errors.js';
+import { ClientCore, RETRY_MAX_MS, RETRY_MIN_MS } from '../core/client-core.js';
+import { fetchStatus } from '../discovery/status.js';
 import { FileTransfers, type FileProgress, type FileSent, type ReceivedFile } from './file-transfer.js';
 
 const CONNECT_TIMEOUT_MS = 5_000; // first connection: TCP + WebSocket handshake on a LAN
 const FAILOVER_CONNECT_TIMEOUT_MS = 700; // during a failover, a candidate that is this slow is skipped for now
-const SILENCE_MS = 3_500; // the coordinator pings every 1 s: 3 missed pings and it is gone (DESIGN §4)
+const WELCOME_MS = 3_000; // a node sends `welcome` at once: one that has not by then is skipped (issue #11)
+const LOGIN_MS = 15_000; // a login waits for bcrypt behind others (64 queued × 0.23 s / 2 workers ≈ 7 s); never longer
+const RESUME_MS = 3_000; // a resume costs one HMAC
+const SUSPECT_MS = 1_000; // the coordinator pings every 500 ms: after this much silence, ask its successor whether it took over
+const SUSPECT_PROBE_MS = 300;
+const SILENCE_MS = 3_000; // …and after this much, presume it gone (DESIGN §4)
 const MAX_SERVER_FRAME = 8 * 1024 * 1024; // bytes: a server frame larger than this is hostile
 const RECONNECT_TIMEOUT_MS = 60_000; // give up (and report `disconnected`) after this long without a coordinator
-const RETRY_MIN_MS = 50; // between failover rounds, doubling…
-const RETRY_MAX_MS = 1_000; // …up to this
-const SEEN_IDS = 20_000; // message ids remembered to drop a message seen twice (replay after failover)
 const MAX_REDIRECTS = 5;
 
 export interface ChatClientOptions {
@@ -74,11 +78,16 @@ export interface ChatClientEvents {
   file: [ReceivedFile];
   /** A file sent to us was interrupted or damaged: nothing was saved under its name. */
   'file:failed': [{ id: string; from: string; name: string; reason: string }];
+  /** The replay after a resume is the newest only: older messages it may have missed are no longer kept. */
+  gap: [{ count: number }];
   /** Gave up: no coordinator within the reconnect timeout, or login refused. */
   close: [{ code: number; reason: string }];
 }
 
 type Attempt = { ok: true } | { ok: false; redirect?: string | null; error: ProtocolError };
+
+/** A node that is starting knows no coordinator yet: the client waits for it (issue #11). */
+const STARTING = 'starting';
 
 /**
  * The one client library (DESIGN §8): connects, authenticates, sends with an
@@ -88,16 +97,15 @@ type Attempt = { ok: true } | { ok: false; redirect?: string | null; error: Prot
  */
 export class ChatClient extends EventEmitter<ChatClientEvents> {
   readonly #opts: ChatClientOptions;
-  readonly #outbox = new Map<string, { text: string; to: string[] }>();
-  readonly #seen = new Set<string>();
+  /** The decision logic: outbox, ids seen, resume cursor, handshake, where to go next. */
+  readonly #core: ClientCore;
   #online = new Set<string>();
   #ws: WebSocket | undefined;
   #silence: NodeJS.Timeout | undefined;
+  #suspect: NodeJS.Timeout | undefined;
+  #heardAt = 0;
+  #term = 0;
   #ready: Ready | undefined;
-  #token: string | undefined;
-  #registered = false;
-  /** Where to go when the coordinator goes away: its successors first, then itself. */
-  #succession: string[] = [];
   #drainWaiters: (() => void)[] = [];
   #closed = false;
   #reconnecting = false;
@@ -115,6 +123,12 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
   constructor(options: ChatClientOptions) {
     super();
     this.#opts = options;
+    this.#core = new ClientCore({
+      user: options.user,
+      password: options.password,
+      ...(options.register ? { register: true } : {}),
+      ...(options.networkPassword === undefined ? {} : { networkPassword: options.networkPassword }),
+    });
     this.#files = new FileTransfers(
       {
         send: (frame) => this.#write(frame),
@@ -148,7 +162,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
 
   /** Messages sent but not yet acknowledged. */
   get pending(): number {
-    return this.#outbox.size;
+    return this.#core.outbox.size;
   }
 
   /** The users online now, sorted. */
@@ -164,14 +178,23 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
   async connect(): Promise<Ready> {
     const candidates = this.#opts.address ? [this.#opts.address] : await (this.#opts.discover?.() ?? Promise.resolve([]));
     if (candidates.length === 0) throw new ProtocolError('connection_failed', 'no coordinator address to connect to');
-    let last: ProtocolError = new ProtocolError('connection_failed', 'no coordinator answered');
-    for (const first of candidates) {
-      const r = await this.#follow(first, this.#opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS);
-      if (r.ok) return this.#ready!;
-      last = r.error;
-      if (['auth_failed', 'username_taken', 'network_password', 'password_too_long', 'protocol_version', 'rate_limited'].includes(r.error.code)) break;
+    const deadline = Date.now() + (this.#opts.reconnectTimeoutMs ?? RECONNECT_TIMEOUT_MS);
+    let delay = RETRY_MIN_MS;
+    for (;;) {
+      let last: ProtocolError = new ProtocolError('connection_failed', 'no coordinator answered');
+      let starting = false;
+      for (const first of candidates) {
+        const r = await this.#follow(first, this.#opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS);
+        if (r.ok) return this.#ready!;
+        last = r.error;
+        if (r.error.message === STARTING) starting = true;
+        if (this.#core.isFinal(r.error.code) || r.error.code === 'rate_limited') throw r.error;
+      }
+      // A node that is still deciding its role will have one shortly: wait for it, within the reconnect timeout.
+      if (!starting || Date.now() + delay > deadline || this.#closed) throw starting ? new ProtocolError('connection_failed', 'the node is still starting: no coordinator yet') : last;
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, RETRY_MAX_MS);
     }
-    throw last;
   }
 
   /** Queues a message; returns its client id. `to` empty = everyone. */
@@ -194,7 +217,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
       });
       return id;
     }
-    this.#outbox.set(id, { text, to: [...to] });
+    this.#core.queue(id, text, to);
     this.#paced.push(id);
     this.#pump();
     return id;
@@ -229,6 +252,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#silence);
+    clearTimeout(this.#suspect);
     clearTimeout(this.#paceTimer);
     this.#wakeBackoff?.();
     this.#files.interrupt('the client was closed');
@@ -247,30 +271,42 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
 
   // ---- connecting ----
 
-  /** Tries `address`, following redirects to the coordinator. */
+  /** Tries `address`, following redirects to the coordinator. A node that does not know one yet ends it with STARTING. */
   async #follow(address: string, timeoutMs: number): Promise<Attempt> {
     let target: string | null = address;
     let result: Attempt = { ok: false, error: new ProtocolError('connection_failed', `could not connect to ${address}`) };
     for (let hops = 0; target !== null && hops < MAX_REDIRECTS; hops++) {
       result = await this.#attempt(target, timeoutMs);
       if (result.ok || result.redirect === undefined) return result;
-      target = result.redirect; // null: that node knows no coordinator yet
+      target = result.redirect;
+      if (target === null) return { ok: false, error: new ProtocolError('connection_failed', STARTING) };
     }
     return result;
   }
 
-  /** One connection: welcome, network password, login (or resume). Resolves once logged in or failed. */
+  /**
+   * One connection: welcome, network password, login (or resume), each phase
+   * with a deadline (TCP and upgrade, then `welcome`, then the login's answer):
+   * a node that accepts and says nothing never holds the client (issue #11).
+   */
   #attempt(address: string, timeoutMs: number): Promise<Attempt> {
     const { log } = this.#opts;
     return new Promise<Attempt>((resolve) => {
       let settled = false;
+      let phase: NodeJS.Timeout | undefined;
       const settle = (r: Attempt): void => {
         if (settled) return;
         settled = true;
+        clearTimeout(phase);
         if (!r.ok) ws.terminate();
         resolve(r);
       };
+      const deadline = (ms: number, what: string): void => {
+        clearTimeout(phase);
+        phase = setTimeout(() => settle({ ok: false, error: new ProtocolError('connection_failed', `${address} ${what} within ${ms / 1000} s`) }), ms);
+      };
       const ws = new WebSocket(`ws://${address}`, { handshakeTimeout: timeoutMs, maxPayload: MAX_SERVER_FRAME, perMessageDeflate: false });
+      ws.on('open', () => deadline(WELCOME_MS, 'sent no welcome'));
       ws.on('error', (err) => {
         log.debug({ err, address }, 'socket error');
         settle({ ok: false, error: new ProtocolError('connection_failed', `could not connect to ${address}: ${err.message}`) });
@@ -305,39 +341,24 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
           }
           return;
         }
-        this.#handshake(ws, address, msg, settle);
-      });
-    });
-  }
-
-  #handshake(ws: WebSocket, address: string, msg: ServerMessage, settle: (r: Attempt) => void): void {
-    const { user, password, register, networkPassword } = this.#opts;
-    const send = (frame: object): void => void ws.send(JSON.stringify(frame));
-    const login = (): void => {
-      if (this.#token) send({ type: 'auth:resume', user: this.#ready?.user ?? user, token: this.#token });
-      else send({ type: register && !this.#registered ? 'auth:register' : 'auth:login', user, password });
-    };
-    switch (msg.type) {
-      case 'welcome':
-        if (msg.protocol !== PROTOCOL_VERSION) return settle({ ok: false, error: new ProtocolError('protocol_version', `coordinator speaks protocol ${msg.protocol}; this client speaks ${PROTOCOL_VERSION}`) });
-        this.#ready = { user: this.#ready?.user ?? user, coordinator: address, network: msg.network, protocol: msg.protocol, limits: msg.limits };
-        if (msg.networkPassword) {
-          if (!networkPassword) return settle({ ok: false, error: new ProtocolError('network_password', 'this network requires a network password (LANCHAT_NETWORK_PASSWORD or --network-password-file)') });
-          send({ type: 'network:auth', password: networkPassword });
-        } else login();
-        return;
-      case 'network:ok':
-        return login();
-      case 'redirect':
-        return settle({ ok: false, redirect: msg.coordinator, error: new ProtocolError('connection_failed', `${address} is not the coordinator`) });
-      case 'auth:ok': {
-        const resumed = this.#registered;
-        this.#registered = true;
-        this.#token = msg.token;
+        if (msg.type === 'welcome') this.#ready = { user: this.#core.user, coordinator: address, network: msg.network, protocol: msg.protocol, limits: msg.limits };
+        const step = this.#core.handshake(msg);
+        for (const f of step.send) {
+          ws.send(JSON.stringify(f));
+          const type = (f as { type: string }).type;
+          if (type === 'auth:resume') deadline(RESUME_MS, 'did not answer the resume');
+          else if (type.startsWith('auth:')) deadline(LOGIN_MS, 'did not answer the login');
+        }
+        if (step.done === undefined) return;
+        if (!step.done.ok) {
+          const code = isCode(step.done.code) ? step.done.code : 'internal';
+          return settle({ ok: false, ...(step.done.redirect === undefined ? {} : { redirect: step.done.redirect }), error: new ProtocolError(code, step.done.message) });
+        }
         this.#ws = ws;
         this.#historyDone = false;
         this.#whoPending = 0;
-        this.#ready = { ...this.#ready!, user: msg.user, ...(resumed ? { resumed: true } : {}) };
+        this.#term = 0;
+        this.#ready = { ...this.#ready!, user: step.done.user, ...(step.done.resumed ? { resumed: true } : {}) };
         this.#tokens = this.#ready.limits.maxMessageRate;
         this.#tokensAt = performance.now();
         this.#reconnecting = false;
@@ -345,25 +366,18 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
         settle({ ok: true });
         this.emit('ready', this.#ready);
         // Resend what the last coordinator never acknowledged; the new one drops what it already has (DESIGN §5).
-        this.#paced.splice(0, this.#paced.length, ...this.#outbox.keys());
+        this.#paced.splice(0, this.#paced.length, ...this.#core.resend());
         this.#pump();
-        return;
-      }
-      case 'error':
-        if (msg.code === 'auth_failed' && this.#token) {
-          this.#token = undefined; // an expired or foreign token: log in with the password instead
-          return login();
-        }
-        return settle({ ok: false, error: new ProtocolError(isCode(msg.code) ? msg.code : 'internal', msg.message) });
-      default:
-        return;
-    }
+      });
+    });
   }
 
   /** The coordinator went away: find its successor (DESIGN §4.3) and resume there. */
   #lost(from: string): void {
     clearTimeout(this.#silence);
+    clearTimeout(this.#suspect);
     this.#ws = undefined;
+    this.#core.lost();
     this.#files.interrupt('the connection to the coordinator was lost');
     if (this.#closed || this.#reconnecting) return;
     this.#reconnecting = true;
@@ -377,13 +391,13 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     while (!this.#closed && Date.now() < deadline) {
       // Successors first (in order), the lost coordinator last (it may come back), then anything discovered.
       const discovered = this.#opts.discover ? await this.#opts.discover().catch(() => []) : [];
-      const candidates = [...new Set([...this.#succession.filter((a) => a !== from), from, ...discovered])];
-      for (const address of candidates) {
+      for (const address of this.#core.candidates(from, discovered)) {
         if (this.#closed) return;
         const r = await this.#follow(address, FAILOVER_CONNECT_TIMEOUT_MS);
         if (r.ok) return;
         this.#opts.log.debug({ address, code: r.error.code, reason: r.error.message }, 'failover candidate did not take us');
-        if (r.error.code === 'auth_failed' || r.error.code === 'network_password') return this.#giveUp(r.error.message);
+        // A wrong password after a session worked means a node that does not know the account yet: go on trying.
+        if (this.#core.isFinal(r.error.code) || r.error.code === 'network_password') return this.#giveUp(r.error.message);
       }
       // Not unref'd: a client looking for its coordinator is alive (a script whose input has ended waits for its acks).
       await new Promise<void>((r) => {
@@ -393,7 +407,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
       this.#wakeBackoff = undefined;
       delay = Math.min(delay * 2, RETRY_MAX_MS);
     }
-    this.#giveUp(`no coordinator found within ${Math.round((this.#opts.reconnectTimeoutMs ?? RECONNECT_TIMEOUT_MS) / 1000)} s (tried ${this.#succession.join(', ') || from})`);
+    this.#giveUp(`no coordinator found within ${Math.round((this.#opts.reconnectTimeoutMs ?? RECONNECT_TIMEOUT_MS) / 1000)} s (tried ${this.#core.succession.join(', ') || from})`);
   }
 
   #giveUp(reason: string): void {
@@ -407,37 +421,6 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
 
   #dispatch(msg: ServerMessage): void {
     switch (msg.type) {
-      case 'chat:message':
-        // After a failover the new coordinator replays history: drop what we have seen (exactly once, DESIGN §5).
-        if (this.#seen.has(msg.id)) return;
-        this.#seen.add(msg.id);
-        if (this.#seen.size > SEEN_IDS) this.#seen.delete(this.#seen.values().next().value!);
-        return void this.emit('message', msg);
-      case 'chat:ack':
-        if (!this.#outbox.delete(msg.id)) return; // a resend acknowledged twice
-        this.emit('ack', { id: msg.id, messageId: msg.messageId, ts: msg.ts });
-        return this.#wakeDrainWaiters();
-      case 'presence':
-        this.#online = new Set(msg.online);
-        // The first full list is the login one (it follows history:end); later ones answer `who`.
-        if (!this.#historyDone) this.#historyDone = true;
-        else if (this.#whoPending > 0) this.#whoPending--;
-        this.#emitPresence();
-        return this.#wakeDrainWaiters();
-      case 'presence:joined':
-        this.#online.add(msg.user);
-        return this.#emitPresence();
-      case 'presence:left':
-        this.#online.delete(msg.user);
-        return this.#emitPresence();
-      case 'history:end':
-        return void this.emit('history:end', msg.count);
-      case 'succession':
-        this.#succession = msg.standbys.map((s) => s.address).concat(msg.coordinator.address);
-        this.#opts.log.debug({ succession: this.#succession, leaving: msg.leaving }, 'succession');
-        return void this.emit('succession', { term: msg.term, coordinator: msg.coordinator, standbys: msg.standbys });
-      case 'redirect':
-        return; // the close that follows starts the reconnection, which follows it
       case 'file:accepted':
       case 'file:credit':
       case 'file:sent':
@@ -445,13 +428,44 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
       case 'file:end':
       case 'file:abort':
         return this.#files.onFrame(msg);
+      case 'redirect':
+        return; // the close that follows starts the reconnection, which follows it
       case 'error':
         if (msg.ref !== undefined && this.#files.onError(msg.ref, new ProtocolError(isCode(msg.code) ? msg.code : 'file_failed', msg.message))) return;
-        if (msg.ref !== undefined) this.#outbox.delete(msg.ref); // that send failed for good: it will not be acked
-        this.emit('error', { code: msg.code, message: msg.message, ...(msg.ref === undefined ? {} : { ref: msg.ref }) });
-        return this.#wakeDrainWaiters();
+        break;
+      case 'succession':
+        this.#term = Math.max(this.#term, msg.term);
+        this.#opts.log.debug({ succession: msg, leaving: msg.leaving }, 'succession');
+        break;
       default:
-        return;
+        break;
+    }
+    const ev = this.#core.receive(msg);
+    if (ev === undefined) return;
+    switch (ev.type) {
+      case 'message':
+        return void this.emit('message', ev.message);
+      case 'ack':
+        this.emit('ack', { id: ev.id, messageId: ev.messageId, ts: ev.ts });
+        return this.#wakeDrainWaiters();
+      case 'presence':
+        if (ev.full) {
+          this.#online = new Set(ev.online);
+          // The first full list is the login one (it follows history:end); later ones answer `who`.
+          if (!this.#historyDone) this.#historyDone = true;
+          else if (this.#whoPending > 0) this.#whoPending--;
+        } else if (msg.type === 'presence:joined') this.#online.add(ev.online[0]!);
+        else this.#online.delete(ev.online[0]!);
+        this.#emitPresence();
+        return this.#wakeDrainWaiters();
+      case 'history:end':
+        if (ev.gap) this.emit('gap', { count: ev.count });
+        return void this.emit('history:end', ev.count);
+      case 'succession':
+        return void this.emit('succession', { term: ev.term, coordinator: ev.coordinator, standbys: ev.standbys });
+      case 'error':
+        this.emit('error', { code: ev.code, message: ev.message, ...(ev.ref === undefined ? {} : { ref: ev.ref }) });
+        return this.#wakeDrainWaiters();
     }
   }
 
@@ -464,10 +478,10 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     this.#tokensAt = now;
     while (this.#paced.length > 0 && this.#tokens >= 1) {
       const id = this.#paced.shift()!;
-      const m = this.#outbox.get(id);
-      if (m === undefined) continue;
+      const frame = this.#core.sendFrame(id);
+      if (frame === undefined) continue;
       this.#tokens -= 1;
-      this.#write({ type: 'chat:send', id, to: m.to, text: m.text });
+      this.#write(frame);
     }
     if (this.#paced.length > 0 && this.#paceTimer === undefined) {
       this.#paceTimer = setTimeout(
@@ -481,7 +495,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
   }
 
   #idle(): boolean {
-    return this.#closed || (this.#outbox.size === 0 && this.#files.uploading === 0 && this.#historyDone && this.#whoPending === 0 && !this.#reconnecting);
+    return this.#closed || (this.#core.outbox.size === 0 && this.#files.uploading === 0 && this.#historyDone && this.#whoPending === 0 && !this.#reconnecting);
   }
 
   /** Emits the whole online list, whatever changed: consumers never apply deltas themselves. */
@@ -495,18 +509,39 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     return true;
   }
 
-  /** Any frame or ping proves the coordinator alive; silence past SILENCE_MS means it is not. */
+  /**
+   * Any frame or ping proves the coordinator alive. After SUSPECT_MS of
+   * silence the client asks the first successor whether it took over (a frozen
+   * or cut-off coordinator) and goes to it at once if so; after SILENCE_MS it
+   * presumes the coordinator gone whatever the successor says.
+   */
   #heard(): void {
+    this.#heardAt = performance.now();
     clearTimeout(this.#silence);
-    this.#silence = setTimeout(() => {
-      this.#opts.log.warn('coordinator silent: dropping the connection');
-      const ws = this.#ws;
-      if (ws) {
-        this.#lost(this.#ready?.coordinator ?? 'the coordinator');
-        ws.terminate();
-      }
-    }, SILENCE_MS);
+    clearTimeout(this.#suspect);
+    this.#silence = setTimeout(() => this.#drop('coordinator silent: dropping the connection'), SILENCE_MS);
     this.#silence.unref();
+    this.#suspect = setTimeout(() => void this.#checkSuccessor(), SUSPECT_MS);
+    this.#suspect.unref();
+  }
+
+  async #checkSuccessor(): Promise<void> {
+    const ws = this.#ws;
+    const next = this.#core.succession[0];
+    if (ws === undefined || next === undefined || next === this.#ready?.coordinator) return;
+    const st = await fetchStatus(next, SUSPECT_PROBE_MS);
+    if (ws !== this.#ws || performance.now() - this.#heardAt < SUSPECT_MS) return;
+    if (st?.role === 'coordinator' && st.term > this.#term) return this.#drop(`the successor ${next} took over (term ${st.term})`);
+    this.#suspect = setTimeout(() => void this.#checkSuccessor(), 200);
+    this.#suspect.unref();
+  }
+
+  #drop(why: string): void {
+    const ws = this.#ws;
+    if (!ws) return;
+    this.#opts.log.warn(why);
+    this.#lost(this.#ready?.coordinator ?? 'the coordinator');
+    ws.terminate();
   }
 
   #wakeDrainWaiters(): void {

@@ -1,34 +1,9 @@
-import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { z } from 'zod';
 import type { Discovery } from '../discovery/discovery.js';
 import { lanAddresses } from '../discovery/interfaces.js';
 import { fetchStatus } from '../discovery/status.js';
-import { HostPort } from '../protocol/fields.js';
-import { writeFileAtomic } from '../store/data-dir.js';
+import { readKnown } from '../store/known-networks.js';
 
 const BROWSE_MS = 1_500; // mDNS answers a query in ~20 ms on a LAN; a second and a half covers a slow or lossy one
-
-const Known = z.object({
-  coordinator: z.object({ address: HostPort }),
-  standbys: z.array(z.object({ address: HostPort })),
-});
-
-/** Addresses remembered for a network (the last coordinator and succession list), best first. */
-export async function rememberedAddresses(dataDir: string, network: string): Promise<string[]> {
-  try {
-    const known = Known.parse(JSON.parse(await readFile(join(dataDir, `known-${network}.json`), 'utf8')));
-    return [known.coordinator.address, ...known.standbys.map((s) => s.address)];
-  } catch {
-    return [];
-  }
-}
-
-/** Remembers a network's coordinator and succession list, for when mDNS finds nothing next time (issue #4). */
-export async function rememberSuccession(dataDir: string, network: string, succession: { coordinator: { address: string }; standbys: { address: string }[] }): Promise<void> {
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  await writeFileAtomic(dataDir, `known-${network}.json`, JSON.stringify(succession));
-}
 
 /** What a search tried, so a user who gets nothing knows why. */
 export interface SearchReport {
@@ -48,7 +23,7 @@ export async function findCoordinator(
   opts: { discovery?: Discovery; dataDir?: string; browseMs?: number },
 ): Promise<{ addresses: string[]; report: SearchReport }> {
   const started = Date.now();
-  const remembered = opts.dataDir ? await rememberedAddresses(opts.dataDir, network) : [];
+  const remembered = opts.dataDir ? (await readKnown(opts.dataDir, network)).addresses : [];
   const d = opts.discovery;
   const deadline = started + (opts.browseMs ?? BROWSE_MS);
   d?.browse();

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Logger } from 'pino';
 import { ChatClient, type ChatClientOptions } from './chat-client.js';
 import { ProtocolError } from '../protocol/errors.js';
-import { rememberSuccession } from './find-coordinator.js';
+import { remember as rememberSuccession } from '../store/known-networks.js';
 
 const MAX_INPUT_LINE = 1024 * 1024; // chars: far above any valid command; longer lines are refused unparsed
 
@@ -59,6 +59,8 @@ export async function runJsonClient(
     correlation.delete(a.id);
   });
   client.on('presence', (online) => out({ type: 'presence', online }));
+  // After a resume the replay held only the newest: say so (DESIGN §5: past a bound, the newest and a gap).
+  client.on('gap', () => out({ type: 'gap', message: 'some older messages you may have missed are no longer kept' }));
   // Failover: say so, then a new `ready` line once the successor has us (DESIGN §4).
   client.on('reconnecting', () => out({ type: 'reconnecting' }));
   if (remember) {

@@ -1,49 +1,96 @@
 import { userKey } from '../protocol/messages.js';
-import type { Entry, MessageEntry, SecretEntry, UserEntry } from '../protocol/entries.js';
+import { accountOf, messageId, type CollectEntry, type Entry, type MessageEntry, type SecretEntry, type UserEntry } from '../protocol/entries.js';
+import { at, type ReadonlyVersionVector, type VersionVector } from './version-vector.js';
 
-/** Undelivered direct messages kept per offline user; older ones beyond this are dropped. */
+/** Undelivered direct messages kept per offline user; the oldest beyond this are dropped. */
 const MAX_PENDING_PER_USER = 1_000;
-/** Recent (sender, client id) pairs remembered for duplicate detection: resends come within seconds. */
-const MAX_DEDUP_IDS = 100_000;
+/** Collected message ids remembered per user (a merge may bring copies and collects in any order). */
+const MAX_COLLECTED_PER_USER = 2_000;
+/** Message ids remembered for duplicate detection, in two generations of this many (resends come within seconds). */
+const DEDUP_GENERATION = 50_000;
+/** A resume replays at most this many messages (then the newest, and a gap)… */
+const MAX_RESUME_MESSAGES = 10_000;
+/** …and at most about this many bytes of text, so a replay's frames stay bounded. */
+const MAX_RESUME_BYTES = 4 * 1024 * 1024;
+
+export interface ChatStateOptions {
+  /** Broadcasts (and direct messages per user) replayed at a login. */
+  historySize: number;
+  /**
+   * Messages kept for sessions that resume with a cursor (DESIGN §5): a client
+   * that was away, or on the other side of a partition, gets every message it
+   * missed among the last this many; beyond, the newest and a gap.
+   */
+  resumeWindow?: number;
+}
+
+/** What a resuming session missed, in time order; `gap` when older ones it may have missed are gone. */
+export interface Resume {
+  missed: MessageEntry[];
+  gap: boolean;
+}
 
 /**
  * The chat state derived from the log: accounts, recent history, offline
- * queues and the duplicate-send index. Pure: no I/O, no clock, no sockets.
- * Replaying the same entries always yields the same state.
+ * queues, the resume window and the duplicate-send index. Pure: no I/O, no
+ * clock. Applying a set of entries in any order yields the same state
+ * (messages are a grow-only set ordered by (ts, id); accounts resolve by
+ * registration time; collects are set removals), so replicas that exchanged
+ * what they lack agree, whatever the order of the exchange (DESIGN §5).
  */
 export class ChatState {
   readonly #historySize: number;
+  readonly #resumeWindow: number;
+  /** Name key → the account holding the name. */
   readonly #users = new Map<string, UserEntry>();
-  /** Last `historySize` broadcasts, oldest first. */
+  /** Name key → accounts that lost the name to an earlier registration (a partition, DESIGN §5). */
+  readonly #displaced = new Map<string, UserEntry[]>();
+  /** Accounts displaced since the last `takeDisplaced()`: their sessions must close. */
+  #newlyDisplaced: UserEntry[] = [];
+  /** Queued since the last `takeQueued()`. */
+  #queued: { user: string; message: MessageEntry }[] = [];
+  #secret: SecretEntry | undefined;
+  /** Last `historySize` broadcasts, in (ts, id) order. */
   readonly #broadcasts: MessageEntry[] = [];
   /** Per user: last `historySize` direct messages they sent or received. */
   readonly #direct = new Map<string, MessageEntry[]>();
+  /** The last `resumeWindow` messages of any kind. */
+  readonly #window: MessageEntry[] = [];
+  /** Per origin: the highest sequence number of a message that left the resume window. */
+  readonly #evicted: VersionVector = new Map();
   /** Per user: direct messages sent while they were offline and not yet delivered. */
   readonly #pending = new Map<string, Map<string, MessageEntry>>();
-  /** (sender, client id) → message, so a resent message is acknowledged, not stored twice. */
-  readonly #byClientId = new Map<string, MessageEntry>();
-  #secret: SecretEntry | undefined;
-  /** Accounts that lost their name to an earlier registration made elsewhere (a partition, DESIGN §5). */
-  readonly #displaced = new Map<string, UserEntry[]>();
-  /** Every message id applied lately, so a message that reaches us by two paths (a merge) counts once. */
-  readonly #messageIds = new Set<string>();
+  /** Per user: ids collected (delivered) → the collect's time, so a late copy of the message is not queued again. */
+  readonly #collected = new Map<string, Map<string, number>>();
+  /**
+   * Collect entries whose ids are still remembered: kept in snapshots and installs, so a replica that gets
+   * the state, not every entry, also learns what was delivered (its copies of the messages may still be queued).
+   */
+  readonly #collects = new Map<string, CollectEntry>();
+  /** Every message id applied lately (two generations), so a message that comes by two paths counts once. */
+  #ids = new Map<string, MessageEntry>();
+  #oldIds = new Map<string, MessageEntry>();
+  /** (sender, client id) → message id, in the same generations: a resend is found by what the client gave. */
+  #clientIds = new Map<string, string>();
+  #oldClientIds = new Map<string, string>();
+  /** The highest timestamp seen: the hybrid logical clock new messages are stamped after. */
+  #clock = 0;
 
-  constructor(historySize: number) {
-    this.#historySize = historySize;
+  constructor(options: ChatStateOptions | number) {
+    const o = typeof options === 'number' ? { historySize: options } : options;
+    this.#historySize = o.historySize;
+    this.#resumeWindow = o.resumeWindow ?? 0;
   }
 
-  /** Applies one log entry. Idempotence is the log's job: each entry arrives once. */
+  /** Applies one log entry. Idempotent and order-independent. */
   apply(e: Entry): void {
     switch (e.kind) {
       case 'user':
         return this.#applyUser(e);
       case 'message':
         return this.#applyMessage(e);
-      case 'collect': {
-        const queue = this.#pending.get(userKey(e.user));
-        for (const id of e.upTo) queue?.delete(id);
-        return;
-      }
+      case 'collect':
+        return this.#applyCollect(e);
       case 'secret':
         // After a merge there may be two: the earliest wins, everywhere (DESIGN §5).
         if (this.#secret === undefined || e.created < this.#secret.created || (e.created === this.#secret.created && e.value < this.#secret.value)) {
@@ -54,21 +101,26 @@ export class ChatState {
   }
 
   /**
-   * The state as entries, for snapshots (LogStore compaction): accounts, the
-   * messages still in some history or offline queue, each with its current
-   * offline recipients. Replaying these rebuilds this state.
+   * The state as entries, for snapshots and for catching up a replica that
+   * lacks compacted entries: accounts, the messages still in some history,
+   * window or offline queue (each with its current offline recipients), and
+   * collects whose message has not arrived. Replaying these rebuilds this state.
    */
   *retained(): Iterable<Entry> {
     if (this.#secret) yield this.#secret;
     yield* this.#users.values();
     for (const list of this.#displaced.values()) yield* list;
+    this.#pruneCollects();
+    yield* this.#collects.values();
     const messages = new Map<string, MessageEntry>();
-    for (const m of this.#broadcasts) messages.set(m.id, m);
-    for (const list of this.#direct.values()) for (const m of list) messages.set(m.id, m);
+    const keep = (m: MessageEntry) => messages.set(m.id, m);
+    this.#broadcasts.forEach(keep);
+    for (const list of this.#direct.values()) list.forEach(keep);
+    this.#window.forEach(keep);
     const pendingFor = new Map<string, string[]>();
     for (const [key, queue] of this.#pending) {
       for (const m of queue.values()) {
-        messages.set(m.id, m);
+        keep(m);
         const name = m.to.find((n) => userKey(n) === key) ?? key;
         pendingFor.set(m.id, [...(pendingFor.get(m.id) ?? []), name]);
       }
@@ -76,22 +128,12 @@ export class ChatState {
     for (const m of [...messages.values()].sort(byTime)) yield { ...m, pending: pendingFor.get(m.id) ?? [] };
   }
 
-  /** `name` got `id` live after all (it logged in while the message was being stored). */
-  markDelivered(name: string, id: string): void {
-    this.#pending.get(userKey(name))?.delete(id);
-  }
-
-  /** `name` left while `m` was being stored: keep it for their next login. */
-  addPending(name: string, m: MessageEntry): void {
-    this.#queue(userKey(name), m);
-  }
-
   /** The network secret for session tokens, once one exists. */
   get secret(): SecretEntry | undefined {
     return this.#secret;
   }
 
-  /** The account for `name` (any case), if registered. */
+  /** The account holding `name` (any case), if registered. */
   user(name: string): UserEntry | undefined {
     return this.#users.get(userKey(name));
   }
@@ -100,9 +142,45 @@ export class ChatState {
     return this.#users.size;
   }
 
+  /** Accounts that lost `name` to an earlier registration elsewhere. */
+  displaced(name: string): readonly UserEntry[] {
+    return this.#displaced.get(userKey(name)) ?? [];
+  }
+
+  /** Messages queued for an offline user since the last call (a coordinator delivers those whose user is online). */
+  takeQueued(): { user: string; message: MessageEntry }[] {
+    const out = this.#queued;
+    this.#queued = [];
+    return out;
+  }
+
+  /** Accounts displaced since the last call: their live sessions must end (DESIGN §5). */
+  takeDisplaced(): UserEntry[] {
+    const out = this.#newlyDisplaced;
+    this.#newlyDisplaced = [];
+    return out;
+  }
+
   /** The stored message `from` already sent with client id `cid`, if any. */
   duplicateOf(from: string, cid: string): MessageEntry | undefined {
-    return this.#byClientId.get(dupKey(from, cid));
+    const key = `${userKey(from)}\n${cid}`;
+    const id = this.#clientIds.get(key) ?? this.#oldClientIds.get(key) ?? messageId(from, cid);
+    return this.#ids.get(id) ?? this.#oldIds.get(id);
+  }
+
+  /** A timestamp for a new message: now, but never at or before one already seen (a hybrid logical clock). */
+  stampTime(now: number): number {
+    return Math.max(now, this.#clock + 1);
+  }
+
+  /** Offline messages waiting for `name` (for tests and the simulator's reports). */
+  pendingFor(name: string): MessageEntry[] {
+    return [...(this.#pending.get(userKey(name))?.values() ?? [])];
+  }
+
+  /** Whether `name` has offline messages waiting. */
+  hasPending(name: string, id: string): boolean {
+    return this.#pending.get(userKey(name))?.has(id) ?? false;
   }
 
   /**
@@ -114,74 +192,250 @@ export class ChatState {
     const key = userKey(name);
     const offline = [...(this.#pending.get(key)?.values() ?? [])].sort(byTime);
     const offlineIds = new Set(offline.map((m) => m.id));
-    const history = mergeByTime(this.#broadcasts, this.#direct.get(key) ?? []).filter((m) => !offlineIds.has(m.id));
+    const history = mergeByTime(newest(this.#broadcasts, this.#historySize), newest(this.#direct.get(key) ?? [], this.#historySize)).filter((m) => !offlineIds.has(m.id));
     return { history, offline };
+  }
+
+  /**
+   * What a session that resumes with `cursor` (what it has seen, as a version
+   * vector) missed: every message it may see that the cursor does not cover,
+   * from the resume window and its offline queue, in time order. `gap` when
+   * messages it may not have seen have left the window, or there are more
+   * than a replay carries (then it gets the newest).
+   */
+  resumeFor(name: string, cursor: ReadonlyVersionVector, exclude: (m: MessageEntry) => boolean = () => false): Resume {
+    const key = userKey(name);
+    const found = new Map<string, MessageEntry>();
+    const consider = (m: MessageEntry) => {
+      if (m.seq > at(cursor, m.origin) && visibleTo(m, key) && !exclude(m)) found.set(m.id, m);
+    };
+    this.#window.forEach(consider);
+    this.#pending.get(key)?.forEach(consider);
+    let gap = false;
+    for (const [origin, seq] of this.#evicted) if (seq > at(cursor, origin)) gap = true;
+    const missed = [...found.values()].sort(byTime);
+    let bytes = 0;
+    let from = missed.length;
+    while (from > 0 && missed.length - from < MAX_RESUME_MESSAGES && bytes + weight(missed[from - 1]!) <= MAX_RESUME_BYTES) bytes += weight(missed[--from]!);
+    if (from > 0) gap = true;
+    return { missed: missed.slice(from), gap };
+  }
+
+  /**
+   * A digest of everything replicas must agree on (the simulator compares
+   * them): accounts, histories, offline queues, the resume window.
+   */
+  digest(): string {
+    const parts: string[] = [];
+    for (const [k, u] of [...this.#users].sort(byKey)) parts.push(`u ${k} ${accountOf(u)} ${u.hash} ${u.updated}`);
+    for (const [k, list] of [...this.#displaced].sort(byKey)) parts.push(`d ${k} ${list.map(accountOf).sort().join(',')}`);
+    parts.push(`s ${this.#secret?.value ?? '-'}`);
+    parts.push(`b ${newest(this.#broadcasts, this.#historySize).map((m) => m.id).join(',')}`);
+    for (const [k, list] of [...this.#direct].sort(byKey)) parts.push(`m ${k} ${newest(list, this.#historySize).map((m) => m.id).join(',')}`);
+    for (const [k, q] of [...this.#pending].sort(byKey)) if (q.size > 0) parts.push(`p ${k} ${[...q.keys()].sort().join(',')}`);
+    parts.push(`w ${newest(this.#window, this.#resumeWindow).map((m) => m.id).join(',')}`);
+    return parts.join('\n');
   }
 
   #applyUser(e: UserEntry): void {
     const key = userKey(e.name);
     const cur = this.#users.get(key);
-    if (cur === undefined) return void this.#users.set(key, e);
-    if (e.created === cur.created) {
-      if (e.updated >= cur.updated) this.#users.set(key, e); // one account: the latest update wins
+    if (cur === undefined) {
+      if (this.#displaced.get(key)?.some((u) => accountOf(u) === accountOf(e))) return this.#updateDisplaced(key, e);
+      return void this.#users.set(key, e);
+    }
+    if (accountOf(e) === accountOf(cur)) {
+      if (newer(e, cur)) this.#users.set(key, e); // one account: the latest update wins
       return;
     }
-    // Two accounts, one name: the earlier registration wins (DESIGN §5); the other is remembered, to be told so.
-    const [winner, loser] = e.created < cur.created ? [e, cur] : [cur, e];
-    this.#users.set(key, winner);
-    const list = this.#displaced.get(key) ?? [];
-    if (!list.some((u) => u.created === loser.created)) list.push(loser);
-    this.#displaced.set(key, list.filter((u) => u.created !== winner.created));
+    // Two accounts, one name: the earlier registration wins (DESIGN §5); the other is displaced, and told so.
+    if (earlier(e, cur)) {
+      this.#users.set(key, e);
+      this.#displace(key, cur);
+    } else {
+      this.#displace(key, e);
+    }
   }
 
-  /** Accounts that lost `name` to an earlier registration elsewhere. */
-  displaced(name: string): readonly UserEntry[] {
-    return this.#displaced.get(userKey(name)) ?? [];
+  #displace(key: string, loser: UserEntry): void {
+    const list = this.#displaced.get(key) ?? [];
+    const same = list.findIndex((u) => accountOf(u) === accountOf(loser));
+    if (same === -1) {
+      list.push(loser);
+      this.#newlyDisplaced.push(loser);
+    } else if (newer(loser, list[same]!)) list[same] = loser;
+    this.#displaced.set(key, list);
+  }
+
+  #updateDisplaced(key: string, e: UserEntry): void {
+    const list = this.#displaced.get(key)!;
+    const i = list.findIndex((u) => accountOf(u) === accountOf(e));
+    if (newer(e, list[i]!)) list[i] = e;
   }
 
   #applyMessage(m: MessageEntry): void {
-    if (this.#messageIds.has(m.id)) return; // the same message, stored on both sides of a healed partition
-    this.#messageIds.add(m.id);
-    applied.set(m, ++appliedCount);
-    if (this.#messageIds.size > MAX_DEDUP_IDS) this.#messageIds.delete(this.#messageIds.values().next().value!);
-    this.#byClientId.set(dupKey(m.from, m.cid), m);
-    if (this.#byClientId.size > MAX_DEDUP_IDS) this.#byClientId.delete(this.#byClientId.keys().next().value!);
-    if (m.to.length === 0) {
-      pushBounded(this.#broadcasts, m, this.#historySize);
+    const known = this.#ids.get(m.id) ?? this.#oldIds.get(m.id);
+    if (known !== undefined) {
+      // The same message stored twice (a resend to a new coordinator, both sides of a partition): one entry
+      // represents it everywhere, the earliest by (ts, origin, seq); offline recipients of either are kept.
+      if (representsBefore(m, known)) this.#replace(known, m);
+      this.#queueFor(m, this.#ids.get(m.id) ?? this.#oldIds.get(m.id)!);
       return;
     }
-    const involved = new Set([userKey(m.from), ...m.to.map(userKey)]);
-    for (const key of involved) {
+    if (this.#ids.size >= DEDUP_GENERATION) {
+      this.#oldIds = this.#ids;
+      this.#ids = new Map();
+      this.#oldClientIds = this.#clientIds;
+      this.#clientIds = new Map();
+    }
+    this.#ids.set(m.id, m);
+    this.#clientIds.set(`${userKey(m.from)}\n${m.cid}`, m.id);
+    if (m.ts > this.#clock) this.#clock = m.ts;
+    const evict = (gone: MessageEntry) => {
+      if (gone.seq > at(this.#evicted, gone.origin)) this.#evicted.set(gone.origin, gone.seq);
+    };
+    if (this.#resumeWindow > 0) insertBounded(this.#window, m, keep(this.#resumeWindow), evict);
+    else evict(m);
+    if (m.to.length === 0) {
+      insertBounded(this.#broadcasts, m, keep(this.#historySize));
+      return;
+    }
+    for (const key of involved(m)) {
       let list = this.#direct.get(key);
       if (list === undefined) this.#direct.set(key, (list = []));
-      pushBounded(list, m, this.#historySize);
+      insertBounded(list, m, keep(this.#historySize));
     }
-    for (const name of m.pending) this.#queue(userKey(name), m);
+    this.#queueFor(m, m);
+  }
+
+  /** Queues `rep` (the message's representative) for the offline recipients `version` names, unless they had it. */
+  #queueFor(version: MessageEntry, rep: MessageEntry): void {
+    for (const name of version.pending) {
+      const key = userKey(name);
+      if (this.#collected.get(key)?.has(rep.id)) continue; // delivered already (its collect may have come first)
+      this.#queue(key, rep);
+    }
+  }
+
+  /** `m` represents its message from now on instead of `old`, wherever `old` was kept. */
+  #replace(old: MessageEntry, m: MessageEntry): void {
+    (this.#ids.has(old.id) ? this.#ids : this.#oldIds).set(m.id, m);
+    const swap = (list: MessageEntry[] | undefined, max: number) => {
+      if (list === undefined) return;
+      const i = list.indexOf(old);
+      if (i === -1) return;
+      list.splice(i, 1);
+      insertBounded(list, m, max);
+    };
+    swap(this.#window, keep(this.#resumeWindow));
+    if (m.to.length === 0) swap(this.#broadcasts, keep(this.#historySize));
+    else for (const key of involved(m)) swap(this.#direct.get(key), keep(this.#historySize));
+    for (const queue of this.#pending.values()) if (queue.get(m.id) === old) queue.set(m.id, m);
+  }
+
+  #applyCollect(e: CollectEntry): void {
+    const key = userKey(e.user);
+    const queue = this.#pending.get(key);
+    let collected = this.#collected.get(key);
+    if (collected === undefined) this.#collected.set(key, (collected = new Map()));
+    for (const id of e.upTo) {
+      queue?.delete(id);
+      collected.set(id, e.ts);
+    }
+    while (collected.size > MAX_COLLECTED_PER_USER) collected.delete(oldestKey(collected));
+    this.#collects.set(`${e.origin}#${e.seq}`, e);
+    if (this.#collects.size > 4 * MAX_COLLECTED_PER_USER) this.#pruneCollects();
+  }
+
+  /** Forgets collect entries none of whose ids is remembered any more. */
+  #pruneCollects(): void {
+    for (const [k, c] of this.#collects) {
+      const ids = this.#collected.get(userKey(c.user));
+      if (!c.upTo.some((id) => ids?.has(id))) this.#collects.delete(k);
+    }
   }
 
   #queue(key: string, m: MessageEntry): void {
     let queue = this.#pending.get(key);
     if (queue === undefined) this.#pending.set(key, (queue = new Map()));
+    if (!queue.has(m.id)) this.#queued.push({ user: key, message: m });
     queue.set(m.id, m);
-    if (queue.size > MAX_PENDING_PER_USER) queue.delete(queue.keys().next().value!);
+    if (queue.size > MAX_PENDING_PER_USER) {
+      let oldest: MessageEntry | undefined;
+      for (const x of queue.values()) if (oldest === undefined || byTime(x, oldest) < 0) oldest = x;
+      queue.delete(oldest!.id);
+    }
   }
 }
 
-function dupKey(from: string, cid: string): string {
-  return `${userKey(from)}\n${cid}`;
+/** Whether the user with name key `key` may see `m`: a broadcast, or a direct message they sent or received. */
+export function visibleTo(m: MessageEntry, key: string): boolean {
+  return m.to.length === 0 || userKey(m.from) === key || m.to.some((n) => userKey(n) === key);
 }
 
-/** Order of application (= log order on one coordinator): the tiebreak for messages stamped in the same millisecond. */
-const applied = new WeakMap<MessageEntry, number>();
-let appliedCount = 0;
-
-function byTime(a: MessageEntry, b: MessageEntry): number {
-  return a.ts - b.ts || (applied.get(a) ?? 0) - (applied.get(b) ?? 0);
+/** Messages in time order; ties (the same millisecond) by id, so every replica orders them alike. */
+export function byTime(a: MessageEntry, b: MessageEntry): number {
+  return a.ts - b.ts || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
-function pushBounded<T>(list: T[], item: T, max: number): void {
-  list.push(item);
-  if (list.length > max) list.splice(0, list.length - max);
+/** The users a direct message concerns: its sender and recipients, by name key. */
+function involved(m: MessageEntry): Set<string> {
+  return new Set([userKey(m.from), ...m.to.map(userKey)]);
+}
+
+/** Which of two copies of one message represents it: the earlier by (ts, origin, seq), on every replica alike. */
+function representsBefore(a: MessageEntry, b: MessageEntry): boolean {
+  return a.ts < b.ts || (a.ts === b.ts && (a.origin < b.origin || (a.origin === b.origin && a.seq < b.seq)));
+}
+
+function earlier(a: UserEntry, b: UserEntry): boolean {
+  return a.created < b.created || (a.created === b.created && accountOf(a) < accountOf(b));
+}
+
+function newer(a: UserEntry, b: UserEntry): boolean {
+  return a.updated > b.updated || (a.updated === b.updated && a.hash > b.hash);
+}
+
+function byKey<T>(a: [string, T], b: [string, T]): number {
+  return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
+}
+
+function weight(m: MessageEntry): number {
+  return m.text.length + 200;
+}
+
+function oldestKey(map: Map<string, number>): string {
+  let key = '';
+  let ts = Infinity;
+  for (const [k, v] of map) if (v < ts || (v === ts && k < key)) [key, ts] = [k, v];
+  return key;
+}
+
+/**
+ * How many a window keeps to show `n`: a message stored twice (two coordinators) is represented by its
+ * earlier copy, and swapping copies takes one out of a window; the spare below the shown part means the
+ * shown part is the same on every replica whatever the order copies came in.
+ */
+function keep(n: number): number {
+  return n === 0 ? 0 : n + Math.max(16, Math.ceil(n / 4));
+}
+
+/** The newest `n` of a time-ordered list. */
+function newest(list: readonly MessageEntry[], n: number): MessageEntry[] {
+  return list.length <= n ? [...list] : list.slice(list.length - n);
+}
+
+/** Inserts `m` into the time-ordered `list`, keeping its newest `max`; `evict` sees each one dropped. */
+function insertBounded(list: MessageEntry[], m: MessageEntry, max: number, evict?: (m: MessageEntry) => void): void {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (byTime(list[mid]!, m) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  list.splice(lo, 0, m);
+  if (list.length > max) for (const gone of list.splice(0, list.length - max)) evict?.(gone);
 }
 
 /** Merges two time-ordered lists into one, dropping an id that appears in both. */

@@ -4,23 +4,29 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { DataDir, DataDirError, writeFileAtomic } from '../store/data-dir.js';
-import { fetchStatus, type Status } from '../discovery/status.js';
-import { StandbyLink, type LinkEnd, type Succession } from '../replication/standby-link.js';
-import { DEFAULT_LIMITS } from '../protocol/limits.js';
-import { LogStore } from '../store/log-store.js';
-import { ChatState } from '../core/chat-state.js';
+import { CorruptDataError, LogStore } from '../store/log-store.js';
 import { CredentialStore } from '../store/credential-store.js';
-import { ReplicationHub } from '../replication/hub.js';
-import { Relay, type RelayOptions, type RoleInfo } from '../relay/server.js';
-import { nextStep, resolveCoordinators, shouldLead, type Probe } from '../core/election.js';
+import { readKnown, remember } from '../store/known-networks.js';
+import { NodeCore, type CoreEvent, type Effect } from '../core/node-core.js';
+import type { ChatState } from '../core/chat-state.js';
+import type { RoleInfo, RoleTiming } from '../core/role.js';
+import type { CoreTiming } from '../core/node-core.js';
+import { DEFAULT_LIMITS } from '../protocol/limits.js';
+import { ProtocolError } from '../protocol/errors.js';
+import { formatHostPort } from '../protocol/fields.js';
+import type { Entry, NewEntry } from '../protocol/entries.js';
+import { Relay, type RelayOptions } from '../relay/server.js';
+import type { CoreAccess } from '../relay/context.js';
+import { StandbyLink } from '../replication/standby-link.js';
+import { fetchStatus } from '../discovery/status.js';
 import type { Discovery } from '../discovery/discovery.js';
 
-const BROWSE_MS = 1_000; // start-up: look around this long before electing (DESIGN §4.2)
-const RETRY_MS = 100; // between start-up and failover probing rounds
-const REFUSED_RETRY_MS = 10_000; // after a coordinator refused this node, or this node refused it
-const WAIT_FOR_SUCCESSOR_MS = 4_000; // a live successor that has not taken over by then is skipped
-const MAINTAIN_MS = 2_000; // a coordinator looks for rival coordinators this often (healed partitions)
-const HANDOFF_GRACE_MS = 300; // a leaving coordinator lets its successor take over before closing
+/** The driver ticks the core this often: the resolution of every timeout in src/core/role.ts. */
+const TICK_MS = 50;
+/** A failed log is retried this often (a full disk that gets space back recovers with no restart). */
+const STORAGE_RETRY_MS = 1_000;
+/** Addresses worth asking are re-read this often (mDNS peers come and go). */
+const CANDIDATES_MS = 500;
 
 export interface NodeOptions extends Omit<RelayOptions, 'nodeId'> {
   dataDir: string;
@@ -34,6 +40,8 @@ export interface NodeOptions extends Omit<RelayOptions, 'nodeId'> {
   /** mDNS; absent in locked-down mode. */
   discovery?: Discovery;
   browseMs?: number;
+  /** Shorter timeouts, for tests. */
+  timing?: Partial<RoleTiming & CoreTiming>;
 }
 
 export interface NodeEvents {
@@ -41,37 +49,61 @@ export interface NodeEvents {
 }
 
 /**
- * One lanchat node (DESIGN §2, §4): a data directory, a replica of the log,
- * and a relay that serves chat when this node is the coordinator. Finds the
- * coordinator of its network, joins it as a standby, or — when there is none —
- * takes the role by the election rule; takes over when its predecessor dies.
+ * One lanchat node (DESIGN §2, §4): the driver of a `NodeCore`. It owns the
+ * data directory, the log store, the relay and the standby link, feeds the
+ * core what happens (ticks, answers, frames, writes done), and carries out
+ * what the core decides (writes, probes, frames, role changes).
  */
 export class Node extends EventEmitter<NodeEvents> {
   readonly relay: Relay;
   readonly store: LogStore;
-  readonly state: ChatState;
   readonly dataDir: DataDir;
-  readonly hub: ReplicationHub;
+  readonly core: NodeCore;
   readonly #credentials: CredentialStore;
   readonly #log: Logger;
   readonly #opts: NodeOptions;
-  #term: number;
-  #link: StandbyLink | undefined;
-  #maintain: NodeJS.Timeout | undefined;
+  #tick: NodeJS.Timeout | undefined;
+  #candidatesTimer: NodeJS.Timeout | undefined;
+  #storageTimer: NodeJS.Timeout | undefined;
+  #lastCandidates = '';
+  #link: { id: number; link: StandbyLink } | undefined;
+  /** Writes done in this turn of the event loop, handed to the core together (group commit). */
+  #written: number[] = [];
+  #termWrites: Promise<void> = Promise.resolve();
+  readonly #appends = new Map<number, { resolve: (e: Entry[]) => void; reject: (err: Error) => void }>();
+  #nextAppend = 1;
+  #stopped: (() => void) | undefined;
   #stopping: Promise<void> | undefined;
-  #lastSuccession: Succession | undefined;
+  #closed = false;
+  #lanAddress: string | undefined;
 
-  private constructor(parts: { dataDir: DataDir; store: LogStore; state: ChatState; credentials: CredentialStore; hub: ReplicationHub; relay: Relay; term: number }, options: NodeOptions, log: Logger) {
+  private constructor(parts: { dataDir: DataDir; store: LogStore; core: NodeCore }, options: NodeOptions, log: Logger) {
     super();
     this.dataDir = parts.dataDir;
     this.store = parts.store;
-    this.state = parts.state;
-    this.#credentials = parts.credentials;
-    this.hub = parts.hub;
-    this.relay = parts.relay;
-    this.#term = parts.term;
+    this.core = parts.core;
     this.#opts = options;
     this.#log = log;
+    this.#credentials = new CredentialStore({ append: (e) => this.append(e), state: this.core.state, log: log.child({ component: 'credentials' }) }, { cost: options.bcryptCost });
+    const core = this.core;
+    const access: CoreAccess = {
+      step: (ev) => this.#step(ev),
+      get state() {
+        return core.state;
+      },
+      get info() {
+        return core.info;
+      },
+      get position() {
+        return core.position;
+      },
+      sessionUser: (id) => core.sessionUser(id),
+      sessionsOf: (name) => core.sessionsOf(name),
+      get online() {
+        return core.online;
+      },
+    };
+    this.relay = new Relay({ core: access, credentials: this.#credentials, log: log.child({ component: 'relay' }) }, { ...options, nodeId: this.dataDir.nodeId });
   }
 
   /** Opens the data directory and log, starts serving, and settles a role. */
@@ -80,30 +112,42 @@ export class Node extends EventEmitter<NodeEvents> {
       throw describe(err, options.dataDir);
     });
     let store: LogStore | undefined;
+    let node: Node | undefined;
     try {
-      const state = new ChatState(options.limits?.historySize ?? DEFAULT_LIMITS.historySize);
-      let hub: ReplicationHub | undefined;
-      store = await LogStore.open(dataDir.logDir, log.child({ component: 'log' }), {
-        origin: dataDir.nodeId,
-        onDurable: (e) => {
-          state.apply(e);
-          hub?.stream(e);
+      const holder: { core?: NodeCore } = {};
+      store = await LogStore.open(dataDir.logDir, log.child({ component: 'log' }), { snapshot: () => holder.core!.snapshot() });
+      const network = options.network ?? 'default';
+      const known = await readKnown(dataDir.path, network);
+      const { snapshot, records } = store.loaded;
+      const origins = new Map<string, number>([...(snapshot?.vv ?? []), ...records.map((r) => [r.origin, 1] as [string, number])]);
+      const term = NodeCore.termFrom(await readTerm(dataDir.path, log), dataDir.nodeId, origins);
+      const alone = options.discovery === undefined && (options.join?.length ?? 0) === 0;
+      const core = new NodeCore(
+        {
+          self: { id: dataDir.nodeId, network, priority: options.priority ?? 0, eligible: options.eligible ?? true },
+          address: '127.0.0.1:0',
+          historySize: options.limits?.historySize ?? DEFAULT_LIMITS.historySize,
+          // Nobody to look for (no mDNS, no --join): decide at once, as a lone node always has.
+          timing: { ...(alone ? { browseMs: 0, browseMaxMs: 0 } : options.browseMs === undefined ? {} : { browseMs: options.browseMs }), ...options.timing },
+          newSecret: () => randomBytes(32).toString('base64'),
         },
-        retained: () => state.retained(),
-      });
-      const term = await readTerm(dataDir.path, dataDir.nodeId, store, log);
-      const node: { current?: Node } = {};
-      hub = new ReplicationHub({ store, state, log: log.child({ component: 'replication' }), term: () => node.current?.term ?? term });
-      const credentials = new CredentialStore({ store, state, log: log.child({ component: 'credentials' }) }, { cost: options.bcryptCost });
-      const relay = new Relay({ store, state, credentials, hub, log: log.child({ component: 'relay' }) }, { ...options, nodeId: dataDir.nodeId });
-      relay.setRole({ role: 'starting', term, coordinator: undefined, priority: options.priority ?? 0, eligible: options.eligible ?? true });
-      await relay.start();
-      node.current = new Node({ dataDir, store, state, credentials, hub, relay, term }, options, log);
-      await node.current.#settle();
-      return node.current;
+        { term, peers: known.peers, ...(known.succession ? { succession: known.succession } : {}) },
+        Date.now(),
+      );
+      holder.core = core;
+      const error = core.load(snapshot, records);
+      if (error !== undefined) throw new CorruptDataError(dataDir.logDir, error);
+      store.release();
+      node = new Node({ dataDir, store, core }, options, log);
+      await node.relay.start();
+      await node.#run();
+      return node;
     } catch (err) {
-      await store?.close();
-      await dataDir.close();
+      if (node) await node.stop().catch(() => undefined);
+      else {
+        await store?.close();
+        await dataDir.close();
+      }
       throw describe(err, options.dataDir);
     }
   }
@@ -113,295 +157,242 @@ export class Node extends EventEmitter<NodeEvents> {
   }
 
   get term(): number {
-    return this.#term;
+    return this.core.term;
   }
 
   get role(): RoleInfo {
-    return this.relay.role;
+    return this.core.info;
+  }
+
+  get state(): ChatState {
+    return this.core.state;
+  }
+
+  /** Used by the CLI to say which address is ours on the LAN (published in the succession list). */
+  setAdvertisedHost(host: string): void {
+    this.#lanAddress = host;
+    this.#step({ type: 'address', address: this.#ownAddress() });
+  }
+
+  /**
+   * Writes entries to the replicated log (a registration, a rehash); resolves
+   * once they are durable here and held by the successor. Rejects with a
+   * `ProtocolError` when this node cannot (not the coordinator, disk full).
+   */
+  append(entries: NewEntry[]): Promise<Entry[]> {
+    const ticket = this.#nextAppend++;
+    return new Promise((resolve, reject) => {
+      this.#appends.set(ticket, { resolve, reject });
+      this.#step({ type: 'append', ticket, entries, now: Date.now() });
+    });
   }
 
   /** Leaves: a coordinator hands off to its successor first (DESIGN §4.6). Idempotent. */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
-      clearInterval(this.#maintain);
-      this.#link?.stop();
-      if (this.role.role === 'coordinator' && this.hub.succession.length > 0) {
-        this.hub.off('change', this.#onHubChange); // standbys leaving now must not shorten the list we hand off
-        this.#publishSuccession(true);
-        await new Promise((r) => setTimeout(r, HANDOFF_GRACE_MS));
+      if (!this.#closed) {
+        const stopped = new Promise<void>((r) => (this.#stopped = r));
+        this.#step({ type: 'stop', now: Date.now() });
+        await stopped;
       }
-      this.hub.close();
-      await this.relay.stop();
-      await this.#opts.discovery?.stop();
-      await this.#credentials.close();
-      await this.store.close();
-      await this.dataDir.close();
+      await this.#close();
     })();
     return this.#stopping;
   }
 
-  // ---- start-up ----
+  // ---- the loop ----
 
-  /** Start-up (DESIGN §4.2): join the coordinator we find, or elect one. */
-  async #settle(): Promise<void> {
+  /** Starts discovery and the tick, and resolves once the node has a role. */
+  async #run(): Promise<void> {
     const d = this.#opts.discovery;
     if (d) {
-      d.advertise({ id: this.id, network: this.#network, port: this.relay.address.port });
+      d.advertise({ id: this.id, network: this.#opts.network ?? 'default', port: this.relay.address.port });
       d.browse();
     }
-    const started = Date.now();
-    const window = d || (this.#opts.join?.length ?? 0) > 0 ? (this.#opts.browseMs ?? BROWSE_MS) : 0;
-    for (;;) {
-      if (this.#stopping) return;
-      const statuses = await this.#probeAll(this.#candidates());
-      const coordinator = this.#bestCoordinator(statuses);
-      if (coordinator) return this.#becomeStandby(coordinator.address);
-      const pointed = statuses.find((s) => s.status.coordinator !== null && s.status.role !== 'coordinator');
-      if (pointed?.status.coordinator) {
-        const c = await fetchStatus(pointed.status.coordinator);
-        if (c?.role === 'coordinator' && c.network === this.#network) return this.#becomeStandby(pointed.status.coordinator);
-      }
-      if (Date.now() - started >= window && (this.#opts.eligible ?? true)) {
-        const rivals = statuses.filter((s) => s.status.role === 'starting' && s.status.eligible).map((s) => candidate(s.status));
-        if (shouldLead(this.#self(), rivals)) return this.#becomeCoordinator(Math.max(this.#term, ...statuses.map((s) => s.status.term)) + 1);
-      }
-      await sleep(RETRY_MS);
-    }
-  }
-
-  get #network(): string {
-    return this.#opts.network ?? 'default';
-  }
-
-  #self() {
-    return { id: this.id, priority: this.#opts.priority ?? 0, position: sumVv(this.store.versionVector) };
-  }
-
-  /** Addresses worth asking: `--join`, mDNS peers of our network, and the last succession list. */
-  #candidates(): string[] {
-    const out = new Set(this.#opts.join ?? []);
-    for (const p of this.#opts.discovery?.peers() ?? []) {
-      if (p.network === this.#network && p.id !== this.id) for (const a of p.addresses.slice(0, 2)) out.add(`${a}:${p.port}`);
-    }
-    const s = this.#lastSuccession;
-    if (s) for (const e of [s.coordinator, ...s.standbys]) if (e.id !== this.id) out.add(e.address);
-    return [...out];
-  }
-
-  async #probeAll(addresses: string[]): Promise<{ address: string; status: Status }[]> {
-    const answers = await Promise.all(addresses.map(async (address) => ({ address, status: await fetchStatus(address) })));
-    const seen = new Set<string>();
-    return answers.filter((a): a is { address: string; status: Status } => {
-      if (!a.status || a.status.network !== this.#network || a.status.id === this.id || seen.has(a.status.id)) return false;
-      seen.add(a.status.id);
-      return true;
+    this.#step({ type: 'address', address: this.#ownAddress() });
+    this.#refreshCandidates();
+    this.#candidatesTimer = setInterval(() => this.#refreshCandidates(), CANDIDATES_MS);
+    this.#candidatesTimer.unref();
+    this.#tick = setInterval(() => this.#step({ type: 'tick', now: Date.now() }), TICK_MS);
+    this.#tick.unref();
+    this.#step({ type: 'tick', now: Date.now() });
+    await new Promise<void>((resolve) => {
+      const settled = (r: RoleInfo) => r.role === 'coordinator' || r.coordinator !== undefined;
+      if (settled(this.role)) return resolve();
+      const onRole = (r: RoleInfo) => {
+        if (!settled(r)) return;
+        this.off('role', onRole);
+        resolve();
+      };
+      this.on('role', onRole);
     });
   }
 
-  #bestCoordinator(statuses: { address: string; status: Status }[]): { address: string; status: Status } | undefined {
-    const coords = statuses.filter((s) => s.status.role === 'coordinator');
-    if (coords.length === 0) return undefined;
-    return coords.reduce((a, b) => (resolveCoordinators({ ...candidate(a.status), term: a.status.term }, { ...candidate(b.status), term: b.status.term }).id === a.status.id ? a : b));
-  }
-
-  // ---- roles ----
-
-  async #becomeCoordinator(term: number): Promise<void> {
-    if (this.#stopping) return;
-    this.#link?.stop();
-    this.#link = undefined;
-    this.#term = term;
-    await writeFileAtomic(this.dataDir.path, 'term', `${term}\n`);
-    this.store.setOrigin(`${this.id}.${term}`); // a new origin per term: sequence numbers never collide after a crash
-    this.#setRole({ role: 'coordinator', term, coordinator: undefined, priority: this.#opts.priority ?? 0, eligible: true });
-    if (this.state.secret === undefined) {
-      await this.store.append([{ kind: 'secret', value: randomBytes(32).toString('base64'), created: Date.now() }]);
+  /** Addresses worth asking: `--join` and mDNS peers of our network (the core adds the remembered ones). */
+  #refreshCandidates(): void {
+    const out = new Set(this.#opts.join ?? []);
+    const network = this.#opts.network ?? 'default';
+    if (this.#opts.discovery) this.#opts.discovery.refresh();
+    for (const p of this.#opts.discovery?.peers() ?? []) {
+      if (p.network === network && p.id !== this.id) for (const a of p.addresses.slice(0, 2)) out.add(formatHostPort(a, p.port));
     }
-    this.hub.on('change', this.#onHubChange);
-    this.#publishSuccession(false);
-    this.#log.info({ term }, 'coordinator');
-    this.#maintain = setInterval(() => void this.#lookForRivals(), MAINTAIN_MS);
-    this.#maintain.unref();
+    const key = [...out].sort().join(' ');
+    if (key === this.#lastCandidates) return;
+    this.#lastCandidates = key;
+    this.#step({ type: 'candidates', addresses: [...out] });
   }
 
-  readonly #onHubChange = (): void => this.#publishSuccession(false);
+  #step(ev: CoreEvent): void {
+    if (this.#closed) return;
+    for (const e of this.core.step(ev)) this.#exec(e);
+  }
 
-  #publishSuccession(leaving: boolean): void {
-    if (this.role.role !== 'coordinator') return;
-    const me = { id: this.id, address: this.#ownAddress() };
-    const frame = {
-      type: 'succession' as const,
-      term: this.#term,
-      coordinator: me,
-      standbys: this.hub.succession.map((l) => ({ id: l.id, address: l.address })),
-      ...(leaving ? { leaving: true } : {}),
-    };
-    this.#lastSuccession = frame;
-    this.relay.publishSuccession(frame);
-    void this.#remember(frame);
+  #exec(e: Effect): void {
+    switch (e.type) {
+      case 'write':
+        this.store.write(e.records).then(
+          () => this.#done(e.ticket),
+          (err: Error) => this.#failed(e.ticket, err),
+        );
+        return;
+      case 'save-term': {
+        const term = e.term;
+        this.#termWrites = this.#termWrites
+          .then(() => writeFileAtomic(this.dataDir.path, 'term', `${term}\n`))
+          .then(
+            () => this.#step({ type: 'term-saved', term, now: Date.now() }),
+            (err: unknown) => this.#log.error({ err }, 'cannot save the term'),
+          );
+        return;
+      }
+      case 'probe': {
+        const { probe, addresses, timeoutMs } = e;
+        void Promise.all(addresses.map(async (address) => ({ address, status: await fetchStatus(address, timeoutMs) }))).then((answers) => this.#step({ type: 'probed', probe, answers, now: Date.now() }));
+        return;
+      }
+      case 'link-open':
+        return this.#openLink(e.link, e.address);
+      case 'link-close':
+        if (this.#link?.id === e.link) {
+          this.#link.link.stop();
+          this.#link = undefined;
+        }
+        return;
+      case 'link-send':
+        if (this.#link?.id === e.link) this.#link.link.send(e.frame);
+        return;
+      case 'send':
+        return this.relay.deliver(e.to, e.frame);
+      case 'close':
+        return this.relay.closeSession(e.session, e.code, e.reason);
+      case 'role':
+        this.relay.setRole(e.info);
+        this.emit('role', e.info);
+        return;
+      case 'succession':
+        this.relay.publishSuccession(e.frame);
+        remember(this.dataDir.path, this.#opts.network ?? 'default', e.frame, e.peers).catch((err: unknown) => this.#log.debug({ err }, 'could not remember the succession list'));
+        return;
+      case 'presence':
+        if (e.online) this.relay.emit('user:joined', e.user, this.relay.addressOf(e.session) ?? 'unknown');
+        else this.relay.emit('user:left', e.user);
+        return;
+      case 'stored':
+        this.relay.emit('message:stored', e.entry);
+        return;
+      case 'appended':
+        this.#appends.get(e.ticket)?.resolve(e.entries);
+        this.#appends.delete(e.ticket);
+        return;
+      case 'append-failed':
+        this.#appends.get(e.ticket)?.reject(new ProtocolError(e.code, e.code === 'storage_full' ? undefined : 'this node is not the coordinator now; try again'));
+        this.#appends.delete(e.ticket);
+        return;
+      case 'stopped':
+        this.#stopped?.();
+        if (this.#stopped === undefined) void this.stop();
+        return;
+      case 'log':
+        this.#log[e.level](e.data ?? {}, e.msg);
+        return;
+    }
+  }
+
+  #done(ticket: number): void {
+    if (this.#written.length === 0) queueMicrotask(() => this.#step({ type: 'written', tickets: this.#written.splice(0), now: Date.now() }));
+    this.#written.push(ticket);
+  }
+
+  #failed(ticket: number, err: Error): void {
+    this.#step({ type: 'write-failed', tickets: [ticket], reason: err.message, now: Date.now() });
+    if (this.#storageTimer !== undefined) return;
+    // Retry until the disk can be written again, then tell the core (no restart needed).
+    this.#storageTimer = setInterval(() => {
+      void this.store.recover().then((ok) => {
+        if (!ok || this.#storageTimer === undefined) return;
+        clearInterval(this.#storageTimer);
+        this.#storageTimer = undefined;
+        this.#step({ type: 'storage-ok', now: Date.now() });
+      });
+    }, STORAGE_RETRY_MS);
+    this.#storageTimer.unref();
+  }
+
+  #openLink(id: number, address: string): void {
+    this.#link?.link.stop();
+    const link = new StandbyLink(this.#log.child({ component: 'standby' }), {
+      address,
+      ...(this.#opts.networkPassword === undefined ? {} : { networkPassword: this.#opts.networkPassword }),
+      ...(this.#opts.nodePassword === undefined ? {} : { nodePassword: this.#opts.nodePassword }),
+    });
+    this.#link = { id, link };
+    link.on('ready', () => this.#step({ type: 'link-ready', link: id }));
+    link.on('frame', (frame) => this.#step({ type: 'link-frame', link: id, frame, now: Date.now() }));
+    link.on('end', (end) => {
+      if (this.#link?.link === link) this.#link = undefined;
+      this.#step({ type: 'link-end', link: id, end, now: Date.now() });
+    });
+    link.start();
   }
 
   /** The address standbys and clients use for us: the first LAN address, else the bound one. */
   #ownAddress(): string {
     const a = this.relay.address;
     const host = a.address === '0.0.0.0' || a.address === '::' ? (this.#lanAddress ?? '127.0.0.1') : a.address;
-    return `${host}:${a.port}`;
+    return formatHostPort(host, a.port);
   }
 
-  #lanAddress: string | undefined;
-
-  /** Used by the CLI to say which address is ours on the LAN. */
-  setAdvertisedHost(host: string): void {
-    this.#lanAddress = host;
-  }
-
-  #becomeStandby(address: string): void {
-    if (this.#stopping) return;
-    clearInterval(this.#maintain);
-    this.hub.off('change', this.#onHubChange);
-    const eligible = this.#opts.eligible ?? true;
-    // The relay redirects callers at once; the role is announced once the coordinator has welcomed us.
-    this.relay.setRole({ role: eligible ? 'standby' : 'observer', term: this.#term, coordinator: address, priority: this.#opts.priority ?? 0, eligible });
-    const link = new StandbyLink(
-      { store: this.store, state: this.state, log: this.#log.child({ component: 'standby' }) },
-      {
-        address,
-        nodeId: this.id,
-        network: this.#network,
-        port: this.relay.address.port,
-        priority: this.#opts.priority ?? 0,
-        eligible,
-        term: this.#term,
-        ...(this.#opts.networkPassword === undefined ? {} : { networkPassword: this.#opts.networkPassword }),
-        ...(this.#opts.nodePassword === undefined ? {} : { nodePassword: this.#opts.nodePassword }),
-      },
-    );
-    this.#link = link;
-    link.on('up', (term) => {
-      this.#term = Math.max(this.#term, term);
-      this.#setRole({ ...this.role, term: this.#term });
-      this.#log.info({ coordinator: address, term }, 'standby');
-    });
-    link.on('succession', (s) => {
-      this.#lastSuccession = s;
-      void this.#remember(s);
-    });
-    link.on('end', (end) => void this.#onLinkEnd(address, end));
-    link.start();
-  }
-
-  async #onLinkEnd(address: string, end: LinkEnd): Promise<void> {
-    if (this.#stopping) return;
-    this.#link = undefined;
-    if (end.kind === 'redirect' && end.coordinator) return this.#becomeStandby(end.coordinator);
-    if (end.kind === 'refused') this.#log.error({ coordinator: address, reason: end.reason }, `cannot stand by for the coordinator at ${address}; trying again in ${REFUSED_RETRY_MS / 1000} s`);
-    if (end.kind === 'lost' && end.succession) return this.#failover(end.succession, address);
-    this.#setRole({ ...this.role, role: 'starting', coordinator: undefined });
-    // A refusal (passwords) will not change by itself soon: do not hammer the coordinator or fill the log.
-    await sleep(end.kind === 'refused' ? REFUSED_RETRY_MS : RETRY_MS);
-    return this.#settle();
-  }
-
-  /** Failover (DESIGN §4.3): the first live entry of the succession list takes over; everyone else joins it. */
-  async #failover(succession: Succession, dead: string): Promise<void> {
-    this.#setRole({ ...this.role, role: 'starting', coordinator: undefined });
-    const list = succession.standbys;
-    const waitingSince = new Map<number, number>();
-    this.#log.warn({ dead, term: succession.term }, 'coordinator lost; following the succession list');
-    for (;;) {
-      if (this.#stopping) return;
-      const probes: Probe[] = await Promise.all(
-        list.map(async (e, i): Promise<Probe> => {
-          if (e.id === this.id) return { kind: 'self' };
-          const since = waitingSince.get(i);
-          if (since !== undefined && Date.now() - since > WAIT_FOR_SUCCESSOR_MS) return { kind: 'unreachable' };
-          const st = await fetchStatus(e.address);
-          if (!st || st.id !== e.id) return { kind: 'unreachable' };
-          if (st.role === 'coordinator') return { kind: 'coordinator', term: st.term };
-          return { kind: 'standby' };
-        }),
-      );
-      const step = nextStep(probes, succession.term);
-      if (step.act === 'lead') {
-        if (!(this.#opts.eligible ?? true)) return this.#settle();
-        return this.#becomeCoordinator(Math.max(this.#term, succession.term) + 1);
-      }
-      if (step.act === 'join') return this.#becomeStandby(list[step.index]!.address);
-      if (!waitingSince.has(step.index)) waitingSince.set(step.index, Date.now());
-      await sleep(RETRY_MS);
-    }
-  }
-
-  /** A coordinator checks that it is the only one (healed partitions, DESIGN §4.5). */
-  async #lookForRivals(): Promise<void> {
-    if (this.role.role !== 'coordinator' || this.#stopping) return;
-    this.#opts.discovery?.refresh();
-    const statuses = await this.#probeAll(this.#candidates());
-    const rival = this.#bestCoordinator(statuses);
-    if (!rival || this.role.role !== 'coordinator') return;
-    const me = { ...this.#self(), term: this.#term };
-    const winner = resolveCoordinators(me, { ...candidate(rival.status), term: rival.status.term });
-    if (winner.id === this.id) return; // the other one steps down and merges into us
-    this.#log.warn({ rival: rival.address, term: rival.status.term }, 'another coordinator outranks this one: stepping down and merging');
-    clearInterval(this.#maintain);
-    this.hub.off('change', this.#onHubChange);
-    this.#setRole({ role: 'standby', term: this.#term, coordinator: rival.address, priority: this.#opts.priority ?? 0, eligible: true });
-    this.hub.close();
-    this.#becomeStandby(rival.address);
-  }
-
-  #setRole(role: RoleInfo): void {
-    this.relay.setRole(role);
-    this.emit('role', role);
-  }
-
-  /** Remembers the network's coordinator and succession list, for when mDNS finds nothing (issue #4). */
-  async #remember(s: Succession): Promise<void> {
-    try {
-      await writeFileAtomic(this.dataDir.path, `known-${this.#network}.json`, JSON.stringify({ coordinator: s.coordinator, standbys: s.standbys, term: s.term }));
-    } catch (err) {
-      this.#log.debug({ err }, 'could not remember the succession list');
-    }
+  async #close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#tick);
+    clearInterval(this.#candidatesTimer);
+    clearInterval(this.#storageTimer);
+    this.#link?.link.stop();
+    for (const a of this.#appends.values()) a.reject(new ProtocolError('disconnected', 'the node is stopping'));
+    this.#appends.clear();
+    await this.relay.stop();
+    await this.#opts.discovery?.stop();
+    await this.#credentials.close();
+    await this.#termWrites;
+    await this.store.close();
+    await this.dataDir.close();
   }
 }
 
-function candidate(s: Status) {
-  return { id: s.id, priority: s.priority, position: s.position };
-}
-
-function sumVv(vv: ReadonlyMap<string, number>): number {
-  let n = 0;
-  for (const v of vv.values()) n += v;
-  return n;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms).unref());
-}
-
-/**
- * The last term this node coordinated in: the `term` file, and never less than
- * the terms its own entries in the log carry (origin `<id>.<term>`), so a lost
- * or damaged file cannot take the node back to an older term.
- */
-async function readTerm(dir: string, nodeId: string, store: LogStore, log: Logger): Promise<number> {
-  let fromLog = 0;
-  for (const origin of store.versionVector.keys()) {
-    const m = /^([0-9a-f]+)\.(\d+)$/.exec(origin);
-    if (m?.[1] === nodeId) fromLog = Math.max(fromLog, Number(m[2]));
-  }
+/** The saved term (`term` file); a damaged or missing one counts as 0 (the log's own origins say more, see `NodeCore.termFrom`). */
+async function readTerm(dir: string, log: Logger): Promise<number> {
   const file = join(dir, 'term');
   const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return undefined;
     throw err;
   });
-  if (text === undefined) return fromLog;
+  if (text === undefined) return 0;
   const n = Number(text.trim());
   if (!/^\d{1,15}\n?$/.test(text) || !Number.isSafeInteger(n)) {
-    log.warn({ file, fromLog }, `${file} is damaged; going on from the highest term in the log (${fromLog})`);
-    return fromLog;
+    log.warn({ file }, `${file} is damaged; going on from the highest term in the log`);
+    return 0;
   }
-  return Math.max(n, fromLog);
+  return n;
 }
 
 /** A raw fs error names no file: say which directory it concerns. */

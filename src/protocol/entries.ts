@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { Username } from './fields.js';
 
@@ -17,6 +18,11 @@ export const UserEntry = z.object({
   hash: z.string().min(1).max(100),
   created: z.number(),
   updated: z.number(),
+  /**
+   * The account's identity, random at registration and kept by its updates, so two registrations of one
+   * name (on both sides of a partition) stay two accounts. Absent from entries older than this field.
+   */
+  account: z.string().regex(/^[0-9a-f]{16}$/).optional(),
 });
 
 /** A chat message. `to` empty = everyone; `pending` = recipients offline when it was sent. */
@@ -64,6 +70,37 @@ export type SecretEntry = z.infer<typeof SecretEntry>;
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 /** An entry before the log has stamped its origin and sequence number. */
 export type NewEntry = DistributiveOmit<Entry, 'origin' | 'seq'>;
+
+/**
+ * A range of one origin's sequence numbers that a replica holds only in part: the entries of it that still
+ * matter were written before this record, the rest were compacted away by the replica it came from (DESIGN §5:
+ * a replica too far behind gets the state, not every old entry). On disk and in `peer:entries`.
+ */
+export const Cover = z.object({
+  kind: z.literal('cover'),
+  origin: z.string().min(1).max(64),
+  from: z.number().int().nonnegative(),
+  to: z.number().int().positive(),
+});
+export type Cover = z.infer<typeof Cover>;
+
+/** One record of the log on disk: an entry, or a cover. */
+export const LogRecord = z.discriminatedUnion('kind', [UserEntry, MessageEntry, CollectEntry, SecretEntry, Cover]);
+export type LogRecord = z.infer<typeof LogRecord>;
+
+/** The identity of an account: its `account` field, or (older entries) its registration time. */
+export function accountOf(u: Pick<UserEntry, 'account' | 'created'>): string {
+  return u.account ?? `t${u.created}`;
+}
+
+/**
+ * A message's id, derived from its sender and client id: a message resent to
+ * a new coordinator after a failover gets the same id, so every replica and
+ * every client recognises it (DESIGN §5: exactly-once).
+ */
+export function messageId(from: string, cid: string): string {
+  return createHash('sha256').update(`${from.toLowerCase()}\n${cid}`).digest('hex').slice(0, 32);
+}
 
 /** Key identifying an entry across all replicas. */
 export function entryKey(e: Pick<Entry, 'origin' | 'seq'>): string {

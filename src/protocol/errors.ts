@@ -26,6 +26,7 @@ export const ERROR_CODES = {
   recipient_offline: 'files are not kept for users who are offline',
   file_unreadable: 'the file cannot be read',
   file_failed: 'the file transfer failed',
+  storage_full: 'the coordinator cannot store messages now (its disk is full or failing); not sent',
   connection_failed: 'could not connect to the coordinator',
   disconnected: 'connection to the coordinator lost',
   internal: 'internal error',

@@ -16,3 +16,12 @@ export const HostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s/]{1,253}):\
 
 /** A version vector on the wire: [origin, highest seq] pairs. */
 export const VersionVector = z.array(z.tuple([z.string().min(1).max(64), z.number().int().nonnegative()])).max(10_000);
+
+/** A network's name as nodes announce it (`--network`, mDNS TXT `net`, `peer:hello`, `/status`). */
+export const NetworkName = z.string().max(32);
+
+/** `host:port`, with an IPv6 host in brackets: the one way addresses are written. */
+export function formatHostPort(host: string, port: number): string {
+  const h = host.replace(/^::ffff:/, '');
+  return `${h.includes(':') ? `[${h}]` : h}:${port}`;
+}

@@ -2,13 +2,15 @@ import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { DEFAULT_LIMITS, type Limits, PROTOCOL_VERSION } from './limits.js';
 import { ERROR_CODES, type ErrorCode } from './errors.js';
-import { ClientMessageId, HostPort, NodeId, Username, VersionVector } from './fields.js';
-import { Entry } from './entries.js';
+import { ClientMessageId, HostPort, NetworkName, NodeId, Username, VersionVector } from './fields.js';
+import { Cover, Entry } from './entries.js';
 
 export { ClientMessageId, Username } from './fields.js';
 
 /** Entries per `peer:entries` frame: keeps replication frames well under the 1 MiB hard limit. */
 export const MAX_ENTRIES_PER_FRAME = 200;
+/** Install ranges per `peer:entries` frame (one per origin at most). */
+const MAX_COVERS_PER_FRAME = 1_000;
 
 /** A transfer's stream number: the 4-byte prefix of its binary frames. */
 export const StreamId = z.number().int().min(1).max(0xffff_ffff);
@@ -33,13 +35,16 @@ export function clientMessageSchema(limits: Limits = DEFAULT_LIMITS) {
       text: z.string().min(1).max(limits.maxTextChars),
     }),
     z.strictObject({ type: z.literal('presence:get') }),
-    /** Session resume after a failover: no password, no bcrypt (DESIGN §5). */
-    z.strictObject({ type: z.literal('auth:resume'), user: Username, token: z.string().min(1).max(512) }),
+    /**
+     * Session resume after a failover: no password, no bcrypt (DESIGN §5). `cursor`: what the session has
+     * seen (the version vector of `history:end`, raised by each message's `at`); it gets everything after it.
+     */
+    z.strictObject({ type: z.literal('auth:resume'), user: Username, token: z.string().min(1).max(512), cursor: VersionVector.optional() }),
     /** A node joining the coordinator as a standby (or, not eligible, as an observer). */
     z.strictObject({
       type: z.literal('peer:hello'),
       id: NodeId,
-      network: z.string().max(32),
+      network: NetworkName,
       port: z.number().int().min(1).max(65535),
       priority: z.number().int().min(-1000).max(1000),
       eligible: z.boolean(),
@@ -50,8 +55,8 @@ export function clientMessageSchema(limits: Limits = DEFAULT_LIMITS) {
       /** A fresh random challenge: the coordinator proves in `peer:welcome` that it knows the node password too. */
       nonce: z.string().regex(/^[0-9a-f]{32}$/).optional(),
     }),
-    /** Entries the coordinator lacks (a standby's side of the catch-up exchange). */
-    z.strictObject({ type: z.literal('peer:entries'), entries: z.array(Entry).max(MAX_ENTRIES_PER_FRAME) }),
+    /** Entries the coordinator lacks (a standby's side of the catch-up exchange); covers end install ranges. */
+    z.strictObject({ type: z.literal('peer:entries'), entries: z.array(Entry).max(MAX_ENTRIES_PER_FRAME), covers: z.array(Cover).max(MAX_COVERS_PER_FRAME).optional() }),
     /** What the standby holds durably now. */
     z.strictObject({ type: z.literal('peer:ack'), vv: VersionVector }),
     // ---- file transfer (issue #6; README "Files") ----
@@ -101,6 +106,8 @@ export const ChatMessage = z.object({
   ts: z.number(),
   /** Set on messages replayed at login (history and offline delivery). */
   replay: z.boolean().optional(),
+  /** Its place in the log, `[origin, seq]`: a client raises its resume cursor with it. */
+  at: z.tuple([z.string().min(1).max(64), z.number().int().positive()]).optional(),
 });
 export type ChatMessage = z.infer<typeof ChatMessage>;
 
@@ -134,9 +141,15 @@ export const ServerMessage = z.discriminatedUnion('type', [
     /** HMAC-SHA256 of the standby's nonce under the node password (see nodeProof). */
     proof: z.string().regex(/^[0-9a-f]{64}$/).optional(),
   }),
-  z.object({ type: z.literal('peer:entries'), entries: z.array(Entry).max(MAX_ENTRIES_PER_FRAME) }),
+  z.object({ type: z.literal('peer:entries'), entries: z.array(Entry).max(MAX_ENTRIES_PER_FRAME), covers: z.array(Cover).max(MAX_COVERS_PER_FRAME).optional() }),
+  /** Below this, every replica of the network holds everything: a standby may compact up to it. */
+  z.object({ type: z.literal('peer:floor'), vv: VersionVector }),
   ChatMessage,
-  z.object({ type: z.literal('history:end'), count: z.number().int() }),
+  /**
+   * The login replay is over. `cursor`: what the session has now seen, to resume from; `gap`: messages it
+   * may not have seen are no longer kept (it got the newest).
+   */
+  z.object({ type: z.literal('history:end'), count: z.number().int(), cursor: VersionVector.optional(), gap: z.boolean().optional() }),
   z.object({ type: z.literal('chat:ack'), id: ClientMessageId, messageId: z.string(), ts: z.number() }),
   /** The full online list: at login and on `presence:get`. */
   z.object({ type: z.literal('presence'), online: z.array(Username) }),

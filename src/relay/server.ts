@@ -1,34 +1,31 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import type { Logger } from 'pino';
-import { DEFAULT_LIMITS, FILE_CHUNK_BYTES, FILE_HEADER_BYTES, FILE_WINDOW_BYTES, HARD_MAX_PAYLOAD, type Limits } from '../protocol/limits.js';
+import { DEFAULT_LIMITS, FILE_CHUNK_BYTES, FILE_HEADER_BYTES, FILE_WINDOW_BYTES, HARD_MAX_PAYLOAD, PROTOCOL_VERSION, type Limits } from '../protocol/limits.js';
 import { ERROR_CODES, ProtocolError, type ErrorCode } from '../protocol/errors.js';
-import {
-  clientMessageSchema,
-  errorFrame,
-  nodeProof,
-  parseClientFrame,
-  userKey,
-  welcome,
-  type ClientMessage,
-  type ServerMessage,
-} from '../protocol/messages.js';
-import type { MessageEntry, UserEntry } from '../protocol/entries.js';
-import type { LogStore } from '../store/log-store.js';
-import type { ChatState } from '../core/chat-state.js';
-import type { CredentialStore } from '../store/credential-store.js';
-import type { ReplicationHub, StandbyLink } from '../replication/hub.js';
-import { issueToken, verifyToken } from '../store/session-token.js';
+import { clientMessageSchema, errorFrame, nodeProof, parseClientFrame, welcome, type ServerMessage } from '../protocol/messages.js';
+import { formatHostPort } from '../protocol/fields.js';
+import type { MessageEntry } from '../protocol/entries.js';
+import type { Status } from '../protocol/status.js';
+import type { RoleInfo, Succession } from '../core/role.js';
 import { RateLimiter } from '../core/rate-limiter.js';
 import { AddressQuota } from '../core/address-quota.js';
-import { Transfers, type Outcome, type Transfer } from '../core/transfers.js';
-import { formatBytes } from '../protocol/units.js';
+import { Transfers } from '../core/transfers.js';
+import type { CredentialStore } from '../store/credential-store.js';
+import type { CoreAccess, Handler, RelayContext } from './context.js';
+import type { Session } from './session.js';
+import { HANDLERS } from './dispatch.js';
+import { digest } from './handlers/auth.js';
+import { checkTransfers, fileData, leaveTransfers } from './handlers/files.js';
 
-const HEARTBEAT_MS = 1_000; // ping period (DESIGN §6)
-const DEAD_AFTER_MS = 3_000; // 3 missed pongs: the client is gone (DESIGN §4)
+export type { Role } from '../protocol/status.js';
+export type { RoleInfo } from '../core/role.js';
+
+const HEARTBEAT_MS = 500; // ping period for clients: a client suspects its coordinator after 1 s of silence (DESIGN §4.4)
+const PEER_HEARTBEAT_MS = 200; // and for standbys, which presume it dead after 1 s (5 missed)
+const DEAD_AFTER_MS = 3_000; // a session silent this long is gone (DESIGN §4)
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024; // a slower consumer is cut off, never buffered without bound (DESIGN §6)
 const MAX_CONNECTIONS = 10_000; // sockets at once; beyond this new ones get HTTP 503
 const LOGIN_TIMEOUT_MS = 30_000; // a connection that has not logged in by then is closed (idle sockets cost memory)
@@ -40,28 +37,15 @@ const MAX_QUEUED_BYTES = 1024 * 1024; // …and their bytes, so a pending login 
 const STRIKES = { capacity: 20, refillPerSecond: 1 }; // bad frames or over-rate sends before disconnection
 const LOGIN_FAILURES_PER_USER = { capacity: 5, refillPerSecond: 1 / 12 }; // 5 at once, then 5 a minute
 const LOGIN_FAILURES_PER_ADDRESS = { capacity: 20, refillPerSecond: 1 / 3 }; // 20 at once, then 20 a minute
+/** Close code for a session dropped as silent: a standby that hears it (after a freeze) rejoins rather than taking over. */
+export const SILENT_CLOSE = 4003;
 
 /** Collaborators, injected so tests can swap them (STYLE: construction). */
 export interface RelayDeps {
-  store: LogStore;
-  state: ChatState;
+  core: CoreAccess;
   credentials: CredentialStore;
-  hub: ReplicationHub;
   log: Logger;
   now?: () => number;
-}
-
-/** A node's role (DESIGN §2); only a coordinator serves chat sessions. */
-export type Role = 'starting' | 'standby' | 'coordinator' | 'observer';
-
-/** What `/status` answers and what `redirect` tells a caller. */
-export interface RoleInfo {
-  role: Role;
-  term: number;
-  /** The coordinator's `host:port`, when known (ours, when we are it). */
-  coordinator: string | undefined;
-  priority: number;
-  eligible: boolean;
 }
 
 export interface RelayOptions {
@@ -91,31 +75,6 @@ export interface RelayOptions {
   maxBufferedBytes?: number;
 }
 
-interface Session {
-  readonly id: number;
-  readonly ws: WebSocket;
-  readonly address: string;
-  networkOk: boolean;
-  user: UserEntry | undefined;
-  lastPong: number;
-  readonly connectedAt: number;
-  /** A handler is awaiting (bcrypt, fsync): later frames wait in `queue`. */
-  busy: boolean;
-  readonly queue: { buf: Buffer; isBinary: boolean }[];
-  queuedBytes: number;
-  /** Set once the session said `peer:hello`: it is a node, not a chat client. */
-  peer: StandbyLink | undefined;
-  /** Gives back the connection's place in its address's quota of not-yet-logged-in connections. Idempotent. */
-  readonly admitted: () => void;
-}
-
-type Msg<K extends ClientMessage['type']> = Extract<ClientMessage, { type: K }>;
-interface Handler<K extends ClientMessage['type']> {
-  /** What the session must have done first: nothing, passed the network password, logged in, or said `peer:hello`. */
-  needs: 'nothing' | 'network' | 'login' | 'peer';
-  run(s: Session, msg: Msg<K>): void | Promise<void>;
-}
-
 /** Relay events, for the CLI's one-line-per-event output and for tests. */
 export interface RelayEvents {
   'user:joined': [name: string, address: string];
@@ -137,36 +96,30 @@ export class ListenError extends Error {
 }
 
 /**
- * The coordinator's relay (DESIGN §6): a `ws` server in noServer mode behind
- * an HTTP server that also answers `GET /status`. Validates every frame
- * before dispatch, routes messages to exactly their recipients, and
- * acknowledges (and delivers) a message only once it is durable.
+ * The node's relay (DESIGN §6): a `ws` server in noServer mode behind an HTTP
+ * server that also answers `GET /status`. It admits connections, validates
+ * every frame before dispatch through one handler table, checks passwords
+ * and rates, relays files, and hands logins, sends and replication frames to
+ * the core, whose answers it writes out (`deliver`, `closeSession`, `setRole`).
  */
 export class Relay extends EventEmitter<RelayEvents> {
   readonly #deps: RelayDeps;
   readonly #opts: Required<Omit<RelayOptions, 'networkPassword' | 'nodePassword' | 'limits'>> & { limits: Limits };
-  readonly #networkPasswordDigest: Buffer | undefined;
-  readonly #nodePassword: string | undefined;
   readonly #schema: ReturnType<typeof clientMessageSchema>;
-  readonly #sessions = new Set<Session>();
-  readonly #byUser = new Map<string, Set<Session>>();
-  readonly #inflight = new Map<string, Promise<MessageEntry>>();
+  readonly #sessions = new Map<number, Session>();
   readonly #strikes: RateLimiter;
-  readonly #sendRate: RateLimiter;
-  readonly #loginByUser: RateLimiter;
-  readonly #loginByAddress: RateLimiter;
-  readonly #transfers: Transfers<Session>;
+  readonly #ctx: RelayContext;
   /** Connections not logged in yet, per address; the callback gives a connection's place back. */
   readonly #pending: AddressQuota;
   readonly #admissions = new WeakMap<Socket, () => void>();
   #http: Server | undefined;
   #wss: WebSocketServer | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #peerTimer: NodeJS.Timeout | undefined;
   #nextSessionId = 1;
   #stopping: Promise<void> | undefined;
-  #role: RoleInfo = { role: 'coordinator', term: 1, coordinator: undefined, priority: 0, eligible: true };
-  /** Settles when every message accepted so far has been delivered (or failed). */
-  #deliveryTail: Promise<void> = Promise.resolve();
+  #role: RoleInfo = { role: 'starting', term: 0, coordinator: undefined, priority: 0, eligible: true };
+  readonly #networkPasswordRequired: boolean;
   /** The last succession frame, sent to every new session. */
   #succession: string | undefined;
 
@@ -191,20 +144,33 @@ export class Relay extends EventEmitter<RelayEvents> {
     };
     this.#opts.limits.maxMessageRate = this.#opts.maxMessageRate;
     if (this.#opts.limits.maxFrameBytes > HARD_MAX_PAYLOAD) throw new TypeError(`maxFrameBytes may not exceed ${HARD_MAX_PAYLOAD}`);
-    this.#networkPasswordDigest = options.networkPassword ? digest(options.networkPassword) : undefined;
-    this.#nodePassword = options.nodePassword || undefined;
     this.#schema = clientMessageSchema(this.#opts.limits);
     const rate = this.#opts.maxMessageRate;
     this.#strikes = new RateLimiter(STRIKES, now);
-    this.#sendRate = new RateLimiter({ capacity: rate * 2, refillPerSecond: rate }, now);
-    this.#loginByUser = new RateLimiter(LOGIN_FAILURES_PER_USER, now);
-    this.#loginByAddress = new RateLimiter(LOGIN_FAILURES_PER_ADDRESS, now);
-    this.#transfers = new Transfers({ now });
     this.#pending = new AddressQuota(this.#opts.maxPendingPerAddress);
-    // Messages merged in from a standby reach the recipients online now; the sender's resend will only be acked.
-    deps.hub.on('merged', (entries) => {
-      for (const e of entries) if (e.kind === 'message') this.#deliver(e);
-    });
+    const networkPasswordDigest = options.networkPassword ? digest(options.networkPassword) : undefined;
+    this.#networkPasswordRequired = networkPasswordDigest !== undefined;
+    this.#ctx = {
+      core: deps.core,
+      credentials: deps.credentials,
+      log: deps.log,
+      limits: this.#opts.limits,
+      network: this.#opts.network,
+      nodeId: this.#opts.nodeId,
+      nodePassword: options.nodePassword || undefined,
+      networkPasswordDigest,
+      sendRate: new RateLimiter({ capacity: rate * 2, refillPerSecond: rate }, now),
+      loginByUser: new RateLimiter(LOGIN_FAILURES_PER_USER, now),
+      loginByAddress: new RateLimiter(LOGIN_FAILURES_PER_ADDRESS, now),
+      transfers: new Transfers({ now }),
+      now,
+      session: (id) => this.#sessions.get(id),
+      send: (s, msg, checked) => this.#send(s, msg, checked),
+      sendRaw: (s, frame, checked) => this.#sendRaw(s, frame, checked),
+      reject: (s, code, message, ref) => this.#reject(s, code, message, ref),
+      strike: (s) => this.#strike(s),
+      emitEvent: (name, user, address) => this.emit(name, user, address),
+    };
   }
 
   /** The bound address, once started. */
@@ -216,9 +182,12 @@ export class Relay extends EventEmitter<RelayEvents> {
 
   /** Names of users with at least one live session, sorted. */
   get online(): string[] {
-    return [...this.#byUser.values()]
-      .map((set) => set.values().next().value!.user!.name)
-      .sort((a, b) => a.localeCompare(b));
+    return this.#deps.core.online;
+  }
+
+  /** This node's role, as `/status` and redirects report it. */
+  get role(): RoleInfo {
+    return this.#role;
   }
 
   /** Binds and starts serving. Throws `ListenError` when the port is taken. Idempotent. */
@@ -254,29 +223,83 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.#wss = wss;
     this.#timer = setInterval(() => this.#heartbeat(), this.#opts.heartbeatMs);
     this.#timer.unref();
+    this.#peerTimer = setInterval(() => this.#pingPeers(), Math.min(PEER_HEARTBEAT_MS, this.#opts.heartbeatMs));
+    this.#peerTimer.unref();
   }
 
   /** Closes every session (1001) and the server. Idempotent. */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       clearInterval(this.#timer);
-      for (const s of this.#sessions) s.ws.close(1001, 'server shutting down');
+      clearInterval(this.#peerTimer);
+      for (const s of this.#sessions.values()) s.ws.close(1001, 'server shutting down');
       const http = this.#http;
       if (http) {
         await new Promise<void>((resolve) => {
           http.close(() => resolve());
           setTimeout(() => {
-            for (const s of this.#sessions) s.ws.terminate();
+            for (const s of this.#sessions.values()) s.ws.terminate();
             http.closeAllConnections();
           }, 500).unref();
         });
       }
       this.#wss?.close();
-      // Let acknowledgements already being written finish, so nothing stored is left unacked by our choice.
-      await Promise.allSettled(this.#inflight.values());
     })();
     return this.#stopping;
   }
+
+  // ---- what the core says to do ----
+
+  /** One frame to these sessions, serialised once. */
+  deliver(to: readonly number[], frame: ServerMessage): void {
+    if (frame.type === 'peer:welcome') {
+      // With a node password, the coordinator proves it knows it (HMAC of the standby's nonce): per session.
+      for (const id of to) {
+        const s = this.#sessions.get(id);
+        const nonce = s?.peer?.nonce;
+        const proof = this.#ctx.nodePassword !== undefined && nonce !== undefined ? nodeProof(this.#ctx.nodePassword, nonce) : undefined;
+        if (s) this.#send(s, proof === undefined ? frame : { ...frame, proof });
+      }
+      return;
+    }
+    // The login replay (history:end closes it) is bounded, and goes out whole however slowly the client reads.
+    const checked = !(frame.type === 'chat:message' && frame.replay === true) && frame.type !== 'history:end' && frame.type !== 'auth:ok';
+    const text = JSON.stringify(frame);
+    for (const id of to) {
+      const s = this.#sessions.get(id);
+      if (s) this.#sendRaw(s, text, checked);
+    }
+  }
+
+  /** Closes a session the core is done with (an account that lost its name, a replaced standby link…). */
+  closeSession(id: number, code: number, reason: string): void {
+    this.#sessions.get(id)?.ws.close(code, reason);
+  }
+
+  /**
+   * Changes role. Leaving the coordinator role sends every session (clients
+   * and standbys) a redirect to `role.coordinator` and closes it (4001).
+   */
+  setRole(role: RoleInfo): void {
+    const was = this.#role.role;
+    this.#role = role;
+    if (was === 'coordinator' && role.role !== 'coordinator') {
+      const frame = JSON.stringify({ type: 'redirect', coordinator: role.coordinator ?? null, term: role.term } satisfies ServerMessage);
+      for (const s of this.#sessions.values()) {
+        this.#sendRaw(s, frame, false);
+        s.ws.close(4001, 'not the coordinator any more');
+      }
+      this.#succession = undefined;
+    }
+  }
+
+  /** Sends the succession list to every session (clients and standbys) now and to every later one. */
+  publishSuccession(frame: Succession): void {
+    this.#succession = JSON.stringify({ type: 'succession', ...frame } satisfies ServerMessage);
+    for (const s of this.#sessions.values()) if (s.user !== undefined || s.peer !== undefined) this.#sendRaw(s, this.#succession);
+  }
+
+  // ---- connections ----
 
   /**
    * Counts a new TCP connection against its address's quota of connections
@@ -306,7 +329,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     if (req.socket.writableEnded) return void req.socket.destroy(); // refused at accept (see #admit)
     if (req.method === 'GET' && req.url === '/status') {
       const { role, term, priority, eligible } = this.#role;
-      const body = JSON.stringify({
+      const body: Status = {
         id: this.#opts.nodeId,
         network: this.#opts.network,
         role,
@@ -314,53 +337,24 @@ export class Relay extends EventEmitter<RelayEvents> {
         coordinator: this.#coordinatorFor(req.socket.localAddress) ?? null,
         priority,
         eligible,
-        position: sumVv(this.#deps.store.versionVector),
-        protocol: 1,
-      });
-      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(body);
+        position: this.#deps.core.position,
+        protocol: PROTOCOL_VERSION,
+      };
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body));
       return;
     }
     res.writeHead(404, { 'content-type': 'text/plain' }).end('lanchat relay: connect with a WebSocket, or GET /status\n');
   }
 
-  /** This node's role, as `/status` and redirects report it. */
-  get role(): RoleInfo {
-    return this.#role;
-  }
-
-  /**
-   * Changes role. Leaving the coordinator role sends every session (clients
-   * and standbys) a redirect to `role.coordinator` and closes it (4001).
-   */
-  setRole(role: RoleInfo): void {
-    const was = this.#role.role;
-    this.#role = role;
-    if (was === 'coordinator' && role.role !== 'coordinator') {
-      const frame = JSON.stringify({ type: 'redirect', coordinator: role.coordinator ?? null, term: role.term } satisfies ServerMessage);
-      for (const s of this.#sessions) {
-        this.#sendRaw(s, frame, false);
-        s.ws.close(4001, 'not the coordinator any more');
-      }
-      this.#succession = undefined;
-    }
-  }
-
-  /** Sends the succession list to every session (clients and standbys) now and to every later one. */
-  publishSuccession(frame: ServerMessage & { type: 'succession' }): void {
-    this.#succession = JSON.stringify(frame);
-    for (const s of this.#sessions) if (s.user !== undefined || s.peer !== undefined) this.#sendRaw(s, this.#succession);
-  }
-
   /** Our coordinator address as seen from a socket's local address (reachable by that caller). */
   #coordinatorFor(localAddress: string | undefined): string | undefined {
     if (this.#role.role !== 'coordinator') return this.#role.coordinator;
-    const host = localAddress?.replace(/^::ffff:/, '') ?? this.address.address;
-    return `${host.includes(':') ? `[${host}]` : host}:${this.address.port}`;
+    return formatHostPort(localAddress ?? this.address.address, this.address.port);
   }
 
   #onConnection(ws: WebSocket, req: IncomingMessage): void {
     if (this.#role.role !== 'coordinator') {
-      // Only the coordinator serves sessions; tell the caller where it is (DESIGN §3).
+      // Only the coordinator serves sessions; tell the caller where it is (DESIGN §3). Null: it is starting.
       ws.send(JSON.stringify({ type: 'redirect', coordinator: this.#role.coordinator ?? null, term: this.#role.term } satisfies ServerMessage));
       ws.close(4001, 'not the coordinator');
       return;
@@ -370,23 +364,23 @@ export class Relay extends EventEmitter<RelayEvents> {
       id: this.#nextSessionId++,
       ws,
       address: req.socket.remoteAddress ?? 'unknown',
-      networkOk: this.#networkPasswordDigest === undefined,
+      networkOk: !this.#networkPasswordRequired,
       user: undefined,
+      peer: undefined,
       lastPong: now(),
       connectedAt: now(),
       busy: false,
       queue: [],
       queuedBytes: 0,
-      peer: undefined,
       admitted: this.#admissions.get(req.socket) ?? (() => undefined),
     };
-    this.#sessions.add(s);
+    this.#sessions.set(s.id, s);
     ws.on('pong', () => (s.lastPong = now()));
     ws.on('message', (data, isBinary) => this.#onFrame(s, data, isBinary));
     ws.on('error', (err) => this.#deps.log.debug({ err, session: s.id }, 'socket error'));
     ws.on('close', () => this.#onClose(s));
     const { network, nodeId, limits } = this.#opts;
-    this.#send(s, welcome(network, nodeId, this.#networkPasswordDigest !== undefined, limits));
+    this.#send(s, welcome(network, nodeId, this.#networkPasswordRequired, limits));
   }
 
   #onFrame(s: Session, data: RawData, isBinary: boolean): void {
@@ -412,7 +406,7 @@ export class Relay extends EventEmitter<RelayEvents> {
   /**
    * Handles a session's frames in order. Synchronous handlers run inline (a
    * pipelined burst is handled in the tick it arrives); while an asynchronous
-   * one (bcrypt, fsync) is pending, later frames wait in the session's queue.
+   * one (bcrypt) is pending, later frames wait in the session's queue.
    */
   async #process(s: Session, buf: Buffer, isBinary: boolean): Promise<void> {
     let next: { buf: Buffer; isBinary: boolean } | undefined = { buf, isBinary };
@@ -445,7 +439,7 @@ export class Relay extends EventEmitter<RelayEvents> {
   }
 
   #dispatch(s: Session, buf: Buffer, isBinary: boolean): Promise<void> | void {
-    if (isBinary) return s.user === undefined ? this.#reject(s, 'bad_frame') : this.#fileData(s, buf);
+    if (isBinary) return s.user === undefined ? this.#reject(s, 'bad_frame') : fileData(this.#ctx, s, buf);
     const parsed = parseClientFrame(buf.toString('utf8'), this.#schema);
     if (!s.networkOk && !(parsed.ok && parsed.value.type === 'network:auth')) {
       // The network password comes before anything else (issue #3): no second chance on this connection.
@@ -459,7 +453,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     if (handler.needs === 'login' && s.user === undefined) return this.#reject(s, 'not_authenticated');
     if (handler.needs === 'network' && (s.user !== undefined || s.peer !== undefined)) return this.#reject(s, 'already_authenticated');
     if (handler.needs === 'peer' && s.peer === undefined) return this.#reject(s, 'not_authenticated', 'say peer:hello first');
-    return handler.run.call(this, s, msg as never);
+    return handler.run(this.#ctx, s, msg as never);
   }
 
   /** Answers bad input with an error and counts a strike; too many strikes close the connection (1008). */
@@ -476,394 +470,38 @@ export class Relay extends EventEmitter<RelayEvents> {
     }
   }
 
-  // ---- handlers (bound to the relay through HANDLERS below) ----
-
-  networkAuth(s: Session, msg: Msg<'network:auth'>): void {
-    if (s.networkOk) return this.#send(s, { type: 'network:ok' });
-    if (!this.#passwordOk(s, `a:${s.address}`, msg.password, this.#networkPasswordDigest!, 'network_password')) return;
-    s.networkOk = true;
-    this.#send(s, { type: 'network:ok' });
-  }
-
-  /**
-   * Checks a shared password (network or node), rate-limited per address in `bucket`: a failure costs a token
-   * (taken before the check, so concurrent guesses cannot slip past), a success gives it back. On failure the
-   * session is told `code` (or `rate_limited`) and closed.
-   */
-  #passwordOk(s: Session, bucket: string, given: string | undefined, expected: Buffer, code: 'network_password' | 'node_password'): boolean {
-    if (!this.#loginByAddress.take(bucket)) {
-      this.#send(s, errorFrame('rate_limited', 'too many wrong passwords from this address; wait a minute'));
-      s.ws.close(1008, 'rate limited');
-      return false;
-    }
-    if (given === undefined || !timingSafeEqual(digest(given), expected)) {
-      this.#send(s, errorFrame(code));
-      s.ws.close(1008, code === 'network_password' ? 'wrong network password' : 'wrong node password');
-      return false;
-    }
-    this.#loginByAddress.refund(bucket);
-    return true;
-  }
-
-  async register(s: Session, msg: Msg<'auth:register'>): Promise<void> {
-    const user = await this.#deps.credentials.register(msg.user, msg.password);
-    this.emit('user:registered', user.name, s.address);
-    if (s.ws.readyState === WebSocket.OPEN) this.#login(s, user); // it may have left during the hash
-  }
-
-  async login(s: Session, msg: Msg<'auth:login'>): Promise<void> {
-    const userBucket = `u:${userKey(msg.user)}`;
-    const addrBucket = `a:${s.address}`;
-    // Tokens are taken before the check and given back on success, so concurrent guesses cannot slip past.
-    const userOk = this.#loginByUser.take(userBucket);
-    if (!userOk || !this.#loginByAddress.take(addrBucket)) {
-      if (userOk) this.#loginByUser.refund(userBucket);
-      throw new ProtocolError('rate_limited', 'too many failed logins; wait a minute and try again');
-    }
-    let user: UserEntry;
-    try {
-      user = await this.#deps.credentials.verify(msg.user, msg.password);
-    } catch (err) {
-      if (err instanceof ProtocolError && err.code === 'auth_failed') {
-        this.#send(s, errorFrame('auth_failed')); // not a strike: people mistype passwords
-        return;
-      }
-      this.#loginByUser.refund(userBucket);
-      this.#loginByAddress.refund(addrBucket);
-      throw err;
-    }
-    this.#loginByUser.reset(userBucket);
-    this.#loginByAddress.refund(addrBucket);
-    if (s.ws.readyState === WebSocket.OPEN) this.#login(s, user); // it may have left during the check
-  }
-
-  send(s: Session, msg: Msg<'chat:send'>): void {
-    const from = s.user!;
-    const known = new Map<string, string>();
-    for (const name of msg.to) {
-      const user = this.#deps.state.user(name);
-      if (user === undefined) return this.#reject(s, 'unknown_recipient', `no such user: ${name}`, msg.id);
-      known.set(userKey(user.name), user.name);
-    }
-    const dupKey = `${userKey(from.name)}\n${msg.id}`;
-    const earlier = this.#deps.state.duplicateOf(from.name, msg.id);
-    if (earlier) return this.#ack(s, msg.id, earlier); // a resend: acknowledge again, store and deliver nothing
-    const inflight = this.#inflight.get(dupKey);
-    if (inflight) {
-      void inflight.then(
-        (m) => this.#ack(s, msg.id, m),
-        () => this.#send(s, errorFrame('internal', 'the message could not be stored; it was not sent', msg.id)),
-      );
-      return;
-    }
-    if (!this.#sendRate.take(`s${s.id}`)) return this.#reject(s, 'rate_limited', 'sending too fast; slow down', msg.id);
-    const to = [...known.values()];
-    const pending = to.filter((name) => userKey(name) !== userKey(from.name) && !this.#byUser.has(userKey(name)));
-    const now = (this.#deps.now ?? Date.now)();
-    const [entry] = this.#deps.store.stamp([
-      { kind: 'message', id: messageId(from.name, msg.id), cid: msg.id, from: from.name, to, text: msg.text, ts: now, pending },
-    ]) as [MessageEntry];
-    // Durable here (the store applies it to the state), then held by the successor, then delivered and acked (DESIGN §5).
-    // Delivered in the order stored, whatever order the replication waits end in.
-    const previous = this.#deliveryTail;
-    const stored = this.#deps.store
-      .commit([entry])
-      .then(() => this.#deps.hub.replicated(entry))
-      .then(() => previous)
-      .then(() => entry);
-    this.#deliveryTail = stored.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#inflight.set(dupKey, stored);
-    stored.then(
-      (m) => {
-        this.#inflight.delete(dupKey);
-        this.#settleOffline(m);
-        this.#deliver(m);
-        this.#ack(s, msg.id, m);
-        this.emit('message:stored', m);
-      },
-      (err: Error) => {
-        this.#inflight.delete(dupKey);
-        this.#deps.log.error({ err }, 'message not stored');
-        this.#send(s, errorFrame('internal', 'the message could not be stored; it was not sent', msg.id));
-      },
-    );
-  }
-
-  presence(s: Session): void {
-    this.#send(s, { type: 'presence', online: this.online });
-  }
-
-  resume(s: Session, msg: Msg<'auth:resume'>): void {
-    const secret = this.#deps.state.secret?.value;
-    const user = this.#deps.state.user(msg.user);
-    if (secret === undefined || user === undefined || !verifyToken(secret, msg.user, msg.token, (this.#deps.now ?? Date.now)())) {
-      this.#send(s, errorFrame('auth_failed', 'session expired; log in with your password')); // the client falls back to a login
-      return;
-    }
-    this.#login(s, user);
-  }
-
-  peerHello(s: Session, msg: Msg<'peer:hello'>): void {
-    if (msg.network !== this.#opts.network) {
-      this.#send(s, errorFrame('invalid_message', `this is network "${this.#opts.network}", not "${msg.network}"`));
-      s.ws.close(1008, 'wrong network');
-      return;
-    }
-    // Its own bucket, not the users': a refused node must not lock its machine's users out.
-    if (this.#nodePassword !== undefined && !this.#passwordOk(s, `n:${s.address}`, msg.nodePassword, digest(this.#nodePassword), 'node_password')) {
-      this.#deps.log.warn({ address: s.address, node: msg.id }, 'a node without the node password was refused');
-      return;
-    }
-    const host = s.address.replace(/^::ffff:/, '');
-    s.admitted();
-    s.peer = this.#deps.hub.attach(
-      {
-        id: msg.id,
-        ws: s.ws,
-        address: `${host.includes(':') ? `[${host}]` : host}:${msg.port}`,
-        priority: msg.priority,
-        eligible: msg.eligible,
-        acked: new Map(msg.vv),
-      },
-      msg.vv,
-      this.#nodePassword !== undefined && msg.nonce !== undefined ? nodeProof(this.#nodePassword, msg.nonce) : undefined,
-    );
-    if (this.#succession) this.#sendRaw(s, this.#succession);
-  }
-
-  peerEntries(s: Session, msg: Msg<'peer:entries'>): Promise<void> {
-    return this.#deps.hub.receive(msg.entries);
-  }
-
-  peerAck(s: Session, msg: Msg<'peer:ack'>): void {
-    this.#deps.hub.ack(s.peer!, msg.vv);
-  }
-
-  // ---- files (issue #6): offered, accepted, then relayed chunk by chunk within the window ----
-
-  fileOffer(s: Session, msg: Msg<'file:offer'>): void {
-    const from = s.user!;
-    if (!this.#sendRate.take(`s${s.id}`)) return this.#reject(s, 'rate_limited', 'sending too fast; slow down', msg.id);
-    const max = this.#opts.limits.maxFileBytes;
-    if (msg.size > max) {
-      // A user's mistake, not abuse: no strike. Refused before any data flows.
-      return this.#send(s, errorFrame('file_too_large', `${msg.name} is ${formatBytes(msg.size)}; this network accepts files up to ${formatBytes(max)}`, msg.id));
-    }
-    const users = new Map<string, string>();
-    for (const name of msg.to) {
-      const user = this.#deps.state.user(name);
-      if (user === undefined) return this.#reject(s, 'unknown_recipient', `no such user: ${name}`, msg.id);
-      users.set(userKey(user.name), user.name);
-    }
-    const everyone = users.size === 0;
-    if (everyone) for (const [key, set] of this.#byUser) users.set(key, set.values().next().value!.user!.name);
-    const targets: { session: Session; user: string }[] = [];
-    const skipped: string[] = [];
-    for (const [key, name] of users) {
-      const sessions = [...(this.#byUser.get(key) ?? [])].filter((x) => x !== s);
-      if (sessions.length === 0 && key !== userKey(from.name)) skipped.push(name);
-      for (const session of sessions) targets.push({ session, user: name });
-    }
-    if (targets.length === 0) {
-      const why = everyone || skipped.length === 0 ? 'nobody else is online' : `${skipped.join(', ')} ${skipped.length === 1 ? 'is' : 'are'} offline`;
-      return this.#send(s, errorFrame('recipient_offline', `${why}: files are not kept for users who are offline; nothing was sent`, msg.id));
-    }
-    const refusal = this.#transfers.refusal(from.name);
-    if (refusal !== undefined) return this.#send(s, errorFrame('rate_limited', refusal, msg.id));
-    const t = this.#transfers.open(s, from.name, msg.id, msg.name, msg.size, targets);
-    const to = [...new Set(targets.map((x) => x.user))];
-    this.#send(s, { type: 'file:accepted', id: msg.id, stream: t.stream, to, skipped: everyone ? [] : skipped, chunk: FILE_CHUNK_BYTES, window: FILE_WINDOW_BYTES });
-    const start = JSON.stringify({ type: 'file:start', stream: t.stream, id: t.id, from: from.name, name: msg.name, size: msg.size, to: everyone ? [] : to } satisfies ServerMessage);
-    for (const target of t.targets) this.#sendRaw(target.session, start);
-    this.#deps.log.info({ from: from.name, to, size: msg.size, stream: t.stream }, 'file transfer started');
-  }
-
-  /** A chunk: checked against the offer and the window, then passed on as it came (no copy). */
-  #fileData(s: Session, buf: Buffer): void {
-    if (buf.length < FILE_HEADER_BYTES) return this.#reject(s, 'bad_frame', 'a file chunk starts with its 4-byte stream number');
-    const stream = buf.readUInt32BE(0);
-    const check = this.#transfers.data(s, stream, buf.length - FILE_HEADER_BYTES);
-    if (!check.ok) return this.#senderBroke(s, check); // (no transfer: a chunk already in flight when it ended)
-    for (const target of check.transfer.targets) {
-      // A recipient that acknowledges data it has not read (its socket backs up) is cut off like any slow reader.
-      if (target.state === 'receiving') this.#sendRaw(target.session, buf);
-    }
-  }
-
-  fileEnd(s: Session, msg: Msg<'file:end'>): void {
-    const check = this.#transfers.end(s, msg.stream);
-    if (!check.ok) return this.#senderBroke(s, check);
-    const frame = JSON.stringify({ type: 'file:end', stream: msg.stream, sha256: msg.sha256 } satisfies ServerMessage);
-    for (const target of check.transfer.targets) if (target.state === 'receiving') this.#sendRaw(target.session, frame);
-  }
-
-  fileCancel(s: Session, msg: Msg<'file:cancel'>): void {
-    const t = this.#transfers.get(msg.stream);
-    if (t?.sender !== s) return; // over already
-    this.#abortTransfer(t, `${t.from} cancelled it${msg.reason ? ` (${msg.reason})` : ''}`);
-  }
-
-  fileAck(s: Session, msg: Msg<'file:ack'>): void {
-    const outcome = this.#transfers.ack(s, msg.stream, msg.received);
-    if (outcome === undefined) {
-      const t = this.#transfers.get(msg.stream);
-      if (t?.targets.some((x) => x.session === s && x.state === 'receiving')) this.#reject(s, 'invalid_message', `acknowledged ${msg.received} bytes of ${t.received} sent`);
-      return;
-    }
-    this.#applyOutcome(outcome);
-  }
-
-  fileDone(s: Session, msg: Msg<'file:done'>): void {
-    const outcome = this.#transfers.finish(s, msg.stream);
-    if (outcome) this.#applyOutcome(outcome);
-  }
-
-  fileFail(s: Session, msg: Msg<'file:fail'>): void {
-    const outcome = this.#transfers.finish(s, msg.stream, msg.reason);
-    if (outcome) this.#applyOutcome(outcome);
-  }
-
-  #applyOutcome(o: Outcome<Session>): void {
-    const t = o.transfer;
-    if (o.credit !== undefined && !o.complete) this.#sendRaw(t.sender, JSON.stringify({ type: 'file:credit', stream: t.stream, acked: o.credit } satisfies ServerMessage));
-    if (o.complete) {
-      const report = this.#transfers.report(t);
-      this.#send(t.sender, { type: 'file:sent', id: t.cid, ...report });
-      this.#deps.log.info({ from: t.from, stream: t.stream, ...report }, 'file transfer over');
-    }
-  }
-
-  /** A sender broke the rules of its transfer (if it still has one): stop it, tell both sides, count a strike. */
-  #senderBroke(s: Session, check: { transfer?: Transfer<Session>; reason: string }): void {
-    if (check.transfer === undefined) return;
-    this.#abortTransfer(check.transfer, `the sender broke the protocol (${check.reason})`, `file transfer stopped: ${check.reason}`);
-    this.#strike(s);
-  }
-
-  /** Stops a transfer: its recipients are told why, and the sender too when `toSender` says what to tell. */
-  #abortTransfer(t: Transfer<Session>, reason: string, toSender?: string): void {
-    this.#transfers.abort(t.stream);
-    const frame = JSON.stringify({ type: 'file:abort', stream: t.stream, reason } satisfies ServerMessage);
-    for (const target of t.targets) if (target.state === 'receiving') this.#sendRaw(target.session, frame);
-    if (toSender !== undefined) this.#send(t.sender, errorFrame('file_failed', toSender, t.cid));
-  }
-
-  /** Recipients that stopped writing leave the transfer; senders that stopped sending lose it. */
-  #checkTransfers(): void {
-    if (this.#transfers.size === 0) return;
-    const { recipients, senders } = this.#transfers.stalled();
-    for (const { transfer, target } of recipients) {
-      this.#sendRaw(target.session, JSON.stringify({ type: 'file:abort', stream: transfer.stream, reason: 'this client stopped writing the file' } satisfies ServerMessage));
-      const outcome = this.#transfers.finish(target.session, transfer.stream, 'stopped receiving');
-      if (outcome) this.#applyOutcome(outcome);
-    }
-    for (const t of senders) this.#abortTransfer(t, `${t.from} stopped sending`, 'file transfer stopped: the sender sent nothing for a minute');
-  }
-
-  // ---- routing ----
-
-  /**
-   * Offline recipients were decided when the message was stamped; fix up who
-   * came or went while it was being stored, so each gets it exactly once.
-   */
-  #settleOffline(m: MessageEntry): void {
-    const from = userKey(m.from);
-    for (const name of m.to) {
-      const key = userKey(name);
-      if (key === from) continue;
-      const online = this.#byUser.has(key);
-      const queued = m.pending.some((p) => userKey(p) === key);
-      if (queued && online) this.#deps.state.markDelivered(name, m.id);
-      else if (!queued && !online) this.#deps.state.addPending(name, m);
-    }
-  }
-
-  #login(s: Session, user: UserEntry): void {
-    const key = userKey(user.name);
-    s.user = user;
-    s.admitted();
-    const secret = this.#deps.state.secret?.value;
-    const token = secret === undefined ? undefined : issueToken(secret, user.name, (this.#deps.now ?? Date.now)());
-    this.#send(s, { type: 'auth:ok', user: user.name, ...(token === undefined ? {} : { token }) }, false);
-    if (this.#succession) this.#sendRaw(s, this.#succession, false);
-    // Replay and joining happen in one tick: every message stored before is in the replay, every later one is live.
-    const { history, offline } = this.#deps.state.replayFor(user.name);
-    // The replay is bounded (history and offline queues are), so it goes out whole however slowly the client reads.
-    for (const m of history) this.#send(s, chatFrame(m, true), false);
-    for (const m of offline) this.#send(s, chatFrame(m, true), false);
-    this.#send(s, { type: 'history:end', count: history.length + offline.length }, false);
-    if (offline.length > 0) {
-      this.#deps.store
-        .append([{ kind: 'collect', user: user.name, upTo: offline.map((m) => m.id), ts: (this.#deps.now ?? Date.now)() }])
-        .catch((err: unknown) => this.#deps.log.warn({ err }, 'could not record offline delivery; it may repeat'));
-    }
-    let sessions = this.#byUser.get(key);
-    const first = sessions === undefined;
-    if (sessions === undefined) this.#byUser.set(key, (sessions = new Set()));
-    sessions.add(s);
-    // The newcomer gets the full list; everyone else a one-name delta, so a join costs O(users), not O(users²).
-    this.#send(s, { type: 'presence', online: this.online }, false);
-    if (first) {
-      this.emit('user:joined', user.name, s.address);
-      this.#broadcastExcept(s, JSON.stringify({ type: 'presence:joined', user: user.name } satisfies ServerMessage));
-    }
-  }
-
-  /** Sends a stored message to exactly its recipients' sessions and the sender's, serialised once. */
-  #deliver(m: MessageEntry): void {
-    const frame = JSON.stringify(chatFrame(m, false));
-    if (m.to.length === 0) return this.#broadcastExcept(undefined, frame);
-    const keys = new Set([userKey(m.from), ...m.to.map(userKey)]);
-    for (const key of keys) for (const s of this.#byUser.get(key) ?? []) this.#sendRaw(s, frame);
-  }
-
-  #ack(s: Session, id: string, m: MessageEntry): void {
-    this.#send(s, { type: 'chat:ack', id, messageId: m.id, ts: m.ts });
-  }
-
-  /** Sends one serialised frame to every logged-in session but `except`. */
-  #broadcastExcept(except: Session | undefined, frame: string): void {
-    for (const set of this.#byUser.values()) for (const s of set) if (s !== except) this.#sendRaw(s, frame);
-  }
-
   #onClose(s: Session): void {
-    this.#sessions.delete(s);
-    if (s.peer) this.#deps.hub.detach(s.peer);
+    this.#sessions.delete(s.id);
     this.#strikes.reset(`s${s.id}`);
-    this.#sendRate.reset(`s${s.id}`);
-    const { aborted, outcomes } = this.#transfers.leave(s, s.user === undefined ? 'disconnected' : `${s.user.name} disconnected`);
-    for (const t of aborted) this.#abortTransfer(t, `${t.from} disconnected`);
-    for (const o of outcomes) this.#applyOutcome(o);
+    this.#ctx.sendRate.reset(`s${s.id}`);
+    leaveTransfers(this.#ctx, s);
     s.queue.length = 0;
     s.queuedBytes = 0;
-    if (s.user === undefined) return;
-    const key = userKey(s.user.name);
-    const set = this.#byUser.get(key);
-    set?.delete(s);
-    if (set?.size === 0) {
-      this.#byUser.delete(key);
-      this.emit('user:left', s.user.name);
-      if (!this.#stopping) this.#broadcastExcept(undefined, JSON.stringify({ type: 'presence:left', user: s.user.name } satisfies ServerMessage));
-    }
+    if (s.user !== undefined || s.peer !== undefined) this.#deps.core.step({ type: 'session-closed', session: s.id, now: this.#ctx.now() });
   }
 
   #heartbeat(): void {
-    this.#checkTransfers();
-    const now = (this.#deps.now ?? Date.now)();
-    for (const s of this.#sessions) {
+    checkTransfers(this.#ctx);
+    const now = this.#ctx.now();
+    for (const s of this.#sessions.values()) {
       if (now - s.lastPong > this.#opts.deadAfterMs) {
-        this.#deps.log.info({ session: s.id, user: s.user?.name }, 'no pong: dropping a dead client');
-        s.ws.terminate(); // 'close' follows and updates presence
+        this.#deps.log.info({ session: s.id, user: s.user?.name, node: s.peer?.id }, 'no pong: dropping a dead session');
+        if (s.peer !== undefined) {
+          // A close frame first: a standby that was only frozen reads it when it thaws and rejoins (DESIGN §4.4).
+          s.ws.close(SILENT_CLOSE, 'silent');
+          setTimeout(() => s.ws.terminate(), 1_000).unref();
+        } else s.ws.terminate(); // 'close' follows and updates presence
       } else if (s.user === undefined && s.peer === undefined && !s.busy && now - s.connectedAt > this.#opts.loginTimeoutMs) {
         this.#send(s, errorFrame('not_authenticated', `no login within ${this.#opts.loginTimeoutMs / 1000} s`));
         s.ws.close(1008, 'login timeout');
-      } else if (s.ws.readyState === WebSocket.OPEN) {
+      } else if (s.peer === undefined && s.ws.readyState === WebSocket.OPEN) {
         s.ws.ping();
       }
     }
+  }
+
+  #pingPeers(): void {
+    for (const s of this.#sessions.values()) if (s.peer !== undefined && s.ws.readyState === WebSocket.OPEN) s.ws.ping();
   }
 
   #send(s: Session, msg: ServerMessage, checked = true): void {
@@ -891,50 +529,11 @@ export class Relay extends EventEmitter<RelayEvents> {
     const queued = s.ws.bufferedAmount;
     // Each file coming to it may hold a window on top (counted only past the plain limit: counting walks the transfers).
     const max = this.#opts.maxBufferedBytes;
-    return queued > max && queued > max + this.#transfers.incomingOf(s) * FILE_WINDOW_BYTES;
+    return queued > max && queued > max + this.#ctx.transfers.incomingOf(s) * FILE_WINDOW_BYTES;
   }
-}
 
-/** The handler table: a message type without a handler fails to compile (STYLE: protocol). */
-const HANDLERS: { [K in ClientMessage['type']]: Handler<K> } = {
-  'network:auth': { needs: 'nothing', run: Relay.prototype.networkAuth },
-  'auth:register': { needs: 'network', run: Relay.prototype.register },
-  'auth:login': { needs: 'network', run: Relay.prototype.login },
-  'chat:send': { needs: 'login', run: Relay.prototype.send },
-  'presence:get': { needs: 'login', run: Relay.prototype.presence },
-  'auth:resume': { needs: 'network', run: Relay.prototype.resume },
-  'peer:hello': { needs: 'network', run: Relay.prototype.peerHello },
-  'peer:entries': { needs: 'peer', run: Relay.prototype.peerEntries },
-  'peer:ack': { needs: 'peer', run: Relay.prototype.peerAck },
-  'file:offer': { needs: 'login', run: Relay.prototype.fileOffer },
-  'file:end': { needs: 'login', run: Relay.prototype.fileEnd },
-  'file:cancel': { needs: 'login', run: Relay.prototype.fileCancel },
-  'file:ack': { needs: 'login', run: Relay.prototype.fileAck },
-  'file:done': { needs: 'login', run: Relay.prototype.fileDone },
-  'file:fail': { needs: 'login', run: Relay.prototype.fileFail },
-};
-
-/**
- * A message's id, derived from its sender and client id: a message resent to
- * a new coordinator after a failover gets the same id, so every replica and
- * every client recognises it (DESIGN §5: exactly-once).
- */
-export function messageId(from: string, cid: string): string {
-  return createHash('sha256').update(`${userKey(from)}\n${cid}`).digest('hex').slice(0, 32);
-}
-
-function sumVv(vv: ReadonlyMap<string, number>): number {
-  let n = 0;
-  for (const v of vv.values()) n += v;
-  return n;
-}
-
-function chatFrame(m: MessageEntry, replay: boolean): ServerMessage {
-  const frame: ServerMessage = { type: 'chat:message', id: m.id, from: m.from, to: m.to, text: m.text, ts: m.ts };
-  if (replay) frame.replay = true;
-  return frame;
-}
-
-function digest(password: string): Buffer {
-  return createHash('sha256').update(password, 'utf8').digest();
+  /** Where a session comes from (for the CLI's "alice joined (from …)"). */
+  addressOf(id: number): string | undefined {
+    return this.#sessions.get(id)?.address;
+  }
 }

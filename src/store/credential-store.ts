@@ -1,10 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import bcrypt from 'bcryptjs';
 import type { Logger } from 'pino';
 import { MAX_PASSWORD_BYTES } from '../protocol/limits.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { userKey } from '../protocol/messages.js';
-import type { UserEntry } from '../protocol/entries.js';
-import type { LogStore } from './log-store.js';
+import type { Entry, NewEntry, UserEntry } from '../protocol/entries.js';
 import type { ChatState } from '../core/chat-state.js';
 import { BcryptPool } from './bcrypt-pool.js';
 
@@ -16,7 +16,8 @@ const MAX_CONCURRENT_HASHES = 2;
 const MAX_QUEUED_HASHES = 64;
 
 export interface CredentialDeps {
-  store: LogStore;
+  /** Writes entries to the replicated log; resolves once they are durable and held by the successor. */
+  append: (entries: NewEntry[]) => Promise<Entry[]>;
   state: ChatState;
   log: Logger;
   now?: () => number;
@@ -54,7 +55,8 @@ export class CredentialStore {
     try {
       const hash = await this.#hash(password);
       const now = (this.#deps.now ?? Date.now)();
-      const [entry] = await this.#deps.store.append([{ kind: 'user', name, hash, created: now, updated: now }]);
+      const account = randomBytes(8).toString('hex');
+      const [entry] = await this.#deps.append([{ kind: 'user', name, hash, created: now, updated: now, account }]);
       return entry as UserEntry; // the store has applied it to the state
     } finally {
       this.#registering.delete(key);
@@ -84,7 +86,7 @@ export class CredentialStore {
     try {
       const hash = await this.#hash(password);
       const { origin: _origin, seq: _seq, ...account } = user;
-      await this.#deps.store.append([{ ...account, hash, updated: (this.#deps.now ?? Date.now)() }]);
+      await this.#deps.append([{ ...account, hash, updated: (this.#deps.now ?? Date.now)() }]);
       this.#deps.log.info({ user: user.name, cost: this.#cost }, 'password rehashed with the current cost');
     } catch (err) {
       this.#deps.log.warn({ err, user: user.name }, 'rehash failed; keeping the old hash');

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { z } from 'zod';
 import type { Logger } from 'pino';
-import { Entry, type NewEntry } from '../protocol/entries.js';
+import { Entry, LogRecord } from '../protocol/entries.js';
 
 /** Compact (snapshot + new segment) once the live segment holds this many entries… */
 const DEFAULT_SEGMENT_ENTRIES = 20_000;
@@ -12,20 +12,32 @@ const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 /** Snapshot writes go out in chunks of about this size, so the event loop keeps turning. */
 const WRITE_CHUNK_BYTES = 1024 * 1024;
 const SNAPSHOT = 'snapshot.jsonl';
-const SNAPSHOT_FORMAT = 1;
+const SNAPSHOT_FORMAT = 2;
 const SEGMENT_RE = /^log-(\d{6,})\.jsonl$/;
+
+const Vector = z.array(z.tuple([z.string(), z.number().int().nonnegative()]));
 
 /** First record of a snapshot: what it covers. `count` entry records follow. */
 const SnapshotHeader = z.object({
   kind: z.literal('snapshot'),
-  format: z.literal(SNAPSHOT_FORMAT),
+  /** 1: written before floors existed (everything at or below `vv` may be compacted); 2: with `floor`. */
+  format: z.union([z.literal(1), z.literal(2)]),
   /** First segment not contained in this snapshot. */
   nextSegment: z.number().int().positive(),
   /** Version vector of everything the snapshot covers, compacted-away entries included. */
-  vv: z.array(z.tuple([z.string(), z.number().int().nonnegative()])),
+  vv: Vector,
+  /** Below this, entries may have been compacted away (their effect is in the entries kept). */
+  floor: Vector.optional(),
   count: z.number().int().nonnegative(),
 });
 type SnapshotHeader = z.infer<typeof SnapshotHeader>;
+
+/** What a snapshot holds: the replica's bounds and its entries (retained state and the tail). */
+export interface Snapshot {
+  vv: [string, number][];
+  floor: [string, number][];
+  entries: Entry[];
+}
 
 /** The data directory holds something we cannot read safely: we refuse to start rather than start empty. */
 export class CorruptDataError extends Error {
@@ -40,55 +52,46 @@ export class CorruptDataError extends Error {
 }
 
 export interface LogStoreOptions {
-  /** Origin stamped on entries created here (see `setOrigin`). */
-  origin: string;
   /**
-   * Called with every entry once it is durable (and for every entry loaded
-   * at open), before the append resolves: the one path into the chat state.
+   * The replica as it stands, for a snapshot (called synchronously when a segment fills, once every record
+   * written so far is durable and applied): bounds and entries. Older segments then go.
    */
-  onDurable: (e: Entry) => void;
-  /**
-   * The live state as entries, for snapshots: what the chat retains (recent
-   * history, accounts, undelivered messages). Older entries are compacted away;
-   * the version vector still covers them.
-   */
-  retained: () => Iterable<Entry>;
+  snapshot: () => Snapshot;
   segmentEntries?: number;
   segmentBytes?: number;
 }
 
 interface Pending {
   buf: Buffer;
-  entries: Entry[];
+  count: number;
   resolve: () => void;
   reject: (err: Error) => void;
 }
 
 /**
  * The durable half of the replicated log (DESIGN §5): an append-only file of
- * CRC-checked JSON lines, fsynced before an append resolves, plus snapshots
- * of the retained state, written atomically (temp file, fsync, rename, fsync
- * of the directory).
+ * CRC-checked JSON lines, fsynced before a write resolves, plus snapshots of
+ * the replica, written atomically (temp file, fsync, rename, fsync of the
+ * directory). It stores records; which records to write, and what they mean,
+ * is the core's business (src/core/replica.ts).
  *
- * Appends that arrive while a write+fsync is in flight are committed together
- * in the next one (group commit), so durability costs one fsync per batch,
- * not per message.
+ * Writes that arrive while a write+fsync is in flight are committed together
+ * in the next one (group commit), so durability costs one fsync per batch.
+ * A write that fails (a full disk) fails every write queued behind it, and
+ * the store refuses writes until `recover()` succeeds: the file's tail is cut
+ * back to what was durable, so a retry never leaves a hole.
  */
 export class LogStore {
   readonly #dir: string;
   readonly #log: Logger;
   readonly #opts: Required<LogStoreOptions>;
-  /** Version vector of everything accepted (durable or queued). */
-  readonly #known = new Map<string, number>();
-  /** Version vector of everything durable. */
-  readonly #durable = new Map<string, number>();
-  #origin: string;
-  #nextOwnSeq = 1;
+  #loaded: { snapshot: Snapshot | undefined; records: LogRecord[] } = { snapshot: undefined, records: [] };
   #queue: Pending[] = [];
   #flushing: Promise<void> | undefined;
   #fh: FileHandle | undefined;
   #segment = 1;
   #segmentCount = 0;
+  /** Bytes of the live segment known durable: where a failed write's tail is cut back to. */
   #segmentBytes = 0;
   #failed: Error | undefined;
   #closed = false;
@@ -98,18 +101,13 @@ export class LogStore {
   private constructor(dir: string, log: Logger, options: LogStoreOptions) {
     this.#dir = dir;
     this.#log = log;
-    this.#opts = {
-      segmentEntries: DEFAULT_SEGMENT_ENTRIES,
-      segmentBytes: DEFAULT_SEGMENT_BYTES,
-      ...options,
-    };
-    this.#origin = options.origin;
+    this.#opts = { segmentEntries: DEFAULT_SEGMENT_ENTRIES, segmentBytes: DEFAULT_SEGMENT_BYTES, ...options };
   }
 
   /**
-   * Opens (or creates) the log in `dir`, replaying the snapshot and segments
-   * through `onDurable`. A torn last record is dropped with a warning; anything
-   * else unreadable throws `CorruptDataError`.
+   * Opens (or creates) the log in `dir` and reads it: the snapshot, then the
+   * records of the segments since, in order (see `loaded`). A torn last record
+   * is dropped with a warning; anything else unreadable throws `CorruptDataError`.
    */
   static async open(dir: string, log: Logger, options: LogStoreOptions): Promise<LogStore> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -118,50 +116,50 @@ export class LogStore {
     return store;
   }
 
-  /** Highest sequence number accepted per origin: the replica's version vector. */
-  get versionVector(): ReadonlyMap<string, number> {
-    return this.#known;
+  /** What the disk held at open (hand it to the core, then drop it). */
+  get loaded(): { snapshot: Snapshot | undefined; records: LogRecord[] } {
+    return this.#loaded;
   }
 
-  /** Highest sequence number durable per origin: what this replica may acknowledge holding. */
-  get durableVersionVector(): ReadonlyMap<string, number> {
-    return this.#durable;
+  /** Forgets what was loaded (the core has it now). */
+  release(): void {
+    this.#loaded = { snapshot: undefined, records: [] };
   }
 
-  /** Changes the origin stamped on new entries (a new coordinator term is a new origin). */
-  setOrigin(origin: string): void {
-    this.#origin = origin;
-    this.#nextOwnSeq = (this.#known.get(origin) ?? 0) + 1;
+  /** Why writes are refused now (a failed write, until `recover()`), if they are. */
+  get failed(): Error | undefined {
+    return this.#failed;
   }
 
-  /** Stamps entries created on this node with its origin and the next sequence numbers. */
-  stamp(entries: readonly NewEntry[]): Entry[] {
-    return entries.map((e) => ({ ...e, origin: this.#origin, seq: this.#nextOwnSeq++ }) as Entry);
-  }
-
-  /** Stamps and durably appends entries created here; resolves once they are fsynced. */
-  async append(entries: readonly NewEntry[]): Promise<Entry[]> {
-    const stamped = this.stamp(entries);
-    await this.commit(stamped);
-    return stamped;
+  /** Durably appends records, after every earlier write; resolves after fsync. */
+  write(records: readonly LogRecord[]): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error('log store is closed'));
+    if (this.#failed) return Promise.reject(this.#failed);
+    if (records.length === 0) return Promise.resolve();
+    const buf = Buffer.from(records.map(encodeRecord).join(''));
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ buf, count: records.length, resolve, reject });
+      this.#flushing ??= this.#flush();
+    });
   }
 
   /**
-   * Durably appends already-stamped entries (ours or a peer's). Entries the
-   * version vector already covers are skipped. Resolves after fsync, once
-   * `onDurable` has seen them.
+   * After a failed write: cuts the live segment back to its durable size and
+   * checks that it can be written (and fsynced) again. Resolves true when writes
+   * are accepted again. Nothing to do (false) while another write is in flight.
    */
-  commit(entries: readonly Entry[]): Promise<void> {
-    if (this.#closed) return Promise.reject(new Error('log store is closed'));
-    if (this.#failed) return Promise.reject(this.#failed);
-    const fresh = entries.filter((e) => e.seq > (this.#known.get(e.origin) ?? 0));
-    if (fresh.length === 0) return Promise.resolve();
-    for (const e of fresh) this.#known.set(e.origin, Math.max(e.seq, this.#known.get(e.origin) ?? 0));
-    const buf = Buffer.from(fresh.map(encodeRecord).join(''));
-    return new Promise((resolve, reject) => {
-      this.#queue.push({ buf, entries: fresh, resolve, reject });
-      this.#flushing ??= this.#flush();
-    });
+  async recover(): Promise<boolean> {
+    if (!this.#failed || this.#closed || this.#flushing) return !this.#failed;
+    try {
+      await this.#fh!.truncate(this.#segmentBytes);
+      await this.#fh!.datasync();
+      this.#failed = undefined;
+      this.#log.info('the message log can be written again');
+      return true;
+    } catch (err) {
+      this.#log.debug({ err }, 'the message log still cannot be written');
+      return false;
+    }
   }
 
   /** Waits for pending writes, then closes the file. Idempotent. */
@@ -174,7 +172,7 @@ export class LogStore {
     this.#fh = undefined;
   }
 
-  /** The write loop. Never rejects: failures reject the appends they concern. */
+  /** The write loop. Never rejects: failures reject the writes they concern. */
   async #flush(): Promise<void> {
     while (this.#queue.length > 0 && !this.#failed) {
       const batch = this.#queue;
@@ -184,29 +182,24 @@ export class LogStore {
         await writeAll(this.#fh!, buf);
         await this.#fh!.datasync();
       } catch (err) {
-        // After a failed write the file's tail is unknown: stop accepting writes (a restart repairs the tail).
+        // The tail is unknown now: refuse writes until `recover()` cuts it back (issue #11: a full disk).
         this.#failed = new Error(`cannot write the message log: ${(err as Error).message}`);
-        this.#log.error({ err }, 'log write failed; the store is now read-only');
+        this.#log.error({ err }, 'log write failed; writes are refused until it can be written again');
         for (const p of [...batch, ...this.#queue.splice(0)]) p.reject(this.#failed);
         break;
       }
-      for (const p of batch) {
-        for (const e of p.entries) {
-          this.#durable.set(e.origin, Math.max(e.seq, this.#durable.get(e.origin) ?? 0));
-          this.#opts.onDurable(e);
-        }
-        this.#segmentCount += p.entries.length;
-      }
       this.#segmentBytes += buf.length;
+      for (const p of batch) this.#segmentCount += p.count;
       for (const p of batch) p.resolve();
       if ((this.#segmentCount >= this.#opts.segmentEntries || this.#segmentBytes >= this.#opts.segmentBytes) && this.#compacting === undefined) {
+        // Let the writes just resolved be applied before the snapshot is taken (their callers run first).
+        await new Promise<void>((r) => setImmediate(r));
         try {
           await this.#startCompaction();
         } catch (err) {
           // The log is intact without the snapshot; try again after another segment's worth.
           this.#log.error({ err }, 'log compaction failed; will retry');
           this.#segmentCount = 0;
-          this.#segmentBytes = 0;
         }
       }
     }
@@ -214,21 +207,19 @@ export class LogStore {
   }
 
   /**
-   * Moves appends on to a fresh segment and writes a snapshot of the state as
-   * it stood at the switch in the background, so appends never wait for it.
+   * Moves writes on to a fresh segment and writes a snapshot of the replica as
+   * it stood at the switch in the background, so writes never wait for it.
    * Until the snapshot's rename, the old snapshot and the segments since it
-   * still describe everything; after it, the segments before the new one are
-   * redundant and go.
+   * still describe everything; after it, the segments before the new one go.
    */
   async #startCompaction(): Promise<void> {
     const next = this.#segment + 1;
-    // Taken synchronously: `onDurable` has seen every entry written so far, and nothing is written until the switch.
-    const entries = [...this.#opts.retained()];
-    const header: SnapshotHeader = { kind: 'snapshot', format: SNAPSHOT_FORMAT, nextSegment: next, vv: [...this.#durable], count: entries.length };
+    // Taken synchronously: every record written so far has been applied, and nothing is written until the switch.
+    const snap = this.#opts.snapshot();
+    const header: SnapshotHeader = { kind: 'snapshot', format: SNAPSHOT_FORMAT, nextSegment: next, vv: snap.vv, floor: snap.floor, count: snap.entries.length };
     await this.#openSegment(next);
-    this.#compacting = this.#writeSnapshot(header, entries)
-      .then(() => this.#log.info({ retained: entries.length, segment: next }, 'log compacted'))
-      // The log is intact without the new snapshot; another segment's worth from now, compaction runs again.
+    this.#compacting = this.#writeSnapshot(header, snap.entries)
+      .then(() => this.#log.info({ kept: snap.entries.length, segment: next }, 'log compacted'))
       .catch((err: unknown) => this.#log.error({ err }, 'log compaction failed; will retry'))
       .finally(() => (this.#compacting = undefined));
   }
@@ -271,14 +262,6 @@ export class LogStore {
     }
   }
 
-  #accept(e: Entry): void {
-    // A snapshot and a segment may overlap after a crash mid-compaction: the version vector drops repeats.
-    if (e.seq <= (this.#known.get(e.origin) ?? 0)) return;
-    this.#known.set(e.origin, e.seq);
-    this.#durable.set(e.origin, e.seq);
-    this.#opts.onDurable(e);
-  }
-
   async #load(): Promise<void> {
     await rm(join(this.#dir, `${SNAPSHOT}.tmp`), { force: true }); // an unfinished snapshot is never trusted
     const nextSegment = await this.#loadSnapshot();
@@ -302,7 +285,6 @@ export class LogStore {
     await this.#openSegment(segments.at(-1) ?? nextSegment);
     this.#segmentCount = lastCount;
     this.#segmentBytes = lastBytes;
-    this.#nextOwnSeq = (this.#known.get(this.#origin) ?? 0) + 1;
   }
 
   /** Loads the snapshot, if any; returns the first segment it does not cover. */
@@ -319,21 +301,19 @@ export class LogStore {
     const header = SnapshotHeader.safeParse(values[0]);
     if (!header.success) throw new CorruptDataError(path, 'missing or invalid header');
     if (values.length !== header.data.count + 1) throw new CorruptDataError(path, `expected ${header.data.count} entries, found ${values.length - 1}`);
+    const entries: Entry[] = [];
     for (const [i, raw] of values.slice(1).entries()) {
       const e = Entry.safeParse(raw);
       if (!e.success) throw new CorruptDataError(path, `invalid entry ${i + 1}: ${e.error.issues[0]?.message ?? 'schema'}`);
-      this.#accept(e.data);
+      entries.push(e.data);
     }
-    for (const [origin, seq] of header.data.vv) {
-      if (seq > (this.#known.get(origin) ?? 0)) {
-        this.#known.set(origin, seq);
-        this.#durable.set(origin, seq);
-      }
-    }
+    // Format 1 kept only the retained state: everything it covers counts as compacted.
+    const { vv, floor = vv } = header.data;
+    this.#loaded.snapshot = { vv, floor, entries };
     return header.data.nextSegment;
   }
 
-  /** Replays one segment; returns its record count and size. Only the last segment may have a torn tail. */
+  /** Reads one segment; returns its record count and size. Only the last segment may have a torn tail. */
   async #loadSegment(n: number, last: boolean): Promise<[number, number]> {
     const path = join(this.#dir, segmentName(n));
     const data = await readFile(path);
@@ -350,9 +330,9 @@ export class LogStore {
       }
     }
     for (const [i, raw] of values.entries()) {
-      const e = Entry.safeParse(raw);
-      if (!e.success) throw new CorruptDataError(path, `invalid entry ${i + 1}: ${e.error.issues[0]?.message ?? 'schema'}`);
-      this.#accept(e.data);
+      const r = LogRecord.safeParse(raw);
+      if (!r.success) throw new CorruptDataError(path, `invalid entry ${i + 1}: ${r.error.issues[0]?.message ?? 'schema'}`);
+      this.#loaded.records.push(r.data);
     }
     return [values.length, goodBytes];
   }

@@ -6,7 +6,8 @@ import { App } from './app.js';
 import { BonjourDiscovery } from '../discovery/bonjour.js';
 import { NetworkScan } from '../client/network-scan.js';
 import { Node } from '../node/node.js';
-import { findCoordinator, rememberSuccession } from '../client/find-coordinator.js';
+import { findCoordinator } from '../client/find-coordinator.js';
+import { remember } from '../store/known-networks.js';
 import { servedAddresses } from '../discovery/interfaces.js';
 import type { ChatDeps } from './hooks/use-chat.js';
 
@@ -75,7 +76,7 @@ export async function runUi(opts: UiOptions): Promise<number> {
     downloadDir: opts.downloadDir,
     ...(discovery ? { discover: async (network: string) => (await findCoordinator(network, { discovery, dataDir: opts.dataDir })).addresses } : {}),
     // A node remembers its network's succession itself; a client-only UI does it here.
-    ...(node ? {} : { remember: (network, s) => void rememberSuccession(opts.dataDir, network, s).catch((err: unknown) => log.debug({ err }, 'could not remember the coordinator')) }),
+    ...(node ? {} : { remember: (network, s) => void remember(opts.dataDir, network, s).catch((err: unknown) => log.debug({ err }, 'could not remember the coordinator')) }),
   };
 
   let restored = false;

@@ -3,7 +3,8 @@ import { appendFileSync, readFileSync, readdirSync, writeFileSync, statSync, cop
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { pino, type Logger } from 'pino';
-import { LogStore, CorruptDataError, decodeLines, encodeRecord, type LogStoreOptions } from '../../src/store/log-store.js';
+import { CorruptDataError, decodeLines, encodeRecord } from '../../src/store/log-store.js';
+import { openReplicatedLog } from '../helpers/replicated-log.js';
 import type { Entry, NewEntry } from '../../src/protocol/entries.js';
 import { tmpDir } from '../helpers/tmp.js';
 
@@ -12,16 +13,8 @@ const message = (i: number): NewEntry => ({ kind: 'message', id: `m${i}`, cid: `
 const segment = (dir: string) => join(dir, readdirSync(dir).filter((f) => f.startsWith('log-')).sort().at(-1)!);
 
 /** Opens a store whose "state" is the list of entries it was given; retains everything unless told otherwise. */
-async function openStore(dir: string, opts: Partial<LogStoreOptions> & { log?: Logger; keep?: number } = {}) {
-  const entries: Entry[] = [];
-  const store = await LogStore.open(dir, opts.log ?? silent, {
-    origin: 'n1',
-    onDurable: (e) => entries.push(e),
-    retained: () => (opts.keep === undefined ? entries : entries.slice(-opts.keep)),
-    ...opts,
-  });
-  const ids = () => entries.map((e) => (e.kind === 'message' ? e.id : e.kind));
-  return { store, entries, ids };
+async function openStore(dir: string, opts: { log?: Logger; keep?: number; segmentEntries?: number } = {}) {
+  return openReplicatedLog(dir, opts);
 }
 
 /** A logger that records what it writes. */
@@ -195,10 +188,9 @@ t.test('crash after the snapshot rename but before old segments are deleted: no 
 t.test('a failed compaction is logged, and the log goes on', async (t) => {
   const dir = tmpDir(t);
   const { log, lines } = recorder();
-  const s = await LogStore.open(dir, log, {
-    origin: 'n1',
+  const { store: s } = await openReplicatedLog(dir, {
+    log,
     segmentEntries: 2,
-    onDurable: () => undefined,
     retained: () => {
       throw new Error('boom');
     },

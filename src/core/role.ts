@@ -1,0 +1,697 @@
+import type { Role, Status } from '../protocol/status.js';
+import { compareRank, nextStep, resolveCoordinators, type Candidate, type Probe } from './election.js';
+
+/**
+ * The node's role as a pure state machine (DESIGN §4): start-up, election,
+ * failover, rival coordinators, terms, fencing and hand-off. No clock, no
+ * I/O: every event carries the time, and the machine answers with actions
+ * (probe these addresses, save this term, join that node, lead…) that a
+ * driver carries out and reports back as events — the shape of etcd's raft.
+ */
+
+export interface SuccessionEntry {
+  id: string;
+  address: string;
+}
+
+/** Who coordinates, at which term, and who takes over next, in order (DESIGN §4.3). */
+export interface Succession {
+  term: number;
+  coordinator: SuccessionEntry;
+  standbys: SuccessionEntry[];
+  /** The coordinator is leaving cleanly: the first standby takes over now. */
+  leaving?: boolean;
+}
+
+/** What `/status` answers and what a redirect tells a caller. */
+export interface RoleInfo {
+  role: Role;
+  term: number;
+  /** The coordinator's `host:port`, when known (undefined while we are it: callers reach us). */
+  coordinator: string | undefined;
+  priority: number;
+  eligible: boolean;
+  /** Standing by, but not welcomed yet (the link is being set up): callers are redirected, nobody is told. */
+  joining?: true;
+}
+
+/** Why a standby's link to its coordinator ended. */
+export type LinkEnd =
+  /**
+   * Closed or silent. `dropped`: the coordinator closed the link on purpose (it found this node silent, or a
+   * newer link replaced it): it is alive, so this node stands by again rather than taking over.
+   */
+  | { kind: 'lost'; succession: Succession | undefined; reason?: 'closed' | 'silent' | 'dropped' }
+  | { kind: 'redirect'; coordinator: string | null; term: number }
+  | { kind: 'refused'; reason: string };
+
+/** Timings (ms). Defaults in ROLE_TIMING; the simulator and tests may shorten them. */
+export interface RoleTiming {
+  /** Start-up: look around this long before electing (DESIGN §4.2)… */
+  browseMs: number;
+  /** …and up to this long for remembered members of the network that have not answered yet (a restart storm). */
+  browseMaxMs: number;
+  /** A start-up answer counts this long. */
+  staleMs: number;
+  /** Between probing rounds while starting or in failover. */
+  retryMs: number;
+  /** After a coordinator refused this node (passwords), or this node refused it. */
+  refusedRetryMs: number;
+  startupProbeMs: number;
+  /** A successor that does not answer this fast is skipped for now (a frozen process accepts TCP but never answers). */
+  failoverProbeMs: number;
+  /** A live successor that has not taken over by then is skipped. */
+  waitForSuccessorMs: number;
+  /** A coordinator looks for rival coordinators this often (healed partitions)… */
+  maintainMs: number;
+  /** …and waits this long for slow answers (however slowly nodes answer, a rival is found). */
+  rivalProbeMs: number;
+  /** A fenced coordinator (it lost its last standby, or was frozen) checks for a successor this long before acknowledging alone. */
+  fenceProbeMs: number;
+  /** A gap this long between ticks means the process was frozen (SIGSTOP, a stalled VM): others may have taken over. */
+  stallMs: number;
+  /** A leaving coordinator lets its messages in flight finish this long at most… */
+  handoffDrainMs: number;
+  /** …then tells everyone, and gives its successor this long to take over before closing. */
+  handoffGraceMs: number;
+}
+
+export const ROLE_TIMING: Readonly<RoleTiming> = Object.freeze({
+  browseMs: 1_000, // mDNS answers a query in ~20 ms; a second covers a slow LAN (DESIGN §4.2)
+  browseMaxMs: 3_000,
+  staleMs: 3_000,
+  retryMs: 100,
+  refusedRetryMs: 10_000,
+  startupProbeMs: 1_500,
+  failoverProbeMs: 500,
+  waitForSuccessorMs: 3_000, // a standby notices a dead coordinator within its 1 s silence bound
+  maintainMs: 1_000,
+  rivalProbeMs: 10_000,
+  fenceProbeMs: 1_000,
+  stallMs: 1_000, // = a standby's silence bound: after that long, a standby may have taken over
+  handoffDrainMs: 500,
+  handoffGraceMs: 300,
+});
+
+export interface NodeSelf {
+  id: string;
+  network: string;
+  priority: number;
+  /** False for `--no-coordinator`: never coordinates, holds no replica. */
+  eligible: boolean;
+}
+
+/** One answer of a probe round: the address asked, and its status if it answered sensibly in time. */
+export interface Answer {
+  address: string;
+  status: Status | undefined;
+}
+
+export type RoleEvent =
+  | { type: 'tick'; now: number }
+  /** Addresses worth asking (`--join`, mDNS peers of our network), as the driver sees them now. */
+  | { type: 'candidates'; addresses: readonly string[] }
+  | { type: 'probed'; probe: number; answers: readonly Answer[]; now: number }
+  | { type: 'term-saved'; term: number; now: number }
+  /** The coordinator welcomed this node as a standby. */
+  | { type: 'link-up'; term: number; now: number }
+  | { type: 'link-succession'; succession: Succession }
+  | { type: 'link-end'; end: LinkEnd; now: number }
+  /** As coordinator: no standby is left in the succession list. */
+  | { type: 'successor-lost'; now: number }
+  /** As coordinator: a node stood by that has seen this term. */
+  | { type: 'peer-term'; term: number; now: number }
+  /** As coordinator: the store cannot write (`ok: false`) or can again. `successor`: where to hand off. */
+  | { type: 'storage'; ok: boolean; successor: string | undefined; now: number }
+  | { type: 'stop'; hasSuccessor: boolean; now: number }
+  /** As a leaving coordinator: nothing of ours is in flight any more. */
+  | { type: 'drained'; now: number };
+
+export type RoleAction =
+  | { type: 'probe'; probe: number; addresses: string[]; timeoutMs: number }
+  /** Persist the term before acting on it. `term-saved` follows. */
+  | { type: 'save-term'; term: number }
+  /** Open a standby link to this address (closing any other). */
+  | { type: 'join'; address: string }
+  /** Take the coordinator role in `term` (saved). */
+  | { type: 'lead'; term: number; succession: Succession | undefined }
+  /** A running coordinator moves to a new term (a standby had seen ours). */
+  | { type: 'new-term'; term: number }
+  /** Stop coordinating: redirect everyone to `to` (or nobody) and merge into it as a standby. */
+  | { type: 'step-down'; to: string | undefined }
+  /** Acknowledging alone is not (`on`) or again (`off`) allowed. */
+  | { type: 'fence'; on: boolean }
+  /** Refuse new sends (leaving) or storage-full mode. */
+  | { type: 'accepting'; sends: 'yes' | 'no' | 'storage_full' }
+  /** Tell everyone the successor takes over now. */
+  | { type: 'hand-off' }
+  | { type: 'role'; info: RoleInfo }
+  | { type: 'stopped' }
+  | { type: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; msg: string; data?: Record<string, unknown> };
+
+type State =
+  | {
+      kind: 'starting';
+      since: number;
+      next: number;
+      seen: Map<string, { status: Status; address: string; at: number }>;
+      /** Coordinators other nodes named: asked at once; while one has not answered, nobody is elected. */
+      pointed: Set<string>;
+      awaiting: Set<string>;
+      answered: Set<string>;
+    }
+  | { kind: 'saving'; term: number; succession: Succession | undefined }
+  /** Linking to a coordinator; `welcomed`: it welcomed us in this term, which is being saved before we say so. */
+  | { kind: 'joining'; address: string; welcomed?: number }
+  | { kind: 'standby'; address: string }
+  | { kind: 'failover'; succession: Succession; waiting: Map<string, number>; next: number }
+  | {
+      kind: 'coordinator';
+      fenced: boolean;
+      nextRival: number;
+      mode: 'serving' | 'leaving' | 'handing-off' | 'full';
+      /** Leaving: when the drain started, and when the hand-off went out. */
+      leavingAt?: number;
+      handoffAt?: number;
+      bump?: number;
+    }
+  | { kind: 'stopped' };
+
+type ProbePurpose = 'startup' | 'failover' | 'rival' | 'fence';
+
+/** The role machine. Construct, then feed events; each `step` returns what to do. */
+export class RoleMachine {
+  readonly #self: NodeSelf;
+  readonly #t: RoleTiming;
+  readonly #position: () => number;
+  #term: number;
+  /** The highest term heard of (from any answer or link): a new coordinator's term is above it. */
+  #known: number;
+  #state: State;
+  #candidates: string[] = [];
+  /** The last succession list seen (ours, or our coordinator's); remembered across restarts by the driver. */
+  #succession: Succession | undefined;
+  #probe: { id: number; purpose: ProbePurpose } | undefined;
+  /**
+   * Rival rounds run beside everything else and may overlap: a slow answer holds only its own round, and an
+   * address still being asked is not asked again (however slowly a node answers, a rival is found).
+   */
+  readonly #singles = new Map<number, { purpose: 'rival' | 'startup'; address: string; at: number }>();
+  #nextProbeId = 1;
+  #lastTick: number | undefined;
+  /** When this process last found itself frozen (a late tick): silence heard just after means nothing. */
+  #stalledAt = -Infinity;
+  #address: string | undefined;
+  #storageOk = true;
+  /** The term this node leads in, while it coordinates. */
+  #leading = 0;
+  /** The highest term a save was asked for. */
+  #asked = 0;
+  /** The term saved to disk: what this node says it is in (never more than it could remember after a crash). */
+  #saved: number;
+  #out: RoleAction[] = [];
+
+  constructor(self: NodeSelf, persisted: { term: number; succession?: Succession }, now: number, options: { timing?: Partial<RoleTiming>; position: () => number }) {
+    this.#self = self;
+    this.#t = { ...ROLE_TIMING, ...options.timing };
+    this.#position = options.position;
+    this.#term = persisted.term;
+    this.#saved = persisted.term;
+    // A hand-off we made means our successor took the next term: a term of ours must be above it.
+    const s = persisted.succession;
+    this.#known = Math.max(persisted.term, s === undefined ? 0 : s.term + (s.leaving && s.coordinator.id === self.id ? 1 : 0));
+    this.#succession = persisted.succession;
+    this.#state = this.#starting(now, 0);
+  }
+
+  /** The term it leads in when coordinating; else the highest term it has stood by in or heard of. */
+  get term(): number {
+    return this.#state.kind === 'coordinator' ? this.#leading : this.#term;
+  }
+
+  get succession(): Succession | undefined {
+    return this.#succession;
+  }
+
+  get kind(): State['kind'] {
+    return this.#state.kind;
+  }
+
+  /** Whether this node coordinates now (and is not stepping down). */
+  get coordinating(): boolean {
+    return this.#state.kind === 'coordinator';
+  }
+
+  /** A coordinator on its way out (SIGTERM): nothing it publishes now should replace the hand-off. */
+  get leaving(): boolean {
+    const s = this.#state;
+    return s.kind === 'coordinator' && (s.mode === 'leaving' || s.mode === 'handing-off');
+  }
+
+  get info(): RoleInfo {
+    const s = this.#state;
+    const base = { term: this.#saved, priority: this.#self.priority, eligible: this.#self.eligible };
+    switch (s.kind) {
+      case 'coordinator':
+        // The term it leads in (saved before it led; a move past a later one shows once saved).
+        return { ...base, term: this.#leading, role: 'coordinator', coordinator: undefined };
+      case 'joining':
+      case 'standby':
+        return { ...base, role: this.#self.eligible ? 'standby' : 'observer', coordinator: s.address, ...(s.kind === 'joining' ? { joining: true as const } : {}) };
+      default:
+        return { ...base, role: 'starting', coordinator: undefined };
+    }
+  }
+
+  /** Handles one event; returns the actions, in order. */
+  step(ev: RoleEvent): RoleAction[] {
+    this.#out = [];
+    const before = JSON.stringify(this.info);
+    this.#on(ev);
+    // Stopping is not a role change anyone is told of: the process goes (its sessions close with 1001).
+    if (this.#state.kind !== 'stopped' && JSON.stringify(this.info) !== before) this.#out.push({ type: 'role', info: this.info });
+    return this.#out;
+  }
+
+  #on(ev: RoleEvent): void {
+    const s = this.#state;
+    if (s.kind === 'stopped') return;
+    switch (ev.type) {
+      case 'candidates':
+        this.#candidates = [...ev.addresses];
+        return;
+      case 'tick':
+        return this.#tick(ev.now);
+      case 'probed': {
+        const single = this.#singles.get(ev.probe);
+        if (single !== undefined) {
+          this.#singles.delete(ev.probe);
+          return this.#probed(single.purpose, ev.answers, ev.now);
+        }
+        if (this.#probe?.id !== ev.probe) return;
+        const purpose = this.#probe.purpose;
+        this.#probe = undefined;
+        return this.#probed(purpose, ev.answers, ev.now);
+      }
+      case 'term-saved':
+        this.#saved = Math.max(this.#saved, ev.term);
+        if (s.kind === 'joining' && s.welcomed !== undefined && s.welcomed <= this.#saved) this.#state = { kind: 'standby', address: s.address };
+        if (s.kind === 'saving' && ev.term === s.term) return this.#lead(s.term, s.succession, ev.now);
+        if (s.kind === 'coordinator' && s.bump === ev.term) {
+          delete s.bump;
+          this.#leading = ev.term;
+          this.#out.push({ type: 'new-term', term: ev.term });
+        }
+        return;
+      case 'link-up':
+        if (s.kind !== 'joining') return;
+        this.#raiseTerm(ev.term);
+        // Said to be a standby of this term only once the term is saved: after a crash it is still the term.
+        if (this.#saved >= ev.term) this.#state = { kind: 'standby', address: s.address };
+        else s.welcomed = ev.term;
+        return;
+      case 'link-succession':
+        if (s.kind !== 'standby' && !(s.kind === 'joining' && s.welcomed !== undefined)) return;
+        this.#succession = ev.succession;
+        this.#raiseTerm(ev.succession.term);
+        return;
+      case 'link-end':
+        if (s.kind === 'joining' || s.kind === 'standby') return this.#linkEnd(ev.end, ev.now, s.kind === 'standby' || s.welcomed !== undefined, s.address);
+        return;
+      case 'successor-lost':
+        if (s.kind === 'coordinator' && s.mode === 'serving' && !s.fenced) this.#fence(s);
+        return;
+      case 'peer-term':
+        this.#known = Math.max(this.#known, ev.term);
+        if (s.kind === 'coordinator') this.#bump(s, ev.term);
+        return;
+      case 'storage':
+        return this.#storage(ev.ok, ev.successor);
+      case 'stop':
+        return this.#stop(ev.hasSuccessor, ev.now);
+      case 'drained':
+        if (s.kind === 'coordinator' && s.mode === 'leaving') this.#handOff(s, ev.now);
+        return;
+    }
+  }
+
+  #tick(now: number): void {
+    const gap = this.#lastTick === undefined ? 0 : now - this.#lastTick;
+    const stalled = gap > this.#t.stallMs;
+    if (stalled) this.#stalledAt = now;
+    this.#lastTick = now;
+    // Frozen while starting or in failover: what we heard before is stale, and the others moved on.
+    if (stalled && this.#state.kind === 'starting') this.#state = this.#starting(now, 0);
+    if (stalled && this.#state.kind === 'failover') this.#state.waiting.clear();
+    const s = this.#state;
+    switch (s.kind) {
+      case 'starting': {
+        if (now >= s.next) {
+          s.next = now + this.#t.retryMs;
+          // While remembered members have not answered, wait for slow answers up to the end of the longer window.
+          const missing = this.#memberEntries().some((m) => !s.answered.has(m.id));
+          const timeout = missing ? Math.max(this.#t.startupProbeMs, this.#t.browseMaxMs - (now - s.since)) : this.#t.startupProbeMs;
+          // Each address on its own: a slow or cut-off node holds up only its own answer.
+          const asking = this.#asking('startup');
+          for (const address of new Set([...this.#candidates, ...s.pointed, ...this.#members()])) if (!asking.has(address)) this.#single('startup', address, timeout, now);
+        }
+        if (now >= s.since) this.#startup(s, [], now);
+        return;
+      }
+      case 'failover':
+        if (this.#probe === undefined && now >= s.next) this.#probeSuccessors(s, now);
+        return;
+      case 'coordinator':
+        if (s.mode === 'leaving' && now - s.leavingAt! >= this.#t.handoffDrainMs) return this.#handOff(s, now);
+        if (s.mode === 'handing-off' && now - s.handoffAt! >= this.#t.handoffGraceMs) return this.#stopped();
+        if (stalled && s.mode === 'serving' && !s.fenced) {
+          this.#out.push({ type: 'log', level: 'warn', msg: 'this process was frozen: checking that no other node took over before acknowledging alone', data: { gapMs: gap } });
+          this.#fence(s);
+        }
+        if (now >= s.nextRival) {
+          s.nextRival = now + this.#t.maintainMs;
+          // An address asked in the last two rounds and not answered yet is not asked again (slow, not gone);
+          // one that has not answered for longer is (a healed cable: the old request may hang a while).
+          const asking = this.#asking('rival', now - 2 * this.#t.maintainMs);
+          // One probe per address: a slow or cut-off node holds up only its own answer.
+          for (const address of new Set(this.#rivalAddresses())) if (!asking.has(address)) this.#single('rival', address, this.#t.rivalProbeMs, now);
+        }
+        return;
+      default:
+        return;
+    }
+  }
+
+  #probed(purpose: ProbePurpose, answers: readonly Answer[], now: number): void {
+    const mine = answers.filter((a) => a.status !== undefined && a.status.network === this.#self.network && a.status.id !== this.#self.id);
+    for (const a of mine) this.#known = Math.max(this.#known, a.status!.term);
+    this.#remember();
+    const s = this.#state;
+    if (purpose === 'startup' && s.kind === 'starting') {
+      for (const a of answers) s.awaiting.delete(a.address);
+      return this.#startup(s, mine, now);
+    }
+    if (purpose === 'failover' && s.kind === 'failover') return this.#failover(s, answers, now);
+    if ((purpose === 'rival' || purpose === 'fence') && s.kind === 'coordinator' && !this.leaving) {
+      const me = { id: this.#self.id, priority: this.#self.priority, position: this.#position(), term: this.#leading };
+      for (const a of mine) {
+        const st = a.status!;
+        if (st.role !== 'coordinator') continue;
+        if (resolveCoordinators(me, { id: st.id, priority: st.priority, position: st.position, term: st.term }).id === st.id) {
+          this.#out.push({ type: 'log', level: 'warn', msg: 'another coordinator outranks this one: stepping down and merging', data: { rival: a.address, term: st.term } });
+          this.#out.push({ type: 'step-down', to: a.address });
+          this.#state = { kind: 'joining', address: a.address };
+          return;
+        }
+      }
+      // A node that follows another coordinator: ask that one before anything else (it may outrank us).
+      const elsewhere = [...new Set(mine.map((a) => a.status!).filter((st) => st.role !== 'coordinator' && st.coordinator !== null && st.coordinator !== this.#address).map((st) => st.coordinator!))];
+      if (elsewhere.length > 0) {
+        if (purpose === 'fence') this.#send('fence', elsewhere, this.#t.fenceProbeMs);
+        else for (const address of elsewhere) this.#single('rival', address, this.#t.rivalProbeMs, now);
+        return;
+      }
+      // A node that has seen a later term and follows nobody (it is starting): it will either lead — then it
+      // outranks us — or join us, and we move past its term then (`peer-term`). Until then we stay fenced.
+      if (purpose === 'fence' && mine.some((a) => a.status!.term > this.#leading)) {
+        this.#send('fence', this.#rivalAddresses(), this.#t.fenceProbeMs);
+        return;
+      }
+      if (purpose === 'fence' && s.fenced) {
+        s.fenced = false;
+        this.#out.push({ type: 'fence', on: false });
+      }
+    }
+  }
+
+  /** Asks one address (answers come one by one, each in its own time). */
+  #single(purpose: 'rival' | 'startup', address: string, timeoutMs: number, now: number): void {
+    const id = this.#nextProbeId++;
+    this.#singles.set(id, { purpose, address, at: now });
+    this.#out.push({ type: 'probe', probe: id, addresses: [address], timeoutMs });
+  }
+
+  /** Addresses being asked for `purpose` (since `after`). */
+  #asking(purpose: 'rival' | 'startup', after = -Infinity): Set<string> {
+    const out = new Set<string>();
+    for (const x of this.#singles.values()) if (x.purpose === purpose && x.at > after) out.add(x.address);
+    return out;
+  }
+
+  /** Where callers reach this node (so an answer naming it as coordinator is about us). */
+  setAddress(address: string): void {
+    this.#address = address;
+  }
+
+  // ---- start-up (DESIGN §4.2) ----
+
+  /** Start-up, after `delay` (a refusal's back-off): probing and the election windows begin then. */
+  #starting(now: number, delay: number): State {
+    return { kind: 'starting', since: now + delay, next: now + delay, seen: new Map(), pointed: new Set(), awaiting: new Set(), answered: new Set() };
+  }
+
+  /** Start-up: what the answers so far say (called with each answer and each tick). */
+  #startup(s: Extract<State, { kind: 'starting' }>, answers: readonly Answer[], now: number): void {
+    for (const a of answers) {
+      s.seen.set(a.status!.id, { status: a.status!, address: a.address, at: now });
+      s.answered.add(a.status!.id);
+    }
+    const fresh = [...s.seen.values()].filter((x) => now - x.at <= this.#t.staleMs);
+    // Sticky leadership: a running coordinator stays; we join the best one we see.
+    const coordinators = fresh.filter((x) => x.status.role === 'coordinator' && x.at === now);
+    if (coordinators.length > 0) {
+      const best = coordinators.reduce((a, b) => (resolveCoordinators(claim(a.status), claim(b.status)).id === a.status.id ? a : b));
+      return this.#join(best.address);
+    }
+    // A node that knows a coordinator we did not ask: ask it next round.
+    for (const a of answers) {
+      const c = a.status!.coordinator;
+      if (c !== null && a.status!.role !== 'coordinator' && !s.pointed.has(c) && c !== this.#address) {
+        s.pointed.add(c);
+        s.awaiting.add(c);
+        this.#single('startup', c, this.#t.startupProbeMs, now);
+      }
+    }
+    if (s.awaiting.size > 0) return;
+    // A node that cannot write its log does not lead (it could store nothing).
+    if (!this.#self.eligible || !this.#storageOk || now - s.since < this.#t.browseMs) return;
+    // In a restart storm the members we remember may answer slowly: wait for them a little longer.
+    const missing = this.#memberEntries().filter((m) => !s.answered.has(m.id));
+    if (missing.length > 0 && now - s.since < this.#t.browseMaxMs) return;
+    const rivals = fresh.filter((x) => x.status.role === 'starting' && x.status.eligible).map((x) => candidate(x.status));
+    const self = { id: this.#self.id, priority: this.#self.priority, position: this.#position() };
+    if (rivals.every((r) => compareRank(self, r) < 0)) {
+      this.#out.push({ type: 'log', level: 'info', msg: 'no coordinator found: this node ranks first', data: { self, rivals, members: this.#memberEntries().map((m) => m.id), answered: [...s.answered] } });
+      this.#saveAndLead(undefined);
+    }
+  }
+
+  // ---- standby ----
+
+  #join(address: string): void {
+    this.#state = { kind: 'joining', address };
+    this.#out.push({ type: 'join', address });
+  }
+
+  #linkEnd(end: LinkEnd, now: number, welcomed: boolean, address: string): void {
+    if (end.kind === 'redirect') {
+      this.#known = Math.max(this.#known, end.term);
+      if (end.coordinator) return this.#join(end.coordinator);
+      this.#state = this.#starting(now, this.#t.retryMs);
+      return;
+    }
+    if (end.kind === 'refused') {
+      this.#out.push({ type: 'log', level: 'error', msg: `cannot stand by for the coordinator at ${address}: ${end.reason}; trying again in ${this.#t.refusedRetryMs / 1000} s` });
+      this.#state = this.#starting(now, this.#t.refusedRetryMs);
+      return;
+    }
+    const succession = end.succession ?? (welcomed ? this.#succession : undefined);
+    // The coordinator dropped us (it lives), or we heard nothing because we were the frozen one: stand by again.
+    const unsure = end.reason === 'dropped' || (end.reason === 'silent' && now - this.#stalledAt <= this.#t.stallMs);
+    if (succession === undefined || unsure) {
+      this.#state = this.#starting(now, this.#t.retryMs);
+      return;
+    }
+    this.#out.push({ type: 'log', level: 'warn', msg: 'coordinator lost; following the succession list', data: { term: succession.term } });
+    const s: Extract<State, { kind: 'failover' }> = { kind: 'failover', succession, waiting: new Map(), next: now };
+    this.#state = s;
+    this.#probeSuccessors(s, now);
+  }
+
+  // ---- failover (DESIGN §4.3) ----
+
+  #probeSuccessors(s: Extract<State, { kind: 'failover' }>, now: number): void {
+    const list = s.succession.standbys;
+    const me = list.findIndex((e) => e.id === this.#self.id);
+    if (me === 0 || list.length === 0) return this.#failover(s, [], now); // we are next: nobody to ask
+    const ahead = me === -1 ? list : list.slice(0, me);
+    this.#send('failover', ahead.map((e) => e.address), this.#t.failoverProbeMs);
+  }
+
+  #failover(s: Extract<State, { kind: 'failover' }>, answers: readonly Answer[], now: number): void {
+    const byAddress = new Map(answers.map((a) => [a.address, a.status]));
+    const probes: Probe[] = s.succession.standbys.map((e): Probe => {
+      if (e.id === this.#self.id) return { kind: 'self' };
+      const since = s.waiting.get(e.id);
+      if (since !== undefined && now - since > this.#t.waitForSuccessorMs) return { kind: 'unreachable' };
+      const st = byAddress.get(e.address);
+      if (!st || st.id !== e.id || st.network !== this.#self.network) return { kind: 'unreachable' };
+      this.#known = Math.max(this.#known, st.term);
+      if (st.role === 'coordinator') return { kind: 'coordinator', term: st.term };
+      return { kind: 'standby' };
+    });
+    const step = nextStep(probes, s.succession.term);
+    if (step.act === 'lead') {
+      if (!this.#self.eligible || !this.#storageOk) {
+        this.#state = this.#starting(now, this.#t.retryMs);
+        return;
+      }
+      return this.#saveAndLead(s.succession);
+    }
+    if (step.act === 'join') return this.#join(s.succession.standbys[step.index]!.address);
+    const id = s.succession.standbys[step.index]!.id;
+    if (!s.waiting.has(id)) s.waiting.set(id, now);
+    s.next = now + this.#t.retryMs;
+  }
+
+  // ---- coordinator ----
+
+  #saveAndLead(succession: Succession | undefined): void {
+    const term = Math.max(this.#term, this.#known) + 1;
+    this.#term = term;
+    this.#known = term;
+    this.#state = { kind: 'saving', term, succession };
+    this.#out.push({ type: 'save-term', term });
+  }
+
+  #lead(term: number, succession: Succession | undefined, now: number): void {
+    this.#leading = term;
+    this.#state = { kind: 'coordinator', fenced: false, nextRival: now + this.#t.maintainMs, mode: 'serving' };
+    this.#out.push({ type: 'lead', term, succession });
+  }
+
+  /** Acknowledging alone stops until a probe of everyone we know finds no coordinator that outranks us. */
+  /**
+   * A coordinator that hears of a later term than its own (a standby of a restart storm that saw one, a node
+   * that took over while this one was frozen) moves past it, so the network's term never goes back for anyone
+   * who saw that one.
+   */
+  #bump(s: Extract<State, { kind: 'coordinator' }>, seen: number): void {
+    if (seen <= this.#leading || s.bump !== undefined) return;
+    s.bump = Math.max(this.#known, seen) + 1;
+    this.#term = s.bump;
+    this.#known = s.bump;
+    this.#out.push({ type: 'save-term', term: s.bump });
+  }
+
+  #fence(s: Extract<State, { kind: 'coordinator' }>): void {
+    s.fenced = true;
+    this.#out.push({ type: 'fence', on: true });
+    this.#send('fence', this.#rivalAddresses(), this.#t.fenceProbeMs); // pre-empts a slow rival round
+  }
+
+  #storage(ok: boolean, successor: string | undefined): void {
+    this.#storageOk = ok;
+    const s = this.#state;
+    if (s.kind === 'starting' && ok) this.#state = this.#starting(this.#lastTick ?? 0, 0); // waiting to stand by again: now
+    if (s.kind !== 'coordinator') return;
+    if (ok) {
+      if (s.mode === 'full') {
+        s.mode = 'serving';
+        this.#out.push({ type: 'accepting', sends: 'yes' });
+      }
+      return;
+    }
+    if (s.mode !== 'serving') return;
+    if (successor !== undefined) {
+      // A coordinator that cannot write hands the network to one that can, and stands by for it.
+      this.#out.push({ type: 'log', level: 'error', msg: 'cannot write the log: handing the network to the successor' });
+      this.#out.push({ type: 'hand-off' });
+      this.#out.push({ type: 'step-down', to: successor });
+      this.#state = { kind: 'joining', address: successor };
+      return;
+    }
+    s.mode = 'full';
+    this.#out.push({ type: 'log', level: 'error', msg: 'cannot write the log and no standby can take over: sends are refused (storage_full) until space returns' });
+    this.#out.push({ type: 'accepting', sends: 'storage_full' });
+  }
+
+  #stop(hasSuccessor: boolean, now: number): void {
+    const s = this.#state;
+    if (s.kind === 'coordinator' && s.mode !== 'leaving' && s.mode !== 'handing-off' && hasSuccessor) {
+      // Stop accepting first, so nothing is acknowledged by this node alone once its standbys go (issue #11).
+      s.mode = 'leaving';
+      s.leavingAt = now;
+      this.#out.push({ type: 'accepting', sends: 'no' });
+      return;
+    }
+    if (s.kind === 'coordinator' && (s.mode === 'leaving' || s.mode === 'handing-off')) return;
+    this.#stopped();
+  }
+
+  #handOff(s: Extract<State, { kind: 'coordinator' }>, now: number): void {
+    s.mode = 'handing-off';
+    s.handoffAt = now;
+    this.#out.push({ type: 'hand-off' });
+  }
+
+  #stopped(): void {
+    this.#state = { kind: 'stopped' };
+    this.#out.push({ type: 'stopped' });
+  }
+
+  /** Updates the succession list as this coordinator publishes it. */
+  published(succession: Succession): void {
+    this.#succession = succession;
+  }
+
+  // ---- helpers ----
+
+  /**
+   * A term heard of is saved too, so that after a crash this node still elects above it: a node that saw a
+   * coordinator in term 2 and died before joining it never starts a term 2 of its own.
+   */
+  #remember(): void {
+    if (this.#known <= Math.max(this.#saved, this.#asked)) return;
+    this.#asked = this.#known;
+    if (this.#state.kind !== 'coordinator' && this.#state.kind !== 'saving') this.#term = Math.max(this.#term, this.#known);
+    this.#out.push({ type: 'save-term', term: this.#known });
+  }
+
+  #raiseTerm(term: number): void {
+    this.#known = Math.max(this.#known, term);
+    if (term > this.#term) {
+      this.#term = term;
+      this.#out.push({ type: 'save-term', term });
+    }
+  }
+
+  #send(purpose: ProbePurpose, addresses: string[], timeoutMs: number): void {
+    const unique = [...new Set(addresses)];
+    const id = this.#nextProbeId++;
+    this.#probe = { id, purpose };
+    this.#out.push({ type: 'probe', probe: id, addresses: unique, timeoutMs });
+  }
+
+  /** Members of the last succession list other than us. */
+  #memberEntries(): SuccessionEntry[] {
+    const s = this.#succession;
+    return s ? [s.coordinator, ...s.standbys].filter((e) => e.id !== this.#self.id) : [];
+  }
+
+  #members(): string[] {
+    return this.#memberEntries().map((e) => e.address);
+  }
+
+  #rivalAddresses(): string[] {
+    return [...this.#candidates, ...this.#members()];
+  }
+}
+
+function candidate(s: Status): Candidate {
+  return { id: s.id, priority: s.priority, position: s.position };
+}
+
+function claim(s: Status) {
+  return { ...candidate(s), term: s.term };
+}

@@ -1,0 +1,29 @@
+import type { ClientMessage } from '../protocol/messages.js';
+import type { Handler } from './context.js';
+import { login, networkAuth, register, resume } from './handlers/auth.js';
+import { presence, send } from './handlers/chat.js';
+import { fileAck, fileCancel, fileDone, fileEnd, fileFail, fileOffer } from './handlers/files.js';
+import { peerAck, peerEntries, peerHello } from './handlers/peers.js';
+
+/**
+ * The handler table: every client message type, what the session must have
+ * done first, and the function that handles it. A message type without a
+ * handler fails to compile (STYLE: protocol).
+ */
+export const HANDLERS: { [K in ClientMessage['type']]: Handler<K> } = {
+  'network:auth': { needs: 'nothing', run: networkAuth },
+  'auth:register': { needs: 'network', run: register },
+  'auth:login': { needs: 'network', run: login },
+  'auth:resume': { needs: 'network', run: resume },
+  'chat:send': { needs: 'login', run: send },
+  'presence:get': { needs: 'login', run: presence },
+  'peer:hello': { needs: 'network', run: peerHello },
+  'peer:entries': { needs: 'peer', run: peerEntries },
+  'peer:ack': { needs: 'peer', run: peerAck },
+  'file:offer': { needs: 'login', run: fileOffer },
+  'file:end': { needs: 'login', run: fileEnd },
+  'file:cancel': { needs: 'login', run: fileCancel },
+  'file:ack': { needs: 'login', run: fileAck },
+  'file:done': { needs: 'login', run: fileDone },
+  'file:fail': { needs: 'login', run: fileFail },
+};

@@ -1,0 +1,23 @@
+import type { WebSocket } from 'ws';
+import type { UserEntry } from '../protocol/entries.js';
+
+/** One WebSocket connection to this node: a chat client, or a node standing by. */
+export interface Session {
+  /** The id the core knows it by. */
+  readonly id: number;
+  readonly ws: WebSocket;
+  readonly address: string;
+  networkOk: boolean;
+  /** Set once the core took its login. */
+  user: UserEntry | undefined;
+  /** Set once it said `peer:hello` (and knew the node password): it is a node, not a chat client. */
+  peer: { id: string; nonce: string | undefined } | undefined;
+  lastPong: number;
+  readonly connectedAt: number;
+  /** A handler is awaiting (bcrypt): later frames wait in `queue`. */
+  busy: boolean;
+  readonly queue: { buf: Buffer; isBinary: boolean }[];
+  queuedBytes: number;
+  /** Gives back the connection's place in its address's quota of not-yet-logged-in connections. Idempotent. */
+  readonly admitted: () => void;
+}

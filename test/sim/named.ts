@@ -1,0 +1,150 @@
+import type { Schedule } from './simulation.js';
+
+/**
+ * The anomalies issue #11's fault trial found, each as a schedule the
+ * simulator runs in every `npm test` (and `npm run sim`).
+ */
+export const NAMED: Schedule[] = [
+  {
+    // 1. A healed partition: far more than the 200-message window on each side; all of it must reach everyone.
+    name: 'healed partition, 600 broadcasts a side',
+    seed: 101,
+    nodes: 3,
+    clients: 6,
+    duration: 30_000,
+    sendEveryMs: [40, 60],
+    broadcastShare: 0.9,
+    faults: [
+      { at: 4_000, kind: 'split', groups: [['n0', 'c0', 'c1', 'c2'], ['n1', 'n2', 'c3', 'c4', 'c5']] },
+      { at: 24_000, kind: 'heal' },
+    ],
+  },
+  {
+    // 2. A standby killed for 8 s: no permanent holes.
+    name: 'standby killed for 8 s',
+    seed: 102,
+    nodes: 3,
+    clients: 4,
+    duration: 20_000,
+    sendEveryMs: [50, 150],
+    faults: [
+      { at: 5_000, kind: 'crash', node: 1 },
+      { at: 13_000, kind: 'restart', node: 1 },
+    ],
+  },
+  {
+    // 3. Snapshots every 20 records and restarts: an entry after a higher one of its origin, an offline user's
+    // queued direct message, survive the reload.
+    name: 'snapshot reload keeps everything',
+    seed: 103,
+    nodes: 2,
+    clients: 4,
+    duration: 20_000,
+    segmentRecords: 20,
+    broadcastShare: 0.3,
+    faults: [
+      { at: 5_000, kind: 'cut', host: 'c3' },
+      { at: 9_000, kind: 'restart-all' },
+      { at: 12_000, kind: 'crash', node: 0 },
+      { at: 14_000, kind: 'restart', node: 0 },
+      { at: 16_000, kind: 'uncut', host: 'c3' },
+    ],
+  },
+  {
+    // 4. One name registered on both sides of a partition: the later account loses it and its sessions.
+    name: 'name conflict across a partition',
+    seed: 104,
+    nodes: 2,
+    clients: 4,
+    lateClients: [2, 3],
+    duration: 16_000,
+    faults: [
+      { at: 3_000, kind: 'split', groups: [['n0', 'c0', 'c2'], ['n1', 'c1', 'c3']] },
+      { at: 5_000, kind: 'client', client: 3, user: 'carol', node: 1 },
+      { at: 5_500, kind: 'client', client: 2, user: 'carol', node: 0 },
+      { at: 10_000, kind: 'heal' },
+    ],
+  },
+  {
+    // 5a. SIGTERM of the coordinator under load: nothing acknowledged by it alone once its standbys go.
+    name: 'clean hand-off under load',
+    seed: 105,
+    nodes: 3,
+    clients: 4,
+    duration: 16_000,
+    sendEveryMs: [30, 80],
+    faults: [
+      { at: 6_000, kind: 'stop', node: 0 },
+      { at: 9_000, kind: 'restart', node: 0 },
+      { at: 11_000, kind: 'stop', node: 1 },
+    ],
+  },
+  {
+    // 5b. A coordinator frozen (SIGSTOP) past the failover, then thawed: clients that come back to it are not
+    // acknowledged by it alone.
+    name: 'frozen coordinator thaws',
+    seed: 106,
+    nodes: 3,
+    clients: 4,
+    duration: 16_000,
+    sendEveryMs: [50, 150],
+    faults: [
+      { at: 5_000, kind: 'freeze', node: 0 },
+      { at: 8_000, kind: 'thaw', node: 0 },
+    ],
+  },
+  {
+    // 6. Every node restarted at once, answering /status slowly: one coordinator, terms never back.
+    name: 'restart storm with slow status answers',
+    seed: 107,
+    nodes: 4,
+    clients: 3,
+    duration: 20_000,
+    faults: [
+      { at: 4_000, kind: 'slow-status', node: 0, ms: 2_500 },
+      { at: 4_000, kind: 'slow-status', node: 1, ms: 1_800 },
+      { at: 4_000, kind: 'slow-status', node: 2, ms: 900 },
+      { at: 5_000, kind: 'restart-all' },
+      { at: 12_000, kind: 'restart-all' },
+    ],
+  },
+  {
+    // 7. Clients that connect while every node is still deciding its role wait for it.
+    name: 'clients during a restart of every node',
+    seed: 108,
+    nodes: 3,
+    clients: 4,
+    duration: 14_000,
+    faults: [
+      { at: 4_000, kind: 'restart-all' },
+      { at: 4_100, kind: 'restart-all' },
+    ],
+  },
+  {
+    // 8a. The top-ranked standby answers pings but never acknowledges: sends go on after the bound.
+    name: 'standby that never acknowledges',
+    seed: 109,
+    nodes: 3,
+    clients: 3,
+    duration: 18_000,
+    faults: [
+      { at: 2_500, kind: 'mute', node: 1 },
+      { at: 2_500, kind: 'mute', node: 2 },
+      { at: 6_000, kind: 'unmute', node: 2 },
+    ],
+  },
+  {
+    // 8b. A full disk on the coordinator: it hands off; alone, it says storage_full and recovers when space returns.
+    name: 'full disk on the coordinator',
+    seed: 110,
+    nodes: 2,
+    clients: 3,
+    duration: 20_000,
+    faults: [
+      { at: 4_000, kind: 'disk-full', node: 0 },
+      { at: 6_000, kind: 'disk-full', node: 1 },
+      { at: 9_000, kind: 'disk-ok', node: 0 },
+      { at: 12_000, kind: 'disk-ok', node: 1 },
+    ],
+  },
+];
