@@ -299,6 +299,8 @@ export class NodeCore {
 
   #role(ev: RoleEvent): void {
     for (const a of this.role.step(ev)) this.#act(a, 'now' in ev ? ev.now : 0);
+    // Heard of a later term than ours: standbys must know it, so that whoever succeeds us goes above it.
+    if (this.role.coordinating && this.role.known > this.role.term && (this.#succession?.highest ?? 0) < this.role.known) this.#publish(false);
   }
 
   #act(a: RoleAction, now: number): void {
@@ -701,12 +703,13 @@ export class NodeCore {
   }
 
   #publish(leaving: boolean, handingOff = false): void {
-    if (!handingOff && (!this.role.coordinating || this.role.leaving)) return;
+    if (!handingOff && (!this.role.coordinating || this.role.leaving || this.role.bumping)) return;
     const frame: Succession = {
       term: this.role.term,
       coordinator: { id: this.#cfg.self.id, address: this.#cfg.address },
       standbys: this.#book.succession.map((s) => ({ id: s.id, address: s.address })),
       ...(leaving ? { leaving: true } : {}),
+      ...(this.role.known > this.role.term ? { highest: this.role.known } : {}),
     };
     this.#succession = frame;
     this.role.published(frame);

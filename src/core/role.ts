@@ -21,6 +21,8 @@ export interface Succession {
   standbys: SuccessionEntry[];
   /** The coordinator is leaving cleanly: the first standby takes over now. */
   leaving?: boolean;
+  /** The highest term the coordinator has heard of, when above its own: a successor's term goes above it. */
+  highest?: number;
 }
 
 /** What `/status` answers and what a redirect tells a caller. */
@@ -198,7 +200,8 @@ export class RoleMachine {
    */
   readonly #singles = new Map<number, { purpose: 'rival' | 'startup'; address: string; at: number }>();
   #nextProbeId = 1;
-  #lastTick: number | undefined;
+  /** The latest time an event carried (a tick, an answer): a long gap since means this process was frozen. */
+  #lastTick: number;
   /** When this process last found itself frozen (a late tick): silence heard just after means nothing. */
   #stalledAt = -Infinity;
   #address: string | undefined;
@@ -222,6 +225,7 @@ export class RoleMachine {
     this.#known = Math.max(persisted.term, s === undefined ? 0 : s.term + (s.leaving && s.coordinator.id === self.id ? 1 : 0));
     this.#succession = persisted.succession;
     this.#state = this.#starting(now, 0);
+    this.#lastTick = now;
   }
 
   /** The term it leads in when coordinating; else the highest term it has stood by in or heard of. */
@@ -233,6 +237,11 @@ export class RoleMachine {
     return this.#succession;
   }
 
+  /** The highest term heard of. */
+  get known(): number {
+    return this.#known;
+  }
+
   get kind(): State['kind'] {
     return this.#state.kind;
   }
@@ -240,6 +249,11 @@ export class RoleMachine {
   /** Whether this node coordinates now (and is not stepping down). */
   get coordinating(): boolean {
     return this.#state.kind === 'coordinator';
+  }
+
+  /** A coordinator moving to a later term (being saved): what it publishes waits for the new term. */
+  get bumping(): boolean {
+    return this.#state.kind === 'coordinator' && this.#state.bump !== undefined;
   }
 
   /** A coordinator on its way out (SIGTERM): nothing it publishes now should replace the hand-off. */
@@ -267,6 +281,7 @@ export class RoleMachine {
   step(ev: RoleEvent): RoleAction[] {
     this.#out = [];
     const before = JSON.stringify(this.info);
+    if ('now' in ev && ev.type !== 'tick') this.#noticeStall(ev.now);
     this.#on(ev);
     // Stopping is not a role change anyone is told of: the process goes (its sessions close with 1001).
     if (this.#state.kind !== 'stopped' && JSON.stringify(this.info) !== before) this.#out.push({ type: 'role', info: this.info });
@@ -313,6 +328,7 @@ export class RoleMachine {
       case 'link-succession':
         if (s.kind !== 'standby' && !(s.kind === 'joining' && s.welcomed !== undefined)) return;
         this.#succession = ev.succession;
+        this.#known = Math.max(this.#known, ev.succession.highest ?? 0);
         this.#raiseTerm(ev.succession.term);
         return;
       case 'link-end':
@@ -335,14 +351,26 @@ export class RoleMachine {
     }
   }
 
+  /**
+   * Whatever event comes first after a freeze (a late tick, answers that waited in the socket) shows the gap:
+   * starting or in failover, what we heard before is stale and the others moved on.
+   */
+  #noticeStall(now: number): void {
+    const gap = now - this.#lastTick;
+    this.#lastTick = Math.max(this.#lastTick, now);
+    if (gap <= this.#t.stallMs) return;
+    this.#stalledAt = now;
+    const s = this.#state;
+    if (s.kind === 'starting') this.#state = this.#starting(now, 0);
+    if (s.kind === 'failover') s.waiting.clear();
+    if (s.kind === 'coordinator' && s.mode === 'serving' && !s.fenced) {
+      this.#out.push({ type: 'log', level: 'warn', msg: 'this process was frozen: checking that no other node took over before acknowledging alone', data: { gapMs: gap } });
+      this.#fence(s);
+    }
+  }
+
   #tick(now: number): void {
-    const gap = this.#lastTick === undefined ? 0 : now - this.#lastTick;
-    const stalled = gap > this.#t.stallMs;
-    if (stalled) this.#stalledAt = now;
-    this.#lastTick = now;
-    // Frozen while starting or in failover: what we heard before is stale, and the others moved on.
-    if (stalled && this.#state.kind === 'starting') this.#state = this.#starting(now, 0);
-    if (stalled && this.#state.kind === 'failover') this.#state.waiting.clear();
+    this.#noticeStall(now);
     const s = this.#state;
     switch (s.kind) {
       case 'starting': {
@@ -364,10 +392,6 @@ export class RoleMachine {
       case 'coordinator':
         if (s.mode === 'leaving' && now - s.leavingAt! >= this.#t.handoffDrainMs) return this.#handOff(s, now);
         if (s.mode === 'handing-off' && now - s.handoffAt! >= this.#t.handoffGraceMs) return this.#stopped();
-        if (stalled && s.mode === 'serving' && !s.fenced) {
-          this.#out.push({ type: 'log', level: 'warn', msg: 'this process was frozen: checking that no other node took over before acknowledging alone', data: { gapMs: gap } });
-          this.#fence(s);
-        }
         if (now >= s.nextRival) {
           s.nextRival = now + this.#t.maintainMs;
           // An address asked in the last two rounds and not answered yet is not asked again (slow, not gone);
@@ -593,7 +617,7 @@ export class RoleMachine {
   #storage(ok: boolean, successor: string | undefined): void {
     this.#storageOk = ok;
     const s = this.#state;
-    if (s.kind === 'starting' && ok) this.#state = this.#starting(this.#lastTick ?? 0, 0); // waiting to stand by again: now
+    if (s.kind === 'starting' && ok) this.#state = this.#starting(this.#lastTick, 0); // waiting to stand by again: now
     if (s.kind !== 'coordinator') return;
     if (ok) {
       if (s.mode === 'full') {

@@ -131,6 +131,8 @@ export const ServerMessage = z.discriminatedUnion('type', [
     standbys: z.array(z.object({ id: NodeId, address: HostPort })).max(1_000),
     /** Set when the coordinator is leaving cleanly: the first standby takes over now. */
     leaving: z.boolean().optional(),
+    /** The highest term the coordinator has heard of, when above its own (a successor takes a term above it). */
+    highest: z.number().int().nonnegative().optional(),
   }),
   /** This node does not coordinate; `coordinator` does (or nobody yet: null). The connection closes. */
   z.object({ type: z.literal('redirect'), coordinator: HostPort.nullable(), term: z.number().int() }),

@@ -380,7 +380,7 @@ export class SimNode {
       w.schedule(sentAt + Math.min(rtt, timeoutMs), () => {
         // The answer is what the target says when it handles the request: nothing if it is frozen, cut off or gone by then.
         if (rtt > timeoutMs || !target.host.up || target.host.frozen || !w.connected(this.host, target.host) || !target.core) return finish(undefined);
-        this.learn(target.ghost);
+        if (this.host.life === life) this.learn(target.ghost);
         finish(target.status());
       });
     }
@@ -536,7 +536,11 @@ export class SimNode {
 
   /** Merges what another node knew of terms (ghost bookkeeping). */
   learn(ghost: ReadonlyMap<number, string>): void {
-    for (const [term, id] of ghost) if (!this.ghost.has(term)) this.ghost.set(term, id);
+    for (const [term, id] of ghost) {
+      if (this.ghost.has(term)) continue;
+      this.ghost.set(term, id);
+      if (DEBUG) console.log(`${(this.#world.now / 1000).toFixed(3)} ${this.name} ghost: term ${term} was ${this.#sim.nameOf(id)}'s`);
+    }
   }
 
   /** Whether this node's durable log holds `(origin, seq)`. */

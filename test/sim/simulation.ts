@@ -168,7 +168,8 @@ export function run(schedule: Schedule): Outcome {
   const termBack = (seen: number, coordinator: string) => {
     const c = nodes.find((n) => n.address === coordinator);
     if (w.now - pathsChangedAt < RIVAL_GRACE_MS + slowest()) return false; // a heal: two coordinators until one finds the other
-    return nodes.some((n) => n.core && n.host.up && !n.host.frozen && n.core.term >= seen && c !== undefined && w.connected(c.host, n.host));
+    // A violation when that coordinator could know the later term (its ghost has it): it should have moved past it.
+    return c !== undefined && [...c.ghost].some(([term, holder]) => term >= seen && holder !== c.id);
   };
   const makeClient = (i: number, user: string) => {
     const c = new SimClient(w, `c${i}`, user, () => nodes);

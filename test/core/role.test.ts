@@ -1,0 +1,171 @@
+import t from 'tap';
+import { RoleMachine, type Answer, type RoleAction, type Succession } from '../../src/core/role.js';
+import type { Status } from '../../src/protocol/status.js';
+
+const self = { id: 'aaaaaaaaaaaaaaa1', network: 'default', priority: 0, eligible: true };
+const status = (id: string, role: Status['role'], term: number, coordinator: string | null = null, position = 0): Status => ({ id, network: 'default', role, term, coordinator, priority: 0, eligible: true, position, protocol: 1 });
+const types = (acts: RoleAction[]) => acts.map((a) => a.type).filter((x) => x !== 'log');
+const find = <K extends RoleAction['type']>(acts: RoleAction[], type: K) => acts.find((a): a is Extract<RoleAction, { type: K }> => a.type === type);
+
+/** A machine and a clock; `answer` replies to the probes it asked. */
+function machine(persisted: { term: number; succession?: Succession } = { term: 0 }, position = 0) {
+  let now = 0;
+  const m = new RoleMachine(self, persisted, now, { position: () => position });
+  const probes: Extract<RoleAction, { type: 'probe' }>[] = [];
+  const step = (ev: Parameters<RoleMachine['step']>[0]) => {
+    const out = m.step(ev);
+    for (const a of out) if (a.type === 'probe') probes.push(a);
+    return out;
+  };
+  return {
+    m,
+    probes,
+    tick: (ms = 50) => step({ type: 'tick', now: (now += ms) }),
+    step,
+    at: () => now,
+    answer: (answers: Answer[] | ((address: string) => Status | undefined)) => {
+      const out: RoleAction[] = [];
+      for (const p of probes.splice(0)) {
+        const list = typeof answers === 'function' ? p.addresses.map((address) => ({ address, status: answers(address) })) : answers.filter((a) => p.addresses.includes(a.address));
+        out.push(...step({ type: 'probed', probe: p.probe, answers: list, now }));
+      }
+      return out;
+    },
+  };
+}
+
+t.test('a lone node leads after the browse window, saving the term first', async (t) => {
+  const x = machine();
+  x.step({ type: 'candidates', addresses: ['n2:7777'] });
+  x.tick();
+  x.answer(() => undefined);
+  for (let i = 0; i < 18; i++) t.same(types(x.tick()).filter((a) => a === 'save-term'), [], 'not within the second');
+  let acts: RoleAction[] = [];
+  for (let i = 0; i < 5 && !find(acts, 'save-term'); i++) acts = [...x.tick(), ...x.answer(() => undefined)];
+  t.same(find(acts, 'save-term'), { type: 'save-term', term: 1 });
+  t.equal(x.m.info.role, 'starting', 'not the coordinator before the term is saved');
+  const led = x.step({ type: 'term-saved', term: 1, now: x.at() });
+  t.match(find(led, 'lead'), { term: 1 });
+  t.same(find(led, 'role')?.info, { role: 'coordinator', term: 1, coordinator: undefined, priority: 0, eligible: true });
+});
+
+t.test('a running coordinator is joined, whatever the rank (sticky)', async (t) => {
+  const x = machine({ term: 0 }, 1_000);
+  x.step({ type: 'candidates', addresses: ['n2:7777'] });
+  x.tick();
+  const acts = x.answer(() => status('bbbbbbbbbbbbbbb2', 'coordinator', 4));
+  t.same(find(acts, 'join'), { type: 'join', address: 'n2:7777' });
+  t.same(find(acts, 'save-term'), { type: 'save-term', term: 4 }, 'a term heard of is saved (after a crash it still elects above it)');
+  t.match(x.m.info, { role: 'standby', coordinator: 'n2:7777', joining: true });
+  x.step({ type: 'link-up', term: 4, now: x.at() });
+  t.equal(x.m.info.joining, true, 'a standby of term 4 only once term 4 is saved');
+  x.step({ type: 'term-saved', term: 4, now: x.at() });
+  t.same(x.m.info, { role: 'standby', term: 4, coordinator: 'n2:7777', priority: 0, eligible: true });
+});
+
+t.test('a node that follows another coordinator points to it: it is asked before anyone is elected', async (t) => {
+  const x = machine();
+  x.step({ type: 'candidates', addresses: ['n2:7777'] });
+  x.tick();
+  x.answer((a) => (a === 'n2:7777' ? status('bbbbbbbbbbbbbbb2', 'standby', 3, 'n3:7777') : undefined));
+  t.ok(x.probes.some((p) => p.addresses.includes('n3:7777')), 'n3 is asked at once');
+  const acts = x.answer((a) => (a === 'n3:7777' ? status('ccccccccccccccc3', 'coordinator', 3) : undefined));
+  t.same(find(acts, 'join'), { type: 'join', address: 'n3:7777' });
+});
+
+t.test('failover: the first of the succession list leads at once, above the highest term heard of', async (t) => {
+  const succession: Succession = { term: 3, coordinator: { id: 'ddddddddddddddd4', address: 'n4:7777' }, standbys: [{ id: self.id, address: 'n1:7777' }], highest: 5 };
+  const x = machine({ term: 3 });
+  x.step({ type: 'candidates', addresses: ['n4:7777'] });
+  x.tick();
+  x.answer(() => status('ddddddddddddddd4', 'coordinator', 3));
+  x.step({ type: 'term-saved', term: 3, now: x.at() });
+  x.step({ type: 'link-up', term: 3, now: x.at() });
+  x.step({ type: 'link-succession', succession });
+  const acts = x.step({ type: 'link-end', end: { kind: 'lost', succession: undefined, reason: 'closed' }, now: x.at() });
+  t.same(find(acts, 'save-term'), { type: 'save-term', term: 6 });
+});
+
+t.test('failover: a successor ahead that is alive is waited for; one that never takes over is skipped', async (t) => {
+  const ahead = { id: 'eeeeeeeeeeeeeee5', address: 'n5:7777' };
+  const succession: Succession = { term: 2, coordinator: { id: 'ddddddddddddddd4', address: 'n4:7777' }, standbys: [ahead, { id: self.id, address: 'n1:7777' }] };
+  const x = machine({ term: 2, succession });
+  x.step({ type: 'candidates', addresses: [] });
+  x.tick();
+  x.answer(() => status('ddddddddddddddd4', 'coordinator', 2));
+  x.step({ type: 'term-saved', term: 2, now: x.at() });
+  x.step({ type: 'link-up', term: 2, now: x.at() });
+  x.step({ type: 'link-end', end: { kind: 'lost', succession, reason: 'closed' }, now: x.at() });
+  t.same(x.probes.map((p) => p.addresses), [['n5:7777']], 'only the one ahead is asked');
+  let acts = x.answer(() => status(ahead.id, 'starting', 2));
+  t.notOk(find(acts, 'save-term'), 'it is alive: wait');
+  for (let i = 0; i < 80 && !find(acts, 'save-term'); i++) acts = [...x.tick(), ...x.answer(() => status(ahead.id, 'standby', 2))];
+  t.same(find(acts, 'save-term'), { type: 'save-term', term: 3 }, 'after 3 s without taking over, it is skipped');
+});
+
+t.test('dropped by a live coordinator, or silent just after our own freeze: stand by again, no takeover', async (t) => {
+  for (const [end, label] of [
+    [{ kind: 'lost', succession: undefined, reason: 'dropped' }, 'dropped'],
+    [{ kind: 'lost', succession: undefined, reason: 'silent' }, 'silent after a freeze'],
+  ] as const) {
+    const succession: Succession = { term: 1, coordinator: { id: 'ddddddddddddddd4', address: 'n4:7777' }, standbys: [{ id: self.id, address: 'n1:7777' }] };
+    const x = machine({ term: 1, succession });
+    x.step({ type: 'candidates', addresses: [] });
+    x.tick();
+    x.answer(() => status('ddddddddddddddd4', 'coordinator', 1));
+    x.step({ type: 'link-up', term: 1, now: x.at() });
+    if (label !== 'dropped') x.tick(5_000);
+    const acts = x.step({ type: 'link-end', end, now: x.at() });
+    t.notOk(find(acts, 'save-term'), `${label}: no new term`);
+    t.equal(x.m.kind, 'starting', label);
+  }
+});
+
+t.test('a coordinator frozen past the failover bound is fenced until a probe finds no one who took over', async (t) => {
+  const x = machine();
+  x.tick();
+  for (let i = 0; i < 21; i++) x.tick();
+  x.step({ type: 'term-saved', term: 1, now: x.at() });
+  t.equal(x.m.info.role, 'coordinator');
+  x.step({ type: 'link-succession', succession: { term: 1, coordinator: { id: self.id, address: 'n1:7777' }, standbys: [] } });
+  x.m.published({ term: 1, coordinator: { id: self.id, address: 'n1:7777' }, standbys: [{ id: 'fffffffffffffff6', address: 'n6:7777' }] });
+  x.probes.length = 0;
+  const frozen = x.tick(4_000);
+  t.same(find(frozen, 'fence'), { type: 'fence', on: true });
+  t.ok(x.probes.some((p) => p.addresses.includes('n6:7777')), 'the last successor is asked');
+  const acts = x.answer((a) => (a === 'n6:7777' ? status('fffffffffffffff6', 'coordinator', 2) : undefined));
+  t.same(find(acts, 'step-down'), { type: 'step-down', to: 'n6:7777' }, 'it took over: step down and merge');
+});
+
+t.test('stop: a coordinator with a successor stops accepting, drains, hands off, then stops', async (t) => {
+  const x = machine();
+  for (let i = 0; i < 22; i++) x.tick();
+  x.step({ type: 'term-saved', term: 1, now: x.at() });
+  t.same(types(x.step({ type: 'stop', hasSuccessor: true, now: x.at() })), ['accepting']);
+  t.same(types(x.step({ type: 'drained', now: x.at() })), ['hand-off']);
+  let acts: RoleAction[] = [];
+  for (let i = 0; i < 10 && !find(acts, 'stopped'); i++) acts = x.tick();
+  t.ok(find(acts, 'stopped'), 'after the grace');
+  t.same(types(machine().step({ type: 'stop', hasSuccessor: false, now: 0 })), ['stopped'], 'no successor: at once');
+});
+
+t.test('a standby that has seen a later term makes its coordinator move past it (never a term that goes back)', async (t) => {
+  const x = machine();
+  for (let i = 0; i < 22; i++) x.tick();
+  x.step({ type: 'term-saved', term: 1, now: x.at() });
+  t.same(find(x.step({ type: 'peer-term', term: 1, now: x.at() }), 'save-term'), undefined, 'its own term: nothing');
+  t.same(find(x.step({ type: 'peer-term', term: 5, now: x.at() }), 'save-term'), { type: 'save-term', term: 6 });
+  t.equal(x.m.info.term, 1, 'still term 1 until 6 is saved');
+  t.same(find(x.step({ type: 'term-saved', term: 6, now: x.at() }), 'new-term'), { type: 'new-term', term: 6 });
+  t.equal(x.m.info.term, 6);
+});
+
+t.test('a full disk: hand off to a successor, or refuse sends when alone until it can write again', async (t) => {
+  const x = machine();
+  for (let i = 0; i < 22; i++) x.tick();
+  x.step({ type: 'term-saved', term: 1, now: x.at() });
+  t.same(find(x.step({ type: 'storage', ok: false, successor: undefined, now: x.at() }), 'accepting'), { type: 'accepting', sends: 'storage_full' });
+  t.same(find(x.step({ type: 'storage', ok: true, successor: undefined, now: x.at() }), 'accepting'), { type: 'accepting', sends: 'yes' });
+  const acts = x.step({ type: 'storage', ok: false, successor: 'n2:7777', now: x.at() });
+  t.same(types(acts), ['hand-off', 'step-down', 'role']);
+});
