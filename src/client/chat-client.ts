@@ -34,6 +34,8 @@ export interface ChatClientOptions {
   log: Logger;
   connectTimeoutMs?: number;
   reconnectTimeoutMs?: number;
+  /** How long a node may take to answer a login (a resume: a fifth of it, at least 1 s). */
+  loginTimeoutMs?: number;
   /** Where files sent to this user are saved; without it, files are refused. */
   downloadDir?: string;
 }
@@ -346,8 +348,9 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
         for (const f of step.send) {
           ws.send(JSON.stringify(f));
           const type = (f as { type: string }).type;
-          if (type === 'auth:resume') deadline(RESUME_MS, 'did not answer the resume');
-          else if (type.startsWith('auth:')) deadline(LOGIN_MS, 'did not answer the login');
+          const login = this.#opts.loginTimeoutMs ?? LOGIN_MS;
+          if (type === 'auth:resume') deadline(Math.min(RESUME_MS, Math.max(1_000, login / 5)), 'did not answer the resume');
+          else if (type.startsWith('auth:')) deadline(login, 'did not answer the login');
         }
         if (step.done === undefined) return;
         if (!step.done.ok) {
