@@ -54,7 +54,7 @@ t.test('partition: each side chats; after the heal, one coordinator and every me
   const run = namespaceProcs(t);
   const inNs = (side: 'a' | 'b', args: string[], env: NodeJS.ProcessEnv = {}) => run(ns[side], args, env);
   const node = (side: 'a' | 'b', name: string, port: number) =>
-    inNs(side, ['serve', '--host', hosts[side], '--port', String(port), '--data-dir', join(dir, name), '--bcrypt-cost', '4']);
+    inNs(side, ['serve', '--host', hosts[side], '--port', String(port), '--data-dir', join(dir, name), '--bcrypt-cost', '4', '--max-message-rate', '500']);
   const roleOf = (p: Proc) => p.stdout.map((l) => /^lanchat (coordinator|standby) /.exec(l)?.[1]).filter(Boolean).at(-1);
   const a1 = node('a', 'a1', 7301);
   await a1.line(/^lanchat coordinator/, 5_000); // the first one up leads
@@ -75,6 +75,10 @@ t.test('partition: each side chats; after the heal, one coordinator and every me
   ip('-n', ns.sw, 'link', 'set', 'p2', 'master', 'br1');
   await b1.line(/^lanchat coordinator .*\(term 2\)/, 10_000); // B lost its coordinator: it takes over
   await bob.line(/"resumed":true/, 10_000);
+  // More than the 200-message history on one side (issue #11: the other side got only the last 200).
+  const BURST = 250;
+  for (let i = 0; i < BURST; i++) alice.child.stdin!.write(`${JSON.stringify({ type: 'send', text: `burst ${i}`, id: `burst-${i}` })}\n`);
+  await waitFor(() => alice.stdout.filter((l) => l.includes('"type":"ack"') && l.includes('"burst-')).length === BURST, 'the burst acknowledged on side A', 30_000);
   bob.child.stdin!.write('{"type":"send","text":"from B"}\n');
   alice.child.stdin!.write('{"type":"send","text":"from A"}\n');
   await waitFor(() => bob.stdout.some((l) => l.includes('"from B"')) && alice.stdout.some((l) => l.includes('"from A"')), 'both sides to chat', 10_000);
@@ -92,6 +96,11 @@ t.test('partition: each side chats; after the heal, one coordinator and every me
   await waitFor(() => [a1, a2, b1].filter((p) => roleOf(p) === 'coordinator').length === 1 && [a1, a2, b1].filter((p) => roleOf(p) === 'standby').length === 2, 'one coordinator again', 20_000);
   t.equal(roleOf(b1), 'coordinator', 'the higher term stays');
   await waitFor(() => alice.stdout.some((l) => l.includes('"from B"')) && bob.stdout.some((l) => l.includes('"from A"')), 'each side to see the other\'s message', 15_000);
+  const burstAt = (c: Proc) => c.stdout.filter((l) => l.includes('"type":"message"') && l.includes('"burst '));
+  await waitFor(() => burstAt(bob).length >= BURST, 'bob, online on side B all along, to get every message of the burst', 15_000);
+  const burst = burstAt(bob).map((l) => (JSON.parse(l) as { text: string }).text);
+  t.equal(new Set(burst).size, BURST, `bob got all ${BURST} messages of the other side, each once (not only the last 200)`);
+  t.equal(burst.length, BURST, 'no message twice');
 
   // Every replica holds both messages: ask each node's replica through a fresh login on the coordinator,
   // then stop everyone and read every data directory.
@@ -108,5 +117,6 @@ t.test('partition: each side chats; after the heal, one coordinator and every me
   for (const name of ['a1', 'a2', 'b1']) {
     const texts = (await readLog(join(dir, name, 'log'))).flatMap((e) => (e.kind === 'message' ? [e.text] : []));
     t.ok(texts.includes('from A') && texts.includes('from B'), `replica ${name} has both sides' messages`);
+    t.equal(texts.filter((x) => x.startsWith('burst ')).length, BURST, `replica ${name} has every message of the burst`);
   }
 });
