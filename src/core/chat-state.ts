@@ -70,11 +70,15 @@ export class ChatState {
   /** Every message id applied lately (two generations), so a message that comes by two paths counts once. */
   #ids = new Map<string, MessageEntry>();
   #oldIds = new Map<string, MessageEntry>();
+  /** Every stored copy of a message stored more than once (two coordinators stored it), while its id is remembered. */
+  readonly #copies = new Map<string, MessageEntry[]>();
   /** (sender, client id) → message id, in the same generations: a resend is found by what the client gave. */
   #clientIds = new Map<string, string>();
   #oldClientIds = new Map<string, string>();
   /** The highest timestamp seen: the hybrid logical clock new messages are stamped after. */
   #clock = 0;
+  /** The last timestamp handed out by stampTime (messages stamped but not yet stored share it at most). */
+  #stamped = 0;
 
   constructor(options: ChatStateOptions | number) {
     const o = typeof options === 'number' ? { historySize: options } : options;
@@ -161,6 +165,14 @@ export class ChatState {
     return out;
   }
 
+  /** The copies of message `id` applied here (one, unless two coordinators stored it); the representative first. */
+  copiesOf(id: string): readonly MessageEntry[] {
+    const rep = this.#ids.get(id) ?? this.#oldIds.get(id);
+    if (rep === undefined) return [];
+    const copies = this.#copies.get(id);
+    return copies === undefined ? [rep] : [rep, ...copies.filter((c) => c !== rep)];
+  }
+
   /** The stored message `from` already sent with client id `cid`, if any. */
   duplicateOf(from: string, cid: string): MessageEntry | undefined {
     const key = `${userKey(from)}\n${cid}`;
@@ -168,9 +180,13 @@ export class ChatState {
     return this.#ids.get(id) ?? this.#oldIds.get(id);
   }
 
-  /** A timestamp for a new message: now, but never at or before one already seen (a hybrid logical clock). */
+  /**
+   * A timestamp for a new message: now, but never at or before one already stored (a hybrid logical
+   * clock), and never before one stamped earlier, so ts order is the order messages were stored in.
+   */
   stampTime(now: number): number {
-    return Math.max(now, this.#clock + 1);
+    this.#stamped = Math.max(now, this.#clock + 1, this.#stamped);
+    return this.#stamped;
   }
 
   /** Offline messages waiting for `name` (for tests and the simulator's reports). */
@@ -210,7 +226,9 @@ export class ChatState {
       if (m.seq > at(cursor, m.origin) && visibleTo(m, key) && !exclude(m)) found.set(m.id, m);
     };
     this.#window.forEach(consider);
-    this.#pending.get(key)?.forEach(consider);
+    // What is kept for them goes whatever the cursor says: a copy may have reached them elsewhere, or not
+    // (their client drops what it has seen); either way it is collected, so no queue keeps it for ever.
+    this.#pending.get(key)?.forEach((m) => !exclude(m) && found.set(m.id, m));
     let gap = false;
     for (const [origin, seq] of this.#evicted) if (seq > at(cursor, origin)) gap = true;
     const missed = [...found.values()].sort(byTime);
@@ -277,12 +295,16 @@ export class ChatState {
     const known = this.#ids.get(m.id) ?? this.#oldIds.get(m.id);
     if (known !== undefined) {
       // The same message stored twice (a resend to a new coordinator, both sides of a partition): one entry
-      // represents it everywhere, the earliest by (ts, origin, seq); offline recipients of either are kept.
+      // represents it everywhere, the latest by (ts, origin, seq); offline recipients of either are kept.
+      const copies = this.#copies.get(m.id) ?? [known];
+      if (!copies.some((c) => c.origin === m.origin && c.seq === m.seq)) copies.push(m);
+      this.#copies.set(m.id, copies);
       if (representsBefore(m, known)) this.#replace(known, m);
       this.#queueFor(m, this.#ids.get(m.id) ?? this.#oldIds.get(m.id)!);
       return;
     }
     if (this.#ids.size >= DEDUP_GENERATION) {
+      for (const id of this.#oldIds.keys()) this.#copies.delete(id);
       this.#oldIds = this.#ids;
       this.#ids = new Map();
       this.#oldClientIds = this.#clientIds;
@@ -291,21 +313,23 @@ export class ChatState {
     this.#ids.set(m.id, m);
     this.#clientIds.set(`${userKey(m.from)}\n${m.cid}`, m.id);
     if (m.ts > this.#clock) this.#clock = m.ts;
-    const evict = (gone: MessageEntry) => {
-      if (gone.seq > at(this.#evicted, gone.origin)) this.#evicted.set(gone.origin, gone.seq);
-    };
-    if (this.#resumeWindow > 0) insertBounded(this.#window, m, keep(this.#resumeWindow), evict);
-    else evict(m);
+    if (this.#resumeWindow > 0) insertBounded(this.#window, m, this.#resumeWindow, (gone) => this.#evict(gone));
+    else this.#evict(m);
     if (m.to.length === 0) {
-      insertBounded(this.#broadcasts, m, keep(this.#historySize));
+      insertBounded(this.#broadcasts, m, this.#historySize);
       return;
     }
     for (const key of involved(m)) {
       let list = this.#direct.get(key);
       if (list === undefined) this.#direct.set(key, (list = []));
-      insertBounded(list, m, keep(this.#historySize));
+      insertBounded(list, m, this.#historySize);
     }
     this.#queueFor(m, m);
+  }
+
+  /** Notes that the resume window no longer holds `gone`: a cursor below it has a gap. */
+  #evict(gone: MessageEntry): void {
+    if (gone.seq > at(this.#evicted, gone.origin)) this.#evicted.set(gone.origin, gone.seq);
   }
 
   /** Queues `rep` (the message's representative) for the offline recipients `version` names, unless they had it. */
@@ -320,16 +344,17 @@ export class ChatState {
   /** `m` represents its message from now on instead of `old`, wherever `old` was kept. */
   #replace(old: MessageEntry, m: MessageEntry): void {
     (this.#ids.has(old.id) ? this.#ids : this.#oldIds).set(m.id, m);
-    const swap = (list: MessageEntry[] | undefined, max: number) => {
-      if (list === undefined) return;
+    // The newer copy goes in even where the old one was already dropped as too old: a window is the newest N
+    // of the representatives, as on a replica that had the newer copy first.
+    const swap = (list: MessageEntry[] | undefined, max: number, evict?: (gone: MessageEntry) => void) => {
+      if (list === undefined || max === 0) return;
       const i = list.indexOf(old);
-      if (i === -1) return;
-      list.splice(i, 1);
-      insertBounded(list, m, max);
+      if (i !== -1) list.splice(i, 1);
+      insertBounded(list, m, max, evict);
     };
-    swap(this.#window, keep(this.#resumeWindow));
-    if (m.to.length === 0) swap(this.#broadcasts, keep(this.#historySize));
-    else for (const key of involved(m)) swap(this.#direct.get(key), keep(this.#historySize));
+    swap(this.#window, this.#resumeWindow, (gone) => this.#evict(gone));
+    if (m.to.length === 0) swap(this.#broadcasts, this.#historySize);
+    else for (const key of involved(m)) swap(this.#direct.get(key), this.#historySize);
     for (const queue of this.#pending.values()) if (queue.get(m.id) === old) queue.set(m.id, m);
   }
 
@@ -373,9 +398,12 @@ export function visibleTo(m: MessageEntry, key: string): boolean {
   return m.to.length === 0 || userKey(m.from) === key || m.to.some((n) => userKey(n) === key);
 }
 
-/** Messages in time order; ties (the same millisecond) by id, so every replica orders them alike. */
+/**
+ * Messages in time order; ties (the same millisecond, from different origins) by origin, then by the
+ * order they were stored in, so every replica orders them alike and one sender's messages keep theirs.
+ */
 export function byTime(a: MessageEntry, b: MessageEntry): number {
-  return a.ts - b.ts || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  return a.ts - b.ts || (a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : a.seq - b.seq);
 }
 
 /** The users a direct message concerns: its sender and recipients, by name key. */
@@ -383,9 +411,13 @@ function involved(m: MessageEntry): Set<string> {
   return new Set([userKey(m.from), ...m.to.map(userKey)]);
 }
 
-/** Which of two copies of one message represents it: the earlier by (ts, origin, seq), on every replica alike. */
+/**
+ * Which of two copies of one message represents it: the later by (ts, origin, seq), on every replica alike.
+ * The later one, so that swapping copies never takes a message out of a bounded window without putting a
+ * newer one in its place: every window stays the newest N of the same set, whatever order copies came in.
+ */
 function representsBefore(a: MessageEntry, b: MessageEntry): boolean {
-  return a.ts < b.ts || (a.ts === b.ts && (a.origin < b.origin || (a.origin === b.origin && a.seq < b.seq)));
+  return a.ts > b.ts || (a.ts === b.ts && (a.origin > b.origin || (a.origin === b.origin && a.seq > b.seq)));
 }
 
 function earlier(a: UserEntry, b: UserEntry): boolean {
@@ -409,15 +441,6 @@ function oldestKey(map: Map<string, number>): string {
   let ts = Infinity;
   for (const [k, v] of map) if (v < ts || (v === ts && k < key)) [key, ts] = [k, v];
   return key;
-}
-
-/**
- * How many a window keeps to show `n`: a message stored twice (two coordinators) is represented by its
- * earlier copy, and swapping copies takes one out of a window; the spare below the shown part means the
- * shown part is the same on every replica whatever the order copies came in.
- */
-function keep(n: number): number {
-  return n === 0 ? 0 : n + Math.max(16, Math.ceil(n / 4));
 }
 
 /** The newest `n` of a time-ordered list. */

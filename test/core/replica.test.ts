@@ -43,7 +43,7 @@ t.test('catch-up sends exactly what the other side lacks, whatever the window, i
 
 t.test('below the floor, a replica that lacks entries gets an install: the retained state of the range, and a cover', async (t) => {
   const sender = new Replica();
-  const state = new ChatState(2);
+  const state = new ChatState(7); // its history keeps a#4..10
   for (const e of take(sender, Array.from({ length: 10 }, (_, i) => m('a', i + 1)))) state.apply(e);
   sender.release(new Map([['a', 8]])); // every known replica holds a#1..8: those may go
   t.same(Object.fromEntries(sender.floor), { a: 8 });
