@@ -68,7 +68,7 @@ export type CoreEvent =
   // ---- coordinator side ----
   | { type: 'peer-hello'; session: number; hello: Hello; now: number }
   | { type: 'peer-entries'; session: number; batch: Batch; now: number }
-  | { type: 'peer-ack'; session: number; vv: VectorPairs; now: number }
+  | { type: 'peer-ack'; session: number; vv: VectorPairs; term?: number | undefined; now: number }
   | { type: 'login'; session: number; user: UserEntry; token: string | undefined; cursor: VectorPairs | undefined; now: number }
   | { type: 'send'; session: number; cid: string; to: readonly string[]; text: string; now: number }
   | { type: 'presence-get'; session: number }
@@ -76,13 +76,13 @@ export type CoreEvent =
   /** Entries made outside a session's send (a registration, a rehash): `appended` or `append-failed` follows. */
   | { type: 'append'; ticket: number; entries: readonly NewEntry[]; now: number };
 
-type RoleEventPassThrough = Extract<RoleEvent, { type: 'tick' | 'candidates' | 'probed' | 'term-saved' }>;
+type RoleEventPassThrough = Extract<RoleEvent, { type: 'tick' | 'candidates' | 'probed' | 'term-saved' | 'hint' }>;
 
 export type Effect =
   /** Write these records durably, in order after earlier writes; `written` or `write-failed` follows. */
   | { type: 'write'; ticket: number; records: LogRecord[] }
   | { type: 'save-term'; term: number }
-  | { type: 'probe'; probe: number; addresses: string[]; timeoutMs: number }
+  | { type: 'probe'; probe: number; addresses: string[]; timeoutMs: number; from?: string }
   /** Open the standby link `link` to a coordinator (closing any other). */
   | { type: 'link-open'; link: number; address: string }
   | { type: 'link-close'; link: number }
@@ -133,7 +133,8 @@ export class NodeCore {
   #out: Effect[] = [];
   #origin = '';
   /** The standby link, when this node stands by (or is joining). */
-  #link: { id: number; address: string; welcomed: boolean } | undefined;
+  /** `told`: the highest term named to the coordinator in a `peer:ack`. */
+  #link: { id: number; address: string; welcomed: boolean; told: number } | undefined;
   #nextLink = 1;
   #fenced = false;
   #accepting: 'yes' | 'no' | 'storage_full' = 'yes';
@@ -250,6 +251,7 @@ export class NodeCore {
       case 'candidates':
       case 'probed':
       case 'term-saved':
+      case 'hint':
         return this.#role(ev);
       case 'address':
         this.#cfg.address = ev.address;
@@ -281,7 +283,7 @@ export class NodeCore {
       case 'peer-entries':
         return this.#peerEntries(ev.session, ev.batch);
       case 'peer-ack':
-        return this.#peerAck(ev.session, ev.vv, ev.now);
+        return this.#peerAck(ev.session, ev.vv, ev.term, ev.now);
       case 'login':
         return this.#login(ev.session, ev.user, ev.token, ev.cursor, ev.now);
       case 'send':
@@ -301,6 +303,12 @@ export class NodeCore {
     for (const a of this.role.step(ev)) this.#act(a, 'now' in ev ? ev.now : 0);
     // Heard of a later term than ours: standbys must know it, so that whoever succeeds us goes above it.
     if (this.role.coordinating && this.role.known > this.role.term && (this.#succession?.highest ?? 0) < this.role.known) this.#publish(false);
+    // A standby that heard of a later term than its coordinator's tells it (which then tells the others).
+    const link = this.#link;
+    if (!this.role.coordinating && link?.welcomed && this.role.known > link.told && this.role.known > (this.#succession?.highest ?? this.#succession?.term ?? 0)) {
+      link.told = this.role.known;
+      this.#emit({ type: 'link-send', link: link.id, frame: { type: 'peer:ack', vv: toPairs(this.replica.vector), term: this.role.known } });
+    }
   }
 
   #act(a: RoleAction, now: number): void {
@@ -426,7 +434,10 @@ export class NodeCore {
     else if (this.role.coordinating) {
       // Messages merged in (from a dead coordinator's standby, the other side of a partition, or a write still
       // in flight from when we stood by) reach who is online.
-      for (const m of entries.filter((e): e is MessageEntry => e.kind === 'message' && !knew.has(e.id)).sort(byTime)) this.#deliver(m);
+      // One we are storing again ourselves (a resend) is delivered now too: its senders may see it twice (their
+      // client drops the second), but nobody's cursor passes its place without it.
+      const fresh = (e: Entry): e is MessageEntry => e.kind === 'message' && (!knew.has(e.id) || this.#pipeline.holds(e.id));
+      for (const m of entries.filter(fresh).sort(byTime)) this.#deliver(m);
     }
     if (this.role.coordinating) this.#deliverQueued();
     else this.state.takeQueued();
@@ -577,8 +588,11 @@ export class NodeCore {
     const name = holder.name;
     this.#emit({ type: 'send', to: [session], frame: { type: 'auth:ok', user: name, ...(token === undefined ? {} : { token }) } });
     if (this.#succession) this.#emit({ type: 'send', to: [session], frame: { type: 'succession', ...this.#succession } });
-    // Replay and joining happen in one step: every message released before is in the replay, every later one is live.
-    const unreleased = (m: MessageEntry) => this.#pipeline.holds(m.id);
+    // Replay and joining happen in one step: every message released before is in the replay, every later one
+    // is live (the cursor stops below the first of ours still on its way). A message we are storing again (a
+    // resend) that another node stored already is sent now as that copy: the cursor passes its place.
+    const stored = (m: MessageEntry) => (this.#pipeline.holds(m.id) ? this.#deliverable(m.id) : m);
+    const unreleased = (m: MessageEntry) => stored(m) === undefined;
     let replay: MessageEntry[];
     let gap = false;
     if (cursor !== undefined) {
@@ -589,6 +603,7 @@ export class NodeCore {
       const { history, offline } = this.state.replayFor(name);
       replay = [...history, ...offline].filter((m) => !unreleased(m));
     }
+    replay = replay.map((m) => stored(m)!);
     for (const m of replay) this.#emit({ type: 'send', to: [session], frame: chatFrame(m, true) });
     const collected = replay.filter((m) => this.state.hasPending(name, m.id)).map((m) => m.id);
     for (const id of collected) this.#collect(name, id);
@@ -611,6 +626,11 @@ export class NodeCore {
       if (first !== undefined) vv.set(origin, first - 1);
     }
     return toPairs(vv);
+  }
+
+  /** A copy of message `id` stored here that is not ours on its way (another node stored it too), if any. */
+  #deliverable(id: string): MessageEntry | undefined {
+    return this.state.copiesOf(id).find((c) => c.origin !== this.#origin);
   }
 
   #sessionClosed(session: number, now: number): void {
@@ -689,9 +709,10 @@ export class NodeCore {
     this.#write({ kind: 'peer', records, session });
   }
 
-  #peerAck(session: number, vv: VectorPairs, now: number): void {
+  #peerAck(session: number, vv: VectorPairs, term: number | undefined, now: number): void {
     const id = this.#peers.get(session);
     if (id === undefined) return;
+    if (term !== undefined) this.#role({ type: 'peer-term', term, now });
     if (this.#book.ack(id, fromPairs(vv))) this.#successionChanged(now);
     this.#release(now);
   }
@@ -703,7 +724,9 @@ export class NodeCore {
   }
 
   #publish(leaving: boolean, handingOff = false): void {
-    if (!handingOff && (!this.role.coordinating || this.role.leaving || this.role.bumping)) return;
+    // While a later term is being saved the list still names the current one, and as `highest` the later:
+    // standbys know it at once (one that takes over must not reuse it).
+    if (!handingOff && (!this.role.coordinating || this.role.leaving)) return;
     const frame: Succession = {
       term: this.role.term,
       coordinator: { id: this.#cfg.self.id, address: this.#cfg.address },
@@ -741,7 +764,7 @@ export class NodeCore {
       return;
     }
     const id = this.#nextLink++;
-    this.#link = { id, address, welcomed: false };
+    this.#link = { id, address, welcomed: false, told: 0 };
     this.#emit({ type: 'link-open', link: id, address });
   }
 

@@ -127,10 +127,13 @@ export type RoleEvent =
   | { type: 'storage'; ok: boolean; successor: string | undefined; now: number }
   | { type: 'stop'; hasSuccessor: boolean; now: number }
   /** As a leaving coordinator: nothing of ours is in flight any more. */
-  | { type: 'drained'; now: number };
+  | { type: 'drained'; now: number }
+  /** A coordinator asked us for our status (a healed partition: it may outrank us). */
+  | { type: 'hint'; address: string; now: number };
 
 export type RoleAction =
-  | { type: 'probe'; probe: number; addresses: string[]; timeoutMs: number }
+  /** Ask these addresses for `/status`; `from`: tell them we coordinate here (a rival that outranks us may not know us). */
+  | { type: 'probe'; probe: number; addresses: string[]; timeoutMs: number; from?: string }
   /** Persist the term before acting on it. `term-saved` follows. */
   | { type: 'save-term'; term: number }
   /** Open a standby link to this address (closing any other). */
@@ -206,6 +209,13 @@ export class RoleMachine {
   #stalledAt = -Infinity;
   #address: string | undefined;
   #storageOk = true;
+  /**
+   * Every node address met in a succession list (bounded): after a split, the other side's nodes leave our
+   * list, and are the ones to ask when it heals.
+   */
+  readonly #everyone = new Set<string>();
+  /** The highest term heard of from other nodes (not our own elections). */
+  #heard = 0;
   /** The term this node leads in, while it coordinates. */
   #leading = 0;
   /** The highest term a save was asked for. */
@@ -222,8 +232,9 @@ export class RoleMachine {
     this.#saved = persisted.term;
     // A hand-off we made means our successor took the next term: a term of ours must be above it.
     const s = persisted.succession;
-    this.#known = Math.max(persisted.term, s === undefined ? 0 : s.term + (s.leaving && s.coordinator.id === self.id ? 1 : 0));
+    this.#known = Math.max(persisted.term, s === undefined ? 0 : Math.max(s.highest ?? 0, s.term + (s.leaving && s.coordinator.id === self.id ? 1 : 0)));
     this.#succession = persisted.succession;
+    for (const e of persisted.succession ? [persisted.succession.coordinator, ...persisted.succession.standbys] : []) if (e.id !== self.id) this.#everyone.add(e.address);
     this.#state = this.#starting(now, 0);
     this.#lastTick = now;
   }
@@ -249,11 +260,6 @@ export class RoleMachine {
   /** Whether this node coordinates now (and is not stepping down). */
   get coordinating(): boolean {
     return this.#state.kind === 'coordinator';
-  }
-
-  /** A coordinator moving to a later term (being saved): what it publishes waits for the new term. */
-  get bumping(): boolean {
-    return this.#state.kind === 'coordinator' && this.#state.bump !== undefined;
   }
 
   /** A coordinator on its way out (SIGTERM): nothing it publishes now should replace the hand-off. */
@@ -311,9 +317,15 @@ export class RoleMachine {
       case 'term-saved':
         this.#saved = Math.max(this.#saved, ev.term);
         if (s.kind === 'joining' && s.welcomed !== undefined && s.welcomed <= this.#saved) this.#state = { kind: 'standby', address: s.address };
-        if (s.kind === 'saving' && ev.term === s.term) return this.#lead(s.term, s.succession, ev.now);
+        if (s.kind === 'saving' && ev.term === s.term) {
+          // Another node took this term while we saved it (we heard of it meanwhile): take the next one instead.
+          if (this.#heard >= s.term) return this.#saveAndLead(s.succession);
+          return this.#lead(s.term, s.succession, ev.now);
+        }
         if (s.kind === 'coordinator' && s.bump === ev.term) {
           delete s.bump;
+          // Heard of this term (or a later one) held elsewhere while we saved it: past that one instead.
+          if (this.#heard >= ev.term) return this.#bump(s, this.#heard);
           this.#leading = ev.term;
           this.#out.push({ type: 'new-term', term: ev.term });
         }
@@ -328,7 +340,8 @@ export class RoleMachine {
       case 'link-succession':
         if (s.kind !== 'standby' && !(s.kind === 'joining' && s.welcomed !== undefined)) return;
         this.#succession = ev.succession;
-        this.#known = Math.max(this.#known, ev.succession.highest ?? 0);
+        this.#known = Math.max(this.#known, ev.succession.highest ?? 0); this.#heard = Math.max(this.#heard, ev.succession.highest ?? 0);
+        for (const a of this.#members()) this.#addAddress(a);
         this.#raiseTerm(ev.succession.term);
         return;
       case 'link-end':
@@ -338,7 +351,7 @@ export class RoleMachine {
         if (s.kind === 'coordinator' && s.mode === 'serving' && !s.fenced) this.#fence(s);
         return;
       case 'peer-term':
-        this.#known = Math.max(this.#known, ev.term);
+        this.#known = Math.max(this.#known, ev.term); this.#heard = Math.max(this.#heard, ev.term);
         if (s.kind === 'coordinator') this.#bump(s, ev.term);
         return;
       case 'storage':
@@ -347,6 +360,13 @@ export class RoleMachine {
         return this.#stop(ev.hasSuccessor, ev.now);
       case 'drained':
         if (s.kind === 'coordinator' && s.mode === 'leaving') this.#handOff(s, ev.now);
+        return;
+      case 'hint':
+        // Only a question: the answer to our own probe decides (an address asked recently is not asked again).
+        if (s.kind === 'coordinator' && ev.address !== this.#address && !this.#asking('rival', ev.now - this.#t.maintainMs).has(ev.address)) {
+          this.#addAddress(ev.address);
+          this.#single('rival', ev.address, this.#t.rivalProbeMs, ev.now);
+        }
         return;
     }
   }
@@ -363,8 +383,9 @@ export class RoleMachine {
     const s = this.#state;
     if (s.kind === 'starting') this.#state = this.#starting(now, 0);
     if (s.kind === 'failover') s.waiting.clear();
-    if (s.kind === 'coordinator' && s.mode === 'serving' && !s.fenced) {
-      this.#out.push({ type: 'log', level: 'warn', msg: 'this process was frozen: checking that no other node took over before acknowledging alone', data: { gapMs: gap } });
+    if (s.kind === 'coordinator' && s.mode === 'serving') {
+      // Frozen again while a check was out: its answers (or its timeout) say nothing of the time since; ask again.
+      if (!s.fenced) this.#out.push({ type: 'log', level: 'warn', msg: 'this process was frozen: checking that no other node took over before acknowledging alone', data: { gapMs: gap } });
       this.#fence(s);
     }
   }
@@ -408,7 +429,10 @@ export class RoleMachine {
 
   #probed(purpose: ProbePurpose, answers: readonly Answer[], now: number): void {
     const mine = answers.filter((a) => a.status !== undefined && a.status.network === this.#self.network && a.status.id !== this.#self.id);
-    for (const a of mine) this.#known = Math.max(this.#known, a.status!.term);
+    for (const a of mine) {
+      this.#known = Math.max(this.#known, a.status!.term);
+      this.#heard = Math.max(this.#heard, a.status!.term);
+    }
     this.#remember();
     const s = this.#state;
     if (purpose === 'startup' && s.kind === 'starting') {
@@ -448,11 +472,16 @@ export class RoleMachine {
     }
   }
 
+  #addAddress(address: string): void {
+    if (this.#everyone.size < 1_000) this.#everyone.add(address);
+  }
+
   /** Asks one address (answers come one by one, each in its own time). */
   #single(purpose: 'rival' | 'startup', address: string, timeoutMs: number, now: number): void {
     const id = this.#nextProbeId++;
     this.#singles.set(id, { purpose, address, at: now });
-    this.#out.push({ type: 'probe', probe: id, addresses: [address], timeoutMs });
+    const from = purpose === 'rival' && this.#address !== undefined ? { from: this.#address } : {};
+    this.#out.push({ type: 'probe', probe: id, addresses: [address], timeoutMs, ...from });
   }
 
   /** Addresses being asked for `purpose` (since `after`). */
@@ -519,7 +548,7 @@ export class RoleMachine {
 
   #linkEnd(end: LinkEnd, now: number, welcomed: boolean, address: string): void {
     if (end.kind === 'redirect') {
-      this.#known = Math.max(this.#known, end.term);
+      this.#known = Math.max(this.#known, end.term); this.#heard = Math.max(this.#heard, end.term);
       if (end.coordinator) return this.#join(end.coordinator);
       this.#state = this.#starting(now, this.#t.retryMs);
       return;
@@ -560,7 +589,7 @@ export class RoleMachine {
       if (since !== undefined && now - since > this.#t.waitForSuccessorMs) return { kind: 'unreachable' };
       const st = byAddress.get(e.address);
       if (!st || st.id !== e.id || st.network !== this.#self.network) return { kind: 'unreachable' };
-      this.#known = Math.max(this.#known, st.term);
+      this.#known = Math.max(this.#known, st.term); this.#heard = Math.max(this.#heard, st.term);
       if (st.role === 'coordinator') return { kind: 'coordinator', term: st.term };
       return { kind: 'standby' };
     });
@@ -609,8 +638,8 @@ export class RoleMachine {
   }
 
   #fence(s: Extract<State, { kind: 'coordinator' }>): void {
+    if (!s.fenced) this.#out.push({ type: 'fence', on: true });
     s.fenced = true;
-    this.#out.push({ type: 'fence', on: true });
     this.#send('fence', this.#rivalAddresses(), this.#t.fenceProbeMs); // pre-empts a slow rival round
   }
 
@@ -667,6 +696,7 @@ export class RoleMachine {
   /** Updates the succession list as this coordinator publishes it. */
   published(succession: Succession): void {
     this.#succession = succession;
+    for (const a of this.#members()) this.#addAddress(a);
   }
 
   // ---- helpers ----
@@ -683,7 +713,7 @@ export class RoleMachine {
   }
 
   #raiseTerm(term: number): void {
-    this.#known = Math.max(this.#known, term);
+    this.#known = Math.max(this.#known, term); this.#heard = Math.max(this.#heard, term);
     if (term > this.#term) {
       this.#term = term;
       this.#out.push({ type: 'save-term', term });
@@ -707,8 +737,10 @@ export class RoleMachine {
     return this.#memberEntries().map((e) => e.address);
   }
 
+  /** Everyone worth asking whether they coordinate: candidates, and every member of every succession list seen. */
   #rivalAddresses(): string[] {
-    return [...this.#candidates, ...this.#members()];
+    for (const a of this.#members()) this.#addAddress(a);
+    return [...new Set([...this.#candidates, ...this.#everyone])].filter((a) => a !== this.#address);
   }
 }
 

@@ -266,8 +266,8 @@ export class Node extends EventEmitter<NodeEvents> {
         return;
       }
       case 'probe': {
-        const { probe, addresses, timeoutMs } = e;
-        void Promise.all(addresses.map(async (address) => ({ address, status: await fetchStatus(address, timeoutMs) }))).then((answers) => this.#step({ type: 'probed', probe, answers, now: Date.now() }));
+        const { probe, addresses, timeoutMs, from } = e;
+        void Promise.all(addresses.map(async (address) => ({ address, status: await fetchStatus(address, timeoutMs, from) }))).then((answers) => this.#step({ type: 'probed', probe, answers, now: Date.now() }));
         return;
       }
       case 'link-open':

@@ -57,8 +57,11 @@ export function clientMessageSchema(limits: Limits = DEFAULT_LIMITS) {
     }),
     /** Entries the coordinator lacks (a standby's side of the catch-up exchange); covers end install ranges. */
     z.strictObject({ type: z.literal('peer:entries'), entries: z.array(Entry).max(MAX_ENTRIES_PER_FRAME), covers: z.array(Cover).max(MAX_COVERS_PER_FRAME).optional() }),
-    /** What the standby holds durably now. */
-    z.strictObject({ type: z.literal('peer:ack'), vv: VersionVector }),
+    /**
+     * What the standby holds durably now; `term`: a later term than the coordinator's that it has heard of
+     * (the coordinator moves past it and names it in the succession list, so no successor reuses it).
+     */
+    z.strictObject({ type: z.literal('peer:ack'), vv: VersionVector, term: z.number().int().nonnegative().optional() }),
     // ---- file transfer (issue #6; README "Files") ----
     /** Announces a file; no data flows until the coordinator answers `file:accepted`. */
     z.strictObject({

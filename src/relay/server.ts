@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { DEFAULT_LIMITS, FILE_CHUNK_BYTES, FILE_HEADER_BYTES, FILE_WINDOW_BYTES, HARD_MAX_PAYLOAD, PROTOCOL_VERSION, type Limits } from '../protocol/limits.js';
 import { ERROR_CODES, ProtocolError, type ErrorCode } from '../protocol/errors.js';
 import { clientMessageSchema, errorFrame, nodeProof, parseClientFrame, welcome, type ServerMessage } from '../protocol/messages.js';
-import { formatHostPort } from '../protocol/fields.js';
+import { HostPort, formatHostPort } from '../protocol/fields.js';
 import type { MessageEntry } from '../protocol/entries.js';
 import type { Status } from '../protocol/status.js';
 import type { RoleInfo, Succession } from '../core/role.js';
@@ -327,7 +327,11 @@ export class Relay extends EventEmitter<RelayEvents> {
 
   #onHttp(req: IncomingMessage, res: ServerResponse): void {
     if (req.socket.writableEnded) return void req.socket.destroy(); // refused at accept (see #admit)
-    if (req.method === 'GET' && req.url === '/status') {
+    const [path, query] = (req.url ?? '').split('?', 2);
+    if (req.method === 'GET' && path === '/status') {
+      // A coordinator asking says where it is: ours then asks it back (a healed partition, DESIGN §4.5).
+      const from = new URLSearchParams(query ?? '').get('from');
+      if (from !== null && HostPort.safeParse(from).success) this.#deps.core.step({ type: 'hint', address: from, now: this.#ctx.now() });
       const { role, term, priority, eligible } = this.#role;
       const body: Status = {
         id: this.#opts.nodeId,

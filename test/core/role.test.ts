@@ -137,6 +137,23 @@ t.test('a coordinator frozen past the failover bound is fenced until a probe fin
   t.same(find(acts, 'step-down'), { type: 'step-down', to: 'n6:7777' }, 'it took over: step down and merge');
 });
 
+t.test('frozen again while the check was out: its late answer does not lift the fence; a new check does', async (t) => {
+  const x = machine();
+  for (let i = 0; i < 22; i++) x.tick();
+  x.step({ type: 'term-saved', term: 1, now: x.at() });
+  x.m.published({ term: 1, coordinator: { id: self.id, address: 'n1:7777' }, standbys: [{ id: 'fffffffffffffff6', address: 'n6:7777' }] });
+  x.probes.length = 0;
+  t.same(find(x.tick(4_000), 'fence'), { type: 'fence', on: true });
+  const first = x.probes.splice(0);
+  t.ok(first.some((p) => p.addresses.includes('n6:7777')), 'the check is out');
+  // Frozen for 3 s before its answers (no one heard) are handled: they are older than the freeze.
+  const late = first.flatMap((p, i) => x.step({ type: 'probed', probe: p.probe, answers: [], now: x.at() + 3_000 + i }));
+  t.notOk(late.some((a) => a.type === 'fence' && !a.on), 'still fenced');
+  t.ok(x.probes.some((p) => p.addresses.includes('n6:7777')), 'asked again');
+  const acts = x.answer(() => undefined);
+  t.same(find(acts, 'fence'), { type: 'fence', on: false }, 'nobody took over since: acknowledging alone again');
+});
+
 t.test('stop: a coordinator with a successor stops accepting, drains, hands off, then stops', async (t) => {
   const x = machine();
   for (let i = 0; i < 22; i++) x.tick();

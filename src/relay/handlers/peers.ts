@@ -34,5 +34,5 @@ export function peerEntries(ctx: RelayContext, s: Session, msg: Msg<'peer:entrie
 }
 
 export function peerAck(ctx: RelayContext, s: Session, msg: Msg<'peer:ack'>): void {
-  ctx.core.step({ type: 'peer-ack', session: s.id, vv: msg.vv, now: ctx.now() });
+  ctx.core.step({ type: 'peer-ack', session: s.id, vv: msg.vv, term: msg.term, now: ctx.now() });
 }
