@@ -20,6 +20,21 @@ export const NAMED: Schedule[] = [
     ],
   },
   {
+    // 1b. The same in locked-down mode: the first node knows only its own standbys, the other side knows it.
+    name: 'healed partition, locked down',
+    seed: 111,
+    nodes: 4,
+    clients: 6,
+    locked: true,
+    duration: 30_000,
+    sendEveryMs: [80, 120],
+    broadcastShare: 0.9,
+    faults: [
+      { at: 4_000, kind: 'split', groups: [['n0', 'n1', 'c0', 'c1', 'c2'], ['n2', 'n3', 'c3', 'c4', 'c5']] },
+      { at: 24_000, kind: 'heal' },
+    ],
+  },
+  {
     // 2. A standby killed for 8 s: no permanent holes.
     name: 'standby killed for 8 s',
     seed: 102,

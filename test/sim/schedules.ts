@@ -60,6 +60,7 @@ export function randomSchedule(seed: number): Schedule {
     nodes,
     clients,
     duration,
+    ...(rng.chance(0.3) ? { locked: true } : {}),
     ...(rng.chance(0.3) ? { segmentRecords: rng.int(15, 80) } : {}),
     ...(rng.chance(0.15) ? { historySize: rng.int(3, 20) } : {}),
     ...(rng.chance(0.15) ? { resumeWindow: rng.int(30, 200) } : {}),

@@ -53,7 +53,7 @@ export class SimClient {
   #reconnectSince = 0;
   readonly reconnectTimeoutMs = 60_000;
   /** Asked when a succession list names a lower term than one seen before: false if nobody could know better. */
-  termBack: ((seen: number, coordinator: string) => boolean) | undefined;
+  termBack: ((seen: number, coordinator: string, known: ReadonlyMap<number, string> | undefined) => boolean) | undefined;
 
   constructor(world: World, name: string, user: string, nodes: () => SimNode[]) {
     this.#world = world;
@@ -194,7 +194,7 @@ export class SimClient {
       conn = c;
       w.later(this.host, timeoutMs, () => settle('failed'));
       c.attach(0, {
-        onFrame: (frame) => {
+        onFrame: (frame, meta) => {
           const msg = frame as ServerMessage;
           c.heard[0] = w.now;
           if (!settled) {
@@ -228,7 +228,7 @@ export class SimClient {
             return;
           }
           if (this.#conn !== c) return;
-          this.#receive(msg);
+          this.#receive(msg, meta as ReadonlyMap<number, string> | undefined);
         },
         onClose: () => {
           if (!settled) return settle('failed');
@@ -239,13 +239,19 @@ export class SimClient {
     }
   }
 
-  #receive(msg: ServerMessage): void {
+  /** `known`: the terms the sending node knew of when it sent a succession list (the checker's view). */
+  #receive(msg: ServerMessage, known?: ReadonlyMap<number, string>): void {
     if (msg.type === 'redirect') return; // the close follows
     if (msg.type === 'succession') {
-      if (msg.term < this.log.term && this.termBack?.(this.log.term, msg.coordinator.address) !== false) this.log.termWentBack ??= `term ${msg.term} after ${this.log.term}`;
+      // A coordinator that names a later term as the highest it knows is on its way past it (it cannot take
+      // it before the node that holds it joins or leads: two coordinators would share it); the end check
+      // sees that it got there.
+      const claims = Math.max(msg.term, msg.highest ?? 0);
+      if (claims < this.log.term && this.termBack?.(this.log.term, msg.coordinator.address, known) !== false) this.log.termWentBack ??= `term ${msg.term} after ${this.log.term}`;
       this.#term = Math.max(this.#term, msg.term);
       this.log.term = this.#term;
     }
+    if (process.env.SIM_TRACE === this.host.name && (msg.type !== 'chat:message' || msg.text.includes(process.env.SIM_TRACE_TEXT ?? '\u0000'))) console.log(`${(this.#world.now / 1000).toFixed(3)} TRACE ${this.host.name} <- ${JSON.stringify(msg).slice(0, 300)}`);
     const ev = this.core.receive(msg);
     if (ev === undefined) {
       if (msg.type === 'chat:message') this.log.received.set(msg.id, (this.log.received.get(msg.id) ?? 1) + 0); // seen before: dropped

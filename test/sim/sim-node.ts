@@ -94,7 +94,7 @@ export class SimNode {
   lives = 0;
   readonly #world: World;
   readonly #sim: SimNetwork;
-  readonly #cfg: { historySize: number; resumeWindow?: number; segmentRecords: number; priority: number };
+  readonly #cfg: { historySize: number; resumeWindow?: number; segmentRecords: number; priority: number; join?: string[] };
   readonly #sessions = new Map<number, RelaySession>();
   #nextSession = 1;
   readonly #links = new Map<number, { conn: Conn; welcomed: boolean }>();
@@ -102,7 +102,7 @@ export class SimNode {
   #termAtStart = 0;
   #highestTerm = 0;
 
-  constructor(world: World, sim: SimNetwork, name: string, cfg: { historySize: number; resumeWindow?: number; segmentRecords: number; priority: number }) {
+  constructor(world: World, sim: SimNetwork, name: string, cfg: { historySize: number; resumeWindow?: number; segmentRecords: number; priority: number; join?: string[] }) {
     this.#world = world;
     this.#sim = sim;
     this.host = world.host(name);
@@ -155,7 +155,9 @@ export class SimNode {
     if (DEBUG) console.log(`${(w.now / 1000).toFixed(3)} ${this.name} loaded ${JSON.stringify([...core.replica.vector])} from ${this.disk.records.length} records`);
     if (this.#termAtStart < this.#highestSaved()) throw new Error(`${this.name}: restarted at term ${this.#termAtStart}, below the term ${this.#highestSaved()} it saved`);
     this.core = core;
-    this.#step({ type: 'candidates', addresses: this.#sim.addresses().filter((a) => a !== this.address) });
+    // Zero-config: everyone (mDNS); locked down: the first node knows nobody, the others `--join` it.
+    const candidates = this.#cfg.join ?? this.#sim.addresses().filter((a) => a !== this.address);
+    this.#step({ type: 'candidates', addresses: candidates });
     const phase = w.rng.int(0, TICK_MS - 1);
     w.later(this.host, phase, () => this.#tick());
   }
@@ -176,6 +178,8 @@ export class SimNode {
     this.disk.pending = [];
     this.disk.lastDue = 0;
     this.core = undefined;
+    // What it heard of and had not saved is forgotten with the process (a term it saved, it elects above).
+    for (const term of [...this.ghost.keys()]) if (term > this.disk.term && this.ghost.get(term) !== this.id) this.ghost.delete(term);
     for (const s of this.#sessions.values()) s.conn.close(1);
     for (const l of this.#links.values()) l.conn.close(0);
     this.#sessions.clear();
@@ -237,7 +241,7 @@ export class SimNode {
         return;
       }
       case 'probe':
-        return this.#probe(e.probe, e.addresses, e.timeoutMs);
+        return this.#probe(e.probe, e.addresses, e.timeoutMs, e.from);
       case 'link-open':
         return this.#openLink(e.link, e.address);
       case 'link-close': {
@@ -258,7 +262,8 @@ export class SimNode {
           const s = this.#sessions.get(id);
           if (!s) continue;
           if (e.frame.type === 'chat:ack') this.#sim.observer.acked(this, id, e.frame);
-          s.conn.send(1, e.frame, s.kind === 'peer' ? new Map(this.ghost) : undefined);
+          // Peers learn what this node knew of terms; a client's checker judges a succession list by it.
+          s.conn.send(1, e.frame, s.kind === 'peer' || e.frame.type === 'succession' ? new Map(this.ghost) : undefined);
         }
         return;
       case 'close': {
@@ -286,7 +291,7 @@ export class SimNode {
       case 'succession':
         this.disk.succession = e.frame;
         this.disk.peers = e.peers;
-        for (const s of this.#sessions.values()) if (s.kind !== 'new') s.conn.send(1, { type: 'succession', ...e.frame } satisfies ServerMessage, s.kind === 'peer' ? new Map(this.ghost) : undefined);
+        for (const s of this.#sessions.values()) if (s.kind !== 'new') s.conn.send(1, { type: 'succession', ...e.frame } satisfies ServerMessage, new Map(this.ghost));
         return;
       case 'stored':
         return this.#sim.observer.stored(this, e.entry);
@@ -320,7 +325,11 @@ export class SimNode {
   #write(ticket: number, records: LogRecord[]): void {
     const w = this.#world;
     const life = this.host.life;
-    const fail = (tickets: number[]) => w.later(this.host, 0.1, () => this.#step({ type: 'write-failed', tickets, reason: 'ENOSPC: no space left on device', now: w.now }));
+    const fail = (tickets: number[]) =>
+      w.later(this.host, 0.1, () => {
+        this.#storageFailed = true; // the driver retries from when it hears of the failure (src/node/node.ts)
+        this.#step({ type: 'write-failed', tickets, reason: 'ENOSPC: no space left on device', now: w.now });
+      });
     if (this.#storageFailed) return void fail([ticket]);
     for (const r of records) Object.freeze(r);
     const p = { ticket, records };
@@ -354,11 +363,13 @@ export class SimNode {
     this.disk.keys = new Set();
   }
 
-  #probe(probe: number, addresses: readonly string[], timeoutMs: number): void {
+  #probe(probe: number, addresses: readonly string[], timeoutMs: number, from?: string): void {
     const w = this.#world;
     let left = addresses.length;
     const answers: { address: string; status: Status | undefined }[] = [];
+    if (process.env.SIM_PROBES) console.log(`${(w.now / 1000).toFixed(3)} ${this.name} PROBE ${probe} -> ${addresses.join(',')} timeout ${timeoutMs}${from ? ` from ${from}` : ''}`);
     const done = (address: string, status: Status | undefined) => {
+      if (process.env.SIM_PROBES) console.log(`${(w.now / 1000).toFixed(3)} ${this.name} PROBE ${probe} <- ${address}: ${status ? `${status.role} t${status.term}` : 'none'}`);
       answers.push({ address, status });
       if (--left === 0) w.at(this.host, () => this.#step({ type: 'probed', probe, answers, now: w.now }));
     };
@@ -381,9 +392,15 @@ export class SimNode {
         // The answer is what the target says when it handles the request: nothing if it is frozen, cut off or gone by then.
         if (rtt > timeoutMs || !target.host.up || target.host.frozen || !w.connected(this.host, target.host) || !target.core) return finish(undefined);
         if (this.host.life === life) this.learn(target.ghost);
+        if (from !== undefined) target.hint(from);
         finish(target.status());
       });
     }
+  }
+
+  /** A coordinator asked for our status, saying where it is (`/status?from=`). */
+  hint(from: string): void {
+    this.#step({ type: 'hint', address: from, now: this.#world.now });
   }
 
   /** What `GET /status` answers. */
@@ -488,7 +505,7 @@ export class SimNode {
       case 'peer:entries':
         return this.#step({ type: 'peer-entries', session: s.id, batch: { entries: f.entries as Entry[], covers: (f.covers as never) ?? [] }, now });
       case 'peer:ack':
-        return this.#step({ type: 'peer-ack', session: s.id, vv: f.vv as [string, number][], now });
+        return this.#step({ type: 'peer-ack', session: s.id, vv: f.vv as [string, number][], term: f.term as number | undefined, now });
       case 'auth:register': {
         const name = f.user as string;
         if (core.state.user(name)) return reply(errorFrame('username_taken'));

@@ -46,6 +46,8 @@ export interface Schedule {
   resumeWindow?: number;
   /** Records before the disk snapshots (compaction); small values exercise snapshots and installs. */
   segmentRecords?: number;
+  /** Locked-down mode: no mDNS; the first node knows nobody, the others `--join` it. */
+  locked?: boolean;
   /** Clients that start late (by a `client` fault) are not started at first. */
   lateClients?: number[];
   faults: Fault[];
@@ -78,6 +80,8 @@ export function run(schedule: Schedule): Outcome {
   const slowest = () => Math.max(0, ...nodes.map((n) => n.knobs.statusDelayMs));
   let aloneAcks = 0;
   let pathsChangedAt = 0;
+  /** When each node was last thawed: frozen, it answered no probe, so a rival could not find it (a heal for it). */
+  const thawedAt = new Map<string, number>();
   const coordinatorsByTerm = new Map<number, Set<string>>();
   const coordinatorSince = new Map<string, { key: string; at: number }>();
 
@@ -117,7 +121,7 @@ export function run(schedule: Schedule): Outcome {
       if (w.now - pathsChangedAt < RIVAL_GRACE_MS + slowest()) return;
       for (const other of nodes) {
         if (other === node || !other.core || !other.host.up || other.host.frozen) continue;
-        const since = coordinatorSince.get(other.name)?.at ?? 0;
+        const since = Math.max(coordinatorSince.get(other.name)?.at ?? 0, thawedAt.get(other.name) ?? 0);
         if (other.core.info.role === 'coordinator' && other.core.term > core.term && w.connected(node.host, other.host) && w.now - since > RIVAL_GRACE_MS + slowest()) {
           violate(`${node.name} (term ${core.term}) acknowledged ${entry.text} alone while ${other.name} coordinates in term ${other.core.term} within its reach`);
         }
@@ -159,17 +163,19 @@ export function run(schedule: Schedule): Outcome {
         ...(schedule.resumeWindow === undefined ? {} : { resumeWindow: schedule.resumeWindow }),
         segmentRecords: schedule.segmentRecords ?? 100_000,
         priority: 0,
+        ...(schedule.locked ? { join: i === 0 ? [] : ['n0:7777'] } : {}),
       }),
     );
   }
   const clients: SimClient[] = [];
   const late = new Set(schedule.lateClients ?? []);
   // A client may see the term go back only when no running node knows the later one (they all died with it).
-  const termBack = (seen: number, coordinator: string) => {
+  const termBack = (seen: number, coordinator: string, known: ReadonlyMap<number, string> | undefined) => {
     const c = nodes.find((n) => n.address === coordinator);
     if (w.now - pathsChangedAt < RIVAL_GRACE_MS + slowest()) return false; // a heal: two coordinators until one finds the other
-    // A violation when that coordinator could know the later term (its ghost has it): it should have moved past it.
-    return c !== undefined && [...c.ghost].some(([term, holder]) => term >= seen && holder !== c.id);
+    // A violation when that coordinator could know the later term when it sent the list (its ghost had it):
+    // it should have moved past it. (What it learned while the list was on its way does not count.)
+    return c !== undefined && [...(known ?? c.ghost)].some(([term, holder]) => term >= seen && holder !== c.id);
   };
   const makeClient = (i: number, user: string) => {
     const c = new SimClient(w, `c${i}`, user, () => nodes);
@@ -226,7 +232,10 @@ export function run(schedule: Schedule): Outcome {
         }
         case 'thaw': {
           const h = nodes[f.node]?.host;
-          if (h?.frozen) w.thaw(h);
+          if (h?.frozen) {
+            w.thaw(h);
+            thawedAt.set(nodes[f.node]!.name, w.now);
+          }
           return;
         }
         case 'cut':
@@ -324,6 +333,9 @@ export function run(schedule: Schedule): Outcome {
       if (info.role !== 'standby' || info.coordinator !== leader.address) violate(`${n.name} is ${info.role} (coordinator ${info.coordinator}), not a standby of ${leader.name}`);
       if (info.term > leader.core!.term) violate(`${n.name} has term ${info.term}, above the coordinator's ${leader.core!.term}`);
     }
+    // It has moved past every term a running node knows was held.
+    const highest = Math.max(...live.flatMap((n) => [...n.ghost.keys()]));
+    if (highest > leader.core!.term) violate(`the coordinator ${leader.name} ends in term ${leader.core!.term}, below term ${highest} a running node knows`);
     for (const n of live) {
       if (!equal(n.core!.replica.vector, leader.core!.replica.vector)) violate(`replica ${n.name} holds ${vv(n)}; the coordinator ${vv(leader)}`);
       else if (n.core!.state.digest() !== leader.core!.state.digest()) {
@@ -331,6 +343,17 @@ export function run(schedule: Schedule): Outcome {
         const b = leader.core!.state.digest().split('\n');
         const i = a.findIndex((line, k) => line !== b[k]);
         violate(`replica ${n.name} has the same vector as the coordinator but another state: ${a[i]?.slice(0, 200)} | coordinator: ${b[i]?.slice(0, 200)}`);
+        if (process.env.SIM_DEBUG === '1') {
+          const ids = new Set((b.find((l) => l.startsWith('p u0 ')) ?? '').slice(5).split(','));
+          for (const x of [n, leader]) {
+            const all = [...(x.disk.snapshot?.entries ?? []).map((e) => ['snap', e] as const), ...x.disk.records.map((e) => ['log', e] as const)];
+            for (const [where, e] of all) {
+              const r = e as unknown as Record<string, unknown>;
+              if ((r.kind === 'collect' && r.user === 'u0') || (r.kind === 'message' && ids.has(r.id as string))) console.log(`ENTRY ${x.name} ${where} ${JSON.stringify({ ...r, text: undefined })}`);
+            }
+          }
+        }
+        if (process.env.SIM_DEBUG === '1') console.log(`DIGEST ${n.name}\n${a.join('\n')}\nDIGEST ${leader.name}\n${b.join('\n')}`);
       }
     }
   }
