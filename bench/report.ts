@@ -1,5 +1,6 @@
 import type { FailoverFigures, ZeroConfigResult } from './failover.js';
 import type { FileBenchResult } from './files.js';
+import type { PartitionResult, StabilityResult } from './cluster.js';
 
 /** One fan-out size, as printed in --json (snake_case: it is an output format). */
 export interface FanoutRow {
@@ -70,6 +71,8 @@ export interface Report {
   messages_duplicated: number;
   zero_config_start: ZeroConfigResult;
   file_transfer: FileBenchResult;
+  stability: StabilityResult;
+  partition: PartitionResult;
   targets: {
     p99_ms_at_half_rate_below: number;
     p99_met: boolean;
@@ -90,6 +93,11 @@ export interface Report {
     file_ratio_met: boolean;
     file_peak_mib_at_most: number;
     file_peak_met: boolean;
+    stable_failovers_at_most: number;
+    stable_met: boolean;
+    partition_missing_at_most: number;
+    /** null when the partition run was skipped (not root, or no network namespaces). */
+    partition_met: boolean | null;
   };
   config: { senders: number; window_per_sender: number; warmup_ms: number; measure_ms: number; max_attempts: number; rounds: number; retry_budget_ms: number; node: string };
   duration_s: number;
@@ -147,6 +155,14 @@ export function formatReport(r: Report): string {
     `  plain TCP socket (sender, receiver: 2 processes, no hashing):                   ${r.file_transfer.tcp_mib_per_s} MiB/s`,
     `  ratio ${r.file_transfer.ratio.toFixed(2)}; coordinator RSS ${r.file_transfer.coordinator_idle_rss_kib} KiB idle, peak ${r.file_transfer.coordinator_peak_above_idle_mib} MiB above it`,
     '',
+    `Cluster stability (3 nodes, ${r.stability.burners} busy loops saturating the CPUs, ${r.stability.minutes} min, a client sending 5 msg/s): ` +
+      `${r.stability.failovers} failovers, ${r.stability.role_changes} role changes, ${r.stability.messages_acked} messages acknowledged`,
+    'acked' in r.partition
+      ? `Partition (2 nodes a side, ${r.partition.senders_per_side} senders a side at ${r.partition.rate_per_sender} msg/s, split ${r.partition.split_s} s): ` +
+        `${r.partition.acked} acknowledged, ${r.partition.missing_5s_after_heal} missing 5 s after the heal; ` +
+        `replicas agree ${r.partition.replicas_agree_ms === undefined ? 'not within 60 s' : `${r.partition.replicas_agree_ms} ms`} after it; ${r.partition.coordinators_after} coordinator(s) after`
+      : `Partition: skipped (${r.partition.skipped})`,
+    '',
     r.profile === 'quick' ? 'Targets (quick run: short windows and fewer idle connections; judge targets on a full run)' : 'Targets',
     `  p99 < ${t.p99_ms_at_half_rate_below} ms at half max rate (all sizes): ${mark(t.p99_met)} (${r.fanout.map((row) => `${row.clients}: ${row.p99_ms.toFixed(2)} ms`).join(', ')})`,
     `  relay/bare ratio ≥ ${t.ratio_at_100_at_least} at 100 clients: ${mark(t.ratio_met)} (${at100 === undefined ? 'not measured' : at100.ratio.toFixed(2)})`,
@@ -157,6 +173,8 @@ export function formatReport(r: Report): string {
     `  0 messages lost or duplicated: ${mark(t.nothing_lost_or_duplicated)}`,
     `  file relay/TCP ratio ≥ ${t.file_ratio_at_least}: ${mark(t.file_ratio_met)} (${r.file_transfer.ratio.toFixed(2)})`,
     `  coordinator peak ≤ ${t.file_peak_mib_at_most} MiB above idle during the file: ${mark(t.file_peak_met)} (${r.file_transfer.coordinator_peak_above_idle_mib} MiB)`,
+    `  ${t.stable_failovers_at_most} failovers with the CPUs saturated: ${mark(t.stable_met)} (${r.stability.failovers})`,
+    `  ${t.partition_missing_at_most} acknowledged messages missing 5 s after a partition heals, one coordinator: ${t.partition_met === null ? 'not measured' : mark(t.partition_met)}`,
     '',
     `(${r.duration_s} s)`,
   ];
