@@ -70,6 +70,7 @@ export function useChat(state: UiState, dispatch: Dispatch<Action>, deps: ChatDe
     c.on('ready', (r) => dispatch({ type: 'ready', user: r.user, coordinator: r.coordinator, network: r.network, resumed: r.resumed === true, now: now() }));
     c.on('reconnecting', () => dispatch({ type: 'reconnecting', now: now() }));
     c.on('history:end', () => void (replaying = false));
+    c.on('gap', (g) => dispatch({ type: 'notice', text: `more was said while you were away than is kept: the newest ${g.count} messages are shown`, level: 'info', now: now() }));
     c.on('message', (m) => {
       dispatch({ type: 'message', message: m });
       const me = c.ready?.user;
