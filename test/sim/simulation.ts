@@ -343,16 +343,6 @@ export function run(schedule: Schedule): Outcome {
         const b = leader.core!.state.digest().split('\n');
         const i = a.findIndex((line, k) => line !== b[k]);
         violate(`replica ${n.name} has the same vector as the coordinator but another state: ${a[i]?.slice(0, 200)} | coordinator: ${b[i]?.slice(0, 200)}`);
-        if (process.env.SIM_DEBUG === '1') {
-          const ids = new Set((b.find((l) => l.startsWith('p u0 ')) ?? '').slice(5).split(','));
-          for (const x of [n, leader]) {
-            const all = [...(x.disk.snapshot?.entries ?? []).map((e) => ['snap', e] as const), ...x.disk.records.map((e) => ['log', e] as const)];
-            for (const [where, e] of all) {
-              const r = e as unknown as Record<string, unknown>;
-              if ((r.kind === 'collect' && r.user === 'u0') || (r.kind === 'message' && ids.has(r.id as string))) console.log(`ENTRY ${x.name} ${where} ${JSON.stringify({ ...r, text: undefined })}`);
-            }
-          }
-        }
         if (process.env.SIM_DEBUG === '1') console.log(`DIGEST ${n.name}\n${a.join('\n')}\nDIGEST ${leader.name}\n${b.join('\n')}`);
       }
     }
