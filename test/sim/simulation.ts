@@ -105,6 +105,8 @@ export function run(schedule: Schedule): Outcome {
       const core = node.core!;
       const entry = storedById.get(frame.messageId) ?? findEntry(frame.messageId);
       if (entry === undefined) return;
+      // A resend acknowledged from a copy another coordinator stored (and never released): remember where it is.
+      if (!storedById.has(entry.id)) storedById.set(entry.id, entry);
       // A node holds the message if it holds any copy of it (a resend may be stored twice, once per coordinator).
       const m = byId.get(frame.messageId)!;
       const copies = nodes.map((n) => n.core?.state.duplicateOf(m.from, cidOf.get(frame.messageId)!)).filter((e): e is MessageEntry => e !== undefined);
