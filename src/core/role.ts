@@ -78,6 +78,11 @@ export interface RoleTiming {
   handoffGraceMs: number;
 }
 
+/** Addresses of this network remembered for rival rounds (nodes that answered, members of succession lists). */
+const MAX_ADDRESSES = 256;
+/** Probes asked for by `/status?from=` hints that may be out at once. */
+const MAX_HINT_PROBES = 8;
+
 export const ROLE_TIMING: Readonly<RoleTiming> = Object.freeze({
   browseMs: 1_000, // mDNS answers a query in ~20 ms; a second covers a slow LAN (DESIGN §4.2)
   browseMaxMs: 3_000,
@@ -201,7 +206,7 @@ export class RoleMachine {
    * Rival rounds run beside everything else and may overlap: a slow answer holds only its own round, and an
    * address still being asked is not asked again (however slowly a node answers, a rival is found).
    */
-  readonly #singles = new Map<number, { purpose: 'rival' | 'startup'; address: string; at: number }>();
+  readonly #singles = new Map<number, { purpose: 'rival' | 'startup'; address: string; at: number; hinted: boolean }>();
   #nextProbeId = 1;
   /** The latest time an event carried (a tick, an answer): a long gap since means this process was frozen. */
   #lastTick: number;
@@ -361,13 +366,16 @@ export class RoleMachine {
       case 'drained':
         if (s.kind === 'coordinator' && s.mode === 'leaving') this.#handOff(s, ev.now);
         return;
-      case 'hint':
-        // Only a question: the answer to our own probe decides (an address asked recently is not asked again).
-        if (s.kind === 'coordinator' && ev.address !== this.#address && !this.#asking('rival', ev.now - this.#t.maintainMs).has(ev.address)) {
-          this.#addAddress(ev.address);
-          this.#single('rival', ev.address, this.#t.rivalProbeMs, ev.now);
-        }
+      case 'hint': {
+        // Only a question: the answer to our own probe decides, and only an address that answers as a node of
+        // this network is remembered. Unauthenticated, so bounded: an address asked recently is not asked
+        // again, and at most MAX_HINT_PROBES hinted probes are out at once.
+        if (s.kind !== 'coordinator' || ev.address === this.#address) return;
+        const asking = this.#asking('rival', ev.now - this.#t.maintainMs);
+        if (asking.has(ev.address) || [...this.#singles.values()].filter((x) => x.hinted).length >= MAX_HINT_PROBES) return;
+        this.#single('rival', ev.address, this.#t.rivalProbeMs, ev.now, true);
         return;
+      }
     }
   }
 
@@ -430,6 +438,7 @@ export class RoleMachine {
   #probed(purpose: ProbePurpose, answers: readonly Answer[], now: number): void {
     const mine = answers.filter((a) => a.status !== undefined && a.status.network === this.#self.network && a.status.id !== this.#self.id);
     for (const a of mine) {
+      this.#addAddress(a.address); // a node of this network: asked in every rival round from now on
       this.#known = Math.max(this.#known, a.status!.term);
       this.#heard = Math.max(this.#heard, a.status!.term);
     }
@@ -472,14 +481,17 @@ export class RoleMachine {
     }
   }
 
+  /** Remembers an address of this network; the least recently seen goes first past the bound. */
   #addAddress(address: string): void {
-    if (this.#everyone.size < 1_000) this.#everyone.add(address);
+    this.#everyone.delete(address);
+    this.#everyone.add(address);
+    if (this.#everyone.size > MAX_ADDRESSES) this.#everyone.delete(this.#everyone.values().next().value!);
   }
 
   /** Asks one address (answers come one by one, each in its own time). */
-  #single(purpose: 'rival' | 'startup', address: string, timeoutMs: number, now: number): void {
+  #single(purpose: 'rival' | 'startup', address: string, timeoutMs: number, now: number, hinted = false): void {
     const id = this.#nextProbeId++;
-    this.#singles.set(id, { purpose, address, at: now });
+    this.#singles.set(id, { purpose, address, at: now, hinted });
     const from = purpose === 'rival' && this.#address !== undefined ? { from: this.#address } : {};
     this.#out.push({ type: 'probe', probe: id, addresses: [address], timeoutMs, ...from });
   }
@@ -739,8 +751,7 @@ export class RoleMachine {
 
   /** Everyone worth asking whether they coordinate: candidates, and every member of every succession list seen. */
   #rivalAddresses(): string[] {
-    for (const a of this.#members()) this.#addAddress(a);
-    return [...new Set([...this.#candidates, ...this.#everyone])].filter((a) => a !== this.#address);
+    return [...new Set([...this.#members(), ...this.#candidates, ...this.#everyone])].filter((a) => a !== this.#address);
   }
 }
 

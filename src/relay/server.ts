@@ -330,8 +330,12 @@ export class Relay extends EventEmitter<RelayEvents> {
     const [path, query] = (req.url ?? '').split('?', 2);
     if (req.method === 'GET' && path === '/status') {
       // A coordinator asking says where it is: ours then asks it back (a healed partition, DESIGN §4.5).
+      // Only its own address counts (nobody can point us at a third host), and the core bounds how many it asks.
       const from = new URLSearchParams(query ?? '').get('from');
-      if (from !== null && HostPort.safeParse(from).success) this.#deps.core.step({ type: 'hint', address: from, now: this.#ctx.now() });
+      const caller = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+      if (from !== null && HostPort.safeParse(from).success && from.slice(0, from.lastIndexOf(':')) === caller) {
+        this.#deps.core.step({ type: 'hint', address: from, now: this.#ctx.now() });
+      }
       const { role, term, priority, eligible } = this.#role;
       const body: Status = {
         id: this.#opts.nodeId,

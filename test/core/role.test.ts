@@ -154,6 +154,24 @@ t.test('frozen again while the check was out: its late answer does not lift the 
   t.same(find(acts, 'fence'), { type: 'fence', on: false }, 'nobody took over since: acknowledging alone again');
 });
 
+t.test('hints (/status?from=) are bounded: a few probes at once, and an address is remembered only once it answers as a node of the network', async (t) => {
+  const x = machine();
+  for (let i = 0; i < 22; i++) x.tick();
+  x.step({ type: 'term-saved', term: 1, now: x.at() });
+  x.probes.length = 0;
+  for (let i = 0; i < 50; i++) x.step({ type: 'hint', address: `10.0.0.${i}:7777`, now: x.at() });
+  t.equal(x.probes.length, 8, '50 hints, 8 probes');
+  x.step({ type: 'hint', address: '10.0.0.1:7777', now: x.at() });
+  t.equal(x.probes.length, 8, 'one asked already is not asked again');
+  // One answers as a standby of this network, the others not at all.
+  x.answer((a) => (a === '10.0.0.3:7777' ? status('ccccccccccccccc3', 'standby', 1, 'n1:7777') : undefined));
+  x.probes.length = 0;
+  for (let i = 0; i < 60 && x.probes.length === 0; i++) x.tick();
+  const asked = new Set(x.probes.flatMap((p) => p.addresses));
+  t.ok(asked.has('10.0.0.3:7777'), 'the node that answered is in the rival rounds');
+  t.notOk(asked.has('10.0.0.4:7777'), 'an address that never answered is not');
+});
+
 t.test('stop: a coordinator with a successor stops accepting, drains, hands off, then stops', async (t) => {
   const x = machine();
   for (let i = 0; i < 22; i++) x.tick();
