@@ -346,15 +346,24 @@ export class ChatState {
     (this.#ids.has(old.id) ? this.#ids : this.#oldIds).set(m.id, m);
     // The newer copy goes in even where the old one was already dropped as too old: a window is the newest N
     // of the representatives, as on a replica that had the newer copy first.
-    const swap = (list: MessageEntry[] | undefined, max: number, evict?: (gone: MessageEntry) => void) => {
-      if (list === undefined || max === 0) return;
-      const i = list.indexOf(old);
-      if (i !== -1) list.splice(i, 1);
-      insertBounded(list, m, max, evict);
+    // Copies may even disagree on recipients (a client that reused a client id): the old one leaves the lists it
+    // was in, the new one goes into its own.
+    const drop = (list: MessageEntry[] | undefined) => {
+      const i = list?.indexOf(old) ?? -1;
+      if (i !== -1) list!.splice(i, 1);
     };
-    swap(this.#window, this.#resumeWindow, (gone) => this.#evict(gone));
-    if (m.to.length === 0) swap(this.#broadcasts, this.#historySize);
-    else for (const key of involved(m)) swap(this.#direct.get(key), this.#historySize);
+    drop(this.#window);
+    if (this.#resumeWindow > 0) insertBounded(this.#window, m, this.#resumeWindow, (gone) => this.#evict(gone));
+    if (old.to.length === 0) drop(this.#broadcasts);
+    else for (const key of involved(old)) drop(this.#direct.get(key));
+    if (m.to.length === 0) insertBounded(this.#broadcasts, m, this.#historySize);
+    else {
+      for (const key of involved(m)) {
+        let list = this.#direct.get(key);
+        if (list === undefined) this.#direct.set(key, (list = []));
+        insertBounded(list, m, this.#historySize);
+      }
+    }
     for (const queue of this.#pending.values()) if (queue.get(m.id) === old) queue.set(m.id, m);
   }
 

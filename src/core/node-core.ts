@@ -304,8 +304,10 @@ export class NodeCore {
     // Heard of a later term than ours: standbys must know it, so that whoever succeeds us goes above it.
     if (this.role.coordinating && this.role.known > this.role.term && (this.#succession?.highest ?? 0) < this.role.known) this.#publish(false);
     // A standby that heard of a later term than its coordinator's tells it (which then tells the others).
+    // (What it already knows: the list it sent us, not one of a coordinator before it.)
     const link = this.#link;
-    if (!this.role.coordinating && link?.welcomed && this.role.known > link.told && this.role.known > (this.#succession?.highest ?? this.#succession?.term ?? 0)) {
+    const listed = this.#succession?.coordinator.address === link?.address ? Math.max(this.#succession?.highest ?? 0, this.#succession?.term ?? 0) : 0;
+    if (!this.role.coordinating && link?.welcomed && this.role.known > link.told && this.role.known > listed) {
       link.told = this.role.known;
       this.#emit({ type: 'link-send', link: link.id, frame: { type: 'peer:ack', vv: toPairs(this.replica.vector), term: this.role.known } });
     }
@@ -535,7 +537,8 @@ export class NodeCore {
   #deliver(m: MessageEntry): void {
     const to = this.#sessions.recipients(m);
     if (to.length > 0) this.#emit({ type: 'send', to, frame: chatFrame(m, false) });
-    for (const name of m.pending) if (this.#sessions.isOnline(name) && this.state.hasPending(name, m.id)) this.#collect(name, m.id);
+    // Kept for someone by this copy or another (a resend stored twice): whoever is here has it now.
+    for (const name of new Set([...m.pending, ...m.to])) if (this.#sessions.isOnline(name) && this.state.hasPending(name, m.id)) this.#collect(name, m.id);
   }
 
   #send(session: number, cid: string, toNames: readonly string[], text: string, now: number): void {
@@ -604,6 +607,7 @@ export class NodeCore {
       replay = [...history, ...offline].filter((m) => !unreleased(m));
     }
     replay = replay.map((m) => stored(m)!);
+    if (cursor !== undefined) replay.sort(byTime); // one time-ordered list, and another copy may stand elsewhere in time
     for (const m of replay) this.#emit({ type: 'send', to: [session], frame: chatFrame(m, true) });
     const collected = replay.filter((m) => this.state.hasPending(name, m.id)).map((m) => m.id);
     for (const id of collected) this.#collect(name, id);

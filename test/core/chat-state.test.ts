@@ -124,3 +124,45 @@ t.test('one name registered on both sides of a partition: the earlier wins, the 
   t.same(copy.displaced('carol').map((u) => u.hash), ['later'], 'kept across compaction');
   t.equal(copy.user('carol')?.hash, 'earlier');
 });
+
+t.test('the same entries in any order give the same state: copies of one message, small windows, collects', async (t) => {
+  // A seeded shuffle (no Math.random: a failure replays).
+  let x = 12345;
+  const rand = (n: number) => ((x = (x * 1103515245 + 12345) % 2 ** 31), x % n);
+  const shuffled = <T>(list: readonly T[]): T[] => {
+    const out = [...list];
+    for (let i = out.length - 1; i > 0; i--) {
+      const j = rand(i + 1);
+      [out[i], out[j]] = [out[j]!, out[i]!];
+    }
+    return out;
+  };
+  const entries: Entry[] = [];
+  const seqs = new Map<string, number>();
+  const at = (origin: string) => {
+    seqs.set(origin, (seqs.get(origin) ?? 0) + 1);
+    return seqs.get(origin)!;
+  };
+  for (let i = 0; i < 40; i++) {
+    const to = i % 3 === 0 ? [] : i % 3 === 1 ? ['bob'] : ['bob', 'carol'];
+    const base: MessageEntry = { kind: 'message', origin: 'a', seq: at('a'), id: `m${i}`, cid: `c${i}`, from: 'alice', to, text: `t${i}`, ts: 100 + i * 3, pending: to.length > 0 ? ['bob'] : [] };
+    entries.push(base);
+    // Every fourth is stored again by another coordinator, later, for other offline recipients (a resend).
+    if (i % 4 === 0) entries.push({ ...base, origin: 'b', seq: at('b'), ts: base.ts + 7, pending: to.includes('carol') ? ['carol'] : [] });
+  }
+  entries.push({ kind: 'collect', origin: 'b', seq: at('b'), user: 'bob', upTo: ['m1', 'm2', 'm4', 'm5'], ts: 500 });
+  const digestOf = (order: readonly Entry[]) => {
+    const s = new ChatState({ historySize: 3, resumeWindow: 5 });
+    for (const e of order) s.apply(e);
+    return s.digest();
+  };
+  const expected = digestOf(entries);
+  for (let k = 0; k < 200; k++) {
+    const got = digestOf(shuffled(entries));
+    if (got !== expected) {
+      t.equal(got, expected, `permutation ${k}`);
+      return;
+    }
+  }
+  t.pass('200 permutations, one state');
+});
