@@ -56,12 +56,15 @@ export interface Schedule {
 export interface Outcome {
   schedule: Schedule;
   violations: string[];
-  stats: { acked: number; sent: number; delivered: number; gaps: number; coordinators: number; steps: number; terms: number; aloneAcks: number };
+  stats: { acked: number; sent: number; delivered: number; gaps: number; coordinators: number; steps: number; terms: number; aloneAcks: number; settledMs: number };
 }
 
 const NODE_START_SPREAD_MS = 400;
 const CLIENT_START_MS = 2_000;
 const DEFAULT_SETTLE_MS = 20_000;
+/** After the heal, one coordinator with every node its standby within this long of the last node starting. */
+const SETTLE_BOUND_MS = 5_000;
+const SAMPLE_MS = 50;
 /** After paths change, two coordinators may both serve until one finds the other: a rival round (1 s) and its answers. */
 const RIVAL_GRACE_MS = 2_500;
 
@@ -295,6 +298,20 @@ export function run(schedule: Schedule): Outcome {
   }
 
   // ---- heal everything, let it settle ----
+  // When the last node started after the heal, and the last time (sampled) the cluster was not one coordinator
+  // with every node its standby.
+  let lastStart = schedule.duration;
+  let unsettledAt = schedule.duration;
+  const settled = () => {
+    const leaders = nodes.filter((n) => n.core?.info.role === 'coordinator' && n.host.up && !n.host.frozen);
+    const leader = leaders[0];
+    return leaders.length === 1 && nodes.every((n) => n === leader || (n.core?.info.role === 'standby' && n.core.info.coordinator === leader!.address && !n.core.info.joining));
+  };
+  const sample = () => {
+    if (!settled()) unsettledAt = w.now;
+    if (w.now + SAMPLE_MS <= end) w.schedule(w.now + SAMPLE_MS, sample);
+  };
+  w.schedule(schedule.duration, sample);
   w.schedule(schedule.duration, () => {
     pathsChangedAt = w.now;
     for (const h of w.hosts.values()) {
@@ -312,7 +329,11 @@ export function run(schedule: Schedule): Outcome {
     }
     // A node still handing off at the heal exits just after: start it again too.
     w.schedule(w.now + 3_000, () => {
-      for (const n of nodes) if (!n.host.up) n.start();
+      for (const n of nodes) {
+        if (n.host.up) continue;
+        n.start();
+        lastStart = w.now;
+      }
     });
   });
   const end = schedule.duration + (schedule.settleMs ?? DEFAULT_SETTLE_MS);
@@ -326,6 +347,8 @@ export function run(schedule: Schedule): Outcome {
   const live = nodes.filter((n) => n.core);
   const coordinators = live.filter((n) => n.core!.info.role === 'coordinator');
   if (live.length !== nodes.length) violate(`nodes not running at the end: ${nodes.filter((n) => !n.core).map((n) => n.name).join(', ')}`);
+  const settledMs = Math.max(0, unsettledAt + SAMPLE_MS - lastStart);
+  if (settledMs > SETTLE_BOUND_MS) violate(`one coordinator with every node its standby only ${(settledMs / 1000).toFixed(2)} s after the last node started (bound ${SETTLE_BOUND_MS / 1000} s)`);
   if (coordinators.length !== 1) violate(`${coordinators.length} coordinators at the end (${coordinators.map((n) => `${n.name}@${n.core!.term}`).join(', ')})`);
   const leader = coordinators[0];
   if (leader) {
@@ -430,7 +453,7 @@ export function run(schedule: Schedule): Outcome {
   return {
     schedule,
     violations,
-    stats: { acked: acked.size, sent, delivered, gaps, coordinators: coordinators.length, steps: w.steps, terms: coordinatorsByTerm.size, aloneAcks },
+    stats: { acked: acked.size, sent, delivered, gaps, coordinators: coordinators.length, steps: w.steps, terms: coordinatorsByTerm.size, aloneAcks, settledMs },
   };
 }
 
