@@ -31,8 +31,9 @@ export interface UiOptions {
   maxFileBytes: number;
 }
 
-const ENTER_ALT_SCREEN = '\x1b[?1049h\x1b[H';
-const LEAVE_ALT_SCREEN = '\x1b[?1049l';
+// Bracketed paste on (a paste comes marked, so its line ends do not send it line by line) with the alternate screen.
+const ENTER_ALT_SCREEN = '\x1b[?1049h\x1b[H\x1b[?2004h';
+const LEAVE_ALT_SCREEN = '\x1b[?2004l\x1b[?1049l';
 const SHOW_CURSOR = '\x1b[?25h';
 
 /** Logs go to a file in the data directory: never over the screen. */

@@ -93,6 +93,8 @@ export interface UiState {
     /** Selected recipients; none = everyone. */
     selected: string[];
     input: string;
+    /** Where the cursor is in `input` (a UTF-16 offset at a grapheme boundary). */
+    caret: number;
     /** Bumped when the input line is replaced (recall, completion, send), so its cursor goes to the end. */
     inputEpoch: number;
     /** Lines sent earlier, oldest first, for ↑/↓. */
@@ -142,7 +144,7 @@ export type Action =
   | { type: 'error'; code: string; message: string; ref?: string; now: number }
   | { type: 'presence'; online: string[]; now?: number }
   | { type: 'notice'; text: string; level?: 'info' | 'error'; now: number }
-  | { type: 'input'; value: string }
+  | { type: 'input'; value: string; caret?: number }
   | { type: 'recall'; delta: -1 | 1 }
   | { type: 'complete' }
   | { type: 'focus'; focus: Focus }
@@ -186,6 +188,7 @@ export function initialState(opts: InitialOptions = {}): UiState {
       userCursor: 0,
       selected: [],
       input: '',
+      caret: 0,
       inputEpoch: 0,
       recall: [],
       recallIndex: undefined,
@@ -205,6 +208,11 @@ export function initialState(opts: InitialOptions = {}): UiState {
 export function splitInput(value: string): { lines: string[]; rest: string } {
   const parts = value.replace(/\r\n?/g, '\n').replace(/[\u0000-\u0009\u000b-\u001f\u007f]/g, '').split('\n');
   return { lines: parts.slice(0, -1), rest: parts.at(-1)! };
+}
+
+/** The login form's fields, in Tab order. */
+export function loginFields(needNetworkPassword: boolean): UiState['login']['field'][] {
+  return needNetworkPassword ? ['user', 'password', 'networkPassword', 'register'] : ['user', 'password', 'register'];
 }
 
 /** Checks the manual form's host: an IP address or a DNS name. */
@@ -261,7 +269,7 @@ function bounded(lines: Line[]): Line[] {
 }
 
 /** The word being typed at the end of the input, for Tab completion. */
-function completion(input: string, online: readonly string[], self: string): string | undefined {
+export function completion(input: string, online: readonly string[], self: string): string | undefined {
   const m = /(^|\s)(@?)([A-Za-z0-9_.-]*)$/.exec(input);
   if (!m || m[3] === '') return undefined;
   const partial = m[3]!.toLowerCase();
@@ -332,7 +340,7 @@ export function reducer(state: UiState, action: Action): UiState {
     case 'login:edit':
       return { ...state, login: { ...state.login, [action.field]: action.value } };
     case 'login:field': {
-      const fields: UiState['login']['field'][] = state.login.needNetworkPassword ? ['user', 'password', 'networkPassword', 'register'] : ['user', 'password', 'register'];
+      const fields = loginFields(state.login.needNetworkPassword);
       const i = Math.max(0, fields.indexOf(state.login.field));
       return { ...state, login: { ...state.login, field: fields[(i + action.delta + fields.length) % fields.length]! } };
     }
@@ -384,7 +392,7 @@ export function reducer(state: UiState, action: Action): UiState {
     }
     case 'submitted': {
       const recall = chat.recall.at(-1) === action.line ? chat.recall : [...chat.recall, action.line].slice(-MAX_RECALL);
-      return { ...state, chat: { ...chat, input: '', inputEpoch: chat.inputEpoch + 1, recall, recallIndex: undefined, draft: '', scroll: 0, unseen: 0 } };
+      return { ...state, chat: { ...chat, input: '', caret: 0, inputEpoch: chat.inputEpoch + 1, recall, recallIndex: undefined, draft: '', scroll: 0, unseen: 0 } };
     }
     case 'sent':
       return { ...state, chat: { ...chat, outbox: [...chat.outbox, { cid: action.cid, to: action.to, text: action.text }] } };
@@ -437,7 +445,7 @@ export function reducer(state: UiState, action: Action): UiState {
     case 'notice':
       return { ...state, chat: { ...chat, lines: notice(chat.lines, action.text, action.level ?? 'info', action.now) } };
     case 'input':
-      return { ...state, chat: { ...chat, input: action.value } };
+      return { ...state, chat: { ...chat, input: action.value, caret: Math.max(0, Math.min(action.value.length, action.caret ?? action.value.length)) } };
     case 'recall': {
       if (chat.recall.length === 0) return state;
       const at = chat.recallIndex ?? chat.recall.length;
@@ -445,11 +453,11 @@ export function reducer(state: UiState, action: Action): UiState {
       if (next === at) return state;
       const draft = chat.recallIndex === undefined ? chat.input : chat.draft;
       const input = next === chat.recall.length ? draft : chat.recall[next]!;
-      return { ...state, chat: { ...chat, input, draft, recallIndex: next === chat.recall.length ? undefined : next, inputEpoch: chat.inputEpoch + 1 } };
+      return { ...state, chat: { ...chat, input, caret: input.length, draft, recallIndex: next === chat.recall.length ? undefined : next, inputEpoch: chat.inputEpoch + 1 } };
     }
     case 'complete': {
       const input = completion(chat.input, chat.online, chat.user);
-      return input === undefined ? state : { ...state, chat: { ...chat, input, inputEpoch: chat.inputEpoch + 1 } };
+      return input === undefined ? state : { ...state, chat: { ...chat, input, caret: input.length, inputEpoch: chat.inputEpoch + 1 } };
     }
     case 'focus':
       return { ...state, chat: { ...chat, focus: action.focus } };

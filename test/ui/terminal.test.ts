@@ -66,4 +66,87 @@ if (tmuxVersion.status !== 0) {
     t.equal(tmux('display-message', '-p', '-t', 'ui', '#{cursor_flag}').trim(), '1', 'the cursor is visible again');
     await bob.next((e) => e.type === 'presence' && Array.isArray(e.online) && !e.online.includes('alice'), 'alice to leave');
   });
+
+  t.test('the login form in tmux: a name, Tab and a password sent in one go land in their fields', async (t) => {
+    const root = tmpDir(t);
+    const { address } = await startServe(t, join(root, 'server'));
+    const alice = await startClient(t, address, 'alice', { register: true, password: 'alice-pw' });
+    alice.end();
+    await alice.exited();
+    const session = 'login';
+    const view = (): string => tmux('capture-pane', '-p', '-t', session);
+    t.teardown(() => void spawnSync('tmux', ['-L', socket, 'kill-session', '-t', session]));
+    tmux('new-session', '-d', '-s', session, '-x', '80', '-y', '24', `env TERM=xterm-256color ${process.execPath} ${CLI} --connect ${address} --data-dir ${join(root, 'ui')}; sleep 60`);
+    await waitFor(() => view().includes('lanchat — log in'), 'the login form');
+    // One send-keys: the name, Tab, the password with a typo fixed by Backspace, Enter — all before any redraw.
+    tmux('send-keys', '-t', session, '-l', 'alice');
+    tmux('send-keys', '-t', session, 'Tab');
+    tmux('send-keys', '-t', session, '-l', 'alice-pwx');
+    tmux('send-keys', '-t', session, 'BSpace', 'Enter');
+    await waitFor(() => view().includes('alice · online'), 'logged in as alice').catch((err: Error) => {
+      throw new Error(`${err.message}\n--- screen ---\n${view()}`);
+    });
+    t.pass('logged in');
+  });
+
+  t.test('a fast typist in tmux: every key kept at 20 keys/s with 50 ms after Enter; readline keys; keys in one read; a paste', async (t) => {
+    const root = tmpDir(t);
+    const { address } = await startServe(t, join(root, 'server'));
+    const alice = await startClient(t, address, 'alice', { register: true, password: 'alice-pw' });
+    alice.end();
+    await alice.exited();
+    const bob = await startClient(t, address, 'bob', { register: true });
+    const session = 'typist';
+    const keys = (...args: string[]) => tmux('send-keys', '-t', session, ...args);
+    const view = (): string => tmux('capture-pane', '-p', '-t', session);
+    const shows = (what: string) => waitFor(() => view().includes(what), `the terminal to show ${what}`).catch((err: Error) => {
+      throw new Error(`${err.message}\n--- screen ---\n${view()}`);
+    });
+    t.teardown(() => void spawnSync('tmux', ['-L', socket, 'kill-session', '-t', session]));
+    const cmd = `env LANCHAT_PASSWORD=alice-pw TERM=xterm-256color ${process.execPath} ${CLI} --connect ${address} --user alice --data-dir ${join(root, 'ui')}; sleep 60`;
+    tmux('new-session', '-d', '-s', session, '-x', '80', '-y', '24', cmd);
+    await shows('online (2)');
+    const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+    // A typist at 20 keys/s who starts the next line 50 ms after Enter (the pace is the point: not a wait for an event).
+    const lines = ['s-alpha', 's-beta', 's-gamma', 'the quick brown fox'];
+    for (const line of lines) {
+      for (const ch of line) {
+        keys('-l', ch);
+        await pause(50);
+      }
+      keys('Enter');
+      await pause(50);
+    }
+    const got = async (n: number) => {
+      await waitFor(() => bob.events.filter((e) => e.type === 'message' && e.from === 'alice').length >= n, `${n} lines from alice`);
+      return bob.events.filter((e) => e.type === 'message' && e.from === 'alice').map((e) => e.text);
+    };
+    t.same(await got(lines.length), lines, 'each line exactly as typed');
+
+    // Keys that arrive in one read: three Backspaces, then readline keys.
+    keys('-l', 'abcdef');
+    await shows('› abcdef');
+    keys('BSpace', 'BSpace', 'BSpace', 'Enter');
+    t.same((await got(lines.length + 1)).at(-1), 'abc', 'three Backspaces in one command delete three');
+    keys('-l', 'junk to clear');
+    await shows('› junk to clear');
+    keys('C-u');
+    keys('-l', 'say world');
+    keys('C-a');
+    keys('-l', 'I ');
+    keys('End');
+    keys('-l', ' hello');
+    keys('C-w');
+    keys('-l', 'there');
+    keys('Home', 'Delete', 'Enter');
+    t.same((await got(lines.length + 2)).at(-1), ' say world there', 'Ctrl+U, Ctrl+A, End, Ctrl+W, Home, Delete');
+
+    // A bracketed paste of two lines is one message, sent on Enter.
+    tmux('set-buffer', '-b', 'p', 'pasted line one\npasted line two');
+    tmux('paste-buffer', '-p', '-b', 'p', '-t', session);
+    await shows('› pasted line one pasted line two');
+    keys('Enter');
+    t.same((await got(lines.length + 3)).at(-1), 'pasted line one pasted line two');
+  });
 }

@@ -1,8 +1,9 @@
-import { Box, Text, useInput } from 'ink';
-import TextInput from 'ink-text-input';
+import { Box, Text, useStdin } from 'ink';
 import stringWidth from 'string-width';
-import { useEffect, useMemo, useRef, type Dispatch } from 'react';
-import { splitInput, type Action, type UiState } from '../state.js';
+import { useEffect, useLayoutEffect, useMemo, useRef, type Dispatch } from 'react';
+import { completion, type Action, type UiState } from '../state.js';
+import { EMPTY, edit, keysOf, pasted, type Line } from '../line-editor.js';
+import { InputLine } from './input-line.js';
 import { colourFor, recipientsLabel, renderLine, renderOutgoing, renderTransfer } from '../format.js';
 
 interface Props {
@@ -20,12 +21,12 @@ const MAX_TRANSFER_ROWS = 3; // progress bars shown at once; more are summed up 
 /** Status bar, message pane, users pane and input line; at most `rows - 1` rows high. */
 export function ChatScreen({ state, dispatch, columns, rows, onSubmit }: Props) {
   const c = state.chat;
-  // What the input holds now: Enter can arrive in the same chunk of input as the keys before it, before a re-render.
-  const latest = useRef(c.input);
-  useEffect(() => void (latest.current = c.input), [c.input, c.inputEpoch]);
-  // What the text field was last drawn with: it builds each new value from this, however stale.
-  const drawn = useRef(c.input);
-  drawn.current = c.input;
+  // The line being edited, ahead of the state: every key of a chunk applies to what the keys before it made,
+  // before any re-render. The state catches up at the end of each chunk; it replaces the line only when
+  // something else did (recall, a send), which bumps `inputEpoch`.
+  const line = useRef<Line>({ text: c.input, cursor: c.caret });
+  useLayoutEffect(() => void (line.current = { text: c.input, cursor: c.caret }), [c.inputEpoch]);
+  const pasting = useRef(false);
   const prompt = `to ${recipientsLabel(c.selected)} › `;
   const placeholder = c.lines.length === 0 ? 'type a message, /help for commands' : '';
   // A long input line wraps; the message pane gives up the rows it needs.
@@ -43,28 +44,56 @@ export function ChatScreen({ state, dispatch, columns, rows, onSubmit }: Props) 
   const scroll = Math.min(c.scroll, maxScroll);
   const page = Math.max(1, height - 1);
 
-  // Key handlers read the state as last rendered: Ink re-attaches them in an effect, which can lag a render.
-  const rendered = useRef({ c, page, maxScroll, showUsers });
-  rendered.current = { c, page, maxScroll, showUsers };
-  useInput((input, key) => {
-    const { c, page, maxScroll, showUsers } = rendered.current;
-    if (key.pageUp) return dispatch({ type: 'scroll', rows: page, max: maxScroll });
-    if (key.pageDown) return dispatch({ type: 'scroll', rows: -page, max: maxScroll });
-    if (c.focus === 'users') {
-      if (key.upArrow) dispatch({ type: 'users:move', delta: -1 });
-      else if (key.downArrow) dispatch({ type: 'users:move', delta: 1 });
-      else if (input === ' ') dispatch({ type: 'users:toggle' });
-      else if (key.escape || key.return || key.tab) dispatch({ type: 'focus', focus: 'input' });
-      return;
-    }
-    if (key.upArrow) dispatch({ type: 'recall', delta: -1 });
-    else if (key.downArrow) dispatch({ type: 'recall', delta: 1 });
-    else if (key.escape) dispatch({ type: 'focus', focus: showUsers ? 'users' : 'input' });
-    else if (key.tab) {
-      if (c.input.trim() === '' && showUsers) dispatch({ type: 'focus', focus: 'users' });
-      else dispatch({ type: 'complete' });
-    }
-  });
+  // Keys come raw, as the terminal sent them (Ink's key flags cannot tell Backspace from Delete, and give a
+  // chunk of several keys as one string): every one is applied, in order. Handlers read the state as last
+  // rendered.
+  const rendered = useRef({ c, page, maxScroll, showUsers, onSubmit });
+  rendered.current = { c, page, maxScroll, showUsers, onSubmit };
+  const { internal_eventEmitter: keys } = useStdin();
+  useEffect(() => {
+    const onKeys = (raw: string): void => {
+      const { c, page, maxScroll, showUsers, onSubmit } = rendered.current;
+      const before = line.current;
+      for (const key of keysOf(raw)) {
+        if (key.type === 'paste-start' || key.type === 'paste-end') {
+          pasting.current = key.type === 'paste-start';
+          continue;
+        }
+        if (pasting.current) {
+          // A paste is text, whatever it holds: one line, sent when the user presses Enter.
+          if (key.type === 'insert') line.current = edit(line.current, { type: 'insert', text: pasted(key.text) });
+          else if (key.type === 'submit' || key.type === 'tab' || key.type === 'space') line.current = edit(line.current, { type: 'insert', text: ' ' });
+          continue;
+        }
+        if (key.type === 'page-up') dispatch({ type: 'scroll', rows: page, max: maxScroll });
+        else if (key.type === 'page-down') dispatch({ type: 'scroll', rows: -page, max: maxScroll });
+        else if (c.focus === 'users') {
+          if (key.type === 'up') dispatch({ type: 'users:move', delta: -1 });
+          else if (key.type === 'down') dispatch({ type: 'users:move', delta: 1 });
+          else if (key.type === 'space' || (key.type === 'insert' && key.text.trim() === '')) dispatch({ type: 'users:toggle' });
+          else if (key.type === 'escape' || key.type === 'submit' || key.type === 'tab') dispatch({ type: 'focus', focus: 'input' });
+        } else if (key.type === 'up' || key.type === 'down') {
+          if (line.current !== before) dispatch({ type: 'input', value: line.current.text, caret: line.current.cursor });
+          dispatch({ type: 'recall', delta: key.type === 'up' ? -1 : 1 });
+          return; // the recalled line replaces this one (at the next render); arrow keys come one to a chunk
+        } else if (key.type === 'escape') dispatch({ type: 'focus', focus: showUsers ? 'users' : 'input' });
+        else if (key.type === 'tab') {
+          if (line.current.text.trim() === '' && showUsers) dispatch({ type: 'focus', focus: 'users' });
+          else {
+            const done = completion(line.current.text, c.online, c.user);
+            if (done !== undefined) line.current = { text: done, cursor: done.length };
+          }
+        } else if (key.type === 'submit') {
+          const text = line.current.text;
+          line.current = EMPTY;
+          onSubmit(text);
+        } else line.current = edit(line.current, key);
+      }
+      if (line.current !== before) dispatch({ type: 'input', value: line.current.text, caret: line.current.cursor });
+    };
+    keys.on('input', onKeys);
+    return () => void keys.off('input', onKeys);
+  }, [keys, dispatch]);
 
   let visible = all.slice(Math.max(0, all.length - height - scroll), all.length - scroll);
   if (scroll > 0) visible = [...visible.slice(1), `── scrolled up${c.unseen > 0 ? ` · ${c.unseen} new` : ''} · PgDn for newer ──`];
@@ -91,27 +120,7 @@ export function ChatScreen({ state, dispatch, columns, rows, onSubmit }: Props) 
       <Box width={columns}>
         <Text color={c.selected.length > 0 ? 'yellow' : 'green'}>{prompt}</Text>
         <Box flexGrow={1}>
-          <TextInput
-            key={c.inputEpoch}
-            value={c.input}
-            focus={c.focus === 'input'}
-            placeholder={placeholder}
-            onChange={(edited) => {
-              // A key typed after Enter but before the next draw comes on top of the line just sent: put it on
-              // what the input holds now instead (typing appends; other edits are rare in that moment).
-              const base = drawn.current;
-              const v = latest.current !== base && edited.startsWith(base) ? latest.current + edited.slice(base.length) : edited;
-              const { lines, rest } = splitInput(v);
-              for (const line of lines) onSubmit(line);
-              latest.current = rest;
-              dispatch({ type: 'input', value: rest });
-            }}
-            onSubmit={() => {
-              const line = latest.current;
-              latest.current = '';
-              onSubmit(line);
-            }}
-          />
+          <InputLine text={c.input} caret={c.caret} focus={c.focus === 'input'} placeholder={placeholder} />
         </Box>
       </Box>
     </Box>

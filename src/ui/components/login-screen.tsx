@@ -1,7 +1,8 @@
-import { Box, Text, useInput } from 'ink';
-import TextInput from 'ink-text-input';
-import { useEffect, useRef, type Dispatch } from 'react';
-import { splitInput, type Action, type UiState } from '../state.js';
+import { Box, Text, useStdin } from 'ink';
+import { useEffect, useLayoutEffect, useRef, type Dispatch } from 'react';
+import { loginFields, type Action, type UiState } from '../state.js';
+import { edit, keysOf, pasted, type Line } from '../line-editor.js';
+import { InputLine } from './input-line.js';
 
 interface Props {
   readonly state: UiState;
@@ -10,46 +11,71 @@ interface Props {
 }
 
 type Field = Exclude<UiState['login']['field'], 'register'>;
+const TEXT_FIELDS: readonly Field[] = ['user', 'password', 'networkPassword'];
+const end = (text: string): Line => ({ text, cursor: text.length });
 
 /** Username, password (masked), network password when needed, and the register toggle. */
 export function LoginScreen({ state, dispatch, onSubmit }: Props) {
   const l = state.login;
   const t = state.target;
-  // What the fields hold now: Enter can arrive right after the keys before it, before a re-render.
-  const latest = useRef<Record<Field, string>>({ user: l.user, password: l.password, networkPassword: l.networkPassword });
-  useEffect(() => void (latest.current = { user: l.user, password: l.password, networkPassword: l.networkPassword }), [l.user, l.password, l.networkPassword]);
-  const submit = (): void => onSubmit({ ...latest.current });
-  // The field that has the focus as last rendered: Ink attaches and detaches key handlers in effects, which
-  // can lag behind a render, so a handler consults this rather than the state its closure saw.
+  // The fields and the focus as the keys left them, ahead of the state: `alice`, Tab and a password typed in
+  // one breath (or arriving in one read) go where they were meant to, whatever has been rendered yet.
+  const lines = useRef<Record<Field, Line>>({ user: end(l.user), password: end(l.password), networkPassword: end(l.networkPassword) });
   const focused = useRef(l.field);
-  focused.current = l.field;
-  const busy = useRef(l.busy);
-  busy.current = l.busy;
-  useInput((input, key) => {
-    if (busy.current) return;
-    if (key.tab || key.downArrow) dispatch({ type: 'login:field', delta: key.shift ? -1 : 1 });
-    else if (key.upArrow) dispatch({ type: 'login:field', delta: -1 });
-    else if (key.escape) dispatch({ type: 'login:back' });
-    else if (focused.current === 'register' && input === ' ') dispatch({ type: 'login:toggle-register' });
-    else if (focused.current === 'register' && key.return) submit();
-  });
-  const field = (name: Field, label: string, value: string, mask?: string) => (
+  // The state replaces them when something else changed them (a failed login clears the password, Esc).
+  useLayoutEffect(() => {
+    for (const f of TEXT_FIELDS) if (lines.current[f].text !== l[f]) lines.current[f] = end(l[f]);
+    focused.current = l.field;
+  }, [l.user, l.password, l.networkPassword, l.field]);
+  const rendered = useRef({ l, onSubmit });
+  rendered.current = { l, onSubmit };
+  const { internal_eventEmitter: keys } = useStdin();
+  useEffect(() => {
+    let pasting = false;
+    const onKeys = (raw: string): void => {
+      const { l, onSubmit } = rendered.current;
+      if (l.busy) return;
+      const before = { ...lines.current };
+      const fields = loginFields(l.needNetworkPassword);
+      const move = (delta: number) => {
+        const i = Math.max(0, fields.indexOf(focused.current));
+        focused.current = fields[(i + delta + fields.length) % fields.length]!;
+        dispatch({ type: 'login:field', delta });
+      };
+      const flush = () => {
+        for (const f of TEXT_FIELDS) if (lines.current[f] !== before[f]) dispatch({ type: 'login:edit', field: f, value: lines.current[f].text });
+      };
+      for (const key of keysOf(raw)) {
+        const field = focused.current;
+        if (key.type === 'paste-start' || key.type === 'paste-end') {
+          pasting = key.type === 'paste-start';
+          continue;
+        }
+        if (pasting) {
+          if (field !== 'register' && key.type === 'insert') lines.current[field] = edit(lines.current[field], { type: 'insert', text: pasted(key.text).trim() });
+          continue;
+        }
+        if (key.type === 'tab' || key.type === 'down') move(1);
+        else if (key.type === 'back-tab' || key.type === 'up') move(-1);
+        else if (key.type === 'escape') {
+          flush();
+          return dispatch({ type: 'login:back' });
+        } else if (key.type === 'submit') {
+          flush();
+          return onSubmit({ user: lines.current.user.text, password: lines.current.password.text, networkPassword: lines.current.networkPassword.text });
+        } else if (field === 'register') {
+          if (key.type === 'space' || (key.type === 'insert' && key.text.trim() === '')) dispatch({ type: 'login:toggle-register' });
+        } else lines.current[field] = edit(lines.current[field], key);
+      }
+      flush();
+    };
+    keys.on('input', onKeys);
+    return () => void keys.off('input', onKeys);
+  }, [keys, dispatch]);
+  const field = (name: Field, label: string, mask?: string) => (
     <Box>
       <Text>{l.field === name ? '› ' : '  '}{label}</Text>
-      <TextInput
-        value={value}
-        focus={l.field === name && !l.busy}
-        {...(mask === undefined ? {} : { mask })}
-        onChange={(v) => {
-          if (focused.current !== name) return; // a key meant for the field that has just taken the focus
-          const { lines, rest } = splitInput(v);
-          const value = lines.length > 0 ? lines[0]! : rest;
-          latest.current = { ...latest.current, [name]: value };
-          dispatch({ type: 'login:edit', field: name, value });
-          if (lines.length > 0) submit();
-        }}
-        onSubmit={() => focused.current === name && submit()}
-      />
+      <InputLine text={l[name]} caret={l.field === name ? lines.current[name].cursor : l[name].length} focus={l.field === name && !l.busy} {...(mask === undefined ? {} : { mask })} />
     </Box>
   );
   return (
@@ -59,9 +85,9 @@ export function LoginScreen({ state, dispatch, onSubmit }: Props) {
         {t ? ` on ${t.network ? `network "${t.network}" at ` : ''}${t.address}` : ''}
       </Text>
       <Box flexDirection="column" marginY={1}>
-        {field('user', 'Username:         ', l.user)}
-        {field('password', 'Password:         ', l.password, '•')}
-        {l.needNetworkPassword && field('networkPassword', 'Network password: ', l.networkPassword, '•')}
+        {field('user', 'Username:         ')}
+        {field('password', 'Password:         ', '•')}
+        {l.needNetworkPassword && field('networkPassword', 'Network password: ', '•')}
         <Text>
           {l.field === 'register' ? '› ' : '  '}[{l.register ? 'x' : ' '}] create a new account <Text dimColor>(Space toggles)</Text>
         </Text>
