@@ -37,7 +37,8 @@ export async function runJsonClient(
   log: Logger,
   remember?: { dataDir: string; network: string },
 ): Promise<number> {
-  const out = (obj: object): void => void io.stdout.write(`${JSON.stringify(obj)}\n`);
+  // JSON leaves DEL and C1 controls raw; a terminal showing the output would act on them: escape them as JSON does.
+  const out = (obj: object): void => void io.stdout.write(`${JSON.stringify(obj).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}\n`);
   // A reader that went away (`| head -1`): stop quietly instead of dying on EPIPE.
   let stdoutGone = false;
   let finishEarly: ((code: number) => void) | undefined;

@@ -1,6 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import { z } from 'zod';
 import { PROTOCOL_VERSION } from '../protocol/limits.js';
+import { NetworkName } from '../protocol/fields.js';
 
 /** The DNS-SD service type every lanchat node advertises (DESIGN §3). */
 export const SERVICE_TYPE = 'lanchat';
@@ -57,7 +58,7 @@ export interface Discovery extends EventEmitter<DiscoveryEvents> {
 /** TXT record contents: short keys, as DNS-SD recommends (RFC 6763 §6). */
 export const Txt = z.object({
   id: z.string().regex(/^[0-9a-f]{16}$/),
-  net: z.string().regex(/^[A-Za-z0-9_.-]{1,32}$/),
+  net: NetworkName,
   v: z.coerce.number().int().positive(),
 });
 

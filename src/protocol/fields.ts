@@ -12,13 +12,13 @@ export const ClientMessageId = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/);
 export const NodeId = z.string().regex(/^[0-9a-f]{16}$/);
 
 /** `host:port` (IPv4, name, or [IPv6]). */
-export const HostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s/]{1,253}):\d{1,5}$/);
+export const HostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]{1,253}):\d{1,5}$/);
 
 /** A version vector on the wire: [origin, highest seq] pairs. */
 export const VersionVector = z.array(z.tuple([z.string().min(1).max(64), z.number().int().nonnegative()])).max(10_000);
 
 /** A network's name as nodes announce it (`--network`, mDNS TXT `net`, `peer:hello`, `/status`). */
-export const NetworkName = z.string().max(32);
+export const NetworkName = z.string().regex(/^[A-Za-z0-9_.-]{1,32}$/);
 
 /** `host:port`, with an IPv6 host in brackets: the one way addresses are written. */
 export function formatHostPort(host: string, port: number): string {

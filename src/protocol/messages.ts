@@ -119,7 +119,7 @@ export const ServerMessage = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('welcome'),
     protocol: z.number().int(),
-    network: z.string(),
+    network: NetworkName,
     node: z.string(),
     networkPassword: z.boolean(),
     limits: LimitsSchema,

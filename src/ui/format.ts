@@ -2,6 +2,7 @@ import chalk from 'chalk';
 import wrapAnsi from 'wrap-ansi';
 import { formatBytes } from '../protocol/units.js';
 import type { Line, Outgoing, Transfer } from './state.js';
+import { safe } from './safe.js';
 
 /** Sender colours: distinct on dark and light terminals; a user keeps theirs (a hash of the name). */
 const PALETTE = ['cyan', 'green', 'yellow', 'magenta', 'blue', 'red', 'cyanBright', 'greenBright', 'yellowBright', 'magentaBright'] as const;
@@ -20,13 +21,10 @@ export function clock(ts: number): string {
 
 /** Who a message goes to, as the input prompt shows it. */
 export function recipientsLabel(to: readonly string[]): string {
-  return to.length === 0 ? 'everyone' : to.join(', ');
+  return to.length === 0 ? 'everyone' : safe(to.join(', '));
 }
 
-/** Control characters (other than tab) would move the terminal's cursor: show them as `�`. */
-function printable(text: string): string {
-  return text.replace(/\t/g, '    ').replace(/[\u0000-\u001f\u007f-\u009f]/g, '�');
-}
+const printable = safe;
 
 /** One message or notice as terminal rows of at most `width` columns (ANSI-coloured). */
 export function renderLine(line: Line, me: string, width: number): string[] {
@@ -34,9 +32,9 @@ export function renderLine(line: Line, me: string, width: number): string[] {
   let head: string;
   if (line.kind === 'notice') head = `${time} ${line.level === 'error' ? chalk.red('!') : chalk.dim('*')} `;
   else {
-    const from = chalk[colourFor(line.from)].bold(line.from);
+    const from = chalk[colourFor(line.from)].bold(safe(line.from));
     const own = line.from === me ? chalk.dim(' (you)') : '';
-    const to = line.to.length === 0 ? '' : chalk.dim(` → ${line.to.join(', ')}`);
+    const to = line.to.length === 0 ? '' : chalk.dim(` → ${safe(line.to.join(', '))}`);
     const dm = line.to.length > 0 ? chalk.yellow(' [direct]') : '';
     head = `${time} ${from}${own}${to}${dm}: `;
   }
@@ -56,7 +54,7 @@ function progressText(t: Transfer): string {
 /** One row for a file on its way: direction, name, peer, a bar and the bytes so far. */
 export function renderTransfer(t: Transfer, width: number): string {
   const arrow = t.direction === 'out' ? chalk.green('↑') : chalk.cyan('↓');
-  const peer = t.direction === 'out' ? `to ${recipientsLabel(t.peer)}` : `from ${t.peer.join(', ')}`;
+  const peer = t.direction === 'out' ? `to ${recipientsLabel(t.peer)}` : `from ${safe(t.peer.join(', '))}`;
   const pct = t.size === 0 ? (t.direction === 'in' ? 100 : 0) : Math.floor((t.done / t.size) * 100);
   const bar = 20;
   const filled = Math.round((pct / 100) * bar);
@@ -65,7 +63,7 @@ export function renderTransfer(t: Transfer, width: number): string {
 }
 
 export function renderOutgoing(o: Outgoing, width: number): string[] {
-  const to = o.to.length === 0 ? '' : ` → ${o.to.join(', ')}`;
+  const to = o.to.length === 0 ? '' : ` → ${safe(o.to.join(', '))}`;
   return rows(chalk.dim(`--:-- sending${to}: ${printable(o.text)}`), width);
 }
 

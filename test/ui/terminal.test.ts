@@ -142,6 +142,19 @@ if (tmuxVersion.status !== 0) {
     keys('Home', 'Delete', 'Enter');
     t.same((await got(lines.length + 2)).at(-1), ' say world there', 'Ctrl+U, Ctrl+A, End, Ctrl+W, Home, Delete');
 
+    // Hostile text from the network is shown, never acted on: no colour, no title, nothing reordered or hidden.
+    bob.write({ type: 'send', text: 'X\x1b[31mRED\x1b[0m \x1b]2;owned\x07 \u202eevil \u200bzw \x9b7m' });
+    await shows('<U+009B>7m');
+    t.match(view(), 'bob: X␛[31mRED␛[0m ␛]2;owned␇ <U+202E>evil', 'shown for what it is');
+    t.match(view(), '<U+200B>zw <U+009B>7m');
+    const coloured = tmux('capture-pane', '-p', '-e', '-t', session).split('\n').find((l) => l.includes('RED'))!;
+    t.notMatch(coloured, /\x1b\[(?:[0-9;]*;)?31m/, 'the message turned nothing red');
+    t.notMatch(coloured, /\x1b\[(?:[0-9;]*;)?7m/, 'nor inverse');
+    t.not(tmux('display-message', '-p', '-t', session, '#{pane_title}').trim(), 'owned', 'nor set the title');
+    const raw = bob.stdout.find((l) => l.includes('RED'))!;
+    t.match(raw, /\\u009b7m/, 'the JSON client escapes C1 controls as JSON does');
+    t.notMatch(raw, /[\u007f-\u009f]/, 'and writes none raw');
+
     // A bracketed paste of two lines is one message, sent on Enter.
     tmux('set-buffer', '-b', 'p', 'pasted line one\npasted line two');
     tmux('paste-buffer', '-p', '-b', 'p', '-t', session);

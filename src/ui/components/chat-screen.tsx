@@ -5,6 +5,7 @@ import { completion, type Action, type UiState } from '../state.js';
 import { EMPTY, edit, keysOf, pasted, type Line } from '../line-editor.js';
 import { InputLine } from './input-line.js';
 import { colourFor, recipientsLabel, renderLine, renderOutgoing, renderTransfer } from '../format.js';
+import { safe } from '../safe.js';
 
 interface Props {
   readonly state: UiState;
@@ -130,7 +131,7 @@ export function ChatScreen({ state, dispatch, columns, rows, onSubmit }: Props) 
 function StatusBar({ state, columns }: { readonly state: UiState; readonly columns: number }) {
   const c = state.chat;
   const conn = c.connection === 'online' ? 'online' : c.connection === 'reconnecting' ? 'reconnecting…' : c.connection === 'offline' ? 'offline' : 'connecting…';
-  const text = ` ${c.network || 'lanchat'} · coordinator ${c.coordinator || '?'}${c.term === undefined ? '' : ` · term ${c.term}`} · ${c.user} · ${conn}${c.outbox.length > 0 ? ` · ${c.outbox.length} unsent` : ''}`;
+  const text = ` ${safe(c.network) || 'lanchat'} · coordinator ${safe(c.coordinator) || '?'}${c.term === undefined ? '' : ` · term ${c.term}`} · ${safe(c.user)} · ${conn}${c.outbox.length > 0 ? ` · ${c.outbox.length} unsent` : ''}`;
   return (
     <Text inverse color={c.connection === 'online' ? undefined : c.connection === 'reconnecting' ? 'yellow' : 'red'} wrap="truncate">
       {text.padEnd(columns)}

@@ -2,6 +2,7 @@ import { Box, Text, useInput } from 'ink';
 import TextInput from 'ink-text-input';
 import type { Dispatch } from 'react';
 import { splitInput, type Action, type UiState } from '../state.js';
+import { safe } from '../safe.js';
 
 interface Props {
   readonly state: UiState;
@@ -22,7 +23,7 @@ function NetworkList({ state, dispatch, searching }: Props) {
     else if (key.return) dispatch({ type: 'choose' });
   });
   const { networks, cursor } = state;
-  const nameWidth = Math.max(0, ...networks.map((n) => n.network.length));
+  const nameWidth = Math.max(0, ...networks.map((n) => safe(n.network).length));
   return (
     <Box flexDirection="column">
       <Text bold>lanchat — choose a network</Text>
@@ -35,8 +36,8 @@ function NetworkList({ state, dispatch, searching }: Props) {
         {networks.map((n, i) => (
           <Text key={n.network} {...(i === cursor ? { color: 'cyan' } : {})}>
             {i === cursor ? '› ' : '  '}
-            <Text bold>{n.network.padEnd(nameWidth)}</Text>
-            {`  coordinator ${n.host === n.coordinator.replace(/:\d+$/, '') ? n.coordinator : `${n.host} (${n.coordinator})`} · ${n.nodes} node${n.nodes === 1 ? '' : 's'} · term ${n.term}`}
+            <Text bold>{safe(n.network).padEnd(nameWidth)}</Text>
+            {`  coordinator ${safe(n.host === n.coordinator.replace(/:\d+$/, '') ? n.coordinator : `${n.host} (${n.coordinator})`)} · ${n.nodes} node${n.nodes === 1 ? '' : 's'} · term ${n.term}`}
           </Text>
         ))}
         <Text {...(cursor === networks.length ? { color: 'cyan' } : {})}>{cursor === networks.length ? '› ' : '  '}Enter an address manually…</Text>
@@ -67,7 +68,7 @@ function ManualForm({ state, dispatch }: Omit<Props, 'searching'>) {
         <Text>{m.field === 'host' ? '› ' : '  '}IP address: </Text>
         <TextInput value={m.host} focus={m.field === 'host'} placeholder="192.168.1.10" onChange={(v) => edit('host', v)} onSubmit={() => dispatch({ type: 'manual:field', field: 'port' })} />
       </Box>
-      {m.hostError !== undefined && <Text color="red">{`    ${m.hostError}`}</Text>}
+      {m.hostError !== undefined && <Text color="red">{`    ${safe(m.hostError)}`}</Text>}
       <Box>
         <Text>{m.field === 'port' ? '› ' : '  '}Port:       </Text>
         <TextInput value={m.port} focus={m.field === 'port'} onChange={(v) => edit('port', v)} onSubmit={submit} />

@@ -3,6 +3,7 @@ import { useEffect, useLayoutEffect, useRef, type Dispatch } from 'react';
 import { loginFields, type Action, type UiState } from '../state.js';
 import { edit, keysOf, pasted, type Line } from '../line-editor.js';
 import { InputLine } from './input-line.js';
+import { safe } from '../safe.js';
 
 interface Props {
   readonly state: UiState;
@@ -82,7 +83,7 @@ export function LoginScreen({ state, dispatch, onSubmit }: Props) {
     <Box flexDirection="column">
       <Text bold>
         lanchat — {l.register ? 'create an account' : 'log in'}
-        {t ? ` on ${t.network ? `network "${t.network}" at ` : ''}${t.address}` : ''}
+        {t ? ` on ${t.network ? `network "${safe(t.network)}" at ` : ''}${safe(t.address)}` : ''}
       </Text>
       <Box flexDirection="column" marginY={1}>
         {field('user', 'Username:         ')}
@@ -93,7 +94,7 @@ export function LoginScreen({ state, dispatch, onSubmit }: Props) {
         </Text>
       </Box>
       {l.busy && <Text color="yellow">{l.register ? 'creating the account…' : 'logging in…'}</Text>}
-      {l.error !== undefined && <Text color="red">{l.error}</Text>}
+      {l.error !== undefined && <Text color="red">{safe(l.error)}</Text>}
       <Text dimColor>Enter {l.register ? 'register' : 'log in'} · Tab next field · Esc back · Ctrl+C quit</Text>
     </Box>
   );

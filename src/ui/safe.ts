@@ -1,0 +1,17 @@
+/**
+ * Every string from outside (message text, names, file names, network and
+ * host names, addresses, error messages, TXT values) goes through `safe`
+ * before it reaches the terminal: nothing in it is interpreted, and what
+ * would be invisible or would reorder the line is shown for what it is.
+ * C0 controls and DEL become their Unicode control pictures (␛ for ESC);
+ * C1 controls, bidirectional overrides and isolates, and zero-width
+ * characters become `<U+XXXX>`. A tab becomes spaces.
+ */
+const HIDDEN = /[\u0080-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]/gu;
+
+export function safe(text: string): string {
+  return text
+    .replace(/\t/g, '    ')
+    .replace(/[\u0000-\u001f\u007f]/g, (c) => (c === '\u007f' ? '\u2421' : String.fromCharCode(0x2400 + c.charCodeAt(0))))
+    .replace(HIDDEN, (c) => `<U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}>`);
+}
