@@ -80,15 +80,39 @@ export async function runUi(opts: UiOptions): Promise<number> {
     ...(node ? {} : { remember: (network, s) => void remember(opts.dataDir, network, s).catch((err: unknown) => log.debug({ err }, 'could not remember the coordinator')) }),
   };
 
+  // The terminal can go away under us (its window closed: SIGHUP, then EIO or EPIPE on every write). Then
+  // nothing more is drawn, and the UI ends as if the user had left: the local node still hands off.
+  let terminalGone = false;
+  let leave: () => void = () => undefined;
+  const gone = (err: NodeJS.ErrnoException): boolean => err?.code === 'EIO' || err?.code === 'EPIPE' || err?.code === 'ENXIO';
+  const onTerminalError = (err: NodeJS.ErrnoException): void => {
+    if (!gone(err)) return crash(err);
+    if (!terminalGone) log.info({ code: err.code }, 'the terminal went away: leaving');
+    terminalGone = true;
+    leave();
+  };
+  process.stdout.on('error', onTerminalError);
+  process.stdin.on('error', onTerminalError);
+  const say = (text: string): void => {
+    if (!terminalGone) process.stdout.write(text);
+  };
   let restored = false;
   const restore = (): void => {
     if (restored) return;
     restored = true;
-    if (process.stdin.isTTY) process.stdin.setRawMode(false);
-    process.stdout.write(SHOW_CURSOR + LEAVE_ALT_SCREEN);
+    try {
+      if (process.stdin.isTTY) process.stdin.setRawMode(false);
+    } catch {
+      // a terminal already gone cannot be reset
+    }
+    say(SHOW_CURSOR + LEAVE_ALT_SCREEN);
   };
   process.on('exit', restore);
   const crash = (err: unknown): void => {
+    if (gone(err as NodeJS.ErrnoException)) {
+      terminalGone = true;
+      return leave();
+    }
     restore();
     log.fatal({ err }, 'crashed');
     process.stderr.write(`lanchat: crashed: ${(err as Error)?.stack ?? String(err)}\n(log: ${join(opts.dataDir, 'lanchat.log')})\n`);
@@ -113,14 +137,25 @@ export async function runUi(opts: UiOptions): Promise<number> {
     />,
     { exitOnCtrlC: false },
   );
-  const onSignal = (): void => instance.unmount();
-  process.once('SIGTERM', onSignal);
-  process.once('SIGHUP', onSignal);
+  // SIGHUP (the terminal closed), SIGTERM, SIGINT: leave as /quit does, handing the local node off. A second
+  // signal while that runs ends the process at once.
+  let leaving = false;
+  leave = (): void => {
+    if (leaving) return;
+    leaving = true;
+    instance.unmount();
+  };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (leaving) process.exit(code || 128 + (signal === 'SIGINT' ? 2 : signal === 'SIGHUP' ? 1 : 15));
+    log.info({ signal }, 'signal: leaving');
+    leave();
+  };
+  for (const signal of ['SIGTERM', 'SIGHUP', 'SIGINT'] as const) process.on(signal, onSignal);
   await instance.waitUntilExit();
   restore();
   scan?.stop();
   if (node) {
-    process.stdout.write('stopping the local node (handing off to a standby)…\n');
+    say('stopping the local node (handing off to a standby)…\n');
     await node.stop();
   } else await discovery?.stop();
   return code;

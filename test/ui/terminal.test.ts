@@ -1,6 +1,7 @@
 import t from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { CLI, startClient, startServe } from '../helpers/processes.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
@@ -87,6 +88,26 @@ if (tmuxVersion.status !== 0) {
       throw new Error(`${err.message}\n--- screen ---\n${view()}`);
     });
     t.pass('logged in');
+  });
+
+  t.test('closing the terminal window: the UI leaves cleanly (no crash in its log), and the others see it go', async (t) => {
+    const root = tmpDir(t);
+    const { address } = await startServe(t, join(root, 'server'));
+    const alice = await startClient(t, address, 'alice', { register: true, password: 'alice-pw' });
+    alice.end();
+    await alice.exited();
+    const bob = await startClient(t, address, 'bob', { register: true });
+    const session = 'closing';
+    const view = (): string => tmux('capture-pane', '-p', '-t', session);
+    const ui = join(root, 'ui');
+    tmux('new-session', '-d', '-s', session, '-x', '80', '-y', '24', `env LANCHAT_PASSWORD=alice-pw TERM=xterm-256color ${process.execPath} ${CLI} --connect ${address} --user alice --data-dir ${ui}`);
+    await waitFor(() => view().includes('alice · online'), 'alice online');
+    await waitFor(() => bob.events.some((e) => e.type === 'presence' && Array.isArray(e.online) && e.online.includes('alice')), 'bob to see alice');
+    tmux('kill-session', '-t', session); // the window closes: SIGHUP, and the terminal is gone
+    await bob.next((e) => e.type === 'presence' && Array.isArray(e.online) && !e.online.includes('alice'), 'alice to leave');
+    const logged = () => readFileSync(join(ui, 'lanchat.log'), 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { level: number; msg: string });
+    await waitFor(() => logged().some((l) => /signal: leaving|the terminal went away/.test(l.msg)), 'the UI to log why it left');
+    t.same(logged().filter((l) => l.level >= 50).map((l) => l.msg), [], 'no error and no crash in the log');
   });
 
   t.test('a fast typist in tmux: every key kept at 20 keys/s with 50 ms after Enter; readline keys; keys in one read; a paste', async (t) => {
