@@ -70,7 +70,8 @@ export interface ChatClientEvents {
   presence: [string[]];
   'history:end': [number];
   /** Who coordinates and who is next: worth remembering for when discovery finds nothing. */
-  succession: [{ term: number; coordinator: { id: string; address: string }; standbys: { id: string; address: string }[] }];
+  /** `leaving`: the coordinator is handing off now (a planned move). */
+  succession: [{ term: number; coordinator: { id: string; address: string }; standbys: { id: string; address: string }[]; leaving: boolean }];
   error: [ClientError];
   /** A file going out or coming in moved on (at most every 250 ms per file). */
   'file:progress': [FileProgress];
@@ -465,7 +466,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
         if (ev.gap) this.emit('gap', { count: ev.count });
         return void this.emit('history:end', ev.count);
       case 'succession':
-        return void this.emit('succession', { term: ev.term, coordinator: ev.coordinator, standbys: ev.standbys });
+        return void this.emit('succession', { term: ev.term, coordinator: ev.coordinator, standbys: ev.standbys, leaving: ev.leaving });
       case 'error':
         this.emit('error', { code: ev.code, message: ev.message, ...(ev.ref === undefined ? {} : { ref: ev.ref }) });
         return this.#wakeDrainWaiters();

@@ -36,7 +36,7 @@ export type ClientEvent =
   | { type: 'error'; code: string; message: string; ref?: string }
   | { type: 'presence'; online: string[]; full: boolean }
   | { type: 'history:end'; count: number; gap: boolean }
-  | { type: 'succession'; term: number; coordinator: { id: string; address: string }; standbys: { id: string; address: string }[] };
+  | { type: 'succession'; term: number; coordinator: { id: string; address: string }; standbys: { id: string; address: string }[]; leaving: boolean };
 
 /** Error codes after which trying another node cannot help. */
 export const FINAL_CODES: readonly string[] = ['auth_failed', 'username_taken', 'network_password', 'password_too_long', 'protocol_version', 'invalid_username'];
@@ -175,7 +175,7 @@ export class ClientCore {
         return { type: 'presence', online: [msg.user], full: false };
       case 'succession':
         this.#succession = msg.standbys.map((s) => s.address).concat(msg.coordinator.address);
-        return { type: 'succession', term: msg.term, coordinator: msg.coordinator, standbys: msg.standbys };
+        return { type: 'succession', term: msg.term, coordinator: msg.coordinator, standbys: msg.standbys, leaving: msg.leaving === true };
       case 'error':
         if (msg.ref !== undefined) this.outbox.delete(msg.ref); // that send failed for good: it will not be acked
         return { type: 'error', code: msg.code, message: msg.message, ...(msg.ref === undefined ? {} : { ref: msg.ref }) };

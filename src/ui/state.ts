@@ -87,6 +87,14 @@ export interface UiState {
     lines: Line[];
     outbox: Outgoing[];
     online: string[];
+    /** The online list as the pane last told it (joins and departures are the difference from it). */
+    announced: string[];
+    /** After a failover, users come back one by one: until then, no join or departure is announced. */
+    quietUntil: number;
+    /** The coordinator said it is handing off: the move that follows is planned, not an error. */
+    handoff: boolean;
+    /** Resumed on a new coordinator: say where once its term is known (the succession list). */
+    moved: boolean;
     focus: Focus;
     /** Users pane cursor (index into `online`). */
     userCursor: number;
@@ -136,7 +144,7 @@ export type Action =
   | { type: 'ready'; user: string; coordinator: string; network: string; resumed: boolean; now: number }
   | { type: 'reconnecting'; now: number }
   | { type: 'closed'; reason: string; now: number }
-  | { type: 'succession'; term: number; coordinator: string }
+  | { type: 'succession'; term: number; coordinator: string; leaving?: boolean; now?: number }
   | { type: 'message'; message: ChatMessage }
   | { type: 'submitted'; line: string }
   | { type: 'sent'; cid: string; text: string; to: string[] }
@@ -184,6 +192,10 @@ export function initialState(opts: InitialOptions = {}): UiState {
       lines: [],
       outbox: [],
       online: [],
+      announced: [],
+      quietUntil: 0,
+      handoff: false,
+      moved: false,
       focus: 'input',
       userCursor: 0,
       selected: [],
@@ -209,6 +221,9 @@ export function splitInput(value: string): { lines: string[]; rest: string } {
   const parts = value.replace(/\r\n?/g, '\n').replace(/[\u0000-\u0009\u000b-\u001f\u007f]/g, '').split('\n');
   return { lines: parts.slice(0, -1), rest: parts.at(-1)! };
 }
+
+/** How long after a failover the online list settles before joins and departures are announced again. */
+export const PRESENCE_QUIET_MS = 10_000;
 
 /** The login form's fields, in Tab order. */
 export function loginFields(needNetworkPassword: boolean): UiState['login']['field'][] {
@@ -362,23 +377,33 @@ export function reducer(state: UiState, action: Action): UiState {
       if (state.locked) return { ...state, screen: 'connect', manual: state.manual ?? { host: '', port: '7777', field: 'host' } };
       return { ...state, screen: 'connect', target: undefined };
     case 'ready': {
-      const lines =
-        action.resumed && chat.connection !== 'online'
-          ? notice(chat.lines, `reconnected: coordinator ${action.coordinator}`, 'info', action.now)
-          : chat.lines;
+      const moved = action.resumed && chat.connection !== 'online';
       return {
         ...state,
         screen: 'chat',
         login: { ...state.login, busy: false, password: '' },
-        chat: { ...chat, user: action.user, coordinator: action.coordinator, network: action.network || chat.network, connection: 'online', lines },
+        chat: {
+          ...chat,
+          user: action.user,
+          coordinator: action.coordinator,
+          network: action.network || chat.network,
+          connection: 'online',
+          ...(moved ? { moved: true, handoff: false, quietUntil: action.now + PRESENCE_QUIET_MS } : {}),
+        },
       };
     }
-    case 'reconnecting':
-      return { ...state, chat: { ...chat, connection: 'reconnecting', lines: notice(chat.lines, 'lost the coordinator: reconnecting…', 'error', action.now) } };
+    case 'reconnecting': {
+      // A planned hand-off is news, not an error.
+      const [text, level] = chat.handoff ? ['the coordinator is handing off: moving to the next one…', 'info'] as const : ['lost the coordinator: reconnecting…', 'error'] as const;
+      return { ...state, chat: { ...chat, connection: 'reconnecting', lines: notice(chat.lines, text, level, action.now) } };
+    }
     case 'closed':
       return { ...state, chat: { ...chat, connection: 'offline', lines: notice(chat.lines, `disconnected: ${action.reason}`, 'error', action.now) } };
-    case 'succession':
-      return { ...state, chat: { ...chat, term: action.term, coordinator: action.coordinator } };
+    case 'succession': {
+      const say = chat.moved && action.now !== undefined;
+      const lines = say ? notice(chat.lines, `coordinator moved to ${action.coordinator} (term ${action.term})`, 'info', action.now!) : chat.lines;
+      return { ...state, chat: { ...chat, term: action.term, coordinator: action.coordinator, handoff: action.leaving === true, moved: chat.moved && !say, lines } };
+    }
     case 'message': {
       const m = action.message;
       if (chat.lines.some((l) => l.kind === 'message' && l.id === m.id)) return state;
@@ -432,15 +457,21 @@ export function reducer(state: UiState, action: Action): UiState {
     case 'presence': {
       const online = [...action.online];
       const selected = chat.selected.filter((u) => online.includes(u));
-      // Joins and departures as notices, as IRC clients show them (not the first list, nor across a reconnect).
+      // Joins and departures as notices, as IRC clients show them: not the first list, and only what happened —
+      // after a failover people come back one by one, so the lists are compared once that is over.
       let lines = chat.lines;
-      if (state.screen === 'chat' && chat.connection === 'online' && chat.online.length > 0 && action.now !== undefined) {
-        const joined = online.filter((u) => !chat.online.includes(u));
-        const left = chat.online.filter((u) => !online.includes(u));
-        if (joined.length > 0) lines = notice(lines, `${joined.join(', ')} joined`, 'info', action.now);
-        if (left.length > 0) lines = notice(lines, `${left.join(', ')} left`, 'info', action.now);
+      let announced = chat.announced;
+      if (state.screen === 'chat' && chat.connection === 'online') {
+        if (announced.length === 0) announced = online;
+        else if (action.now !== undefined && action.now >= chat.quietUntil) {
+          const joined = online.filter((u) => !announced.includes(u));
+          const left = announced.filter((u) => !online.includes(u));
+          if (joined.length > 0) lines = notice(lines, `${joined.join(', ')} joined`, 'info', action.now);
+          if (left.length > 0) lines = notice(lines, `${left.join(', ')} left`, 'info', action.now);
+          announced = online;
+        }
       }
-      return { ...state, chat: { ...chat, online, selected, lines, userCursor: Math.min(chat.userCursor, Math.max(0, online.length - 1)) } };
+      return { ...state, chat: { ...chat, online, announced, selected, lines, userCursor: Math.min(chat.userCursor, Math.max(0, online.length - 1)) } };
     }
     case 'notice':
       return { ...state, chat: { ...chat, lines: notice(chat.lines, action.text, action.level ?? 'info', action.now) } };

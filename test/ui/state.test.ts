@@ -142,11 +142,36 @@ t.test('chat: failover shows in the state, and nothing typed is lost', async (t)
   t.equal(s.chat.connection, 'reconnecting');
   t.equal(s.chat.input, 'half a thought');
   t.equal(s.chat.outbox.length, 1);
-  s = run(s, { type: 'ready', user: 'alice', coordinator: '10.0.0.2:7777', network: 'default', resumed: true, now: 2 }, { type: 'succession', term: 2, coordinator: '10.0.0.2:7777' });
+  t.match(s.chat.lines.at(-1), { kind: 'notice', level: 'error', text: 'lost the coordinator: reconnecting…' });
+  s = run(s, { type: 'ready', user: 'alice', coordinator: '10.0.0.2:7777', network: 'default', resumed: true, now: 2 }, { type: 'succession', term: 2, coordinator: '10.0.0.2:7777', now: 2 });
   t.equal(s.chat.connection, 'online');
   t.equal(s.chat.coordinator, '10.0.0.2:7777');
   t.equal(s.chat.term, 2);
-  t.match(s.chat.lines.at(-1), { kind: 'notice', text: 'reconnected: coordinator 10.0.0.2:7777' });
+  t.match(s.chat.lines.at(-1), { kind: 'notice', level: 'info', text: 'coordinator moved to 10.0.0.2:7777 (term 2)' });
+  s = run(s, { type: 'succession', term: 2, coordinator: '10.0.0.2:7777', now: 3 });
+  t.equal(s.chat.lines.filter((l) => l.kind === 'notice' && l.text.startsWith('coordinator moved')).length, 1, 'one notice per move');
+});
+
+t.test('chat: a planned hand-off is news, not an error', async (t) => {
+  let s = run(chatting(), { type: 'succession', term: 1, coordinator: '10.0.0.1:7777', leaving: true, now: 1 }, { type: 'reconnecting', now: 2 });
+  t.match(s.chat.lines.at(-1), { kind: 'notice', level: 'info', text: 'the coordinator is handing off: moving to the next one…' });
+  s = run(s, { type: 'ready', user: 'alice', coordinator: '10.0.0.2:7777', network: 'default', resumed: true, now: 3 }, { type: 'succession', term: 2, coordinator: '10.0.0.2:7777', now: 3 });
+  t.same(s.chat.lines.filter((l) => l.kind === 'notice' && l.level === 'error'), [], 'nothing in red');
+});
+
+t.test('chat: no false departures or joins across a failover: people come back one by one', async (t) => {
+  let s = run(chatting(), { type: 'presence', online: ['alice', 'bob', 'carol'], now: 1 });
+  s = run(s, { type: 'reconnecting', now: 2 }, { type: 'presence', online: [], now: 2 });
+  s = run(s, { type: 'ready', user: 'alice', coordinator: '10.0.0.2:7777', network: 'default', resumed: true, now: 3 });
+  s = run(s, { type: 'presence', online: ['alice'], now: 3 }, { type: 'presence', online: ['alice', 'carol'], now: 1_000 }, { type: 'presence', online: ['alice', 'bob', 'carol'], now: 2_000 });
+  t.same(s.chat.lines.filter((l) => l.kind === 'notice' && /joined|left/.test(l.text)), [], 'carol and bob never left');
+  s = run(s, { type: 'presence', online: ['alice', 'bob', 'carol', 'dave'], now: 20_000 }, { type: 'presence', online: ['alice', 'carol', 'dave'], now: 21_000 });
+  t.same(s.chat.lines.filter((l) => l.kind === 'notice' && /joined|left/.test(l.text)).map((l) => (l.kind === 'notice' ? l.text : '')), ['dave joined', 'bob left'], 'after it, what really happens');
+  // Someone who really left during the failover is announced once the list has settled.
+  let u = run(chatting(), { type: 'presence', online: ['alice', 'bob', 'carol'], now: 1 }, { type: 'reconnecting', now: 2 });
+  u = run(u, { type: 'ready', user: 'alice', coordinator: '10.0.0.2:7777', network: 'default', resumed: true, now: 3 }, { type: 'presence', online: ['alice', 'carol'], now: 3 });
+  u = run(u, { type: 'presence', online: ['alice', 'carol', 'erin'], now: 15_000 });
+  t.same(u.chat.lines.filter((l) => l.kind === 'notice' && /joined|left/.test(l.text)).map((l) => (l.kind === 'notice' ? l.text : '')), ['erin joined', 'bob left']);
 });
 
 t.test('scrolling is bounded and returns to live', async (t) => {

@@ -79,7 +79,7 @@ export function useChat(state: UiState, dispatch: Dispatch<Action>, deps: ChatDe
     c.on('ack', (a) => dispatch({ type: 'ack', cid: a.id }));
     c.on('presence', (online) => dispatch({ type: 'presence', online, now: now() }));
     c.on('succession', (x) => {
-      dispatch({ type: 'succession', term: x.term, coordinator: x.coordinator.address });
+      dispatch({ type: 'succession', term: x.term, coordinator: x.coordinator.address, leaving: x.leaving, now: now() });
       const net = c.ready?.network;
       if (net) depsRef.current.remember?.(net, x);
     });
