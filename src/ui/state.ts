@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import type { ChatMessage } from '../protocol/messages.js';
+import { explain } from './explain.js';
 
 /**
  * The UI's whole state and its pure reducer (DESIGN §8). Components render
@@ -253,26 +254,8 @@ export function joinHostPort(host: string, port: string): string {
 }
 
 /** What a failed login means, in words. */
-export function loginErrorText(code: string, message: string): string {
-  switch (code) {
-    case 'auth_failed':
-      return 'wrong username or password';
-    case 'username_taken':
-      return 'username taken';
-    case 'network_password':
-      return 'network password required (or wrong)';
-    case 'rate_limited':
-      return 'too many attempts: wait a minute and try again';
-    case 'password_too_long':
-      return 'password too long (at most 72 bytes)';
-    case 'bad_input':
-    case 'invalid_username':
-      return message;
-    case 'connection_failed':
-      return `cannot reach the coordinator: ${message}`;
-    default:
-      return message;
-  }
+export function loginErrorText(code: string, message: string, address?: string): string {
+  return explain(code, message, address === undefined ? {} : { address });
 }
 
 function notice(lines: Line[], text: string, level: 'info' | 'error', now: number): Line[] {
@@ -370,7 +353,7 @@ export function reducer(state: UiState, action: Action): UiState {
       const field = action.code === 'network_password' ? 'networkPassword' : action.code === 'username_taken' || action.code === 'invalid_username' ? 'user' : 'password';
       return {
         ...state,
-        login: { ...state.login, busy: false, needNetworkPassword, field, error: loginErrorText(action.code, action.message), password: field === 'password' ? '' : state.login.password },
+        login: { ...state.login, busy: false, needNetworkPassword, field, error: loginErrorText(action.code, action.message, state.target?.address), password: field === 'password' ? '' : state.login.password },
       };
     }
     case 'login:back':
@@ -427,7 +410,7 @@ export function reducer(state: UiState, action: Action): UiState {
       const outbox = action.ref === undefined ? chat.outbox : chat.outbox.filter((o) => o.cid !== action.ref);
       const transfers = action.ref === undefined ? chat.transfers : chat.transfers.filter((x) => x.id !== action.ref); // a file that failed
       if (state.screen !== 'chat') return state;
-      return { ...state, chat: { ...chat, outbox, transfers, lines: notice(chat.lines, action.message, 'error', action.now) } };
+      return { ...state, chat: { ...chat, outbox, transfers, lines: notice(chat.lines, explain(action.code, action.message, chat.coordinator ? { address: chat.coordinator } : {}), 'error', action.now) } };
     }
     case 'file:started':
       return { ...state, chat: { ...chat, transfers: [...chat.transfers, { id: action.id, direction: 'out', name: action.name, done: 0, size: 0, peer: action.to }] } };

@@ -64,8 +64,8 @@ t.test('login errors are said in words and put the cursor where the fix goes', a
   t.equal(base.login.field, 'password', '--user pre-fills the name');
   const cases: [string, string, string][] = [
     ['auth_failed', 'wrong username or password', 'password'],
-    ['username_taken', 'username taken', 'user'],
-    ['network_password', 'network password required (or wrong)', 'networkPassword'],
+    ['username_taken', 'that name is taken: pick another', 'user'],
+    ['network_password', 'wrong network password (ask whoever runs this network)', 'networkPassword'],
     ['invalid_username', 'enter a username', 'user'],
   ];
   for (const [code, words, field] of cases) {
