@@ -26,6 +26,18 @@ export function recipientsLabel(to: readonly string[]): string {
 
 const printable = safe;
 
+const NAME_CHAR = 'A-Za-z0-9_\\-';
+
+/**
+ * Whether `text` mentions `name`: `@name` or the bare name as a word, in any case (`thanks Alice.`, not
+ * `malice` or `alice2`). A mention rings the bell and is highlighted, like a direct message.
+ */
+export function mentions(text: string, name: string): boolean {
+  if (name === '') return false;
+  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`(^|[^${NAME_CHAR}.@])@?${escaped}(?=$|[^${NAME_CHAR}.@]|\\.(?:$|[^${NAME_CHAR}]))`, 'i').test(text);
+}
+
 /** One message or notice as terminal rows of at most `width` columns (ANSI-coloured). */
 export function renderLine(line: Line, me: string, width: number): string[] {
   const time = chalk.dim(clock(line.ts));
@@ -42,7 +54,8 @@ export function renderLine(line: Line, me: string, width: number): string[] {
   if (line.kind === 'file') {
     const what = `${chalk.cyan('[file]')} ${chalk.bold(printable(line.name))} (${formatBytes(line.size)})`;
     body = line.path === undefined ? `${what} sent` : `${what} saved to ${printable(line.path)}`;
-  } else body = line.kind === 'notice' && line.level === 'error' ? chalk.red(printable(line.text)) : printable(line.text);
+  } else if (line.kind === 'notice') body = line.level === 'error' ? chalk.red(printable(line.text)) : printable(line.text);
+  else body = line.from !== me && mentions(line.text, me) ? chalk.yellowBright.bold(printable(line.text)) : printable(line.text);
   return rows(head + body, width);
 }
 

@@ -174,6 +174,13 @@ t.test('log in, chat with a real coordinator: everyone, one, several; history; p
   bob.send('psst', ['alice']);
   await see('bob → alice [direct]: psst');
   await waitFor(() => bells.length > 0, 'the bell');
+  const rung = bells.length;
+  bob.send('lunch, @alice?');
+  await see('bob: lunch, @alice?');
+  await waitFor(() => bells.length > rung, 'the bell for a mention');
+  bob.send('a broadcast for nobody in particular');
+  await see('bob: a broadcast for nobody in particular');
+  t.equal(bells.length, rung + 1, 'no bell for a message that mentions nobody');
 
   await bob.close();
   await see('online (2)');

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { ChatClient, type ChatClientEvents, type ChatClientOptions } from '../../client/chat-client.js';
 import { ProtocolError } from '../../protocol/errors.js';
 import type { Action, UiState } from '../state.js';
+import { mentions } from '../format.js';
 
 export interface ChatDeps {
   log: Logger;
@@ -74,7 +75,8 @@ export function useChat(state: UiState, dispatch: Dispatch<Action>, deps: ChatDe
     c.on('message', (m) => {
       dispatch({ type: 'message', message: m });
       const me = c.ready?.user;
-      if (!replaying && me !== undefined && m.from !== me && m.to.includes(me)) depsRef.current.bell();
+      // A direct message, or a mention (@name or the name as a word), rings the bell.
+      if (!replaying && me !== undefined && m.from !== me && (m.to.includes(me) || mentions(m.text, me))) depsRef.current.bell();
     });
     c.on('ack', (a) => dispatch({ type: 'ack', cid: a.id }));
     c.on('presence', (online) => dispatch({ type: 'presence', online, now: now() }));
