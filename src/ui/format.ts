@@ -1,5 +1,6 @@
 import chalk from 'chalk';
 import wrapAnsi from 'wrap-ansi';
+import stringWidth from 'string-width';
 import { formatBytes } from '../protocol/units.js';
 import type { Line, Outgoing, Transfer } from './state.js';
 import { safe } from './safe.js';
@@ -82,4 +83,25 @@ export function renderOutgoing(o: Outgoing, width: number): string[] {
 
 function rows(text: string, width: number): string[] {
   return wrapAnsi(text, Math.max(1, width), { hard: true, trim: false }).split('\n');
+}
+
+/** One part of the status bar; parts with a higher `drop` go first when the bar is too narrow. */
+export interface StatusPart {
+  text: string;
+  drop: number;
+}
+
+/**
+ * The status bar's text for `columns`: every part if it fits; else the least useful parts go first (the
+ * term, then the coordinator's address, the user, the unsent count, the network), and the connection
+ * state stays whatever the width.
+ */
+export function statusText(parts: readonly StatusPart[], columns: number): string {
+  const kept = [...parts];
+  const render = () => ` ${kept.map((p) => p.text).join(' · ')}`;
+  while (stringWidth(render()) > columns && kept.some((p) => p.drop > 0)) {
+    const worst = kept.reduce((a, b) => (b.drop > a.drop ? b : a));
+    kept.splice(kept.indexOf(worst), 1);
+  }
+  return render();
 }

@@ -182,5 +182,15 @@ if (tmuxVersion.status !== 0) {
     await shows('› pasted line one pasted line two');
     keys('Enter');
     t.same((await got(lines.length + 3)).at(-1), 'pasted line one pasted line two');
+
+    // A 3,000-character paste: the input takes at most 3 rows and the status bar stays.
+    tmux('set-buffer', '-b', 'q', 'y'.repeat(3_000));
+    tmux('paste-buffer', '-p', '-b', 'q', '-t', session);
+    await waitFor(() => view().split('\n').filter((r) => r.includes('yyyyyyyyyy')).length > 0, 'the paste');
+    const screenRows = view().split('\n');
+    t.ok(screenRows.filter((r) => /y{20}/.test(r)).length <= 3, 'at most 3 rows of input');
+    t.match(screenRows[0], /alice · online/, 'the status bar is still there');
+    keys('C-u');
+    await waitFor(() => !view().includes('yyyyyyyyyy'), 'the input cleared');
   });
 }

@@ -3,8 +3,8 @@ import stringWidth from 'string-width';
 import { useEffect, useLayoutEffect, useMemo, useRef, type Dispatch } from 'react';
 import { completion, type Action, type UiState } from '../state.js';
 import { EMPTY, edit, keysOf, pasted, type Line } from '../line-editor.js';
-import { InputLine } from './input-line.js';
-import { colourFor, recipientsLabel, renderLine, renderOutgoing, renderTransfer } from '../format.js';
+import { InputLine, layoutInput } from './input-line.js';
+import { colourFor, recipientsLabel, renderLine, renderOutgoing, renderTransfer, statusText } from '../format.js';
 import { safe } from '../safe.js';
 
 interface Props {
@@ -18,6 +18,7 @@ interface Props {
 const USERS_WIDTH = 22; // columns of the users pane, its border included
 const NARROW = 50; // below this width the users pane is hidden (/who still lists them)
 const MAX_TRANSFER_ROWS = 3; // progress bars shown at once; more are summed up in one row
+const MAX_INPUT_ROWS = 3; // the input grows to this many rows, then scrolls inside
 
 /** Status bar, message pane, users pane and input line; at most `rows - 1` rows high. */
 export function ChatScreen({ state, dispatch, columns, rows, onSubmit }: Props) {
@@ -31,7 +32,10 @@ export function ChatScreen({ state, dispatch, columns, rows, onSubmit }: Props) 
   const prompt = `to ${recipientsLabel(c.selected)} › `;
   const placeholder = c.lines.length === 0 ? 'type a message, /help for commands' : '';
   // A long input line wraps; the message pane gives up the rows it needs.
-  const inputRows = Math.min(Math.max(1, rows - 5), Math.ceil((stringWidth(prompt) + stringWidth(c.input || placeholder) + 1) / Math.max(1, columns)));
+  // The input grows to at most 3 rows; a longer line (a paste) scrolls inside it.
+  const inputWidth = Math.max(1, columns - stringWidth(prompt));
+  const maxInputRows = Math.min(MAX_INPUT_ROWS, Math.max(1, rows - 5));
+  const inputRows = c.input === '' ? 1 : Math.min(maxInputRows, layoutInput(c.input, c.caret, inputWidth, maxInputRows).total);
   const transfers = c.transfers.length <= MAX_TRANSFER_ROWS ? c.transfers.map((x) => renderTransfer(x, columns)) : [...c.transfers.slice(0, MAX_TRANSFER_ROWS - 1).map((x) => renderTransfer(x, columns)), `  … and ${c.transfers.length - MAX_TRANSFER_ROWS + 1} more files on their way`];
   const height = Math.max(3, rows - 2 - inputRows - transfers.length); // status bar + progress bars + input rows + one spare row
   const showUsers = columns >= NARROW;
@@ -119,9 +123,11 @@ export function ChatScreen({ state, dispatch, columns, rows, onSubmit }: Props) 
         </Text>
       ))}
       <Box width={columns}>
-        <Text color={c.selected.length > 0 ? 'yellow' : 'green'}>{prompt}</Text>
+        <Box flexShrink={0}>
+          <Text color={c.selected.length > 0 ? 'yellow' : 'green'}>{prompt}</Text>
+        </Box>
         <Box flexGrow={1}>
-          <InputLine text={c.input} caret={c.caret} focus={c.focus === 'input'} placeholder={placeholder} />
+          <InputLine text={c.input} caret={c.caret} focus={c.focus === 'input'} placeholder={placeholder} width={inputWidth} maxRows={maxInputRows} />
         </Box>
       </Box>
     </Box>
@@ -131,7 +137,17 @@ export function ChatScreen({ state, dispatch, columns, rows, onSubmit }: Props) 
 function StatusBar({ state, columns }: { readonly state: UiState; readonly columns: number }) {
   const c = state.chat;
   const conn = c.connection === 'online' ? 'online' : c.connection === 'reconnecting' ? 'reconnecting…' : c.connection === 'offline' ? 'offline' : 'connecting…';
-  const text = ` ${safe(c.network) || 'lanchat'} · coordinator ${safe(c.coordinator) || '?'}${c.term === undefined ? '' : ` · term ${c.term}`} · ${safe(c.user)} · ${conn}${c.outbox.length > 0 ? ` · ${c.outbox.length} unsent` : ''}`;
+  const text = statusText(
+    [
+      { text: safe(c.network) || 'lanchat', drop: 1 },
+      { text: `coordinator ${safe(c.coordinator) || '?'}`, drop: 5 },
+      ...(c.term === undefined ? [] : [{ text: `term ${c.term}`, drop: 6 }]),
+      { text: safe(c.user), drop: 4 },
+      { text: conn, drop: 0 },
+      ...(c.outbox.length > 0 ? [{ text: `${c.outbox.length} unsent`, drop: 2 }] : []),
+    ],
+    columns,
+  );
   return (
     <Text inverse color={c.connection === 'online' ? undefined : c.connection === 'reconnecting' ? 'yellow' : 'red'} wrap="truncate">
       {text.padEnd(columns)}
