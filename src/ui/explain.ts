@@ -75,5 +75,7 @@ export function explain(code: string, message: string, context: Context = {}, er
   if (code === 'file_too_large' && /\d/.test(message)) return message; // it says the limit
   if (code === 'file_unreadable' && message !== '') return message; // this client's own words: which file, why
   if (code === 'invalid_username' && message !== '' && !/schema/.test(message)) return message; // our own check's words
-  return SENTENCES[code] ?? message;
+  if (code === 'bad_input' && message !== '') return message; // this UI's own check (an empty password)
+  // `code` comes from the other side: only the catalogue's own keys (never `__proto__` or `toString`).
+  return Object.hasOwn(SENTENCES, code) ? SENTENCES[code]! : message;
 }

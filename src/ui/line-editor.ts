@@ -44,7 +44,7 @@ function nextBoundary(text: string, at: number): number {
   return text.length;
 }
 
-const isWordChar = (ch: string): boolean => /[\p{L}\p{N}_]/u.test(ch);
+const isWordChar = (ch: string): boolean => /[\p{L}\p{M}\p{N}_]/u.test(ch); // marks belong to their letter
 
 /** Start of the word before `at` (readline's backward-word: skip non-word characters, then word characters). */
 function wordLeft(text: string, at: number): number {
@@ -151,7 +151,8 @@ export function keysOf(raw: string): Key[] {
       flush();
       const rest = raw.slice(i + 1);
       const m = /^(\[[0-?]*[ -/]*[@-~]|O[\s\S]|[\s\S])/.exec(rest); // CSI (ECMA-48), SS3, or Alt+key
-      if (m === null) {
+      if (m === null || rest[0] === '\x1b' || /[\x00-\x1f]/.test(rest[0]!)) {
+        // A lone Esc, or Esc before another Esc or a control key: Esc, then that key on its own.
         keys.push({ type: 'escape' });
         i++;
         continue;
@@ -162,6 +163,7 @@ export function keysOf(raw: string): Key[] {
       i += 1 + m[1]!.length;
       continue;
     }
+    if (ch === '\r' && raw[i + 1] === '\n') i++; // CR LF is one line end
     const control = CONTROLS[ch];
     if (control !== undefined) {
       flush();

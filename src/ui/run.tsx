@@ -35,6 +35,7 @@ export interface UiOptions {
 const ENTER_ALT_SCREEN = '\x1b[?1049h\x1b[H\x1b[?2004h';
 const LEAVE_ALT_SCREEN = '\x1b[?2004l\x1b[?1049l';
 const SHOW_CURSOR = '\x1b[?25h';
+const STOP_DEADLINE_MS = 10_000;
 
 /** Logs go to a file in the data directory: never over the screen. */
 function fileLogger(dataDir: string, level: string): Logger {
@@ -109,10 +110,6 @@ export async function runUi(opts: UiOptions): Promise<number> {
   };
   process.on('exit', restore);
   const crash = (err: unknown): void => {
-    if (gone(err as NodeJS.ErrnoException)) {
-      terminalGone = true;
-      return leave();
-    }
     restore();
     log.fatal({ err }, 'crashed');
     process.stderr.write(`lanchat: crashed: ${(err as Error)?.stack ?? String(err)}\n(log: ${join(opts.dataDir, 'lanchat.log')})\n`);
@@ -151,13 +148,26 @@ export async function runUi(opts: UiOptions): Promise<number> {
     leave();
   };
   for (const signal of ['SIGTERM', 'SIGHUP', 'SIGINT'] as const) process.on(signal, onSignal);
-  await instance.waitUntilExit();
+  try {
+    await instance.waitUntilExit();
+  } catch (err) {
+    log.error({ err }, 'the UI failed'); // the node still hands off below
+    code = 1;
+  }
+  leaving = true; // a signal from now on (during the hand-off) ends at once
   restore();
   scan?.stop();
+  // However long the hand-off takes, the process goes within a bound: nobody may be left to send a second signal.
+  const deadline = setTimeout(() => {
+    log.warn('stopping took too long: exiting');
+    process.exit(code);
+  }, STOP_DEADLINE_MS);
+  deadline.unref();
   if (node) {
     say('stopping the local node (handing off to a standby)…\n');
     await node.stop();
   } else await discovery?.stop();
+  clearTimeout(deadline);
   return code;
 }
 

@@ -4,10 +4,13 @@
  * before it reaches the terminal: nothing in it is interpreted, and what
  * would be invisible or would reorder the line is shown for what it is.
  * C0 controls and DEL become their Unicode control pictures (␛ for ESC);
- * C1 controls, bidirectional overrides and isolates, and zero-width
- * characters become `<U+XXXX>`. A tab becomes spaces.
+ * C1 controls, bidirectional overrides and isolates, and invisible
+ * characters (zero-width space, word joiner, BOM) become `<U+XXXX>`; the
+ * joiners emoji and scripts need stay. A tab becomes spaces.
  */
-const HIDDEN = /[\u0080-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]/gu;
+// Joiners (U+200C, U+200D) and directional marks stay: emoji sequences and many scripts need them. Overrides
+// and isolates, which reorder what follows, and characters that are only invisible are shown.
+const HIDDEN = /[\u0080-\u009f\u200b\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]/gu;
 
 export function safe(text: string): string {
   return text

@@ -96,6 +96,8 @@ export interface UiState {
     handoff: boolean;
     /** Resumed on a new coordinator: say where once its term is known (the succession list). */
     moved: boolean;
+    /** The coordinator before the last failover (a resume on the same one is no move). */
+    movedFrom: string;
     focus: Focus;
     /** Users pane cursor (index into `online`). */
     userCursor: number;
@@ -197,6 +199,7 @@ export function initialState(opts: InitialOptions = {}): UiState {
       quietUntil: 0,
       handoff: false,
       moved: false,
+      movedFrom: '',
       focus: 'input',
       userCursor: 0,
       selected: [],
@@ -378,13 +381,14 @@ export function reducer(state: UiState, action: Action): UiState {
     case 'reconnecting': {
       // A planned hand-off is news, not an error.
       const [text, level] = chat.handoff ? ['the coordinator is handing off: moving to the next one…', 'info'] as const : ['lost the coordinator: reconnecting…', 'error'] as const;
-      return { ...state, chat: { ...chat, connection: 'reconnecting', lines: notice(chat.lines, text, level, action.now) } };
+      return { ...state, chat: { ...chat, connection: 'reconnecting', movedFrom: chat.coordinator, lines: notice(chat.lines, text, level, action.now) } };
     }
     case 'closed':
       return { ...state, chat: { ...chat, connection: 'offline', lines: notice(chat.lines, `disconnected: ${action.reason}`, 'error', action.now) } };
     case 'succession': {
       const say = chat.moved && action.now !== undefined;
-      const lines = say ? notice(chat.lines, `coordinator moved to ${action.coordinator} (term ${action.term})`, 'info', action.now!) : chat.lines;
+      const where = action.coordinator === chat.movedFrom ? `reconnected to the coordinator at ${action.coordinator}` : `coordinator moved to ${action.coordinator}`;
+      const lines = say ? notice(chat.lines, `${where} (term ${action.term})`, 'info', action.now!) : chat.lines;
       return { ...state, chat: { ...chat, term: action.term, coordinator: action.coordinator, handoff: action.leaving === true, moved: chat.moved && !say, lines } };
     }
     case 'message': {

@@ -21,3 +21,10 @@ t.test('errors in words: no jargon for any code of the catalogue', async (t) => 
     t.notMatch(said, /schema|frame|ECONN|EHOST/, `${code}: ${said}`);
   }
 });
+
+t.test('a code from the other side is only looked up, never trusted: __proto__ and toString are plain text', async (t) => {
+  t.equal(explain('__proto__', 'odd'), 'odd');
+  t.equal(explain('toString', 'odder'), 'odder');
+  t.equal(explain('constructor', 'oddest'), 'oddest');
+  t.equal(explain('bad_input', 'enter a password'), 'enter a password', "this UI's own check keeps its words");
+});

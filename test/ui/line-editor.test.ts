@@ -44,7 +44,11 @@ t.test('readline keys edit the line instead of typing letters', async (t) => {
     ['|', '\x7f\x1b[3~\x1b[D', '|'], // nothing to delete, nowhere to go
   ];
   for (const [before, raw, after] of rows) t.equal(show(typed(raw, at(before))), after, JSON.stringify(raw));
-  t.notOk(typed('\x15\x01\x17').text.includes('u'), 'Ctrl+U, Ctrl+A, Ctrl+W type nothing');
+  t.equal(typed('\x15\x01\x17').text, '', 'Ctrl+U, Ctrl+A, Ctrl+W type nothing');
+  t.equal(show(keysOf('\x1bb\x1bb').reduce(edit, at('cafe\u0301 lait|'))), '|cafe\u0301 lait', 'a word motion never stops inside a letter and its mark');
+  t.same(keysOf('\x1b\x1b[A').map((k) => k.type), ['escape', 'up'], 'Esc then an arrow in one read: both');
+  t.same(keysOf('\x1b\r').map((k) => k.type), ['escape', 'submit'], 'Esc then Enter: both');
+  t.same(keysOf('a\r\nb').map((k) => k.type), ['insert', 'submit', 'insert'], 'CR LF is one line end');
 });
 
 t.test('a grapheme is one step: emoji with skin tones, combining marks, CJK', async (t) => {

@@ -10,7 +10,8 @@ t.test('nothing from outside is interpreted by the terminal; what is hidden is s
     ['C1 controls (8-bit CSI, NEL)', 'a\x9b31mb\x85c', 'a<U+009B>31mb<U+0085>c'],
     ['bidi override', 'user\u202Efdp.exe', 'user<U+202E>fdp.exe'],
     ['bidi isolates', '\u2066x\u2069', '<U+2066>x<U+2069>'],
-    ['zero-width characters', 'ad\u200Bmin\u200D\uFEFF', 'ad<U+200B>min<U+200D><U+FEFF>'],
+    ['invisible characters', 'ad\u200Bmin\u2060\uFEFF', 'ad<U+200B>min<U+2060><U+FEFF>'],
+    ['joiners stay: a family emoji, a Persian word', '👨\u200D👩\u200D👧 می\u200Cخواهم', '👨\u200D👩\u200D👧 می\u200Cخواهم'],
     ['a tab', 'a\tb', 'a    b'],
     ['plain text, emoji, CJK, combining marks', 'héllo 👍🏽 日本 e\u0301', 'héllo 👍🏽 日本 e\u0301'],
   ];

@@ -152,6 +152,12 @@ t.test('chat: failover shows in the state, and nothing typed is lost', async (t)
   t.equal(s.chat.lines.filter((l) => l.kind === 'notice' && l.text.startsWith('coordinator moved')).length, 1, 'one notice per move');
 });
 
+t.test('chat: back on the same coordinator is no move', async (t) => {
+  let s = run(chatting(), { type: 'succession', term: 1, coordinator: '10.0.0.1:7777', now: 1 }, { type: 'reconnecting', now: 2 });
+  s = run(s, { type: 'ready', user: 'alice', coordinator: '10.0.0.1:7777', network: 'default', resumed: true, now: 3 }, { type: 'succession', term: 1, coordinator: '10.0.0.1:7777', now: 3 });
+  t.match(s.chat.lines.at(-1), { kind: 'notice', level: 'info', text: 'reconnected to the coordinator at 10.0.0.1:7777 (term 1)' });
+});
+
 t.test('chat: a planned hand-off is news, not an error', async (t) => {
   let s = run(chatting(), { type: 'succession', term: 1, coordinator: '10.0.0.1:7777', leaving: true, now: 1 }, { type: 'reconnecting', now: 2 });
   t.match(s.chat.lines.at(-1), { kind: 'notice', level: 'info', text: 'the coordinator is handing off: moving to the next one…' });

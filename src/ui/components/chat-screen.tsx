@@ -173,7 +173,7 @@ function UsersPane({ state, height }: { readonly state: UiState; readonly height
           <Text key={u} wrap="truncate" {...(focused && i === c.userCursor ? { inverse: true } : {})}>
             {focused && i === c.userCursor ? '›' : ' '}
             {sel ? '[x] ' : '[ ] '}
-            <Text color={colourFor(u)}>{u}</Text>
+            <Text color={colourFor(u)}>{safe(u)}</Text>
             {u === c.user ? <Text dimColor> (you)</Text> : null}
           </Text>
         );

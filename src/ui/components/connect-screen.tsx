@@ -55,7 +55,8 @@ function ManualForm({ state, dispatch }: Omit<Props, 'searching'>) {
   });
   const submit = (): void => dispatch({ type: 'manual:submit' });
   const edit = (field: 'host' | 'port', v: string): void => {
-    const { lines, rest } = splitInput(v);
+    // Bracketed paste is on (for the chat input): its markers reach this field as `[200~` and `[201~`.
+    const { lines, rest } = splitInput(v.replace(/\[20[01]~/g, ''));
     dispatch({ type: 'manual:edit', field, value: lines.length > 0 ? lines[0]! : rest });
     if (lines.length === 0) return;
     if (field === 'host') dispatch({ type: 'manual:field', field: 'port' });
