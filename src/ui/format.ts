@@ -5,6 +5,24 @@ import { formatBytes } from '../protocol/units.js';
 import type { Line, Outgoing, Transfer } from './state.js';
 import { safe } from './safe.js';
 
+/**
+ * Colours can be turned off (`NO_COLOR`, https://no-color.org): then no colour is used, but bold, dim and
+ * inverse stay (they are not colour, and the input's cursor is an inverse cell).
+ */
+let colourOn = true;
+export function setColour(on: boolean): void {
+  colourOn = on;
+}
+type Hue = UserColour | 'red' | 'yellowBright';
+/** `text` in colour `c`, when colours are on. */
+export function hue(c: Hue, text: string): string {
+  return colourOn ? chalk[c](text) : text;
+}
+/** Ink props for colour `c` (nothing when colours are off or `c` is undefined). */
+export function tint(c: string | undefined): { color?: string } {
+  return colourOn && c !== undefined ? { color: c } : {};
+}
+
 /** Sender colours: distinct on dark and light terminals; a user keeps theirs (a hash of the name). */
 const PALETTE = ['cyan', 'green', 'yellow', 'magenta', 'blue', 'red', 'cyanBright', 'greenBright', 'yellowBright', 'magentaBright'] as const;
 export type UserColour = (typeof PALETTE)[number];
@@ -43,20 +61,20 @@ export function mentions(text: string, name: string): boolean {
 export function renderLine(line: Line, me: string, width: number): string[] {
   const time = chalk.dim(clock(line.ts));
   let head: string;
-  if (line.kind === 'notice') head = `${time} ${line.level === 'error' ? chalk.red('!') : chalk.dim('*')} `;
+  if (line.kind === 'notice') head = `${time} ${line.level === 'error' ? hue('red', '!') : chalk.dim('*')} `;
   else {
-    const from = chalk[colourFor(line.from)].bold(safe(line.from));
+    const from = chalk.bold(hue(colourFor(line.from), safe(line.from)));
     const own = line.from === me ? chalk.dim(' (you)') : '';
     const to = line.to.length === 0 ? '' : chalk.dim(` → ${safe(line.to.join(', '))}`);
-    const dm = line.to.length > 0 ? chalk.yellow(' [direct]') : '';
+    const dm = line.to.length > 0 ? hue('yellow', ' [direct]') : '';
     head = `${time} ${from}${own}${to}${dm}: `;
   }
   let body: string;
   if (line.kind === 'file') {
-    const what = `${chalk.cyan('[file]')} ${chalk.bold(printable(line.name))} (${formatBytes(line.size)})`;
+    const what = `${hue('cyan', '[file]')} ${chalk.bold(printable(line.name))} (${formatBytes(line.size)})`;
     body = line.path === undefined ? `${what} sent` : `${what} saved to ${printable(line.path)}`;
-  } else if (line.kind === 'notice') body = line.level === 'error' ? chalk.red(printable(line.text)) : printable(line.text);
-  else body = line.from !== me && mentions(line.text, me) ? chalk.yellowBright.bold(printable(line.text)) : printable(line.text);
+  } else if (line.kind === 'notice') body = line.level === 'error' ? hue('red', printable(line.text)) : printable(line.text);
+  else body = line.from !== me && mentions(line.text, me) ? chalk.bold(hue('yellowBright', printable(line.text))) : printable(line.text);
   return rows(head + body, width);
 }
 
@@ -67,7 +85,7 @@ function progressText(t: Transfer): string {
 
 /** One row for a file on its way: direction, name, peer, a bar and the bytes so far. */
 export function renderTransfer(t: Transfer, width: number): string {
-  const arrow = t.direction === 'out' ? chalk.green('↑') : chalk.cyan('↓');
+  const arrow = t.direction === 'out' ? hue('green', '↑') : hue('cyan', '↓');
   const peer = t.direction === 'out' ? `to ${recipientsLabel(t.peer)}` : `from ${safe(t.peer.join(', '))}`;
   const pct = t.size === 0 ? (t.direction === 'in' ? 100 : 0) : Math.floor((t.done / t.size) * 100);
   const bar = 20;

@@ -10,6 +10,7 @@ import { findCoordinator } from '../client/find-coordinator.js';
 import { remember } from '../store/known-networks.js';
 import { servedAddresses } from '../discovery/interfaces.js';
 import type { ChatDeps } from './hooks/use-chat.js';
+import { setColour } from './format.js';
 
 export interface UiOptions {
   connect?: string;
@@ -49,6 +50,8 @@ function fileLogger(dataDir: string, level: string): Logger {
  * leaves. The terminal is restored however the process ends.
  */
 export async function runUi(opts: UiOptions): Promise<number> {
+  // NO_COLOR (non-empty) turns colours off; FORCE_COLOR wins over it, as chalk itself reads FORCE_COLOR.
+  setColour(!(process.env.NO_COLOR ?? '') || (process.env.FORCE_COLOR ?? '') !== '');
   const log = fileLogger(opts.dataDir, opts.logLevel);
   const clientOnly = opts.connect !== undefined || opts.locked;
   const discovery = opts.locked ? undefined : new BonjourDiscovery(log.child({ component: 'mdns' }));

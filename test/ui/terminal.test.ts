@@ -90,6 +90,24 @@ if (tmuxVersion.status !== 0) {
     t.pass('logged in');
   });
 
+  t.test('NO_COLOR: no colour anywhere on the screen, the cursor still shown (inverse is not colour)', async (t) => {
+    const root = tmpDir(t);
+    const { address } = await startServe(t, join(root, 'server'));
+    const alice = await startClient(t, address, 'alice', { register: true, password: 'alice-pw' });
+    alice.end();
+    await alice.exited();
+    const bob = await startClient(t, address, 'bob', { register: true });
+    const session = 'nocolor';
+    t.teardown(() => void spawnSync('tmux', ['-L', socket, 'kill-session', '-t', session]));
+    tmux('new-session', '-d', '-s', session, '-x', '80', '-y', '24', `env NO_COLOR=1 LANCHAT_PASSWORD=alice-pw TERM=xterm-256color ${process.execPath} ${CLI} --connect ${address} --user alice --data-dir ${join(root, 'ui')}; sleep 60`);
+    await waitFor(() => tmux('capture-pane', '-p', '-t', session).includes('online (2)'), 'alice online');
+    bob.write({ type: 'send', text: 'in plain text, @alice', to: ['alice'] });
+    await waitFor(() => tmux('capture-pane', '-p', '-t', session).includes('in plain text, @alice'), 'the message');
+    const styled = tmux('capture-pane', '-p', '-e', '-t', session);
+    t.notMatch(styled, /\x1b\[(?:[0-9;]*;)?(?:3[0-7]|9[0-7]|38;[0-9;]+|4[0-7]|10[0-7])m/, 'no colour (39 and 49, the defaults, are not colour)');
+    t.match(styled, /\x1b\[(?:[0-9;]*;)?7m/, 'inverse (the status bar, the cursor) stays');
+  });
+
   t.test('closing the terminal window: the UI leaves cleanly (no crash in its log), and the others see it go', async (t) => {
     const root = tmpDir(t);
     const { address } = await startServe(t, join(root, 'server'));

@@ -4,7 +4,7 @@ import { useEffect, useLayoutEffect, useMemo, useRef, type Dispatch } from 'reac
 import { completion, type Action, type UiState } from '../state.js';
 import { EMPTY, edit, keysOf, pasted, type Line } from '../line-editor.js';
 import { InputLine, layoutInput } from './input-line.js';
-import { colourFor, recipientsLabel, renderLine, renderOutgoing, renderTransfer, statusText } from '../format.js';
+import { colourFor, recipientsLabel, renderLine, renderOutgoing, renderTransfer, statusText, tint } from '../format.js';
 import { safe } from '../safe.js';
 
 interface Props {
@@ -124,7 +124,7 @@ export function ChatScreen({ state, dispatch, columns, rows, onSubmit }: Props) 
       ))}
       <Box width={columns}>
         <Box flexShrink={0}>
-          <Text color={c.selected.length > 0 ? 'yellow' : 'green'}>{prompt}</Text>
+          <Text {...tint(c.selected.length > 0 ? 'yellow' : 'green')}>{prompt}</Text>
         </Box>
         <Box flexGrow={1}>
           <InputLine text={c.input} caret={c.caret} focus={c.focus === 'input'} placeholder={placeholder} width={inputWidth} maxRows={maxInputRows} />
@@ -149,7 +149,7 @@ function StatusBar({ state, columns }: { readonly state: UiState; readonly colum
     columns,
   );
   return (
-    <Text inverse color={c.connection === 'online' ? undefined : c.connection === 'reconnecting' ? 'yellow' : 'red'} wrap="truncate">
+    <Text inverse {...tint(c.connection === 'online' ? undefined : c.connection === 'reconnecting' ? 'yellow' : 'red')} wrap="truncate">
       {text.padEnd(columns)}
     </Text>
   );
@@ -163,7 +163,7 @@ function UsersPane({ state, height }: { readonly state: UiState; readonly height
   const focused = c.focus === 'users';
   return (
     <Box flexDirection="column" width={USERS_WIDTH} borderStyle="single" borderTop={false} borderBottom={false} borderRight={false} paddingLeft={1}>
-      <Text bold {...(focused ? { color: 'cyan' } : {})} wrap="truncate">
+      <Text bold {...tint(focused ? 'cyan' : undefined)} wrap="truncate">
         online ({c.online.length})
       </Text>
       {shown.map((u) => {
@@ -173,7 +173,7 @@ function UsersPane({ state, height }: { readonly state: UiState; readonly height
           <Text key={u} wrap="truncate" {...(focused && i === c.userCursor ? { inverse: true } : {})}>
             {focused && i === c.userCursor ? '›' : ' '}
             {sel ? '[x] ' : '[ ] '}
-            <Text color={colourFor(u)}>{safe(u)}</Text>
+            <Text {...tint(colourFor(u))}>{safe(u)}</Text>
             {u === c.user ? <Text dimColor> (you)</Text> : null}
           </Text>
         );

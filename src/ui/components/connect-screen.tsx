@@ -3,6 +3,7 @@ import TextInput from 'ink-text-input';
 import type { Dispatch } from 'react';
 import { splitInput, type Action, type UiState } from '../state.js';
 import { safe } from '../safe.js';
+import { tint } from '../format.js';
 
 interface Props {
   readonly state: UiState;
@@ -34,13 +35,13 @@ function NetworkList({ state, dispatch, searching }: Props) {
       </Text>
       <Box flexDirection="column" marginY={1}>
         {networks.map((n, i) => (
-          <Text key={n.network} {...(i === cursor ? { color: 'cyan' } : {})}>
+          <Text key={n.network} {...tint(i === cursor ? 'cyan' : undefined)}>
             {i === cursor ? '› ' : '  '}
             <Text bold>{safe(n.network).padEnd(nameWidth)}</Text>
             {`  coordinator ${safe(n.host === n.coordinator.replace(/:\d+$/, '') ? n.coordinator : `${n.host} (${n.coordinator})`)} · ${n.nodes} node${n.nodes === 1 ? '' : 's'} · term ${n.term}`}
           </Text>
         ))}
-        <Text {...(cursor === networks.length ? { color: 'cyan' } : {})}>{cursor === networks.length ? '› ' : '  '}Enter an address manually…</Text>
+        <Text {...tint(cursor === networks.length ? 'cyan' : undefined)}>{cursor === networks.length ? '› ' : '  '}Enter an address manually…</Text>
       </Box>
       <Text dimColor>↑/↓ choose · Enter connect · Ctrl+C quit</Text>
     </Box>
@@ -69,12 +70,12 @@ function ManualForm({ state, dispatch }: Omit<Props, 'searching'>) {
         <Text>{m.field === 'host' ? '› ' : '  '}IP address: </Text>
         <TextInput value={m.host} focus={m.field === 'host'} placeholder="192.168.1.10" onChange={(v) => edit('host', v)} onSubmit={() => dispatch({ type: 'manual:field', field: 'port' })} />
       </Box>
-      {m.hostError !== undefined && <Text color="red">{`    ${safe(m.hostError)}`}</Text>}
+      {m.hostError !== undefined && <Text {...tint('red')}>{`    ${safe(m.hostError)}`}</Text>}
       <Box>
         <Text>{m.field === 'port' ? '› ' : '  '}Port:       </Text>
         <TextInput value={m.port} focus={m.field === 'port'} onChange={(v) => edit('port', v)} onSubmit={submit} />
       </Box>
-      {m.portError !== undefined && <Text color="red">{`    ${m.portError}`}</Text>}
+      {m.portError !== undefined && <Text {...tint('red')}>{`    ${m.portError}`}</Text>}
       <Box marginTop={1}>
         <Text dimColor>Tab next field · Enter connect{state.locked ? '' : ' · Esc back to the list'} · Ctrl+C quit</Text>
       </Box>

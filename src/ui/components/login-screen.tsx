@@ -4,6 +4,7 @@ import { loginFields, type Action, type UiState } from '../state.js';
 import { edit, keysOf, pasted, type Line } from '../line-editor.js';
 import { InputLine } from './input-line.js';
 import { safe } from '../safe.js';
+import { tint } from '../format.js';
 
 interface Props {
   readonly state: UiState;
@@ -93,8 +94,8 @@ export function LoginScreen({ state, dispatch, onSubmit }: Props) {
           {l.field === 'register' ? '› ' : '  '}[{l.register ? 'x' : ' '}] create a new account <Text dimColor>(Space toggles)</Text>
         </Text>
       </Box>
-      {l.busy && <Text color="yellow">{l.register ? 'creating the account…' : 'logging in…'}</Text>}
-      {l.error !== undefined && <Text color="red">{safe(l.error)}</Text>}
+      {l.busy && <Text {...tint('yellow')}>{l.register ? 'creating the account…' : 'logging in…'}</Text>}
+      {l.error !== undefined && <Text {...tint('red')}>{safe(l.error)}</Text>}
       <Text dimColor>Enter {l.register ? 'register' : 'log in'} · Tab next field · Esc back · Ctrl+C quit</Text>
     </Box>
   );
