@@ -99,7 +99,7 @@ if (tmuxVersion.status !== 0) {
     const bob = await startClient(t, address, 'bob', { register: true });
     const session = 'nocolor';
     t.teardown(() => void spawnSync('tmux', ['-L', socket, 'kill-session', '-t', session]));
-    tmux('new-session', '-d', '-s', session, '-x', '80', '-y', '24', `env NO_COLOR=1 LANCHAT_PASSWORD=alice-pw TERM=xterm-256color ${process.execPath} ${CLI} --connect ${address} --user alice --data-dir ${join(root, 'ui')}; sleep 60`);
+    tmux('new-session', '-d', '-s', session, '-x', '80', '-y', '24', `env -u FORCE_COLOR NO_COLOR=1 LANCHAT_PASSWORD=alice-pw TERM=xterm-256color ${process.execPath} ${CLI} --connect ${address} --user alice --data-dir ${join(root, 'ui')}; sleep 60`);
     await waitFor(() => tmux('capture-pane', '-p', '-t', session).includes('online (2)'), 'alice online');
     bob.write({ type: 'send', text: 'in plain text, @alice', to: ['alice'] });
     await waitFor(() => tmux('capture-pane', '-p', '-t', session).includes('in plain text, @alice'), 'the message');
@@ -142,7 +142,8 @@ if (tmuxVersion.status !== 0) {
       throw new Error(`${err.message}\n--- screen ---\n${view()}`);
     });
     t.teardown(() => void spawnSync('tmux', ['-L', socket, 'kill-session', '-t', session]));
-    const cmd = `env LANCHAT_PASSWORD=alice-pw TERM=xterm-256color ${process.execPath} ${CLI} --connect ${address} --user alice --data-dir ${join(root, 'ui')}; sleep 60`;
+    // Colours on whatever the test runner's environment says: the checks below are about what the network sends.
+    const cmd = `env -u NO_COLOR -u FORCE_COLOR LANCHAT_PASSWORD=alice-pw TERM=xterm-256color ${process.execPath} ${CLI} --connect ${address} --user alice --data-dir ${join(root, 'ui')}; sleep 60`;
     tmux('new-session', '-d', '-s', session, '-x', '80', '-y', '24', cmd);
     await shows('online (2)');
     const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -187,6 +188,7 @@ if (tmuxVersion.status !== 0) {
     t.match(view(), 'bob: X␛[31mRED␛[0m ␛]2;owned␇ <U+202E>evil', 'shown for what it is');
     t.match(view(), '<U+200B>zw <U+009B>7m');
     const coloured = tmux('capture-pane', '-p', '-e', '-t', session).split('\n').find((l) => l.includes('RED'))!;
+    t.match(tmux('capture-pane', '-p', '-e', '-t', session), /\x1b\[(?:[0-9;]*;)?(?:3[0-7]|9[0-7]|38;[0-9;]+)m/, 'colours are on (so what follows can fail)');
     t.notMatch(coloured, /\x1b\[(?:[0-9;]*;)?31m/, 'the message turned nothing red');
     t.notMatch(coloured, /\x1b\[(?:[0-9;]*;)?7m/, 'nor inverse');
     t.not(tmux('display-message', '-p', '-t', session, '#{pane_title}').trim(), 'owned', 'nor set the title');
