@@ -395,10 +395,12 @@ export function reducer(state: UiState, action: Action): UiState {
       const m = action.message;
       if (chat.lines.some((l) => l.kind === 'message' && l.id === m.id)) return state;
       const line: Line = { kind: 'message', id: m.id, ts: m.ts, from: m.from, to: [...m.to], text: m.text };
-      // History and replays can arrive out of time order: keep the pane sorted by timestamp.
+      // History and replays can arrive out of time order: keep the messages sorted by timestamp. A message never
+      // goes above a notice already shown (notices carry this machine's clock, messages the coordinator's: a
+      // joiner's first message must not appear before its join notice).
       const lines = [...chat.lines];
       let i = lines.length;
-      while (i > 0 && lines[i - 1]!.ts > m.ts) i--;
+      while (i > 0 && lines[i - 1]!.kind !== 'notice' && lines[i - 1]!.ts > m.ts) i--;
       lines.splice(i, 0, line);
       return { ...state, chat: { ...chat, lines: bounded(lines), unseen: chat.scroll > 0 ? chat.unseen + 1 : 0 } };
     }

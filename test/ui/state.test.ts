@@ -152,6 +152,13 @@ t.test('chat: failover shows in the state, and nothing typed is lost', async (t)
   t.equal(s.chat.lines.filter((l) => l.kind === 'notice' && l.text.startsWith('coordinator moved')).length, 1, 'one notice per move');
 });
 
+t.test("chat: a joiner's first message comes after its join notice, whatever the clocks say", async (t) => {
+  let s = run(chatting(), { type: 'presence', online: ['alice', 'bob'], now: 1_000 });
+  s = run(s, { type: 'presence', online: ['alice', 'bob', 'dave'], now: 5_000 }); // this machine's clock is ahead
+  s = run(s, msg('d1', 'dave', 'hi all', 4_200)); // the coordinator's clock
+  t.same(s.chat.lines.map((l) => (l.kind === 'file' ? l.name : l.text)), ['dave joined', 'hi all']);
+});
+
 t.test('chat: back on the same coordinator is no move', async (t) => {
   let s = run(chatting(), { type: 'succession', term: 1, coordinator: '10.0.0.1:7777', now: 1 }, { type: 'reconnecting', now: 2 });
   s = run(s, { type: 'ready', user: 'alice', coordinator: '10.0.0.1:7777', network: 'default', resumed: true, now: 3 }, { type: 'succession', term: 1, coordinator: '10.0.0.1:7777', now: 3 });
