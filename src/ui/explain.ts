@@ -59,7 +59,6 @@ const SENTENCES: Readonly<Record<string, string>> = {
   not_authenticated: 'log in first',
   already_authenticated: 'already logged in',
   bad_input: 'that line is not a command lanchat knows',
-  connection_failed: 'cannot reach the coordinator',
 };
 
 /** The sentence for an error: `code` from the catalogue, `message` as it came, `errno` for socket errors. */

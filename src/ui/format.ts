@@ -43,7 +43,6 @@ export function recipientsLabel(to: readonly string[]): string {
   return to.length === 0 ? 'everyone' : safe(to.join(', '));
 }
 
-const printable = safe;
 
 const NAME_CHAR = 'A-Za-z0-9_\\-';
 
@@ -71,10 +70,10 @@ export function renderLine(line: Line, me: string, width: number): string[] {
   }
   let body: string;
   if (line.kind === 'file') {
-    const what = `${hue('cyan', '[file]')} ${chalk.bold(printable(line.name))} (${formatBytes(line.size)})`;
-    body = line.path === undefined ? `${what} sent` : `${what} saved to ${printable(line.path)}`;
-  } else if (line.kind === 'notice') body = line.level === 'error' ? hue('red', printable(line.text)) : printable(line.text);
-  else body = line.from !== me && mentions(line.text, me) ? chalk.bold(hue('yellowBright', printable(line.text))) : printable(line.text);
+    const what = `${hue('cyan', '[file]')} ${chalk.bold(safe(line.name))} (${formatBytes(line.size)})`;
+    body = line.path === undefined ? `${what} sent` : `${what} saved to ${safe(line.path)}`;
+  } else if (line.kind === 'notice') body = line.level === 'error' ? hue('red', safe(line.text)) : safe(line.text);
+  else body = line.from !== me && mentions(line.text, me) ? chalk.bold(hue('yellowBright', safe(line.text))) : safe(line.text);
   return rows(head + body, width);
 }
 
@@ -90,13 +89,13 @@ export function renderTransfer(t: Transfer, width: number): string {
   const pct = t.size === 0 ? (t.direction === 'in' ? 100 : 0) : Math.floor((t.done / t.size) * 100);
   const bar = 20;
   const filled = Math.round((pct / 100) * bar);
-  const text = `${arrow} ${printable(t.name)} ${chalk.dim(peer)} [${'█'.repeat(filled)}${chalk.dim('░'.repeat(bar - filled))}] ${String(pct).padStart(3)}% ${chalk.dim(progressText(t))}`;
+  const text = `${arrow} ${safe(t.name)} ${chalk.dim(peer)} [${'█'.repeat(filled)}${chalk.dim('░'.repeat(bar - filled))}] ${String(pct).padStart(3)}% ${chalk.dim(progressText(t))}`;
   return rows(text, width)[0]!;
 }
 
 export function renderOutgoing(o: Outgoing, width: number): string[] {
   const to = o.to.length === 0 ? '' : ` → ${safe(o.to.join(', '))}`;
-  return rows(chalk.dim(`--:-- sending${to}: ${printable(o.text)}`), width);
+  return rows(chalk.dim(`--:-- sending${to}: ${safe(o.text)}`), width);
 }
 
 function rows(text: string, width: number): string[] {

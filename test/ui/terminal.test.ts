@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
@@ -30,6 +30,27 @@ if (tmuxVersion.status !== 0) {
     waitFor(() => (typeof what === 'string' ? screen().includes(what) : what.test(screen())), `the terminal to show ${what}`, timeoutMs).catch((err: Error) => {
       throw new Error(`${err.message}\n--- screen ---\n${screen()}`);
     });
+
+  /** A coordinator on which alice is registered (password `alice-pw`, logged out), and bob online unless `bob: false`. */
+  const network = async (t: Test, { bob = true } = {}) => {
+    const root = tmpDir(t);
+    const { address } = await startServe(t, join(root, 'server'));
+    const alice = await startClient(t, address, 'alice', { register: true, password: 'alice-pw' });
+    alice.end();
+    await alice.exited();
+    return { root, address, bob: bob ? await startClient(t, address, 'bob', { register: true }) : undefined };
+  };
+
+  /** `lanchat ARGS` in its own 80×24 tmux session with `env` (killed at the end); `hold` keeps the pane after it exits. */
+  const session = (t: Test, name: string, env: string, args: string, hold = true) => {
+    t.teardown(() => void spawnSync('tmux', ['-L', socket, 'kill-session', '-t', name]));
+    tmux('new-session', '-d', '-s', name, '-x', '80', '-y', '24', `env ${env} TERM=xterm-256color ${process.execPath} ${CLI} ${args}${hold ? '; sleep 60' : ''}`);
+    const view = (): string => tmux('capture-pane', '-p', '-t', name);
+    const shows = (what: string) => waitFor(() => view().includes(what), `the terminal to show ${what}`).catch((err: Error) => {
+      throw new Error(`${err.message}\n--- screen ---\n${view()}`);
+    });
+    return { view, shows, keys: (...keys: string[]) => tmux('send-keys', '-t', name, ...keys) };
+  };
 
   t.test('lanchat in tmux: log in from the environment, send, receive, quit with the terminal restored', async (t) => {
     const root = tmpDir(t);
@@ -69,59 +90,37 @@ if (tmuxVersion.status !== 0) {
   });
 
   t.test('the login form in tmux: a name, Tab and a password sent in one go land in their fields', async (t) => {
-    const root = tmpDir(t);
-    const { address } = await startServe(t, join(root, 'server'));
-    const alice = await startClient(t, address, 'alice', { register: true, password: 'alice-pw' });
-    alice.end();
-    await alice.exited();
-    const session = 'login';
-    const view = (): string => tmux('capture-pane', '-p', '-t', session);
-    t.teardown(() => void spawnSync('tmux', ['-L', socket, 'kill-session', '-t', session]));
-    tmux('new-session', '-d', '-s', session, '-x', '80', '-y', '24', `env TERM=xterm-256color ${process.execPath} ${CLI} --connect ${address} --data-dir ${join(root, 'ui')}; sleep 60`);
-    await waitFor(() => view().includes('lanchat — log in'), 'the login form');
-    // One send-keys: the name, Tab, the password with a typo fixed by Backspace, Enter — all before any redraw.
-    tmux('send-keys', '-t', session, '-l', 'alice');
-    tmux('send-keys', '-t', session, 'Tab');
-    tmux('send-keys', '-t', session, '-l', 'alice-pwx');
-    tmux('send-keys', '-t', session, 'BSpace', 'Enter');
-    await waitFor(() => view().includes('alice · online'), 'logged in as alice').catch((err: Error) => {
-      throw new Error(`${err.message}\n--- screen ---\n${view()}`);
-    });
+    const { root, address } = await network(t, { bob: false });
+    const { shows, keys } = session(t, 'login', '', `--connect ${address} --data-dir ${join(root, 'ui')}`);
+    await shows('lanchat — log in');
+    // In quick succession, with no wait between them: the name, Tab, the password with a typo fixed by Backspace, Enter.
+    keys('-l', 'alice');
+    keys('Tab');
+    keys('-l', 'alice-pwx');
+    keys('BSpace', 'Enter');
+    await shows('alice · online');
     t.pass('logged in');
   });
 
   t.test('NO_COLOR: no colour anywhere on the screen, the cursor still shown (inverse is not colour)', async (t) => {
-    const root = tmpDir(t);
-    const { address } = await startServe(t, join(root, 'server'));
-    const alice = await startClient(t, address, 'alice', { register: true, password: 'alice-pw' });
-    alice.end();
-    await alice.exited();
-    const bob = await startClient(t, address, 'bob', { register: true });
-    const session = 'nocolor';
-    t.teardown(() => void spawnSync('tmux', ['-L', socket, 'kill-session', '-t', session]));
-    tmux('new-session', '-d', '-s', session, '-x', '80', '-y', '24', `env -u FORCE_COLOR NO_COLOR=1 LANCHAT_PASSWORD=alice-pw TERM=xterm-256color ${process.execPath} ${CLI} --connect ${address} --user alice --data-dir ${join(root, 'ui')}; sleep 60`);
-    await waitFor(() => tmux('capture-pane', '-p', '-t', session).includes('online (2)'), 'alice online');
-    bob.write({ type: 'send', text: 'in plain text, @alice', to: ['alice'] });
-    await waitFor(() => tmux('capture-pane', '-p', '-t', session).includes('in plain text, @alice'), 'the message');
-    const styled = tmux('capture-pane', '-p', '-e', '-t', session);
+    const { root, address, bob } = await network(t);
+    const { shows } = session(t, 'nocolor', '-u FORCE_COLOR NO_COLOR=1 LANCHAT_PASSWORD=alice-pw', `--connect ${address} --user alice --data-dir ${join(root, 'ui')}`);
+    await shows('online (2)');
+    bob!.write({ type: 'send', text: 'in plain text, @alice', to: ['alice'] });
+    await shows('in plain text, @alice');
+    const styled = tmux('capture-pane', '-p', '-e', '-t', 'nocolor');
     t.notMatch(styled, /\x1b\[(?:[0-9;]*;)?(?:3[0-7]|9[0-7]|38;[0-9;]+|4[0-7]|10[0-7])m/, 'no colour (39 and 49, the defaults, are not colour)');
     t.match(styled, /\x1b\[(?:[0-9;]*;)?7m/, 'inverse (the status bar, the cursor) stays');
   });
 
   t.test('closing the terminal window: the UI leaves cleanly (no crash in its log), and the others see it go', async (t) => {
-    const root = tmpDir(t);
-    const { address } = await startServe(t, join(root, 'server'));
-    const alice = await startClient(t, address, 'alice', { register: true, password: 'alice-pw' });
-    alice.end();
-    await alice.exited();
-    const bob = await startClient(t, address, 'bob', { register: true });
-    const session = 'closing';
-    const view = (): string => tmux('capture-pane', '-p', '-t', session);
+    const { root, address, bob: other } = await network(t);
+    const bob = other!;
     const ui = join(root, 'ui');
-    tmux('new-session', '-d', '-s', session, '-x', '80', '-y', '24', `env LANCHAT_PASSWORD=alice-pw TERM=xterm-256color ${process.execPath} ${CLI} --connect ${address} --user alice --data-dir ${ui}`);
-    await waitFor(() => view().includes('alice · online'), 'alice online');
+    const { shows } = session(t, 'closing', 'LANCHAT_PASSWORD=alice-pw', `--connect ${address} --user alice --data-dir ${ui}`, false);
+    await shows('alice · online');
     await waitFor(() => bob.events.some((e) => e.type === 'presence' && Array.isArray(e.online) && e.online.includes('alice')), 'bob to see alice');
-    tmux('kill-session', '-t', session); // the window closes: SIGHUP, and the terminal is gone
+    tmux('kill-session', '-t', 'closing'); // the window closes: SIGHUP, and the terminal is gone
     await bob.next((e) => e.type === 'presence' && Array.isArray(e.online) && !e.online.includes('alice'), 'alice to leave');
     const logged = () => readFileSync(join(ui, 'lanchat.log'), 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { level: number; msg: string });
     await waitFor(() => logged().some((l) => /signal: leaving|the terminal went away/.test(l.msg)), 'the UI to log why it left');
@@ -129,22 +128,10 @@ if (tmuxVersion.status !== 0) {
   });
 
   t.test('a fast typist in tmux: every key kept at 20 keys/s with 50 ms after Enter; readline keys; keys in one read; a paste', async (t) => {
-    const root = tmpDir(t);
-    const { address } = await startServe(t, join(root, 'server'));
-    const alice = await startClient(t, address, 'alice', { register: true, password: 'alice-pw' });
-    alice.end();
-    await alice.exited();
-    const bob = await startClient(t, address, 'bob', { register: true });
-    const session = 'typist';
-    const keys = (...args: string[]) => tmux('send-keys', '-t', session, ...args);
-    const view = (): string => tmux('capture-pane', '-p', '-t', session);
-    const shows = (what: string) => waitFor(() => view().includes(what), `the terminal to show ${what}`).catch((err: Error) => {
-      throw new Error(`${err.message}\n--- screen ---\n${view()}`);
-    });
-    t.teardown(() => void spawnSync('tmux', ['-L', socket, 'kill-session', '-t', session]));
+    const { root, address, bob: other } = await network(t);
+    const bob = other!;
     // Colours on whatever the test runner's environment says: the checks below are about what the network sends.
-    const cmd = `env -u NO_COLOR -u FORCE_COLOR LANCHAT_PASSWORD=alice-pw TERM=xterm-256color ${process.execPath} ${CLI} --connect ${address} --user alice --data-dir ${join(root, 'ui')}; sleep 60`;
-    tmux('new-session', '-d', '-s', session, '-x', '80', '-y', '24', cmd);
+    const { view, shows, keys } = session(t, 'typist', '-u NO_COLOR -u FORCE_COLOR LANCHAT_PASSWORD=alice-pw', `--connect ${address} --user alice --data-dir ${join(root, 'ui')}`);
     await shows('online (2)');
     const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -187,25 +174,25 @@ if (tmuxVersion.status !== 0) {
     await shows('<U+009B>7m');
     t.match(view(), 'bob: X␛[31mRED␛[0m ␛]2;owned␇ <U+202E>evil', 'shown for what it is');
     t.match(view(), '<U+200B>zw <U+009B>7m');
-    const coloured = tmux('capture-pane', '-p', '-e', '-t', session).split('\n').find((l) => l.includes('RED'))!;
-    t.match(tmux('capture-pane', '-p', '-e', '-t', session), /\x1b\[(?:[0-9;]*;)?(?:3[0-7]|9[0-7]|38;[0-9;]+)m/, 'colours are on (so what follows can fail)');
+    const coloured = tmux('capture-pane', '-p', '-e', '-t', 'typist').split('\n').find((l) => l.includes('RED'))!;
+    t.match(tmux('capture-pane', '-p', '-e', '-t', 'typist'), /\x1b\[(?:[0-9;]*;)?(?:3[0-7]|9[0-7]|38;[0-9;]+)m/, 'colours are on (so what follows can fail)');
     t.notMatch(coloured, /\x1b\[(?:[0-9;]*;)?31m/, 'the message turned nothing red');
     t.notMatch(coloured, /\x1b\[(?:[0-9;]*;)?7m/, 'nor inverse');
-    t.not(tmux('display-message', '-p', '-t', session, '#{pane_title}').trim(), 'owned', 'nor set the title');
+    t.not(tmux('display-message', '-p', '-t', 'typist', '#{pane_title}').trim(), 'owned', 'nor set the title');
     const raw = bob.stdout.find((l) => l.includes('RED'))!;
     t.match(raw, /\\u009b7m/, 'the JSON client escapes C1 controls as JSON does');
     t.notMatch(raw, /[\u007f-\u009f]/, 'and writes none raw');
 
     // A bracketed paste of two lines is one message, sent on Enter.
     tmux('set-buffer', '-b', 'p', 'pasted line one\npasted line two');
-    tmux('paste-buffer', '-p', '-b', 'p', '-t', session);
+    tmux('paste-buffer', '-p', '-b', 'p', '-t', 'typist');
     await shows('› pasted line one pasted line two');
     keys('Enter');
     t.same((await got(lines.length + 3)).at(-1), 'pasted line one pasted line two');
 
     // A 3,000-character paste: the input takes at most 3 rows and the status bar stays.
     tmux('set-buffer', '-b', 'q', 'y'.repeat(3_000));
-    tmux('paste-buffer', '-p', '-b', 'q', '-t', session);
+    tmux('paste-buffer', '-p', '-b', 'q', '-t', 'typist');
     await waitFor(() => view().split('\n').filter((r) => r.includes('yyyyyyyyyy')).length > 0, 'the paste');
     const screenRows = view().split('\n');
     t.ok(screenRows.filter((r) => /y{20}/.test(r)).length <= 3, 'at most 3 rows of input');
