@@ -5,6 +5,34 @@ export { Status } from '../protocol/status.js';
 /** Probing a node takes at most this long on a LAN; longer means it is gone or cut off. */
 export const STATUS_TIMEOUT_MS = 400;
 
+/** What asking a node for its status found: its status, or why there is none (a socket error's code). */
+export type Probe = { ok: true; status: Status } | { ok: false; errno: string };
+
+/** `errno` of a probe that reached something that is not a lanchat node. */
+export const NOT_LANCHAT = 'ENOTLANCHAT';
+
+/**
+ * Asks `address` (`host:port`) for its status, and says why when there is none: `ECONNREFUSED`,
+ * `EHOSTUNREACH`, `ETIMEDOUT` (no answer in time), `ENOTLANCHAT` (an answer, but not a lanchat node's).
+ */
+export async function probeStatus(address: string, timeoutMs = STATUS_TIMEOUT_MS): Promise<Probe> {
+  let res: Response;
+  try {
+    res = await fetch(`http://${address}/status`, { signal: AbortSignal.timeout(timeoutMs) });
+  } catch (err) {
+    const e = err as Error & { cause?: { code?: unknown } };
+    if (e.name === 'TimeoutError' || e.name === 'AbortError') return { ok: false, errno: 'ETIMEDOUT' };
+    return { ok: false, errno: typeof e.cause?.code === 'string' ? e.cause.code : 'ECONNREFUSED' };
+  }
+  try {
+    const text = res.ok ? await res.text() : '';
+    const parsed = text.length > 0 && text.length <= 4_096 ? Status.safeParse(JSON.parse(text)) : undefined;
+    return parsed?.success ? { ok: true, status: parsed.data } : { ok: false, errno: NOT_LANCHAT };
+  } catch (err) {
+    return { ok: false, errno: (err as Error).name === 'TimeoutError' ? 'ETIMEDOUT' : NOT_LANCHAT };
+  }
+}
+
 /**
  * Asks `address` (`host:port`) for its status; undefined when it does not answer sensibly in time. `from`: a
  * coordinator asking says where it is, so a rival it outranks, which may not know it, asks it back.

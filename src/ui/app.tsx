@@ -1,5 +1,8 @@
 import { useEffect, useReducer, useRef, useState } from 'react';
-import { Box, useApp, useInput } from 'ink';
+import { Box, useApp, useInput, useStdin } from 'ink';
+import { keysOf } from './line-editor.js';
+import { safe } from './safe.js';
+import { probeStatus, type Probe } from '../discovery/status.js';
 import { initialState, reducer, type InitialOptions, type NetworkInfo } from './state.js';
 import { useChat, type ChatDeps } from './hooks/use-chat.js';
 import { useTerminalSize } from './hooks/use-terminal-size.js';
@@ -24,9 +27,16 @@ export interface AppProps extends InitialOptions {
   readonly networkPassword?: string;
   /** Called once the session is closed, to leave. */
   readonly onExit: (code: number) => void;
+  /** Asks an address typed in the manual form for its status (tests replace it). */
+  readonly probe?: (address: string, timeoutMs: number) => Promise<Probe>;
+  /** This machine has no LAN (no interface but loopback): the local node's port, to say how others could reach it. */
+  readonly alone?: { port: number };
   /** Terminal size; read from stdout (following resizes) when absent. */
   readonly size?: { columns: number; rows: number };
 }
+
+/** How long an address typed by hand has to answer `GET /status` (a LAN answers in milliseconds). */
+const MANUAL_PROBE_MS = 2_000;
 
 /** Picks the screen; owns the state (one reducer) and the session (one hook). */
 export function App(props: AppProps) {
@@ -64,6 +74,24 @@ export function App(props: AppProps) {
     if (key.ctrl && input === 'c') quit(0);
   });
 
+  // Focus reports (`CSI I`, `CSI O`; asked for at start): while the window has no focus, its title counts the
+  // messages that came. A terminal that never reports focus keeps its title.
+  const { internal_eventEmitter: keys } = useStdin();
+  useEffect(() => {
+    const onKeys = (raw: string): void => {
+      if (!raw.includes('\x1b[')) return;
+      for (const key of keysOf(raw)) if (key.type === 'focus-in' || key.type === 'focus-out') dispatch({ type: 'terminal-focus', focused: key.type === 'focus-in' });
+    };
+    keys.on('input', onKeys);
+    return () => void keys.off('input', onKeys);
+  }, [keys]);
+  const { focused, away, user, network } = state.chat;
+  useEffect(() => {
+    if (focused === undefined) return;
+    const who = user === '' ? '' : ` · ${safe(user)}${network === '' ? '' : `@${safe(network)}`}`;
+    props.deps.title?.(`${away > 0 ? `(${away}) ` : ''}lanchat${who}`);
+  }, [focused, away, user, network]);
+
   // The live list of networks (not in locked-down mode, where nothing is browsed).
   const { scan } = props;
   useEffect(() => {
@@ -78,6 +106,25 @@ export function App(props: AppProps) {
       clearInterval(tick);
     };
   }, [scan, state.locked]);
+
+  // No LAN at all: the chat works, but only on this machine. Said once, with what to do about it.
+  const toldAlone = useRef(false);
+  useEffect(() => {
+    if (state.screen !== 'chat' || props.alone === undefined || toldAlone.current) return;
+    toldAlone.current = true;
+    const text = `you are alone on this machine: it is on no network, so nobody else can reach it. Once it is on the LAN, others find this network by themselves, or connect to this machine's address, port ${props.alone.port}`;
+    dispatch({ type: 'notice', text, level: 'info', now: Date.now() });
+  }, [state.screen]);
+
+  // An address typed in the manual form is asked for its status before the login form: a wrong address, a
+  // machine without lanchat or the wrong port is said at once, and nothing typed is lost.
+  const checking = state.manual?.checking;
+  useEffect(() => {
+    if (checking === undefined) return;
+    void (props.probe ?? probeStatus)(checking, MANUAL_PROBE_MS).then((p) =>
+      dispatch(p.ok ? { type: 'manual:probed', address: checking, ok: true, network: p.status.network } : { type: 'manual:probed', address: checking, ok: false, errno: p.errno }),
+    );
+  }, [checking]);
 
   // The first sighting is exactly one network: no choice to make. (Later changes never pick for the user.)
   useEffect(() => {

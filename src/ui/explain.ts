@@ -26,6 +26,8 @@ function network(errno: string | undefined, address: string): string | undefined
     case 'ECONNRESET':
     case 'EPIPE':
       return `${address} closed the connection — is it running lanchat?`;
+    case 'ENOTLANCHAT':
+      return `something answers at ${address}, but not lanchat — check the port`;
     default:
       return undefined;
   }

@@ -58,15 +58,15 @@ export function mentions(text: string, name: string): boolean {
 
 /** One message or notice as terminal rows of at most `width` columns (ANSI-coloured). */
 export function renderLine(line: Line, me: string, width: number): string[] {
-  const time = chalk.dim(clock(line.ts));
+  const time = `${chalk.dim(clock(line.ts))} `;
   let head: string;
-  if (line.kind === 'notice') head = `${time} ${line.level === 'error' ? hue('red', '!') : chalk.dim('*')} `;
+  if (line.kind === 'notice') head = `${line.level === 'error' ? hue('red', '!') : chalk.dim('*')} `;
   else {
     const from = chalk.bold(hue(colourFor(line.from), safe(line.from)));
     const own = line.from === me ? chalk.dim(' (you)') : '';
     const to = line.to.length === 0 ? '' : chalk.dim(` → ${safe(line.to.join(', '))}`);
     const dm = line.to.length > 0 ? hue('yellow', ' [direct]') : '';
-    head = `${time} ${from}${own}${to}${dm}: `;
+    head = `${from}${own}${to}${dm}: `;
   }
   let body: string;
   if (line.kind === 'file') {
@@ -74,7 +74,60 @@ export function renderLine(line: Line, me: string, width: number): string[] {
     body = line.path === undefined ? `${what} sent` : `${what} saved to ${safe(line.path)}`;
   } else if (line.kind === 'notice') body = line.level === 'error' ? hue('red', safe(line.text)) : safe(line.text);
   else body = line.from !== me && mentions(line.text, me) ? chalk.bold(hue('yellowBright', safe(line.text))) : safe(line.text);
-  return rows(head + body, width);
+  return hanging(time, head, body, width);
+}
+
+/** Columns of `HH:MM ` at the start of every row: the least a wrapped row is indented. */
+const TIME_COLUMNS = 6;
+
+/**
+ * `lead` (the time), `head` (who) and `body`, wrapped to `width`, the rows after the first indented under the
+ * start of the text (as irssi and weechat do); under the name instead when the head takes more than half the
+ * width.
+ */
+export function hanging(lead: string, head: string, body: string, width: number): string[] {
+  const w = Math.max(1, width);
+  const leadWidth = stringWidth(lead);
+  const headWidth = leadWidth + stringWidth(head);
+  const [first, text, indent] = headWidth <= w / 2 ? [lead + head, body, headWidth] : [lead, head + body, Math.min(leadWidth, Math.floor(w / 2))];
+  return rows(text, w - indent).map((r, i) => (i === 0 ? first + r : ' '.repeat(indent) + r.replace(/^ /, '')));
+}
+
+/** The local day of `ts`, as a key: lines of one day share it. */
+export function dayOf(ts: number): string {
+  const d = new Date(ts);
+  return `${d.getFullYear()}-${d.getMonth()}-${d.getDate()}`;
+}
+
+/** A rule across the pane with `label` in it: `── Wednesday 2 December 2026 ──`. */
+export function rule(label: string, width: number): string {
+  const text = `── ${label} `;
+  return chalk.dim(text + '─'.repeat(Math.max(0, width - stringWidth(text))));
+}
+
+/** The date line shown when the day changes between two lines (and above the first). */
+export function dateLine(ts: number, width: number): string {
+  const d = new Date(ts);
+  return rule(d.toLocaleDateString('en-GB', { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' }), width);
+}
+
+/**
+ * Every line of the pane as rows: a date line where the day changes, and a marker above the first unread
+ * message (`unread`, a message id) when there is one.
+ */
+export function renderLines(lines: readonly Line[], me: string, width: number, unread: string | undefined): string[] {
+  const out: string[] = [];
+  let day = '';
+  for (const line of lines) {
+    const d = dayOf(line.ts);
+    if (d !== day) {
+      out.push(dateLine(line.ts, width));
+      day = d;
+    }
+    if (unread !== undefined && line.kind !== 'notice' && line.id === unread) out.push(hue('red', rule('new messages', width)));
+    for (const r of renderLine(line, me, width)) out.push(r);
+  }
+  return out;
 }
 
 /** `12.5 MiB of 40 MiB`, or only the bytes so far while the size is unknown. */
@@ -95,7 +148,7 @@ export function renderTransfer(t: Transfer, width: number): string {
 
 export function renderOutgoing(o: Outgoing, width: number): string[] {
   const to = o.to.length === 0 ? '' : ` → ${safe(o.to.join(', '))}`;
-  return rows(chalk.dim(`--:-- sending${to}: ${safe(o.text)}`), width);
+  return hanging(chalk.dim('--:-- '), chalk.dim(`sending${to}: `), chalk.dim(safe(o.text)), width);
 }
 
 function rows(text: string, width: number): string[] {

@@ -19,7 +19,9 @@ export type Key =
   | { type: 'kill-start' | 'kill-end' | 'kill-word-back' | 'kill-word-left' | 'kill-word-forward' }
   /** Keys the line does not change itself; the screen acts on them. */
   | { type: 'submit' | 'tab' | 'back-tab' | 'up' | 'down' | 'page-up' | 'page-down' | 'escape' | 'space' }
-  | { type: 'paste-start' | 'paste-end' };
+  | { type: 'paste-start' | 'paste-end' }
+  /** The terminal window gained or lost focus (reported once focus reporting, `CSI ? 1004 h`, is on). */
+  | { type: 'focus-in' | 'focus-out' };
 
 export const EMPTY: Line = { text: '', cursor: 0 };
 
@@ -122,6 +124,7 @@ const SEQUENCES: Readonly<Record<string, Key['type']>> = {
   '[3~': 'delete', '[5~': 'page-up', '[6~': 'page-down',
   '[1;5D': 'word-left', '[1;5C': 'word-right', '[1;3D': 'word-left', '[1;3C': 'word-right', Od: 'word-left', Oc: 'word-right',
   '[3;5~': 'kill-word-forward', '[Z': 'back-tab', '[200~': 'paste-start', '[201~': 'paste-end',
+  '[I': 'focus-in', '[O': 'focus-out',
   b: 'word-left', f: 'word-right', d: 'kill-word-forward', '\x7f': 'kill-word-left', '\b': 'kill-word-left',
 };
 

@@ -8,7 +8,7 @@ import { NetworkScan } from '../client/network-scan.js';
 import { Node } from '../node/node.js';
 import { findCoordinator } from '../client/find-coordinator.js';
 import { remember } from '../store/known-networks.js';
-import { servedAddresses } from '../discovery/interfaces.js';
+import { lanAddresses, servedAddresses } from '../discovery/interfaces.js';
 import type { ChatDeps } from './hooks/use-chat.js';
 import { setColour } from './format.js';
 
@@ -32,9 +32,13 @@ export interface UiOptions {
   maxFileBytes: number;
 }
 
-// Bracketed paste on (a paste comes marked, so its line ends do not send it line by line) with the alternate screen.
-const ENTER_ALT_SCREEN = '\x1b[?1049h\x1b[H\x1b[?2004h';
-const LEAVE_ALT_SCREEN = '\x1b[?2004l\x1b[?1049l';
+// With the alternate screen: bracketed paste (a paste comes marked, so its line ends do not send it line by
+// line) and focus reports (for the unread count in the title), both off again at the end.
+const ENTER_ALT_SCREEN = '\x1b[?1049h\x1b[H\x1b[?2004h\x1b[?1004h';
+const LEAVE_ALT_SCREEN = '\x1b[?1004l\x1b[?2004l\x1b[?1049l';
+// The window title: the terminal's own is saved (xterm's title stack) before the first change, and put back.
+const PUSH_TITLE = '\x1b[22;2t';
+const POP_TITLE = '\x1b[23;2t';
 const SHOW_CURSOR = '\x1b[?25h';
 const STOP_DEADLINE_MS = 10_000;
 
@@ -74,9 +78,15 @@ export async function runUi(opts: UiOptions): Promise<number> {
   const scan = discovery ? new NetworkScan(discovery, local) : undefined;
   scan?.start();
 
+  let titled = false;
   const deps: ChatDeps = {
     log,
     bell: () => void process.stdout.write('\x07'),
+    title: (text) => {
+      if (!titled) say(PUSH_TITLE);
+      titled = true;
+      say(`\x1b]2;${text.replace(/[\p{Cc}]/gu, '')}\x07`);
+    },
     reconnectTimeoutMs: opts.reconnectTimeoutMs,
     downloadDir: opts.downloadDir,
     ...(discovery ? { discover: async (network: string) => (await findCoordinator(network, { discovery, dataDir: opts.dataDir })).addresses } : {}),
@@ -109,7 +119,7 @@ export async function runUi(opts: UiOptions): Promise<number> {
     } catch {
       // a terminal already gone cannot be reset
     }
-    say(SHOW_CURSOR + LEAVE_ALT_SCREEN);
+    say(SHOW_CURSOR + LEAVE_ALT_SCREEN + (titled ? POP_TITLE : ''));
   };
   process.on('exit', restore);
   const crash = (err: unknown): void => {
@@ -133,6 +143,7 @@ export async function runUi(opts: UiOptions): Promise<number> {
       {...(opts.user ? { user: opts.user } : {})}
       {...(opts.password ? { password: opts.password } : {})}
       {...(opts.networkPassword ? { networkPassword: opts.networkPassword } : {})}
+      {...(node && lanAddresses().length === 0 ? { alone: { port: node.relay.address.port } } : {})}
       onExit={(c) => void (code = c)}
     />,
     { exitOnCtrlC: false },

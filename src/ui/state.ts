@@ -55,6 +55,10 @@ export interface ManualForm {
   field: 'host' | 'port';
   hostError?: string;
   portError?: string;
+  /** The address being asked for its status (`GET /status`) before the login form is shown. */
+  checking?: string;
+  /** Why the address did not do (nothing answers there, not lanchat), in words. */
+  probeError?: string;
 }
 
 export interface UiState {
@@ -120,6 +124,16 @@ export interface UiState {
     unseen: number;
     /** Files on their way, in either direction. */
     transfers: Transfer[];
+    /** The first message not yet seen (a marker line goes above it): set after a reconnect, while scrolled up or away. */
+    unread: string | undefined;
+    /** The marker of the current absence is set: later messages of it go under the same marker. */
+    unreadOpen: boolean;
+    /** Until then, messages are the replay of what was missed during a reconnect. */
+    missedUntil: number;
+    /** Whether the terminal window has focus; undefined until the terminal reports it (not every terminal does). */
+    focused: boolean | undefined;
+    /** Messages that arrived while the window had no focus (shown in the terminal's title). */
+    away: number;
   };
 }
 
@@ -136,6 +150,7 @@ export type Action =
   | { type: 'manual:edit'; field: 'host' | 'port'; value: string }
   | { type: 'manual:field'; field: 'host' | 'port' }
   | { type: 'manual:submit' }
+  | { type: 'manual:probed'; address: string; ok: boolean; network?: string; errno?: string }
   | { type: 'manual:cancel' }
   | { type: 'target'; address: string; network: string }
   | { type: 'login:edit'; field: 'user' | 'password' | 'networkPassword'; value: string }
@@ -148,7 +163,8 @@ export type Action =
   | { type: 'reconnecting'; now: number }
   | { type: 'closed'; reason: string; now: number }
   | { type: 'succession'; term: number; coordinator: string; leaving?: boolean; now?: number }
-  | { type: 'message'; message: ChatMessage }
+  | { type: 'message'; message: ChatMessage; now?: number }
+  | { type: 'terminal-focus'; focused: boolean }
   | { type: 'submitted'; line: string }
   | { type: 'sent'; cid: string; text: string; to: string[] }
   | { type: 'ack'; cid: string }
@@ -212,19 +228,17 @@ export function initialState(opts: InitialOptions = {}): UiState {
       scroll: 0,
       unseen: 0,
       transfers: [],
+      unread: undefined,
+      unreadOpen: false,
+      missedUntil: 0,
+      focused: undefined,
+      away: 0,
     },
   };
 }
 
-/**
- * Splits what an input field received at the line ends in it: a terminal
- * delivers pasted text, or typed text and Enter, as one chunk. Complete lines
- * are submitted; the rest stays in the field. Other control characters go.
- */
-export function splitInput(value: string): { lines: string[]; rest: string } {
-  const parts = value.replace(/\r\n?/g, '\n').replace(/[\u0000-\u0009\u000b-\u001f\u007f]/g, '').split('\n');
-  return { lines: parts.slice(0, -1), rest: parts.at(-1)! };
-}
+/** How long after a reconnect the messages that come are taken as the replay of what was missed. */
+export const REPLAY_MS = 3_000;
 
 /** How long after a failover the online list settles before joins and departures are announced again. */
 export const PRESENCE_QUIET_MS = 10_000;
@@ -290,6 +304,19 @@ export function completion(input: string, online: readonly string[], self: strin
   return input.slice(0, input.length - m[3]!.length) + word + suffix;
 }
 
+/**
+ * The unread bookkeeping after a message or file from `from` arrives (`now`: this machine's clock): it counts
+ * while the window has no focus, and the first one of an absence (scrolled up, window unfocused, or the
+ * replay after a reconnect) gets the marker.
+ */
+function unreadAfter(chat: UiState['chat'], id: string, from: string, now: number | undefined): Partial<UiState['chat']> {
+  if (from === chat.user) return {};
+  const absent = chat.scroll > 0 || chat.focused === false || (now !== undefined && now < chat.missedUntil);
+  const away = chat.focused === false ? { away: chat.away + 1 } : {};
+  if (!absent || chat.unreadOpen) return away;
+  return { ...away, unread: id, unreadOpen: true };
+}
+
 export function reducer(state: UiState, action: Action): UiState {
   const chat = state.chat;
   switch (action.type) {
@@ -312,13 +339,14 @@ export function reducer(state: UiState, action: Action): UiState {
       // An error goes once the field is edited; it is checked again on submit.
       if (action.field === 'host') delete m.hostError;
       else delete m.portError;
+      delete m.probeError;
       return { ...state, manual: m };
     }
     case 'manual:field':
       return state.manual ? { ...state, manual: { ...state.manual, field: action.field } } : state;
     case 'manual:submit': {
       const m = state.manual;
-      if (!m) return state;
+      if (!m || m.checking !== undefined) return state;
       const he = hostError(m.host);
       const pe = portError(m.port);
       if (he !== undefined || pe !== undefined) {
@@ -327,7 +355,16 @@ export function reducer(state: UiState, action: Action): UiState {
         if (pe !== undefined) next.portError = pe;
         return { ...state, manual: next };
       }
-      return reducer(state, { type: 'target', address: joinHostPort(m.host, m.port), network: '' });
+      // The address is asked for its status first: a wrong one is said here, before any password is asked for.
+      const { probeError: _gone, ...rest } = m;
+      return { ...state, manual: { ...rest, checking: joinHostPort(m.host, m.port) } };
+    }
+    case 'manual:probed': {
+      const m = state.manual;
+      if (!m || m.checking !== action.address) return state;
+      const { checking: _done, ...rest } = m;
+      if (action.ok) return reducer({ ...state, manual: rest }, { type: 'target', address: action.address, network: action.network ?? '' });
+      return { ...state, manual: { ...rest, field: 'host', probeError: explain('connection_failed', '', { address: action.address }, action.errno) } };
     }
     case 'manual:cancel':
       return state.locked ? state : { ...state, manual: undefined };
@@ -356,7 +393,16 @@ export function reducer(state: UiState, action: Action): UiState {
       const field = action.code === 'network_password' ? 'networkPassword' : action.code === 'username_taken' || action.code === 'invalid_username' ? 'user' : 'password';
       return {
         ...state,
-        login: { ...state.login, busy: false, needNetworkPassword, field, error: loginErrorText(action.code, action.message, state.target?.address), password: field === 'password' ? '' : state.login.password },
+        // Only the secret that was wrong is cleared; a connection that failed keeps everything typed.
+        login: {
+          ...state.login,
+          busy: false,
+          needNetworkPassword,
+          field,
+          error: loginErrorText(action.code, action.message, state.target?.address),
+          password: action.code === 'auth_failed' ? '' : state.login.password,
+          networkPassword: action.code === 'network_password' ? '' : state.login.networkPassword,
+        },
       };
     }
     case 'login:back':
@@ -374,6 +420,7 @@ export function reducer(state: UiState, action: Action): UiState {
           coordinator: action.coordinator,
           network: action.network || chat.network,
           connection: 'online',
+          missedUntil: chat.connection === 'reconnecting' ? action.now + REPLAY_MS : chat.missedUntil,
           ...(moved ? { moved: true, handoff: false, quietUntil: action.now + PRESENCE_QUIET_MS } : {}),
         },
       };
@@ -381,7 +428,8 @@ export function reducer(state: UiState, action: Action): UiState {
     case 'reconnecting': {
       // A planned hand-off is news, not an error.
       const [text, level] = chat.handoff ? ['the coordinator is handing off: moving to the next one…', 'info'] as const : ['lost the coordinator: reconnecting…', 'error'] as const;
-      return { ...state, chat: { ...chat, connection: 'reconnecting', movedFrom: chat.coordinator, lines: notice(chat.lines, text, level, action.now) } };
+      // What comes after the reconnect is what was missed: it goes under a new unread marker.
+      return { ...state, chat: { ...chat, connection: 'reconnecting', movedFrom: chat.coordinator, missedUntil: Number.POSITIVE_INFINITY, unreadOpen: false, lines: notice(chat.lines, text, level, action.now) } };
     }
     case 'closed':
       return { ...state, chat: { ...chat, connection: 'offline', lines: notice(chat.lines, `disconnected: ${action.reason}`, 'error', action.now) } };
@@ -402,11 +450,12 @@ export function reducer(state: UiState, action: Action): UiState {
       let i = lines.length;
       while (i > 0 && lines[i - 1]!.kind !== 'notice' && lines[i - 1]!.ts > m.ts) i--;
       lines.splice(i, 0, line);
-      return { ...state, chat: { ...chat, lines: bounded(lines), unseen: chat.scroll > 0 ? chat.unseen + 1 : 0 } };
+      return { ...state, chat: { ...chat, ...unreadAfter(chat, m.id, m.from, action.now), lines: bounded(lines), unseen: chat.scroll > 0 ? chat.unseen + 1 : 0 } };
     }
     case 'submitted': {
       const recall = chat.recall.at(-1) === action.line ? chat.recall : [...chat.recall, action.line].slice(-MAX_RECALL);
-      return { ...state, chat: { ...chat, input: '', caret: 0, inputEpoch: chat.inputEpoch + 1, recall, recallIndex: undefined, draft: '', scroll: 0, unseen: 0 } };
+      // Whoever sends has read what was above: the unread marker goes.
+      return { ...state, chat: { ...chat, input: '', caret: 0, inputEpoch: chat.inputEpoch + 1, recall, recallIndex: undefined, draft: '', scroll: 0, unseen: 0, unread: undefined, unreadOpen: false } };
     }
     case 'sent':
       return { ...state, chat: { ...chat, outbox: [...chat.outbox, { cid: action.cid, to: action.to, text: action.text }] } };
@@ -437,7 +486,7 @@ export function reducer(state: UiState, action: Action): UiState {
     }
     case 'file:received': {
       const line: Line = { kind: 'file', id: action.id, ts: action.ts, from: action.from, to: action.to, name: action.name, size: action.size, path: action.path };
-      return { ...state, chat: { ...chat, lines: bounded([...chat.lines, line]), transfers: chat.transfers.filter((x) => x.id !== action.id), unseen: chat.scroll > 0 ? chat.unseen + 1 : 0 } };
+      return { ...state, chat: { ...chat, ...unreadAfter(chat, action.id, action.from, action.ts), lines: bounded([...chat.lines, line]), transfers: chat.transfers.filter((x) => x.id !== action.id), unseen: chat.scroll > 0 ? chat.unseen + 1 : 0 } };
     }
     case 'file:failed': {
       const lines = notice(chat.lines, `${action.name} from ${action.from} was not saved: ${action.reason}`, 'error', action.now);
@@ -491,7 +540,13 @@ export function reducer(state: UiState, action: Action): UiState {
     }
     case 'scroll': {
       const scroll = Math.max(0, Math.min(action.max, chat.scroll + action.rows));
-      return { ...state, chat: { ...chat, scroll, unseen: scroll === 0 ? 0 : chat.unseen } };
+      // Scrolling up starts an absence from the live end; coming back to it ends one (the marker stays to be seen).
+      const edge = (scroll === 0) !== (chat.scroll === 0);
+      return { ...state, chat: { ...chat, scroll, unseen: scroll === 0 ? 0 : chat.unseen, unreadOpen: edge ? false : chat.unreadOpen } };
+    }
+    case 'terminal-focus': {
+      if (action.focused === chat.focused) return state;
+      return { ...state, chat: { ...chat, focused: action.focused, away: 0, unreadOpen: false } };
     }
   }
 }

@@ -11,6 +11,7 @@ import { tmpDir } from '../helpers/tmp.js';
 import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { ReceivedFile } from '../../src/client/file-transfer.js';
+import type { Probe, Status } from '../../src/discovery/status.js';
 import { fileChunk, loggedIn, offerFile } from '../helpers/ws-client.js';
 
 const log = pino({ level: 'silent' });
@@ -99,13 +100,41 @@ t.test('connect screen: the live list of networks, and the manual entry with che
   t.notMatch(frame(), /lab-h1/, 'a network that vanished leaves the list; the choice stays the user\'s');
   await press(DOWN, '› Enter an address manually');
   await press(ENTER, 'connect by address');
-  await press('10.0.0.300', '› IP address: 10.0.0.300');
-  await press(ENTER, '› Port:'); // look before typing on: a key sent before the focus moved lands in the old field
-  await type('0', ENTER);
+  // Typed in one read: the host, Tab, a digit more for the port and Enter, each key where it was meant to go.
+  await type('10.0.0.300\t0\r');
   await see('10.0.0.300 is not a valid IP address');
   await see('the port is a number from 1 to 65535');
+  t.match(frame(), /Port:\s+77770/, 'the port field got the digit typed after Tab');
   await type(ESC);
   await see('1 network found');
+});
+
+t.test('manual address: it is asked for its status before any password, and what was typed stays', async (t) => {
+  const asked: string[] = [];
+  const answers: Probe[] = [
+    { ok: false, errno: 'ECONNREFUSED' },
+    { ok: false, errno: 'ENOTLANCHAT' },
+    { ok: true, status: { network: 'lab' } as Status },
+  ];
+  const probe = async (address: string) => {
+    asked.push(address);
+    return answers.shift()!;
+  };
+  const { see, type, press, frame } = mount(t, { locked: true, probe });
+  await press('10.0.0.5', '› IP address: 10.0.0.5');
+  await type(ENTER);
+  await see('nothing answers at 10.0.0.5:7777 — is lanchat running there?');
+  t.match(frame(), /IP address: 10\.0\.0\.5/, 'the address typed is kept');
+  t.notMatch(frame(), /Password/, 'no password asked for an address that does not answer');
+  await type('\t\x15', '8080', ENTER); // Ctrl+U clears the port, then a new one
+  await see('something answers at 10.0.0.5:8080, but not lanchat — check the port');
+  await type('\t\x15', '7778', ENTER);
+  await see('log in on network "lab" at 10.0.0.5:7778');
+  t.same(asked, ['10.0.0.5:7777', '10.0.0.5:8080', '10.0.0.5:7778']);
+  await type(ESC);
+  await see('connect by address');
+  t.match(frame(), /IP address: 10\.0\.0\.5/, 'back from the login form, the address is still there');
+  t.match(frame(), /Port:\s+7778/);
 });
 
 t.test('exactly one network found: straight to the login screen', async (t) => {
@@ -116,11 +145,11 @@ t.test('exactly one network found: straight to the login screen', async (t) => {
 });
 
 t.test('locked-down mode: only the manual form, which leads to the login screen with a network password field', async (t) => {
-  const { see, type, press, frame } = mount(t, { locked: true });
+  const probe = async (): Promise<Probe> => ({ ok: true, status: { network: '' } as Status });
+  const { see, type, press, frame } = mount(t, { locked: true, probe });
   await see('locked-down mode');
   t.notMatch(frame(), /looking for/);
   await press('127.0.0.1', '› IP address: 127.0.0.1');
-  await press(ENTER, '› Port:');
   await type(ENTER);
   await see('log in on 127.0.0.1:7777');
   await see('Network password:');
@@ -242,7 +271,8 @@ t.test('files: /file to the selected user, with the outcome in the pane; a file 
   writeFileSync(notes, 'see you at 3');
   bob.sendFile(notes, ['alice']);
   await see('bob → alice [direct]: [file] notes.txt (12 bytes)');
-  await see(`saved to ${join(dir, 'alice', 'notes.txt')}`);
+  await see('saved to /'); // the path wraps, indented under the text
+  await see(join('alice', 'notes.txt'));
   t.equal(readFileSync(join(dir, 'alice', 'notes.txt'), 'utf8'), 'see you at 3');
   t.ok(bells.length > 0, 'a file sent to you by name rings the bell');
 

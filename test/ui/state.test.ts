@@ -1,5 +1,5 @@
 import t from 'tap';
-import { initialState, reducer, splitInput, hostError, portError, joinHostPort, MAX_LINES, type Action, type UiState } from '../../src/ui/state.js';
+import { initialState, reducer, hostError, portError, joinHostPort, MAX_LINES, type Action, type UiState } from '../../src/ui/state.js';
 import { parseCommand } from '../../src/ui/commands.js';
 import { colourFor, renderLine, renderTransfer } from '../../src/ui/format.js';
 
@@ -34,8 +34,18 @@ t.test('manual address: the IP and the port are checked, with the error under th
   s = run(s, { type: 'manual:edit', field: 'host', value: '10.0.0.2' });
   t.equal(s.manual?.hostError, undefined, 'editing the field clears its error');
   s = run(s, { type: 'manual:edit', field: 'port', value: '7777' }, { type: 'manual:submit' });
+  t.equal(s.screen, 'connect', 'a well-formed address is asked for its status first');
+  t.equal(s.manual?.checking, '10.0.0.2:7777');
+  t.equal(run(s, { type: 'manual:submit' }), s, 'one check at a time');
+  t.equal(run(s, { type: 'manual:probed', address: '10.0.0.9:1', ok: true }), s, 'an answer for another address is ignored');
+  const refused = run(s, { type: 'manual:probed', address: '10.0.0.2:7777', ok: false, errno: 'EHOSTUNREACH' });
+  t.equal(refused.screen, 'connect');
+  t.equal(refused.manual?.probeError, '10.0.0.2:7777 cannot be reached from this machine — is it on this network?');
+  t.match(refused.manual, { host: '10.0.0.2', port: '7777', checking: undefined }, 'what was typed stays');
+  t.equal(run(refused, { type: 'manual:edit', field: 'host', value: '10.0.0.3' }).manual?.probeError, undefined, 'editing clears it');
+  s = run(s, { type: 'manual:probed', address: '10.0.0.2:7777', ok: true, network: 'lab' });
   t.equal(s.screen, 'login');
-  t.same(s.target, { address: '10.0.0.2:7777', network: '' });
+  t.same(s.target, { address: '10.0.0.2:7777', network: 'lab' });
   t.ok(s.login.needNetworkPassword, 'locked-down mode asks for the network password');
   t.equal(run(s, { type: 'manual:cancel' }).manual !== undefined, true, 'no list to go back to in locked-down mode');
   t.equal(joinHostPort('fe80::1', '7777'), '[fe80::1]:7777');
@@ -197,13 +207,6 @@ t.test('scrolling is bounded and returns to live', async (t) => {
   t.equal(s.chat.unseen, 0);
 });
 
-t.test('splitInput: a chunk with line ends submits its lines', async (t) => {
-  t.same(splitInput('hello'), { lines: [], rest: 'hello' });
-  t.same(splitInput('hello\r'), { lines: ['hello'], rest: '' });
-  t.same(splitInput('a\r\nb\nc'), { lines: ['a', 'b'], rest: 'c' });
-  t.same(splitInput('x\u001b[Ay\u0007'), { lines: [], rest: 'x[Ay' }, 'control characters go');
-});
-
 t.test('parseCommand', async (t) => {
   const cases: [string, string[], ReturnType<typeof parseCommand>][] = [
     ['hello', [], { kind: 'send', text: 'hello', to: [] }],
@@ -259,4 +262,37 @@ t.test('files: a progress bar while on the way, then a line with the size and wh
   s = run(s, { type: 'file:started', id: 'f2', name: 'x', to: [] }, { type: 'error', code: 'file_too_large', message: 'x is 200 MiB; this network accepts files up to 100 MiB', ref: 'f2', now: 8 });
   t.same(s.chat.transfers, [], 'a refused file leaves the bars');
   t.match(s.chat.lines.at(-1), { kind: 'notice', text: /accepts files up to 100 MiB/ });
+});
+
+t.test('a failed login clears only the secret that was wrong; a failed connection keeps everything', async (t) => {
+  const s = run(initialState({ address: '10.0.0.2:7777' }), { type: 'login:edit', field: 'user', value: 'alice' }, { type: 'login:edit', field: 'password', value: 'pw' }, { type: 'login:edit', field: 'networkPassword', value: 'np' });
+  const failed = (code: string) => run(s, { type: 'login:busy' }, { type: 'login:failed', code, message: '' }).login;
+  t.match(failed('connection_failed'), { user: 'alice', password: 'pw', networkPassword: 'np' });
+  t.match(failed('auth_failed'), { user: 'alice', password: '', networkPassword: 'np' });
+  t.match(failed('network_password'), { user: 'alice', password: 'pw', networkPassword: '', field: 'networkPassword' });
+  t.match(failed('rate_limited'), { password: 'pw', networkPassword: 'np' });
+});
+
+t.test('the unread marker: above the first message missed in a reconnect, while scrolled up, or while away', async (t) => {
+  const msg = (id: string, from = 'bob', now = 60_000) => ({ type: 'message', message: { type: 'chat:message', id, ts: 1_000, from, to: [], text: id }, now }) as Action;
+  let s = run(initialState({ address: 'x:1' }), { type: 'ready', user: 'alice', coordinator: 'x:1', network: 'n', resumed: false, now: 0 });
+  s = run(s, msg('m1'));
+  t.equal(s.chat.unread, undefined, 'live messages while watching: no marker');
+  s = run(s, { type: 'reconnecting', now: 4_000 }, { type: 'ready', user: 'alice', coordinator: 'y:1', network: 'n', resumed: true, now: 4_500 });
+  s = run(s, msg('m2', 'bob', 5_000), msg('m3', 'bob', 5_000));
+  t.equal(s.chat.unread, 'm2', 'the replay after a reconnect: the first message missed');
+  s = run(s, { type: 'message', message: { type: 'chat:message', id: 'm4', ts: 2_000, from: 'bob', to: [], text: '' }, now: 9_000 });
+  t.equal(s.chat.unread, 'm2', 'later live messages leave it where it is');
+  s = run(s, { type: 'submitted', line: 'hi' });
+  t.equal(s.chat.unread, undefined, 'whoever sends has read it');
+  s = run(s, { type: 'scroll', rows: 5, max: 10 }, msg('m5', 'alice'), msg('m6'), msg('m7'));
+  t.equal(s.chat.unread, 'm6', 'scrolled up: the first message from someone else');
+  s = run(s, { type: 'scroll', rows: -5, max: 10 }, msg('m8'));
+  t.equal(s.chat.unread, 'm6', 'back at the end: the marker stays to be seen');
+  s = run(s, { type: 'terminal-focus', focused: false }, msg('m9'), msg('m10'));
+  t.equal(s.chat.unread, 'm9', 'away from the window: a new marker');
+  t.equal(s.chat.away, 2, 'and a count for the title');
+  s = run(s, { type: 'terminal-focus', focused: true });
+  t.equal(s.chat.away, 0, 'back in the window: the count goes');
+  t.equal(s.chat.unread, 'm9');
 });

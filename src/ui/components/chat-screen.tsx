@@ -4,7 +4,7 @@ import { useEffect, useLayoutEffect, useMemo, useRef, type Dispatch } from 'reac
 import { completion, type Action, type UiState } from '../state.js';
 import { EMPTY, edit, keysOf, pasted, type Line } from '../line-editor.js';
 import { InputLine, layoutInput } from './input-line.js';
-import { colourFor, recipientsLabel, renderLine, renderOutgoing, renderTransfer, statusText, tint } from '../format.js';
+import { colourFor, recipientsLabel, renderLines, renderOutgoing, renderTransfer, statusText, tint } from '../format.js';
 import { safe } from '../safe.js';
 
 interface Props {
@@ -42,8 +42,8 @@ export function ChatScreen({ state, dispatch, columns, rows, onSubmit }: Props) 
   const paneWidth = showUsers ? columns - USERS_WIDTH : columns;
   // Wrapping every line is the costly part of a render: only when the lines or the width change, not per key.
   const all = useMemo(
-    () => [...c.lines.flatMap((l) => renderLine(l, c.user, paneWidth)), ...c.outbox.flatMap((o) => renderOutgoing(o, paneWidth))],
-    [c.lines, c.outbox, c.user, paneWidth],
+    () => [...renderLines(c.lines, c.user, paneWidth, c.unread), ...c.outbox.flatMap((o) => renderOutgoing(o, paneWidth))],
+    [c.lines, c.outbox, c.user, paneWidth, c.unread],
   );
   const maxScroll = Math.max(0, all.length - height);
   const scroll = Math.min(c.scroll, maxScroll);

@@ -1,7 +1,8 @@
-import { Box, Text, useInput } from 'ink';
-import TextInput from 'ink-text-input';
-import type { Dispatch } from 'react';
-import { splitInput, type Action, type UiState } from '../state.js';
+import { Box, Text, useInput, useStdin } from 'ink';
+import { useEffect, useLayoutEffect, useRef, type Dispatch } from 'react';
+import type { Action, UiState } from '../state.js';
+import { edit, keysOf, pasted, type Line } from '../line-editor.js';
+import { InputLine } from './input-line.js';
 import { safe } from '../safe.js';
 import { tint } from '../format.js';
 
@@ -48,36 +49,77 @@ function NetworkList({ state, dispatch, searching }: Props) {
   );
 }
 
+type Field = 'host' | 'port';
+const end = (text: string): Line => ({ text, cursor: text.length });
+
+/**
+ * The address form, on the same line editor as the chat input: every key of every read applies, in order.
+ * Enter asks the address for its status first; what was typed stays, whatever the answer.
+ */
 function ManualForm({ state, dispatch }: Omit<Props, 'searching'>) {
   const m = state.manual!;
-  useInput((_input, key) => {
-    if (key.tab || key.downArrow || key.upArrow) dispatch({ type: 'manual:field', field: m.field === 'host' ? 'port' : 'host' });
-    else if (key.escape) dispatch({ type: 'manual:cancel' });
-  });
-  const submit = (): void => dispatch({ type: 'manual:submit' });
-  const edit = (field: 'host' | 'port', v: string): void => {
-    // Bracketed paste is on (for the chat input): its markers reach this field as `[200~` and `[201~`.
-    const { lines, rest } = splitInput(v.replace(/\[20[01]~/g, ''));
-    dispatch({ type: 'manual:edit', field, value: lines.length > 0 ? lines[0]! : rest });
-    if (lines.length === 0) return;
-    if (field === 'host') dispatch({ type: 'manual:field', field: 'port' });
-    else submit();
-  };
+  const lines = useRef<Record<Field, Line>>({ host: end(m.host), port: end(m.port) });
+  const focused = useRef<Field>(m.field);
+  useLayoutEffect(() => {
+    for (const f of ['host', 'port'] as const) if (lines.current[f].text !== m[f]) lines.current[f] = end(m[f]);
+    focused.current = m.field;
+  }, [m.host, m.port, m.field]);
+  const rendered = useRef(m);
+  rendered.current = m;
+  const { internal_eventEmitter: keys } = useStdin();
+  useEffect(() => {
+    let pasting = false;
+    const onKeys = (raw: string): void => {
+      if (rendered.current.checking !== undefined) return;
+      const before = { ...lines.current };
+      const flush = () => {
+        for (const f of ['host', 'port'] as const) if (lines.current[f] !== before[f]) dispatch({ type: 'manual:edit', field: f, value: lines.current[f].text });
+      };
+      for (const key of keysOf(raw)) {
+        const field = focused.current;
+        if (key.type === 'paste-start' || key.type === 'paste-end') {
+          pasting = key.type === 'paste-start';
+          continue;
+        }
+        if (pasting) {
+          if (key.type === 'insert') lines.current[field] = edit(lines.current[field], { type: 'insert', text: pasted(key.text).trim() });
+          continue;
+        }
+        if (key.type === 'tab' || key.type === 'back-tab' || key.type === 'up' || key.type === 'down') {
+          focused.current = field === 'host' ? 'port' : 'host';
+          dispatch({ type: 'manual:field', field: focused.current });
+        } else if (key.type === 'escape') {
+          flush();
+          return dispatch({ type: 'manual:cancel' });
+        } else if (key.type === 'submit') {
+          flush();
+          return dispatch({ type: 'manual:submit' });
+        } else lines.current[field] = edit(lines.current[field], key);
+      }
+      flush();
+    };
+    keys.on('input', onKeys);
+    return () => void keys.off('input', onKeys);
+  }, [keys, dispatch]);
+  const field = (name: Field, label: string, placeholder = '') => (
+    <Box>
+      <Text>{m.field === name ? '› ' : '  '}{label}</Text>
+      <InputLine text={m[name]} caret={m.field === name ? lines.current[name].cursor : m[name].length} focus={m.field === name && m.checking === undefined} placeholder={placeholder} />
+    </Box>
+  );
   return (
     <Box flexDirection="column">
       <Text bold>lanchat — connect by address{state.locked ? ' (locked-down mode: nothing is discovered)' : ''}</Text>
-      <Box marginTop={1}>
-        <Text>{m.field === 'host' ? '› ' : '  '}IP address: </Text>
-        <TextInput value={m.host} focus={m.field === 'host'} placeholder="192.168.1.10" onChange={(v) => edit('host', v)} onSubmit={() => dispatch({ type: 'manual:field', field: 'port' })} />
+      <Box flexDirection="column" marginTop={1}>
+        {field('host', 'IP address: ', '192.168.1.10')}
+        {m.hostError !== undefined && <Text {...tint('red')}>{`    ${safe(m.hostError)}`}</Text>}
+        {field('port', 'Port:       ')}
+        {m.portError !== undefined && <Text {...tint('red')}>{`    ${safe(m.portError)}`}</Text>}
       </Box>
-      {m.hostError !== undefined && <Text {...tint('red')}>{`    ${safe(m.hostError)}`}</Text>}
-      <Box>
-        <Text>{m.field === 'port' ? '› ' : '  '}Port:       </Text>
-        <TextInput value={m.port} focus={m.field === 'port'} onChange={(v) => edit('port', v)} onSubmit={submit} />
-      </Box>
-      {m.portError !== undefined && <Text {...tint('red')}>{`    ${m.portError}`}</Text>}
+      {m.checking !== undefined && <Text {...tint('yellow')}>{`checking ${safe(m.checking)}…`}</Text>}
+      {m.probeError !== undefined && <Text {...tint('red')}>{safe(m.probeError)}</Text>}
       <Box marginTop={1}>
-        <Text dimColor>Tab next field · Enter connect{state.locked ? '' : ' · Esc back to the list'} · Ctrl+C quit</Text>
+        <Text dimColor>Enter connect · Tab next field{state.locked ? '' : ' · Esc back to the list'} · Ctrl+C quit</Text>
       </Box>
     </Box>
   );

@@ -1,5 +1,6 @@
 import { Box, Text } from 'ink';
 import stringWidth from 'string-width';
+import { safe } from '../safe.js';
 
 const segmenter = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
 
@@ -18,7 +19,7 @@ export interface InputRow {
  */
 export function layoutInput(text: string, caret: number, width: number, maxRows: number, mask?: string): { rows: InputRow[]; total: number } {
   const w = Math.max(1, width);
-  const cells = [...segmenter.segment(text)].map((s) => ({ index: s.index, shown: mask === undefined ? s.segment : mask }));
+  const cells = [...segmenter.segment(text)].map((s) => ({ index: s.index, shown: mask === undefined ? safe(s.segment) : mask })) // pasted controls and overrides shown, not obeyed;
   const rows: { start: number; end: number }[] = []; // indexes into cells; the cursor cell at the end counts too
   let start = 0;
   let used = 0;

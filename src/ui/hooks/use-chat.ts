@@ -15,6 +15,8 @@ export interface ChatDeps {
   remember?: (network: string, succession: ChatClientEvents['succession'][0]) => void;
   /** Rings the terminal bell. */
   bell: () => void;
+  /** Sets the terminal window's title (only once the terminal has reported focus: see `App`). */
+  title?: (text: string) => void;
   makeClient?: (opts: ChatClientOptions) => ChatClient;
   reconnectTimeoutMs?: number;
   /** Where received files are saved (without it, files are refused). */
@@ -73,7 +75,7 @@ export function useChat(state: UiState, dispatch: Dispatch<Action>, deps: ChatDe
     c.on('history:end', () => void (replaying = false));
     c.on('gap', (g) => dispatch({ type: 'notice', text: `more was said while you were away than is kept: the newest ${g.count} messages are shown`, level: 'info', now: now() }));
     c.on('message', (m) => {
-      dispatch({ type: 'message', message: m });
+      dispatch({ type: 'message', message: m, now: now() });
       const me = c.ready?.user;
       // A direct message, or a mention (@name or the name as a word), rings the bell.
       if (!replaying && me !== undefined && m.from !== me && (m.to.includes(me) || mentions(m.text, me))) depsRef.current.bell();
