@@ -11,6 +11,8 @@ import { remember } from '../store/known-networks.js';
 import { lanAddresses, servedAddresses } from '../discovery/interfaces.js';
 import type { ChatDeps } from './hooks/use-chat.js';
 import { setColour } from './format.js';
+import { setWidthFit } from './safe.js';
+import { AS_COUNTED, probeTerminal } from './terminal-width.js';
 
 export interface UiOptions {
   connect?: string;
@@ -132,6 +134,8 @@ export async function runUi(opts: UiOptions): Promise<number> {
   process.on('unhandledRejection', crash);
 
   process.stdout.write(ENTER_ALT_SCREEN);
+  // Emoji sequences this terminal draws wider or narrower than string-width counts them: asked once, here.
+  setWidthFit(await probeTerminal(process.stdin, process.stdout).catch(() => AS_COUNTED));
   let code = 0;
   const instance = render(
     <App

@@ -1,3 +1,5 @@
+import { AS_COUNTED, fitted, type WidthFit } from './terminal-width.js';
+
 /**
  * Every string from outside (message text, names, file names, network and
  * host names, addresses, error messages, TXT values) goes through `safe`
@@ -13,8 +15,15 @@
 const HIDDEN = /[\u0080-\u009f\u200b\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]/gu;
 
 export function safe(text: string): string {
-  return text
+  const shown = text
     .replace(/\t/g, '    ')
     .replace(/[\u0000-\u001f\u007f]/g, (c) => (c === '\u007f' ? '\u2421' : String.fromCharCode(0x2400 + c.charCodeAt(0))))
     .replace(HIDDEN, (c) => `<U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}>`);
+  return fit === AS_COUNTED ? shown : fitted(shown, fit);
+}
+
+let fit: WidthFit = AS_COUNTED;
+/** What this terminal draws unlike string-width counts (from `probeTerminal` at start): safe text is fitted to it. */
+export function setWidthFit(f: WidthFit): void {
+  fit = f.modifier || f.zwj || f.vs16 ? f : AS_COUNTED;
 }

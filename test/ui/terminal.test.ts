@@ -41,10 +41,10 @@ if (tmuxVersion.status !== 0) {
     return { root, address, bob: bob ? await startClient(t, address, 'bob', { register: true }) : undefined };
   };
 
-  /** `lanchat ARGS` in its own 80×24 tmux session with `env` (killed at the end); `hold` keeps the pane after it exits. */
-  const session = (t: Test, name: string, env: string, args: string, hold = true) => {
+  /** `lanchat ARGS` in its own tmux session (80×24 unless `size`) with `env` (killed at the end); `hold` keeps the pane after it exits. */
+  const session = (t: Test, name: string, env: string, args: string, hold = true, size = { columns: 80, rows: 24 }) => {
     t.teardown(() => void spawnSync('tmux', ['-L', socket, 'kill-session', '-t', name]));
-    tmux('new-session', '-d', '-s', name, '-x', '80', '-y', '24', `env ${env} TERM=xterm-256color ${process.execPath} ${CLI} ${args}${hold ? '; sleep 60' : ''}`);
+    tmux('new-session', '-d', '-s', name, '-x', String(size.columns), '-y', String(size.rows), `env ${env} TERM=xterm-256color ${process.execPath} ${CLI} ${args}${hold ? '; sleep 60' : ''}`);
     const view = (): string => tmux('capture-pane', '-p', '-t', name);
     const shows = (what: string) => waitFor(() => view().includes(what), `the terminal to show ${what}`).catch((err: Error) => {
       throw new Error(`${err.message}\n--- screen ---\n${view()}`);
@@ -200,4 +200,31 @@ if (tmuxVersion.status !== 0) {
     keys('C-u');
     await waitFor(() => !view().includes('yyyyyyyyyy'), 'the input cleared');
   });
+
+  // Emoji with skin tones, a ZWJ family, VS16, CJK and combining marks: tmux 3.3 draws some of them wider or
+  // narrower than string-width counts them. The UI asks the terminal at start, so the columns still line up:
+  // the status bar stays on the first row, the prompt on the last, the users pane beside every row.
+  const WIDE = 'tones 👍🏽👋🏿 family 👨‍👩‍👧 heart ❤️ 漢字テスト café́ ñ̃ ';
+  for (const size of [{ columns: 80, rows: 24 }, { columns: 40, rows: 15 }]) {
+    t.test(`wide and combining characters at ${size.columns}×${size.rows}: every row where it belongs`, async (t) => {
+      const { root, address, bob } = await network(t);
+      const name = `wide${size.columns}`;
+      const { view, shows } = session(t, name, 'LANCHAT_PASSWORD=alice-pw', `--connect ${address} --user alice --data-dir ${join(root, 'ui')}`, true, size);
+      await shows('alice · online');
+      await shows(size.columns >= 50 ? 'online (2)' : 'online');
+      bob!.write({ type: 'send', text: WIDE.repeat(4) + 'END' });
+      await shows('END');
+      const rows = view().split('\n').slice(0, size.rows);
+      t.match(rows[0], /alice · online/, 'the status bar is on the first row');
+      t.match(rows[size.rows - 2], /^to everyone ›/, 'the prompt is on the last row but the spare one');
+      const message = rows.filter((r) => /tones|family|heart|漢字|END/.test(r));
+      t.ok(message.length >= 3, 'the message wraps over several rows');
+      t.ok(message.slice(1).every((r) => r.startsWith('           ')), 'each wrapped row is indented under the text');
+      if (size.columns >= 50) {
+        const pane = rows.slice(1, size.rows - 2);
+        t.ok(pane.every((r) => r.includes('│')), 'the users pane border is on every row');
+        t.same(pane.map((r) => r.slice(r.lastIndexOf('│') + 1).trim()).filter((x) => x !== ''), ['online (2)', '[ ] alice (you)', '[ ] bob', 'Esc: pick recipients']);
+      }
+    });
+  }
 }
