@@ -77,7 +77,9 @@ export async function runUi(opts: UiOptions): Promise<number> {
     const host = servedAddresses('0.0.0.0')[0] ?? '127.0.0.1';
     return [{ network: opts.network, address: `${host}:${node.relay.address.port}` }];
   };
-  const scan = discovery ? new NetworkScan(discovery, local) : undefined;
+  // The live list of networks is for the connect screen: with --connect there is none (mDNS is then only
+  // asked during a failover, for where the coordinator went).
+  const scan = discovery && opts.connect === undefined ? new NetworkScan(discovery, local) : undefined;
   scan?.start();
 
   let titled = false;
