@@ -31,6 +31,7 @@ import { measureIdleMemory, waitForPresence, type IdleResult } from './idle.js';
 import { runMaxRate, runPaced, type LoadOptions, type RunResult } from './load.js';
 import { benchFailover, benchZeroConfig, type FailoverReport, type ZeroConfigResult } from './failover.js';
 import { benchFiles, type FileBenchResult } from './files.js';
+import { benchUi, type UiBenchResult } from './ui.js';
 import { benchPartition, benchStability, type PartitionResult, type StabilityResult } from './cluster.js';
 import { formatReport, NOISY_OTHER_CPU_PCT, type FanoutRow, type Report } from './report.js';
 import { round } from './stats.js';
@@ -58,6 +59,7 @@ interface Profile {
   kill9Trials: number;
   stopTrials: number;
   zeroConfigTrials: number;
+  uiTrials: number;
   /** File size and transfers per path for the file figures. */
   fileMiB: number;
   fileTrials: number;
@@ -80,13 +82,14 @@ const FULL: Profile = {
   kill9Trials: 20,
   stopTrials: 10,
   zeroConfigTrials: 20,
+  uiTrials: 5,
   fileMiB: 100,
   fileTrials: 5,
   stabilityMinutes: 5,
   partitionSplitS: 20,
 };
 
-const QUICK: Profile = { ...FULL, name: 'quick', warmupMs: 250, measureMs: 800, idleConnections: 500, maxAttempts: 1, rounds: 1, kill9Trials: 3, stopTrials: 2, zeroConfigTrials: 5, fileTrials: 2, stabilityMinutes: 0.5, partitionSplitS: 5 };
+const QUICK: Profile = { ...FULL, name: 'quick', warmupMs: 250, measureMs: 800, idleConnections: 500, maxAttempts: 1, rounds: 1, kill9Trials: 3, stopTrials: 2, zeroConfigTrials: 5, uiTrials: 2, fileTrials: 2, stabilityMinutes: 0.5, partitionSplitS: 5 };
 
 const RETRY_BUDGET_MS = 60_000; // ms: repeated runs stop once they have cost this much in total, to bound the bench's duration
 const CONNECT_CONCURRENCY = 50; // connections (and relay registrations) opened at once
@@ -99,6 +102,8 @@ const TARGET_STOP_P50_MS = 1_500; // failover after kill -STOP (1 s of silence, 
 const TARGET_STABLE_FAILOVERS = 0; // failovers during the saturated-CPU run
 const TARGET_PARTITION_MISSING = 0; // acknowledged messages missing somewhere 5 s after a partition heals
 const TARGET_ZERO_CONFIG_P50_MS = 1_500; // client launch to ready, found by mDNS
+const TARGET_FIRST_SCREEN_MS = 1_000; // `lanchat` launch (its node starting) to the UI's first screen
+const TARGET_UI_RSS_MIB = 120; // the UI process with 2,000 messages in its pane
 const TARGET_FILE_RATIO = 0.5; // relay ÷ plain TCP throughput for one 100 MiB file
 const TARGET_FILE_PEAK_MIB = 64; // coordinator RSS above idle during that transfer
 
@@ -250,7 +255,7 @@ function toRow(n: number, relay: { max: RunResult; paced: RunResult }, bare: { m
   };
 }
 
-function buildReport(rows: FanoutRow[], idle: IdleResult, failover: FailoverReport, zeroConfig: ZeroConfigResult, files: FileBenchResult, cluster: { stability: StabilityResult; partition: PartitionResult }, seconds: number): Report {
+function buildReport(rows: FanoutRow[], idle: IdleResult, failover: FailoverReport, zeroConfig: ZeroConfigResult, ui: UiBenchResult, files: FileBenchResult, cluster: { stability: StabilityResult; partition: PartitionResult }, seconds: number): Report {
   const at100 = rows.find((r) => r.clients === 100);
   return {
     profile: profile.name,
@@ -276,6 +281,7 @@ function buildReport(rows: FanoutRow[], idle: IdleResult, failover: FailoverRepo
     messages_lost: failover.messages_lost,
     messages_duplicated: failover.messages_duplicated,
     zero_config_start: zeroConfig,
+    ui,
     file_transfer: files,
     stability: cluster.stability,
     partition: cluster.partition,
@@ -293,6 +299,10 @@ function buildReport(rows: FanoutRow[], idle: IdleResult, failover: FailoverRepo
       stop_met: failover.stop.p50_ms <= TARGET_STOP_P50_MS,
       zero_config_p50_ms_at_most: TARGET_ZERO_CONFIG_P50_MS,
       zero_config_met: 'p50_ms' in zeroConfig ? zeroConfig.p50_ms <= TARGET_ZERO_CONFIG_P50_MS : null,
+      first_screen_ms_at_most: TARGET_FIRST_SCREEN_MS,
+      first_screen_met: 'trials' in ui ? ui.first_screen_max_ms <= TARGET_FIRST_SCREEN_MS : null,
+      ui_rss_mib_at_most: TARGET_UI_RSS_MIB,
+      ui_rss_met: 'trials' in ui ? ui.ui_only_rss_mib <= TARGET_UI_RSS_MIB : null,
       nothing_lost_or_duplicated: failover.messages_lost === 0 && failover.messages_duplicated === 0,
       file_ratio_at_least: TARGET_FILE_RATIO,
       file_ratio_met: files.ratio >= TARGET_FILE_RATIO,
@@ -328,6 +338,8 @@ async function main(): Promise<void> {
   const failover = await benchFailover(profile.kill9Trials, profile.stopTrials, progress);
   progress(`zero-config start, ${profile.zeroConfigTrials} clients`);
   const zeroConfig = benchZeroConfig(profile.zeroConfigTrials);
+  progress(`terminal UI: first screen × ${profile.uiTrials}, memory with 2,000 messages`);
+  const ui = benchUi(profile.uiTrials);
   progress(`file transfer, ${profile.fileTrials} × ${profile.fileMiB} MiB through the relay and over plain TCP`);
   const files = await benchFiles(profile.fileMiB, profile.fileTrials, progress);
   const burners = cpus().length;
@@ -335,7 +347,7 @@ async function main(): Promise<void> {
   const stability = await benchStability(profile.stabilityMinutes, burners, progress);
   progress(`partition, ${profile.partitionSplitS} s between two virtual LANs`);
   const partition = await benchPartition(profile.partitionSplitS, progress);
-  const report = buildReport(rows, idle, failover, zeroConfig, files, { stability, partition }, (performance.now() - t0) / 1000);
+  const report = buildReport(rows, idle, failover, zeroConfig, ui, files, { stability, partition }, (performance.now() - t0) / 1000);
   process.stdout.write(json ? `${JSON.stringify(report)}\n` : formatReport(report));
 }
 

@@ -1,3 +1,4 @@
+import type { UiBenchResult } from './ui.js';
 import type { FailoverFigures, ZeroConfigResult } from './failover.js';
 import type { FileBenchResult } from './files.js';
 import type { PartitionResult, StabilityResult } from './cluster.js';
@@ -70,6 +71,7 @@ export interface Report {
   messages_lost: number;
   messages_duplicated: number;
   zero_config_start: ZeroConfigResult;
+  ui: UiBenchResult;
   file_transfer: FileBenchResult;
   stability: StabilityResult;
   partition: PartitionResult;
@@ -88,6 +90,11 @@ export interface Report {
     zero_config_p50_ms_at_most: number;
     /** null when the zero-config run was skipped (no network namespace). */
     zero_config_met: boolean | null;
+    first_screen_ms_at_most: number;
+    /** null when the UI bench was skipped (no namespace or no tmux). */
+    first_screen_met: boolean | null;
+    ui_rss_mib_at_most: number;
+    ui_rss_met: boolean | null;
     nothing_lost_or_duplicated: boolean;
     file_ratio_at_least: number;
     file_ratio_met: boolean;
@@ -149,6 +156,9 @@ export function formatReport(r: Report): string {
     'p50_ms' in r.zero_config_start
       ? `Zero-config start (client launch → ready, coordinator found by mDNS): p50 ${r.zero_config_start.p50_ms} ms, max ${r.zero_config_start.max_ms} ms over ${r.zero_config_start.trials} trials`
       : `Zero-config start: skipped (${r.zero_config_start.skipped})`,
+    'trials' in r.ui
+      ? `Terminal UI: first screen (launch with its node starting → tmux shows it) p50 ${r.ui.first_screen_p50_ms} ms, max ${r.ui.first_screen_max_ms} ms over ${r.ui.trials}; RSS with ${r.ui.messages} messages: UI alone ${r.ui.ui_only_rss_mib} MiB (${r.ui.ui_only_rss_at_login_mib} at login), UI with its node coordinating ${r.ui.ui_with_node_rss_mib} MiB`
+      : `Terminal UI: skipped (${r.ui.skipped})`,
     '',
     `File transfer (${r.file_transfer.size_mib} MiB, one recipient, medians of ${r.file_transfer.trials}; command → file saved and synced)`,
     `  through the relay (sender, coordinator, recipient: 3 processes, SHA-256 checked): ${r.file_transfer.relay_mib_per_s} MiB/s`,
@@ -170,6 +180,8 @@ export function formatReport(r: Report): string {
     `  kill -9 failover p50 ≤ ${t.kill9_p50_ms_at_most} ms, max ≤ ${t.kill9_max_ms_at_most} ms: ${mark(t.kill9_met)}`,
     `  kill -STOP failover p50 ≤ ${t.stop_p50_ms_at_most} ms: ${mark(t.stop_met)}`,
     `  zero-config start p50 ≤ ${t.zero_config_p50_ms_at_most} ms: ${t.zero_config_met === null ? 'not measured' : mark(t.zero_config_met)}`,
+    `  UI first screen ≤ ${t.first_screen_ms_at_most} ms (every trial): ${t.first_screen_met === null ? 'not measured' : mark(t.first_screen_met)}`,
+    `  UI RSS with 2,000 messages ≤ ${t.ui_rss_mib_at_most} MiB (UI alone): ${t.ui_rss_met === null ? 'not measured' : mark(t.ui_rss_met)}`,
     `  0 messages lost or duplicated: ${mark(t.nothing_lost_or_duplicated)}`,
     `  file relay/TCP ratio ≥ ${t.file_ratio_at_least}: ${mark(t.file_ratio_met)} (${r.file_transfer.ratio.toFixed(2)})`,
     `  coordinator peak ≤ ${t.file_peak_mib_at_most} MiB above idle during the file: ${mark(t.file_peak_met)} (${r.file_transfer.coordinator_peak_above_idle_mib} MiB)`,

@@ -55,6 +55,11 @@ export class NetworkScan extends EventEmitter<NetworkScanEvents> {
     kick();
   }
 
+  /** Looks again now (the local node has just started, say), rather than at the next tick. */
+  refresh(): void {
+    if (this.#timer !== undefined && !this.#stopped) void this.#scan();
+  }
+
   stop(): void {
     this.#stopped = true;
     clearInterval(this.#timer);

@@ -29,8 +29,8 @@ export interface AppProps extends InitialOptions {
   readonly onExit: (code: number) => void;
   /** Asks an address typed in the manual form for its status (tests replace it). */
   readonly probe?: (address: string, timeoutMs: number) => Promise<Probe>;
-  /** This machine has no LAN (no interface but loopback): the local node's port, to say how others could reach it. */
-  readonly alone?: { port: number };
+  /** Whether this machine has no LAN (no interface but loopback): then the local node's port, to say how others could reach it. */
+  readonly alone?: () => { port: number } | undefined;
   /** Terminal size; read from stdout (following resizes) when absent. */
   readonly size?: { columns: number; rows: number };
 }
@@ -110,9 +110,10 @@ export function App(props: AppProps) {
   // No LAN at all: the chat works, but only on this machine. Said once, with what to do about it.
   const toldAlone = useRef(false);
   useEffect(() => {
-    if (state.screen !== 'chat' || props.alone === undefined || toldAlone.current) return;
+    const alone = props.alone?.();
+    if (state.screen !== 'chat' || alone === undefined || toldAlone.current) return;
     toldAlone.current = true;
-    const text = `you are alone on this machine: it is on no network, so nobody else can reach it. Once it is on the LAN, others find this network by themselves, or connect to this machine's address, port ${props.alone.port}`;
+    const text = `you are alone on this machine: it is on no network, so nobody else can reach it. Once it is on the LAN, others find this network by themselves, or connect to this machine's address, port ${alone.port}`;
     dispatch({ type: 'notice', text, level: 'info', now: Date.now() });
   }, [state.screen]);
 

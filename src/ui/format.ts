@@ -125,9 +125,22 @@ export function renderLines(lines: readonly Line[], me: string, width: number, u
       day = d;
     }
     if (unread !== undefined && line.kind !== 'notice' && line.id === unread) out.push(hue('red', rule('new messages', width)));
-    for (const r of renderLine(line, me, width)) out.push(r);
+    for (const r of cachedRows(line, me, width)) out.push(r);
   }
   return out;
+}
+
+/**
+ * A line's rows, wrapped once: lines are immutable, so each new message wraps only itself, not the 2,000
+ * before it (wrapping is most of a render's time and garbage).
+ */
+const wrapped = new WeakMap<Line, { me: string; width: number; colour: boolean; rows: string[] }>();
+function cachedRows(line: Line, me: string, width: number): string[] {
+  const hit = wrapped.get(line);
+  if (hit !== undefined && hit.me === me && hit.width === width && hit.colour === colourOn) return hit.rows;
+  const rows = renderLine(line, me, width);
+  wrapped.set(line, { me, width, colour: colourOn, rows });
+  return rows;
 }
 
 /** `12.5 MiB of 40 MiB`, or only the bytes so far while the size is unknown. */

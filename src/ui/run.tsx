@@ -61,17 +61,24 @@ export async function runUi(opts: UiOptions): Promise<number> {
   const log = fileLogger(opts.dataDir, opts.logLevel);
   const clientOnly = opts.connect !== undefined || opts.locked;
   const discovery = opts.locked ? undefined : new BonjourDiscovery(log.child({ component: 'mdns' }));
+  // The local node starts while the UI draws its first screen (finding out whether the network already has
+  // a coordinator takes a moment): it joins the list of networks when it is up.
   let node: Node | undefined;
-  if (!clientOnly) {
-    process.stdout.write(`starting a lanchat node for network "${opts.network}"…\n`);
-    try {
-      node = await startNode(opts, log, discovery!);
-    } catch (err) {
-      // A node already runs from this data directory (a `lanchat serve`, another `lanchat`): use it, as a client.
-      if ((err as Error).name !== 'DataDirLockedError') throw err;
-      log.info({ err }, 'a node already runs here: opening the UI as a client');
-    }
-  }
+  let nodeFailed: unknown;
+  const nodeStarted = clientOnly
+    ? Promise.resolve()
+    : startNode(opts, log, discovery!).then(
+        (n) => {
+          node = n;
+          scan?.refresh();
+        },
+        (err: unknown) => {
+          // A node already runs from this data directory (a `lanchat serve`, another `lanchat`): use it, as a client.
+          if ((err as Error).name === 'DataDirLockedError') return log.info({ err }, 'a node already runs here: opening the UI as a client');
+          nodeFailed = err;
+          leave();
+        },
+      );
   const local = (): { network: string; address: string }[] => {
     if (!node) return [];
     const host = servedAddresses('0.0.0.0')[0] ?? '127.0.0.1';
@@ -149,11 +156,12 @@ export async function runUi(opts: UiOptions): Promise<number> {
       {...(opts.user ? { user: opts.user } : {})}
       {...(opts.password ? { password: opts.password } : {})}
       {...(opts.networkPassword ? { networkPassword: opts.networkPassword } : {})}
-      {...(node && lanAddresses().length === 0 ? { alone: { port: node.relay.address.port } } : {})}
+      alone={() => (node && lanAddresses().length === 0 ? { port: node.relay.address.port } : undefined)}
       onExit={(c) => void (code = c)}
     />,
     { exitOnCtrlC: false },
   );
+  log.info({ uptimeMs: Math.round(process.uptime() * 1000) }, 'first screen drawn');
   // SIGHUP (the terminal closed), SIGTERM, SIGINT: leave as /quit does, handing the local node off. A second
   // signal while that runs ends the process at once.
   let leaving = false;
@@ -162,6 +170,7 @@ export async function runUi(opts: UiOptions): Promise<number> {
     leaving = true;
     instance.unmount();
   };
+  if (nodeFailed !== undefined) leave(); // the node failed while the terminal was being asked
   const onSignal = (signal: NodeJS.Signals): void => {
     if (leaving) process.exit(code || 128 + (signal === 'SIGINT' ? 2 : signal === 'SIGHUP' ? 1 : 15));
     log.info({ signal }, 'signal: leaving');
@@ -177,6 +186,11 @@ export async function runUi(opts: UiOptions): Promise<number> {
   leaving = true; // a signal from now on (during the hand-off) ends at once
   restore();
   scan?.stop();
+  await nodeStarted; // a node still starting is stopped below like one that runs
+  if (nodeFailed !== undefined) {
+    await discovery?.stop();
+    throw nodeFailed;
+  }
   // However long the hand-off takes, the process goes within a bound: nobody may be left to send a second signal.
   const deadline = setTimeout(() => {
     log.warn('stopping took too long: exiting');
