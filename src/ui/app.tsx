@@ -1,6 +1,6 @@
 import { useEffect, useReducer, useRef, useState } from 'react';
 import { Box, useApp, useInput, useStdin } from 'ink';
-import { keysOf } from './line-editor.js';
+import { keysOf, type Key } from './line-editor.js';
 import { safe } from './safe.js';
 import { probeStatus, type Probe } from '../discovery/status.js';
 import { initialState, reducer, type InitialOptions, type NetworkInfo } from './state.js';
@@ -60,6 +60,8 @@ export function App(props: AppProps) {
   const autoChosen = useRef(false);
   const autoLogin = useRef(false);
   const leaving = useRef(false);
+  const typeahead = useRef<Key[]>([]);
+  if (state.screen === 'login' && !state.login.busy) typeahead.current.length = 0; // a failed login drops them
 
   const quit = (code = 0): void => {
     if (leaving.current) return;
@@ -169,8 +171,8 @@ export function App(props: AppProps) {
   return (
     <Box flexDirection="column">
       {state.screen === 'connect' && <ConnectScreen state={state} dispatch={dispatch} searching={searching} />}
-      {state.screen === 'login' && <LoginScreen state={state} dispatch={dispatch} onSubmit={(patch) => chat.login(patch)} />}
-      {state.screen === 'chat' && <ChatScreen state={state} dispatch={dispatch} columns={columns} rows={rows} onSubmit={submit} />}
+      {state.screen === 'login' && <LoginScreen state={state} dispatch={dispatch} onSubmit={(patch) => chat.login(patch)} typeahead={typeahead.current} />}
+      {state.screen === 'chat' && <ChatScreen state={state} dispatch={dispatch} columns={columns} rows={rows} onSubmit={submit} typeahead={typeahead.current} />}
     </Box>
   );
 }

@@ -183,6 +183,16 @@ export function keysOf(raw: string): Key[] {
 }
 
 /**
+ * Splits raw input before an escape sequence it ends in the middle of (`ESC [ 2 0` of a paste's
+ * `ESC [ 2 0 1 ~`, cut between two reads): the rest is held for the next read. A lone ESC is complete
+ * (the Esc key), and so is anything longer than any sequence a terminal sends.
+ */
+export function splitIncomplete(raw: string): [string, string] {
+  const m = /\x1b\[[0-?]{0,16}[ -/]{0,4}$/.exec(raw);
+  return m === null ? [raw, ''] : [raw.slice(0, m.index), m[0]];
+}
+
+/**
  * What a bracketed paste inserts: its text on one line (line ends and tabs
  * become spaces, other control characters are dropped), so a pasted
  * paragraph is one message, sent when the user presses Enter.

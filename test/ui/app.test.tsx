@@ -224,6 +224,31 @@ t.test('log in, chat with a real coordinator: everyone, one, several; history; p
   t.ok(app.frames.some((f) => f.includes('unknown command /bogus')), 'the first line was its own command'); // (the screen is gone now)
 });
 
+t.test('keys in one read: typed on after Enter at login, after ↑, and a paste whose end marker is cut between reads', async (t) => {
+  const { url } = await testCoordinator(t);
+  const address = url.replace('ws://', '');
+  const bob = await peer(t, address, 'bob');
+  await peer(t, address, 'alice');
+  const got: string[] = [];
+  bob.on('message', (m) => void (m.from === 'alice' && got.push(m.text)));
+  const { see, type, press } = mount(t, { address, user: 'alice' });
+  await see('log in on 127.0.0.1');
+  await press('p', 'Password:         •');
+  // The rest of the password, Enter, and the first message, all in one read before the chat is on screen.
+  await type('w\rfirst words\r');
+  await waitFor(() => got.length === 1, 'the line typed while logging in');
+  t.same(got, ['first words'], 'kept for the chat, and sent');
+  await see('alice · online');
+  // ↑ then an edit and Enter in one read: the edit applies to the recalled line.
+  await type('\x1b[A!\r');
+  await waitFor(() => got.length === 2, 'the recalled line');
+  t.equal(got[1], 'first words!');
+  // A paste whose end marker comes in two reads: the marker is not text, and the paste ends.
+  await type('\x1b[200~pasted', '\x1b[20', '1~\r');
+  await waitFor(() => got.length === 3, 'the paste, sent by Enter');
+  t.equal(got[2], 'pasted');
+});
+
 t.test('the chat screen fits the terminal and follows a resize', async (t) => {
   const { url } = await testCoordinator(t);
   const address = url.replace('ws://', '');

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { EMPTY, edit, keysOf, pasted, type Key, type Line } from '../../src/ui/line-editor.js';
+import { EMPTY, edit, keysOf, pasted, splitIncomplete, type Key, type Line } from '../../src/ui/line-editor.js';
 
 /** Types raw terminal input into a line, as the chat screen does (submit and screen keys left out). */
 const typed = (raw: string, from: Line = EMPTY): Line => keysOf(raw).reduce(edit, from);
@@ -64,4 +64,15 @@ t.test('control bytes and unknown sequences never reach the line', async (t) => 
   t.equal(pasted('line one\r\nline two\tend\x07'), 'line one line two end', 'a paste becomes one line');
   const escape: Key[] = keysOf('\x1b');
   t.same(escape, [{ type: 'escape' }], 'a lone Esc');
+});
+
+t.test('splitIncomplete: an escape sequence cut between two reads waits for its end', async (t) => {
+  t.same(splitIncomplete('pasted text\x1b[20'), ['pasted text', '\x1b[20'], 'the start of a paste end marker is held');
+  t.same(splitIncomplete('\x1b['), ['', '\x1b[']);
+  t.same(splitIncomplete('abc\x1b[201~'), ['abc\x1b[201~', ''], 'a whole sequence is complete');
+  t.same(splitIncomplete('\x1b'), ['\x1b', ''], 'a lone Esc is the Esc key, at once');
+  t.same(splitIncomplete('plain'), ['plain', '']);
+  const [done, rest] = splitIncomplete('x\x1b[20');
+  t.same(keysOf(done + ''), [{ type: 'insert', text: 'x' }]);
+  t.same(keysOf(rest + '1~'), [{ type: 'paste-end' }], 'joined with the next read, it is the key it was');
 });

@@ -1,8 +1,9 @@
-import { Box, Text, useStdin } from 'ink';
+import { Box, Text } from 'ink';
 import stringWidth from 'string-width';
-import { useEffect, useLayoutEffect, useMemo, useRef, type Dispatch } from 'react';
+import { useLayoutEffect, useMemo, useRef, type Dispatch } from 'react';
 import { completion, type Action, type UiState } from '../state.js';
-import { EMPTY, edit, keysOf, pasted, type Line } from '../line-editor.js';
+import { EMPTY, edit, pasted, type Key, type Line } from '../line-editor.js';
+import { useRawKeys } from '../hooks/use-raw-keys.js';
 import { InputLine, layoutInput } from './input-line.js';
 import { colourFor, recipientsLabel, renderLines, renderOutgoing, renderTransfer, statusText, tint } from '../format.js';
 import { safe } from '../safe.js';
@@ -13,6 +14,8 @@ interface Props {
   readonly columns: number;
   readonly rows: number;
   readonly onSubmit: (line: string) => void;
+  /** Keys typed while logging in, for the input line (taken on the first render). */
+  readonly typeahead?: Key[];
 }
 
 const USERS_WIDTH = 22; // columns of the users pane, its border included
@@ -21,13 +24,12 @@ const MAX_TRANSFER_ROWS = 3; // progress bars shown at once; more are summed up 
 const MAX_INPUT_ROWS = 3; // the input grows to this many rows, then scrolls inside
 
 /** Status bar, message pane, users pane and input line; at most `rows - 1` rows high. */
-export function ChatScreen({ state, dispatch, columns, rows, onSubmit }: Props) {
+export function ChatScreen({ state, dispatch, columns, rows, onSubmit, typeahead }: Props) {
   const c = state.chat;
   // The line being edited, ahead of the state: every key of a chunk applies to what the keys before it made,
   // before any re-render. The state catches up at the end of each chunk; it replaces the line only when
-  // something else did (recall, a send), which bumps `inputEpoch`.
+  // something else did (recall, a send), which bumps `inputEpoch` (below, with the keys held back).
   const line = useRef<Line>({ text: c.input, cursor: c.caret });
-  useLayoutEffect(() => void (line.current = { text: c.input, cursor: c.caret }), [c.inputEpoch]);
   const pasting = useRef(false);
   const prompt = `to ${recipientsLabel(c.selected)} › `;
   const placeholder = c.lines.length === 0 ? 'type a message, /help for commands' : '';
@@ -49,56 +51,69 @@ export function ChatScreen({ state, dispatch, columns, rows, onSubmit }: Props) 
   const scroll = Math.min(c.scroll, maxScroll);
   const page = Math.max(1, height - 1);
 
-  // Keys come raw, as the terminal sent them (Ink's key flags cannot tell Backspace from Delete, and give a
-  // chunk of several keys as one string): every one is applied, in order. Handlers read the state as last
-  // rendered.
-  const rendered = useRef({ c, page, maxScroll, showUsers, onSubmit });
-  rendered.current = { c, page, maxScroll, showUsers, onSubmit };
-  const { internal_eventEmitter: keys } = useStdin();
-  useEffect(() => {
-    const onKeys = (raw: string): void => {
-      const { c, page, maxScroll, showUsers, onSubmit } = rendered.current;
-      const before = line.current;
-      for (const key of keysOf(raw)) {
-        if (key.type === 'paste-start' || key.type === 'paste-end') {
-          pasting.current = key.type === 'paste-start';
-          continue;
-        }
-        if (pasting.current) {
-          // A paste is text, whatever it holds: one line, sent when the user presses Enter.
-          if (key.type === 'insert') line.current = edit(line.current, { type: 'insert', text: pasted(key.text) });
-          else if (key.type === 'submit' || key.type === 'tab' || key.type === 'space') line.current = edit(line.current, { type: 'insert', text: ' ' });
-          continue;
-        }
-        if (key.type === 'page-up') dispatch({ type: 'scroll', rows: page, max: maxScroll });
-        else if (key.type === 'page-down') dispatch({ type: 'scroll', rows: -page, max: maxScroll });
-        else if (c.focus === 'users') {
-          if (key.type === 'up') dispatch({ type: 'users:move', delta: -1 });
-          else if (key.type === 'down') dispatch({ type: 'users:move', delta: 1 });
-          else if (key.type === 'space' || (key.type === 'insert' && key.text.trim() === '')) dispatch({ type: 'users:toggle' });
-          else if (key.type === 'escape' || key.type === 'submit' || key.type === 'tab') dispatch({ type: 'focus', focus: 'input' });
-        } else if (key.type === 'up' || key.type === 'down') {
-          if (line.current !== before) dispatch({ type: 'input', value: line.current.text, caret: line.current.cursor });
-          dispatch({ type: 'recall', delta: key.type === 'up' ? -1 : 1 });
-          return; // the recalled line replaces this one (at the next render); arrow keys come one to a chunk
-        } else if (key.type === 'escape') dispatch({ type: 'focus', focus: showUsers ? 'users' : 'input' });
-        else if (key.type === 'tab') {
-          if (line.current.text.trim() === '' && showUsers) dispatch({ type: 'focus', focus: 'users' });
-          else {
-            const done = completion(line.current.text, c.online, c.user);
-            if (done !== undefined) line.current = { text: done, cursor: done.length };
-          }
-        } else if (key.type === 'submit') {
-          const text = line.current.text;
-          line.current = EMPTY;
-          onSubmit(text);
-        } else line.current = edit(line.current, key);
+  // Keys come raw, as the terminal sent them: every one is applied, in order. Handlers read the state as last
+  // rendered. Keys after ↑ or ↓ in the same read wait for the recalled line to be rendered, then apply to it.
+  const pending = useRef<Key[]>([]);
+  const held = useRef(false);
+  if (typeahead !== undefined && typeahead.length > 0) pending.current.push(...typeahead.splice(0));
+  const onKeys = (keys: readonly Key[]): void => {
+    if (held.current) return void pending.current.push(...keys); // a recalled line is on its way: after it
+    const before = line.current;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      if (key.type === 'paste-start' || key.type === 'paste-end') {
+        pasting.current = key.type === 'paste-start';
+        continue;
       }
-      if (line.current !== before) dispatch({ type: 'input', value: line.current.text, caret: line.current.cursor });
-    };
-    keys.on('input', onKeys);
-    return () => void keys.off('input', onKeys);
-  }, [keys, dispatch]);
+      if (pasting.current) {
+        // A paste is text, whatever it holds: one line, sent when the user presses Enter.
+        if (key.type === 'insert') line.current = edit(line.current, { type: 'insert', text: pasted(key.text) });
+        else if (key.type === 'submit' || key.type === 'tab' || key.type === 'space') line.current = edit(line.current, { type: 'insert', text: ' ' });
+        continue;
+      }
+      if (key.type === 'page-up') dispatch({ type: 'scroll', rows: page, max: maxScroll });
+      else if (key.type === 'page-down') dispatch({ type: 'scroll', rows: -page, max: maxScroll });
+      else if (c.focus === 'users') {
+        if (key.type === 'up') dispatch({ type: 'users:move', delta: -1 });
+        else if (key.type === 'down') dispatch({ type: 'users:move', delta: 1 });
+        else if (key.type === 'space' || (key.type === 'insert' && key.text.trim() === '')) dispatch({ type: 'users:toggle' });
+        else if (key.type === 'escape' || key.type === 'submit' || key.type === 'tab') dispatch({ type: 'focus', focus: 'input' });
+      } else if (key.type === 'up' || key.type === 'down') {
+        const delta = key.type === 'up' ? -1 : 1;
+        const at = c.recallIndex ?? c.recall.length;
+        if (Math.max(0, Math.min(c.recall.length, at + delta)) === at) continue; // nothing older or newer to recall
+        if (line.current !== before) dispatch({ type: 'input', value: line.current.text, caret: line.current.cursor });
+        dispatch({ type: 'recall', delta });
+        // The recalled line replaces this one at the next render: what comes until then (the rest of this read,
+        // and the next reads: Ink gives an escape sequence a read of its own) applies to it.
+        held.current = true;
+        pending.current = keys.slice(i + 1);
+        return;
+      } else if (key.type === 'escape') dispatch({ type: 'focus', focus: showUsers ? 'users' : 'input' });
+      else if (key.type === 'tab') {
+        if (line.current.text.trim() === '' && showUsers) dispatch({ type: 'focus', focus: 'users' });
+        else {
+          const done = completion(line.current.text, c.online, c.user);
+          if (done !== undefined) line.current = { text: done, cursor: done.length };
+        }
+      } else if (key.type === 'submit') {
+        const text = line.current.text;
+        line.current = EMPTY;
+        onSubmit(text);
+      } else line.current = edit(line.current, key);
+    }
+    if (line.current !== before) dispatch({ type: 'input', value: line.current.text, caret: line.current.cursor });
+  };
+  useRawKeys(onKeys);
+  // Keys held back (after a recall, or typed while logging in) go on once the line they apply to is in place.
+  useLayoutEffect(() => {
+    line.current = { text: c.input, cursor: c.caret };
+    held.current = false;
+    if (pending.current.length === 0) return;
+    const keys = pending.current;
+    pending.current = [];
+    onKeys(keys);
+  }, [c.inputEpoch]);
 
   let visible = all.slice(Math.max(0, all.length - height - scroll), all.length - scroll);
   if (scroll > 0) visible = [...visible.slice(1), `── scrolled up${c.unseen > 0 ? ` · ${c.unseen} new` : ''} · PgDn for newer ──`];

@@ -1,7 +1,8 @@
-import { Box, Text, useInput, useStdin } from 'ink';
-import { useEffect, useLayoutEffect, useRef, type Dispatch } from 'react';
+import { Box, Text, useInput } from 'ink';
+import { useLayoutEffect, useRef, type Dispatch } from 'react';
 import type { Action, UiState } from '../state.js';
-import { edit, keysOf, pasted, type Line } from '../line-editor.js';
+import { edit, pasted, type Line } from '../line-editor.js';
+import { useRawKeys } from '../hooks/use-raw-keys.js';
 import { InputLine } from './input-line.js';
 import { safe } from '../safe.js';
 import { tint } from '../format.js';
@@ -64,43 +65,36 @@ function ManualForm({ state, dispatch }: Omit<Props, 'searching'>) {
     for (const f of ['host', 'port'] as const) if (lines.current[f].text !== m[f]) lines.current[f] = end(m[f]);
     focused.current = m.field;
   }, [m.host, m.port, m.field]);
-  const rendered = useRef(m);
-  rendered.current = m;
-  const { internal_eventEmitter: keys } = useStdin();
-  useEffect(() => {
-    let pasting = false;
-    const onKeys = (raw: string): void => {
-      if (rendered.current.checking !== undefined) return;
-      const before = { ...lines.current };
-      const flush = () => {
-        for (const f of ['host', 'port'] as const) if (lines.current[f] !== before[f]) dispatch({ type: 'manual:edit', field: f, value: lines.current[f].text });
-      };
-      for (const key of keysOf(raw)) {
-        const field = focused.current;
-        if (key.type === 'paste-start' || key.type === 'paste-end') {
-          pasting = key.type === 'paste-start';
-          continue;
-        }
-        if (pasting) {
-          if (key.type === 'insert') lines.current[field] = edit(lines.current[field], { type: 'insert', text: pasted(key.text).trim() });
-          continue;
-        }
-        if (key.type === 'tab' || key.type === 'back-tab' || key.type === 'up' || key.type === 'down') {
-          focused.current = field === 'host' ? 'port' : 'host';
-          dispatch({ type: 'manual:field', field: focused.current });
-        } else if (key.type === 'escape') {
-          flush();
-          return dispatch({ type: 'manual:cancel' });
-        } else if (key.type === 'submit') {
-          flush();
-          return dispatch({ type: 'manual:submit' });
-        } else lines.current[field] = edit(lines.current[field], key);
-      }
-      flush();
+  const paste = useRef(false);
+  useRawKeys((keys) => {
+    if (m.checking !== undefined) return;
+    const before = { ...lines.current };
+    const flush = () => {
+      for (const f of ['host', 'port'] as const) if (lines.current[f] !== before[f]) dispatch({ type: 'manual:edit', field: f, value: lines.current[f].text });
     };
-    keys.on('input', onKeys);
-    return () => void keys.off('input', onKeys);
-  }, [keys, dispatch]);
+    for (const key of keys) {
+      const field = focused.current;
+      if (key.type === 'paste-start' || key.type === 'paste-end') {
+        paste.current = key.type === 'paste-start';
+        continue;
+      }
+      if (paste.current) {
+        if (key.type === 'insert') lines.current[field] = edit(lines.current[field], { type: 'insert', text: pasted(key.text).trim() });
+        continue;
+      }
+      if (key.type === 'tab' || key.type === 'back-tab' || key.type === 'up' || key.type === 'down') {
+        focused.current = field === 'host' ? 'port' : 'host';
+        dispatch({ type: 'manual:field', field: focused.current });
+      } else if (key.type === 'escape') {
+        flush();
+        return dispatch({ type: 'manual:cancel' });
+      } else if (key.type === 'submit') {
+        flush();
+        return dispatch({ type: 'manual:submit' });
+      } else lines.current[field] = edit(lines.current[field], key);
+    }
+    flush();
+  });
   const field = (name: Field, label: string, placeholder = '') => (
     <Box>
       <Text>{m.field === name ? '› ' : '  '}{label}</Text>

@@ -1,7 +1,8 @@
-import { Box, Text, useStdin } from 'ink';
-import { useEffect, useLayoutEffect, useRef, type Dispatch } from 'react';
+import { Box, Text } from 'ink';
+import { useLayoutEffect, useRef, type Dispatch } from 'react';
 import { loginFields, type Action, type UiState } from '../state.js';
-import { edit, keysOf, pasted, type Line } from '../line-editor.js';
+import { edit, pasted, type Key, type Line } from '../line-editor.js';
+import { useRawKeys } from '../hooks/use-raw-keys.js';
 import { InputLine } from './input-line.js';
 import { safe } from '../safe.js';
 import { tint } from '../format.js';
@@ -10,6 +11,8 @@ interface Props {
   readonly state: UiState;
   readonly dispatch: Dispatch<Action>;
   readonly onSubmit: (patch?: Partial<Record<Field, string>>) => void;
+  /** Where keys typed while logging in go (the chat screen takes them). */
+  readonly typeahead?: Key[];
 }
 
 type Field = Exclude<UiState['login']['field'], 'register'>;
@@ -17,7 +20,7 @@ const TEXT_FIELDS: readonly Field[] = ['user', 'password', 'networkPassword'];
 const end = (text: string): Line => ({ text, cursor: text.length });
 
 /** Username, password (masked), network password when needed, and the register toggle. */
-export function LoginScreen({ state, dispatch, onSubmit }: Props) {
+export function LoginScreen({ state, dispatch, onSubmit, typeahead }: Props) {
   const l = state.login;
   const t = state.target;
   // The fields and the focus as the keys left them, ahead of the state: `alice`, Tab and a password typed in
@@ -29,51 +32,46 @@ export function LoginScreen({ state, dispatch, onSubmit }: Props) {
     for (const f of TEXT_FIELDS) if (lines.current[f].text !== l[f]) lines.current[f] = end(l[f]);
     focused.current = l.field;
   }, [l.user, l.password, l.networkPassword, l.field]);
-  const rendered = useRef({ l, onSubmit });
-  rendered.current = { l, onSubmit };
-  const { internal_eventEmitter: keys } = useStdin();
-  useEffect(() => {
-    let pasting = false;
-    const onKeys = (raw: string): void => {
-      const { l, onSubmit } = rendered.current;
-      if (l.busy) return;
-      const before = { ...lines.current };
-      const fields = loginFields(l.needNetworkPassword);
-      const move = (delta: number) => {
-        const i = Math.max(0, fields.indexOf(focused.current));
-        focused.current = fields[(i + delta + fields.length) % fields.length]!;
-        dispatch({ type: 'login:field', delta });
-      };
-      const flush = () => {
-        for (const f of TEXT_FIELDS) if (lines.current[f] !== before[f]) dispatch({ type: 'login:edit', field: f, value: lines.current[f].text });
-      };
-      for (const key of keysOf(raw)) {
-        const field = focused.current;
-        if (key.type === 'paste-start' || key.type === 'paste-end') {
-          pasting = key.type === 'paste-start';
-          continue;
-        }
-        if (pasting) {
-          if (field !== 'register' && key.type === 'insert') lines.current[field] = edit(lines.current[field], { type: 'insert', text: pasted(key.text).trim() });
-          continue;
-        }
-        if (key.type === 'tab' || key.type === 'down') move(1);
-        else if (key.type === 'back-tab' || key.type === 'up') move(-1);
-        else if (key.type === 'escape') {
-          flush();
-          return dispatch({ type: 'login:back' });
-        } else if (key.type === 'submit') {
-          flush();
-          return onSubmit({ user: lines.current.user.text, password: lines.current.password.text, networkPassword: lines.current.networkPassword.text });
-        } else if (field === 'register') {
-          if (key.type === 'space' || (key.type === 'insert' && key.text.trim() === '')) dispatch({ type: 'login:toggle-register' });
-        } else lines.current[field] = edit(lines.current[field], key);
-      }
-      flush();
+  const paste = useRef(false);
+  useRawKeys((keys) => {
+    // While logging in, keys are for the chat that follows: they wait for it (a login failure drops them).
+    if (l.busy) return void typeahead?.push(...keys);
+    const before = { ...lines.current };
+    const fields = loginFields(l.needNetworkPassword);
+    const move = (delta: number) => {
+      const i = Math.max(0, fields.indexOf(focused.current));
+      focused.current = fields[(i + delta + fields.length) % fields.length]!;
+      dispatch({ type: 'login:field', delta });
     };
-    keys.on('input', onKeys);
-    return () => void keys.off('input', onKeys);
-  }, [keys, dispatch]);
+    const flush = () => {
+      for (const f of TEXT_FIELDS) if (lines.current[f] !== before[f]) dispatch({ type: 'login:edit', field: f, value: lines.current[f].text });
+    };
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      const field = focused.current;
+      if (key.type === 'paste-start' || key.type === 'paste-end') {
+        paste.current = key.type === 'paste-start';
+        continue;
+      }
+      if (paste.current) {
+        if (field !== 'register' && key.type === 'insert') lines.current[field] = edit(lines.current[field], { type: 'insert', text: pasted(key.text).trim() });
+        continue;
+      }
+      if (key.type === 'tab' || key.type === 'down') move(1);
+      else if (key.type === 'back-tab' || key.type === 'up') move(-1);
+      else if (key.type === 'escape') {
+        flush();
+        return dispatch({ type: 'login:back' });
+      } else if (key.type === 'submit') {
+        flush();
+        typeahead?.push(...keys.slice(i + 1)); // typed on after Enter, in the same read: for the chat
+        return onSubmit({ user: lines.current.user.text, password: lines.current.password.text, networkPassword: lines.current.networkPassword.text });
+      } else if (field === 'register') {
+        if (key.type === 'space' || (key.type === 'insert' && key.text.trim() === '')) dispatch({ type: 'login:toggle-register' });
+      } else lines.current[field] = edit(lines.current[field], key);
+    }
+    flush();
+  });
   const field = (name: Field, label: string, mask?: string) => (
     <Box>
       <Text>{l.field === name ? '› ' : '  '}{label}</Text>
