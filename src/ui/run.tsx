@@ -101,8 +101,8 @@ export async function runUi(opts: UiOptions): Promise<number> {
     reconnectTimeoutMs: opts.reconnectTimeoutMs,
     downloadDir: opts.downloadDir,
     ...(discovery ? { discover: async (network: string) => (await findCoordinator(network, { discovery, dataDir: opts.dataDir })).addresses } : {}),
-    // A node remembers its network's succession itself; a client-only UI does it here.
-    ...(node ? {} : { remember: (network, s) => void remember(opts.dataDir, network, s).catch((err: unknown) => log.debug({ err }, 'could not remember the coordinator')) }),
+    // A node remembers its network's succession itself (with its peers); a client-only UI does it here.
+    ...(!clientOnly ? {} : { remember: (network, s) => void remember(opts.dataDir, network, s).catch((err: unknown) => log.debug({ err }, 'could not remember the coordinator')) }),
   };
 
   // The terminal can go away under us (its window closed: SIGHUP, then EIO or EPIPE on every write). Then
@@ -186,17 +186,19 @@ export async function runUi(opts: UiOptions): Promise<number> {
   leaving = true; // a signal from now on (during the hand-off) ends at once
   restore();
   scan?.stop();
-  await nodeStarted; // a node still starting is stopped below like one that runs
-  if (nodeFailed !== undefined) {
-    await discovery?.stop();
-    throw nodeFailed;
-  }
+
   // However long the hand-off takes, the process goes within a bound: nobody may be left to send a second signal.
   const deadline = setTimeout(() => {
     log.warn('stopping took too long: exiting');
     process.exit(code);
   }, STOP_DEADLINE_MS);
   deadline.unref();
+  await nodeStarted; // a node still starting is stopped below like one that runs
+  if (nodeFailed !== undefined) {
+    clearTimeout(deadline);
+    await discovery?.stop();
+    throw nodeFailed;
+  }
   if (node) {
     say('stopping the local node (handing off to a standby)…\n');
     await node.stop();

@@ -420,7 +420,7 @@ export function reducer(state: UiState, action: Action): UiState {
           coordinator: action.coordinator,
           network: action.network || chat.network,
           connection: 'online',
-          missedUntil: chat.connection === 'reconnecting' ? action.now + REPLAY_MS : chat.missedUntil,
+          missedUntil: chat.connection === 'reconnecting' ? action.now + REPLAY_MS : 0, // a replay follows a reconnect only
           ...(moved ? { moved: true, handoff: false, quietUntil: action.now + PRESENCE_QUIET_MS } : {}),
         },
       };

@@ -295,4 +295,7 @@ t.test('the unread marker: above the first message missed in a reconnect, while 
   s = run(s, { type: 'terminal-focus', focused: true });
   t.equal(s.chat.away, 0, 'back in the window: the count goes');
   t.equal(s.chat.unread, 'm9');
+  s = run(s, { type: 'submitted', line: 'x' }, { type: 'reconnecting', now: 70_000 }, { type: 'closed', reason: 'gone', now: 71_000 });
+  s = run(s, { type: 'ready', user: 'alice', coordinator: 'x:1', network: 'n', resumed: false, now: 80_000 }, msg('m11', 'bob', 90_000));
+  t.equal(s.chat.unread, undefined, 'a reconnect that ended in a fresh login leaves no replay window open');
 });
