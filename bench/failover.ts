@@ -159,14 +159,21 @@ export async function benchFailover(kill9Trials: number, stopTrials: number, log
 export type ZeroConfigResult = { trials: number; p50_ms: number; max_ms: number } | { skipped: string };
 
 export function benchZeroConfig(trials: number): ZeroConfigResult {
-  const script = fileURLToPath(new URL('./zero-config-inner.js', import.meta.url));
+  const r = runInPrivateNetwork('./zero-config-inner.js', [String(trials)], 120_000);
+  return 'skipped' in r ? { skipped: `needs a private network namespace: ${r.skipped}` } : (JSON.parse(r.stdout) as { trials: number; p50_ms: number; max_ms: number });
+}
+
+/**
+ * Runs the bench script `script` (next to this file) in a private network namespace with only `lo`,
+ * multicast on and a 224.0.0.0/4 route; its stdout, or why it could not run (the first line of its error).
+ */
+export function runInPrivateNetwork(script: string, args: string[], timeoutMs: number, lastLine = false): { stdout: string } | { skipped: string } {
+  const path = fileURLToPath(new URL(script, import.meta.url));
   const setup = 'ip link set lo up && ip link set lo multicast on && ip route add 224.0.0.0/4 dev lo';
-  const r = spawnSync('unshare', [process.getuid?.() === 0 ? '-n' : '-rn', 'sh', '-c', `${setup} && exec "$0" "$@"`, process.execPath, script, String(trials)], {
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
-  if (r.status !== 0) return { skipped: `needs a private network namespace: ${(r.stderr || r.error?.message || '').trim().split('\n')[0]}` };
-  return JSON.parse(r.stdout) as { trials: number; p50_ms: number; max_ms: number };
+  const r = spawnSync('unshare', [process.getuid?.() === 0 ? '-n' : '-rn', 'sh', '-c', `${setup} && exec "$0" "$@"`, process.execPath, path, ...args], { encoding: 'utf8', timeout: timeoutMs });
+  if (r.status === 0) return { stdout: r.stdout };
+  const lines = (r.stderr || r.error?.message || '').trim().split('\n');
+  return { skipped: (lastLine ? lines.at(-1) : lines[0]) ?? '' };
 }
 
 function round(x: number): number {

@@ -1,5 +1,4 @@
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { runInPrivateNetwork } from './failover.js';
 
 /** The terminal UI's figures (bench/ui-inner.ts), or why they were not measured. */
 export type UiBenchResult =
@@ -18,12 +17,6 @@ export type UiBenchResult =
 
 /** Runs the UI bench in a private network namespace (the UI's node advertises itself over mDNS). */
 export function benchUi(trials: number): UiBenchResult {
-  const script = fileURLToPath(new URL('./ui-inner.js', import.meta.url));
-  const setup = 'ip link set lo up && ip link set lo multicast on && ip route add 224.0.0.0/4 dev lo';
-  const r = spawnSync('unshare', [process.getuid?.() === 0 ? '-n' : '-rn', 'sh', '-c', `${setup} && exec "$0" "$@"`, process.execPath, script, String(trials)], {
-    encoding: 'utf8',
-    timeout: 300_000,
-  });
-  if (r.status !== 0) return { skipped: `needs a private network namespace and tmux: ${(r.stderr || r.error?.message || '').trim().split('\n').at(-1)}` };
-  return JSON.parse(r.stdout) as UiBenchResult;
+  const r = runInPrivateNetwork('./ui-inner.js', [String(trials)], 300_000, true);
+  return 'skipped' in r ? { skipped: `needs a private network namespace and tmux: ${r.skipped}` } : (JSON.parse(r.stdout) as UiBenchResult);
 }

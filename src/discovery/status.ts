@@ -14,18 +14,24 @@ export const NOT_LANCHAT = 'ENOTLANCHAT';
 /**
  * Asks `address` (`host:port`) for its status, and says why when there is none: `ECONNREFUSED`,
  * `EHOSTUNREACH`, `ETIMEDOUT` (no answer in time), `ENOTLANCHAT` (an answer, but not a lanchat node's).
+ * `from`: a coordinator asking says where it is, so a rival it outranks, which may not know it, asks it back.
  */
-export async function probeStatus(address: string, timeoutMs = STATUS_TIMEOUT_MS): Promise<Probe> {
+export async function probeStatus(address: string, timeoutMs = STATUS_TIMEOUT_MS, from?: string): Promise<Probe> {
   let res: Response;
   try {
-    res = await fetch(`http://${address}/status`, { signal: AbortSignal.timeout(timeoutMs) });
+    const query = from === undefined ? '' : `?from=${encodeURIComponent(from)}`;
+    res = await fetch(`http://${address}/status${query}`, { signal: AbortSignal.timeout(timeoutMs) });
   } catch (err) {
     const e = err as Error & { cause?: { code?: unknown } };
     if (e.name === 'TimeoutError' || e.name === 'AbortError') return { ok: false, errno: 'ETIMEDOUT' };
     return { ok: false, errno: typeof e.cause?.code === 'string' ? e.cause.code : 'ECONNREFUSED' };
   }
   try {
-    const text = res.ok ? await res.text() : '';
+    if (!res.ok) {
+      await res.body?.cancel();
+      return { ok: false, errno: NOT_LANCHAT };
+    }
+    const text = await res.text();
     const parsed = text.length > 0 && text.length <= 4_096 ? Status.safeParse(JSON.parse(text)) : undefined;
     return parsed?.success ? { ok: true, status: parsed.data } : { ok: false, errno: NOT_LANCHAT };
   } catch (err) {
@@ -33,20 +39,8 @@ export async function probeStatus(address: string, timeoutMs = STATUS_TIMEOUT_MS
   }
 }
 
-/**
- * Asks `address` (`host:port`) for its status; undefined when it does not answer sensibly in time. `from`: a
- * coordinator asking says where it is, so a rival it outranks, which may not know it, asks it back.
- */
+/** Asks `address` (`host:port`) for its status; undefined when it does not answer sensibly in time (see `probeStatus`). */
 export async function fetchStatus(address: string, timeoutMs = STATUS_TIMEOUT_MS, from?: string): Promise<Status | undefined> {
-  try {
-    const query = from === undefined ? '' : `?from=${encodeURIComponent(from)}`;
-    const res = await fetch(`http://${address}/status${query}`, { signal: AbortSignal.timeout(timeoutMs) });
-    if (!res.ok) return undefined;
-    const text = await res.text();
-    if (text.length > 4_096) return undefined;
-    const parsed = Status.safeParse(JSON.parse(text));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
-  }
+  const p = await probeStatus(address, timeoutMs, from);
+  return p.ok ? p.status : undefined;
 }

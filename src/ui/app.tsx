@@ -1,6 +1,7 @@
 import { useEffect, useReducer, useRef, useState } from 'react';
-import { Box, useApp, useInput, useStdin } from 'ink';
-import { keysOf, type Key } from './line-editor.js';
+import { Box, useApp, useInput } from 'ink';
+import type { Key } from './line-editor.js';
+import { useRawKeys } from './hooks/use-raw-keys.js';
 import { safe } from './safe.js';
 import { probeStatus, type Probe } from '../discovery/status.js';
 import { initialState, reducer, type InitialOptions, type NetworkInfo } from './state.js';
@@ -78,15 +79,9 @@ export function App(props: AppProps) {
 
   // Focus reports (`CSI I`, `CSI O`; asked for at start): while the window has no focus, its title counts the
   // messages that came. A terminal that never reports focus keeps its title.
-  const { internal_eventEmitter: keys } = useStdin();
-  useEffect(() => {
-    const onKeys = (raw: string): void => {
-      if (!raw.includes('\x1b[')) return;
-      for (const key of keysOf(raw)) if (key.type === 'focus-in' || key.type === 'focus-out') dispatch({ type: 'terminal-focus', focused: key.type === 'focus-in' });
-    };
-    keys.on('input', onKeys);
-    return () => void keys.off('input', onKeys);
-  }, [keys]);
+  useRawKeys((keys) => {
+    for (const key of keys) if (key.type === 'focus-in' || key.type === 'focus-out') dispatch({ type: 'terminal-focus', focused: key.type === 'focus-in' });
+  });
   const { focused, away, user, network } = state.chat;
   useEffect(() => {
     if (focused === undefined) return;
