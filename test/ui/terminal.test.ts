@@ -185,7 +185,7 @@ function main(): void {
       t.notMatch(coloured, /\x1b\[(?:[0-9;]*;)?31m/, 'the message turned nothing red');
       t.notMatch(coloured, /\x1b\[(?:[0-9;]*;)?7m/, 'nor inverse');
       t.not(tmux('display-message', '-p', '-t', 'typist', '#{pane_title}').trim(), 'owned', 'nor set the title');
-      const raw = bob.stdout.find((l) => l.includes('RED'))!;
+      const raw = await waitFor(() => bob.stdout.find((l) => l.includes('RED')), "bob's own copy of the message, as his JSON client wrote it"); // the screen can show it first
       t.match(raw, /\\u009b7m/, 'the JSON client escapes C1 controls as JSON does');
       t.notMatch(raw, /[\u007f-\u009f]/, 'and writes none raw');
 
