@@ -1,8 +1,7 @@
 #!/usr/bin/env node
-import './node/heap-tuning.js'; // first: see there
+import { tuneHeap } from './node/heap-tuning.js'; // first: see there
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { setFlagsFromString } from 'node:v8';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { createLogger, LOG_LEVELS } from './node/logger.js';
 import { defaultDataDir } from './store/data-dir.js';
@@ -106,8 +105,8 @@ const program = new Command('lanchat')
     // person's UI (and the node beside it) is better served small: the old generation grows to 1.5× what
     // survives, and the young one keeps its first size (1 MiB semi-spaces, not 16: a render's garbage is
     // small). Set before Ink loads, which allocates the most. Measured in `npm run bench` (UI memory).
-    setFlagsFromString('--heap-growing-percent=50');
-    setFlagsFromString('--semi-space-growth-factor=1');
+    tuneHeap('--heap-growing-percent=50');
+    tuneHeap('--semi-space-growth-factor=1');
     const { runUi } = await import('./ui/run.js'); // Ink and React load only for the UI
     const code = await runUi({
       ...(opts.connect ? { connect: opts.connect } : {}),

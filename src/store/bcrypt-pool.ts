@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { reassertHeapFlags } from '../node/heap-tuning.js';
 import type { BcryptJob, BcryptResult } from './bcrypt-worker.js';
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -8,6 +9,11 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
  * hashing at a time on the calling thread, which stalls every socket of the
  * relay during a login (measured: a 55 ms hash delayed a peer's close by
  * 58 ms). Workers keep the relay's event loop free.
+ *
+ * A worker is a V8 isolate of its own (~13 MiB of RSS each): one idle for
+ * `idleMs` exits, and the next job starts one again (~30 ms, against the
+ * ~250 ms of a hash at cost 12). A UI with its own node logs in once and
+ * would otherwise carry its workers for good.
  */
 export class BcryptPool {
   readonly #size: number;
@@ -18,8 +24,17 @@ export class BcryptPool {
   #nextId = 1;
   #closed = false;
 
-  constructor(size = 2) {
+  readonly #idleMs: number;
+  readonly #idleTimers = new Map<Worker, NodeJS.Timeout>();
+
+  constructor(size = 2, idleMs = 10_000) {
     this.#size = size;
+    this.#idleMs = idleMs;
+  }
+
+  /** Workers alive now (busy or idle). */
+  get workers(): number {
+    return this.#all.size;
   }
 
   hash(password: string, cost: number): Promise<string> {
@@ -34,6 +49,10 @@ export class BcryptPool {
   async close(): Promise<void> {
     this.#closed = true;
     for (const w of this.#waiting.splice(0)) w.reject(new Error('bcrypt pool closed'));
+    for (const job of this.#busy.values()) job.reject(new Error('bcrypt pool closed'));
+    this.#busy.clear();
+    for (const t of this.#idleTimers.values()) clearTimeout(t);
+    this.#idleTimers.clear();
     await Promise.all([...this.#all].map((w) => w.terminate()));
     this.#all.clear();
   }
@@ -50,6 +69,8 @@ export class BcryptPool {
     while (this.#waiting.length > 0) {
       const worker = this.#idle.pop() ?? (this.#all.size < this.#size ? this.#spawn() : undefined);
       if (worker === undefined) return;
+      clearTimeout(this.#idleTimers.get(worker));
+      this.#idleTimers.delete(worker);
       const { job, resolve, reject } = this.#waiting.shift()!;
       const id = this.#nextId++;
       this.#busy.set(worker, { id, resolve, reject });
@@ -62,10 +83,12 @@ export class BcryptPool {
     const worker = new Worker(new URL('./bcrypt-worker.js', import.meta.url), { execArgv: [] });
     worker.unref(); // never what keeps a process alive
     this.#all.add(worker);
+    worker.once('online', reassertHeapFlags);
     worker.on('message', (r: BcryptResult) => {
       const job = this.#busy.get(worker);
       this.#busy.delete(worker);
       this.#idle.push(worker);
+      this.#retireWhenIdle(worker);
       if (job && job.id === r.id) {
         if (r.ok) job.resolve(r.value);
         else job.reject(new Error(r.error));
@@ -76,9 +99,29 @@ export class BcryptPool {
       // A dead worker fails its job; the pool replaces it on demand.
       this.#busy.get(worker)?.reject(err);
       this.#busy.delete(worker);
-      this.#all.delete(worker);
+      this.#forget(worker);
       this.#next();
     });
     return worker;
+  }
+
+  /** Ends `worker` once it has been idle for `idleMs` (a job taking it first cancels this). */
+  #retireWhenIdle(worker: Worker): void {
+    if (this.#closed) return;
+    const timer = setTimeout(() => {
+      if (!this.#idle.includes(worker)) return;
+      this.#forget(worker);
+      void worker.terminate();
+    }, this.#idleMs);
+    timer.unref();
+    this.#idleTimers.set(worker, timer);
+  }
+
+  #forget(worker: Worker): void {
+    clearTimeout(this.#idleTimers.get(worker));
+    this.#idleTimers.delete(worker);
+    this.#all.delete(worker);
+    const i = this.#idle.indexOf(worker);
+    if (i >= 0) this.#idle.splice(i, 1);
   }
 }
