@@ -182,14 +182,29 @@ export function keysOf(raw: string): Key[] {
   return keys;
 }
 
+/** What raw input holds back between reads: an unfinished escape sequence, and whether a paste is open. */
+export interface InputCarry {
+  held: string;
+  pasting: boolean;
+}
+
+export const NO_CARRY: InputCarry = { held: '', pasting: false };
+
 /**
- * Splits raw input before an escape sequence it ends in the middle of (`ESC [ 2 0` of a paste's
- * `ESC [ 2 0 1 ~`, cut between two reads): the rest is held for the next read. A lone ESC is complete
- * (the Esc key), and so is anything longer than any sequence a terminal sends.
+ * Splits the held input and a new read into what is complete now and what waits for the next read: an
+ * escape sequence cut in the middle (`ESC [ 2 0` of a paste's `ESC [ 2 0 1 ~`) waits for its end. A
+ * lone ESC at the end is the Esc key, at once, except inside a paste: there it is the start of the end
+ * marker, cut right after its first byte, and waits too. Whoever holds input for the next read delivers
+ * it anyway if none comes soon (an Esc key pressed mid-paste, a terminal that never finishes).
  */
-export function splitIncomplete(raw: string): [string, string] {
-  const m = /\x1b\[[0-?]{0,16}[ -/]{0,4}$/.exec(raw);
-  return m === null ? [raw, ''] : [raw.slice(0, m.index), m[0]];
+export function splitInput(carry: InputCarry, raw: string): { complete: string; carry: InputCarry } {
+  const all = carry.held + raw;
+  const start = all.lastIndexOf('\x1b[200~');
+  const end = all.lastIndexOf('\x1b[201~');
+  const pasting = start > end ? true : end > start ? false : carry.pasting;
+  const m = (pasting ? /\x1b(?:\[[0-?]{0,16}[ -/]{0,4})?$/ : /\x1b\[[0-?]{0,16}[ -/]{0,4}$/).exec(all);
+  if (m === null) return { complete: all, carry: { held: '', pasting } };
+  return { complete: all.slice(0, m.index), carry: { held: m[0], pasting } };
 }
 
 /**

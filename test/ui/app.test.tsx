@@ -224,7 +224,7 @@ t.test('log in, chat with a real coordinator: everyone, one, several; history; p
   t.ok(app.frames.some((f) => f.includes('unknown command /bogus')), 'the first line was its own command'); // (the screen is gone now)
 });
 
-t.test('keys in one read: typed on after Enter at login, after ↑, and a paste whose end marker is cut between reads', async (t) => {
+t.test('keys in one read: typed on after Enter at login, after ↑, and pastes whose end marker is cut between reads', async (t) => {
   const { url } = await testCoordinator(t);
   const address = url.replace('ws://', '');
   const bob = await peer(t, address, 'bob');
@@ -247,6 +247,10 @@ t.test('keys in one read: typed on after Enter at login, after ↑, and a paste 
   await type('\x1b[200~pasted', '\x1b[20', '1~\r');
   await waitFor(() => got.length === 3, 'the paste, sent by Enter');
   t.equal(got[2], 'pasted');
+  // Cut right after the marker's ESC: that ESC is not the Esc key, and the paste still ends.
+  await type('\x1b[200~two\nlines\x1b', '[201~ typed\r');
+  await waitFor(() => got.length === 4, 'the second paste, sent by Enter');
+  t.equal(got[3], 'two lines typed', 'the newline a space, the marker gone, the paste closed (typed text after it is kept)');
 });
 
 t.test('the chat screen fits the terminal and follows a resize', async (t) => {

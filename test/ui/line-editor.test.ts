@@ -1,5 +1,5 @@
 import t from 'tap';
-import { EMPTY, edit, keysOf, pasted, splitIncomplete, type Key, type Line } from '../../src/ui/line-editor.js';
+import { EMPTY, edit, keysOf, NO_CARRY, pasted, splitInput, type InputCarry, type Key, type Line } from '../../src/ui/line-editor.js';
 
 /** Types raw terminal input into a line, as the chat screen does (submit and screen keys left out). */
 const typed = (raw: string, from: Line = EMPTY): Line => keysOf(raw).reduce(edit, from);
@@ -66,13 +66,39 @@ t.test('control bytes and unknown sequences never reach the line', async (t) => 
   t.same(escape, [{ type: 'escape' }], 'a lone Esc');
 });
 
-t.test('splitIncomplete: an escape sequence cut between two reads waits for its end', async (t) => {
-  t.same(splitIncomplete('pasted text\x1b[20'), ['pasted text', '\x1b[20'], 'the start of a paste end marker is held');
-  t.same(splitIncomplete('\x1b['), ['', '\x1b[']);
-  t.same(splitIncomplete('abc\x1b[201~'), ['abc\x1b[201~', ''], 'a whole sequence is complete');
-  t.same(splitIncomplete('\x1b'), ['\x1b', ''], 'a lone Esc is the Esc key, at once');
-  t.same(splitIncomplete('plain'), ['plain', '']);
-  const [done, rest] = splitIncomplete('x\x1b[20');
-  t.same(keysOf(done + ''), [{ type: 'insert', text: 'x' }]);
-  t.same(keysOf(rest + '1~'), [{ type: 'paste-end' }], 'joined with the next read, it is the key it was');
+t.test('splitInput: an escape sequence cut between two reads waits for its end', async (t) => {
+  const split = (raw: string, carry: InputCarry = NO_CARRY): [string, string] => {
+    const r = splitInput(carry, raw);
+    return [r.complete, r.carry.held];
+  };
+  t.same(split('pasted text\x1b[20'), ['pasted text', '\x1b[20'], 'the start of a paste end marker is held');
+  t.same(split('\x1b['), ['', '\x1b[']);
+  t.same(split('abc\x1b[201~'), ['abc\x1b[201~', ''], 'a whole sequence is complete');
+  t.same(split('\x1b'), ['\x1b', ''], 'outside a paste, a lone Esc is the Esc key, at once');
+  t.same(split('plain'), ['plain', '']);
+  const first = splitInput(NO_CARRY, 'x\x1b[20');
+  t.same(keysOf(first.complete), [{ type: 'insert', text: 'x' }]);
+  const second = splitInput(first.carry, '1~');
+  t.same(keysOf(second.complete), [{ type: 'paste-end' }], 'joined with the next read, it is the key it was');
+  t.same(second.carry, NO_CARRY);
+});
+
+t.test('splitInput: inside a paste, a read that ends right after the ESC of the end marker holds the ESC', async (t) => {
+  const a = splitInput(NO_CARRY, '\x1b[200~line one\nline two\x1b');
+  t.same(a.complete, '\x1b[200~line one\nline two', 'the paste so far');
+  t.same(a.carry, { held: '\x1b', pasting: true });
+  const b = splitInput(a.carry, '[201~');
+  t.same(keysOf(b.complete), [{ type: 'paste-end' }], 'the end marker whole: the paste closes');
+  t.same(b.carry, NO_CARRY);
+  // A paste opened by an earlier read.
+  const c = splitInput({ held: '', pasting: true }, 'more text\x1b');
+  t.same([c.complete, c.carry], ['more text', { held: '\x1b', pasting: true }]);
+  // The end marker, then the Esc key in the same read: the paste is closed, so the Esc is a key.
+  const d = splitInput(NO_CARRY, '\x1b[200~x\x1b[201~\x1b');
+  t.same([d.complete, d.carry], ['\x1b[200~x\x1b[201~\x1b', NO_CARRY]);
+  // Split inside the start marker: held, and no paste yet.
+  const e = splitInput(NO_CARRY, 'a\x1b[20');
+  t.same(e.carry, { held: '\x1b[20', pasting: false });
+  const f = splitInput(e.carry, '0~text\x1b');
+  t.same([f.complete, f.carry], ['\x1b[200~text', { held: '\x1b', pasting: true }]);
 });
