@@ -28,6 +28,8 @@ export interface AppProps extends InitialOptions {
   readonly networkPassword?: string;
   /** Called once the session is closed, to leave. */
   readonly onExit: (code: number) => void;
+  /** Filled in with how to leave as /quit does (the session closed first): for signals and a terminal gone. */
+  readonly quitRef?: { current?: () => void };
   /** Asks an address typed in the manual form for its status (tests replace it). */
   readonly probe?: (address: string, timeoutMs: number) => Promise<Probe>;
   /** Whether this machine has no LAN (no interface but loopback): then the local node's port, to say how others could reach it. */
@@ -72,6 +74,8 @@ export function App(props: AppProps) {
       props.onExit(code);
     });
   };
+
+  if (props.quitRef) props.quitRef.current = () => quit(0);
 
   useInput((input, key) => {
     if (key.ctrl && input === 'c') quit(0);

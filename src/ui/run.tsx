@@ -146,6 +146,7 @@ export async function runUi(opts: UiOptions): Promise<number> {
   // Emoji sequences this terminal draws wider or narrower than string-width counts them: asked once, here.
   setWidthFit(await probeTerminal(process.stdin, process.stdout).catch(() => AS_COUNTED));
   let code = 0;
+  const quitRef: { current?: () => void } = {};
   const instance = render(
     <App
       deps={deps}
@@ -158,17 +159,19 @@ export async function runUi(opts: UiOptions): Promise<number> {
       {...(opts.networkPassword ? { networkPassword: opts.networkPassword } : {})}
       alone={() => (node && lanAddresses().length === 0 ? { port: node.relay.address.port } : undefined)}
       onExit={(c) => void (code = c)}
+      quitRef={quitRef}
     />,
     { exitOnCtrlC: false },
   );
   log.info({ uptimeMs: Math.round(process.uptime() * 1000) }, 'first screen drawn');
-  // SIGHUP (the terminal closed), SIGTERM, SIGINT: leave as /quit does, handing the local node off. A second
-  // signal while that runs ends the process at once.
+  // SIGHUP (the terminal closed), SIGTERM, SIGINT: leave as /quit does (the session closed, so the others
+  // see a leave at once), handing the local node off. A second signal while that runs ends the process at once.
   let leaving = false;
   leave = (): void => {
     if (leaving) return;
     leaving = true;
-    instance.unmount();
+    if (quitRef.current) quitRef.current();
+    else instance.unmount();
   };
   if (nodeFailed !== undefined) leave(); // the node failed while the terminal was being asked
   const onSignal = (signal: NodeJS.Signals): void => {

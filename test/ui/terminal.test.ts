@@ -133,6 +133,28 @@ function main(): void {
       t.same(logged().filter((l) => l.level >= 50).map((l) => l.msg), [], 'no error and no crash in the log');
     });
 
+    t.test('SIGTERM: the UI leaves as /quit does (session closed, terminal restored, exit code 0)', async (t) => {
+      const { root, address, bob: other } = await network(t);
+      const bob = other!;
+      const ui = join(root, 'ui-term');
+      t.teardown(() => void spawnSync('tmux', ['-L', socket, 'kill-session', '-t', 'term']));
+      tmux('new-session', '-d', '-s', 'term', '-x', '80', '-y', '24', `env LANCHAT_PASSWORD=alice-pw TERM=xterm-256color ${process.execPath} ${CLI} --connect ${address} --user alice --data-dir ${ui}; echo "exit code $?"; sleep 60`);
+      const view = (): string => tmux('capture-pane', '-p', '-t', 'term');
+      await waitFor(() => view().includes('alice · online'), 'alice online');
+      await waitFor(() => bob.events.some((e) => e.type === 'presence' && Array.isArray(e.online) && e.online.includes('alice')), 'bob to see alice');
+      const pid = Number(spawnSync('pgrep', ['-f', '--', `--data-dir ${ui}$`], { encoding: 'utf8' }).stdout.trim().split('\n')[0]);
+      t.ok(pid > 0, `the UI's process (${pid})`);
+      process.kill(pid, 'SIGTERM');
+      await waitFor(() => view().includes('exit code 0'), 'the UI to exit with 0').catch((err: Error) => {
+        throw new Error(`${err.message}\n--- screen ---\n${view()}`);
+      });
+      t.equal(tmux('display-message', '-p', '-t', 'term', '#{alternate_on}').trim(), '0', 'back on the normal screen');
+      await bob.next((e) => e.type === 'presence' && Array.isArray(e.online) && !e.online.includes('alice'), 'alice to leave');
+      const logged = readFileSync(join(ui, 'lanchat.log'), 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { level: number; msg: string });
+      t.ok(logged.some((l) => l.msg === 'signal: leaving'), 'the signal was taken as a leave');
+      t.same(logged.filter((l) => l.level >= 40).map((l) => l.msg), [], 'no warning (such as a stop that took too long), no error');
+    });
+
     t.test('a fast typist in tmux: every key kept at 20 keys/s with 50 ms after Enter; readline keys; keys in one read; a paste', async (t) => {
       const { root, address, bob: other } = await network(t);
       const bob = other!;
