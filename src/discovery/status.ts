@@ -31,12 +31,34 @@ export async function probeStatus(address: string, timeoutMs = STATUS_TIMEOUT_MS
       await res.body?.cancel();
       return { ok: false, errno: NOT_LANCHAT };
     }
-    const text = await res.text();
-    const parsed = text.length > 0 && text.length <= 4_096 ? Status.safeParse(JSON.parse(text)) : undefined;
+    const text = await boundedText(res, MAX_STATUS_BYTES);
+    const parsed = text !== undefined && text.length > 0 ? Status.safeParse(JSON.parse(text)) : undefined;
     return parsed?.success ? { ok: true, status: parsed.data } : { ok: false, errno: NOT_LANCHAT };
   } catch (err) {
     return { ok: false, errno: (err as Error).name === 'TimeoutError' ? 'ETIMEDOUT' : NOT_LANCHAT };
   }
+}
+
+/** The largest status body read; a longer one is not lanchat's (and is not read to its end). */
+const MAX_STATUS_BYTES = 4_096;
+
+/** The body as text, or undefined (the rest cancelled) once it passes `max` bytes. */
+async function boundedText(res: Response, max: number): Promise<string | undefined> {
+  if (res.body === null) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel();
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Asks `address` (`host:port`) for its status; undefined when it does not answer sensibly in time (see `probeStatus`). */
