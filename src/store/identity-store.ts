@@ -1,0 +1,74 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { networkCode, type KeyPair } from '../trust/identity.js';
+import { writeFileAtomic } from './data-dir.js';
+
+const Pem = (label: string) => z.string().max(8_192).regex(new RegExp(`^-----BEGIN ${label}-----\\n[A-Za-z0-9+/=\\n]+-----END ${label}-----\\n?$`));
+const CertPem = Pem('CERTIFICATE');
+const KeyPem = Pem('PRIVATE KEY');
+
+/**
+ * `identity-<network>.json`, owner-only: the network's authority as this machine knows it. A client keeps
+ * only the authority's certificate, pinned at first contact; a node of the network also keeps the
+ * authority's key (it may admit nodes and certify itself) and its own certificate and key.
+ */
+const Stored = z.object({
+  authority: CertPem,
+  authorityKey: KeyPem.optional(),
+  node: z.object({ cert: CertPem, key: KeyPem }).optional(),
+  pinnedAt: z.number().int().nonnegative(),
+});
+
+export interface KnownIdentity {
+  /** The authority's certificate (PEM). */
+  readonly authorityPem: string;
+  /** Its short code. */
+  readonly code: string;
+  /** The authority's key: held by the network's nodes only. */
+  readonly authorityKeyPem?: string;
+  /** This node's certificate and key, issued by the authority. */
+  readonly node?: KeyPair;
+  readonly pinnedAt: number;
+}
+
+const file = (network: string) => `identity-${network}.json`;
+
+/** The identity of `network` this machine knows; undefined if none yet. A damaged file is an error (never silently re-pinned). */
+export async function readIdentity(dataDir: string, network: string): Promise<KnownIdentity | undefined> {
+  let text: string;
+  try {
+    text = await readFile(join(dataDir, file(network)), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  const parsed = Stored.safeParse(JSON.parse(text));
+  if (!parsed.success) throw new Error(`${join(dataDir, file(network))} is damaged; remove it to trust the network afresh`);
+  const s = parsed.data;
+  return {
+    authorityPem: s.authority,
+    code: networkCode(s.authority),
+    ...(s.authorityKey ? { authorityKeyPem: s.authorityKey } : {}),
+    ...(s.node ? { node: { certPem: s.node.cert, keyPem: s.node.key } } : {}),
+    pinnedAt: s.pinnedAt,
+  };
+}
+
+/** Writes what this machine knows of `network`'s identity (atomically; owner-only). */
+export async function writeIdentity(dataDir: string, network: string, id: Omit<KnownIdentity, 'code'>): Promise<void> {
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const stored: z.infer<typeof Stored> = {
+    authority: id.authorityPem,
+    ...(id.authorityKeyPem ? { authorityKey: id.authorityKeyPem } : {}),
+    ...(id.node ? { node: { cert: id.node.certPem, key: id.node.keyPem } } : {}),
+    pinnedAt: id.pinnedAt,
+  };
+  Stored.parse(stored);
+  await writeFileAtomic(dataDir, file(network), JSON.stringify(stored));
+}
+
+/** Where the identity of `network` is kept (said in the message when it changed). */
+export function identityPath(dataDir: string, network: string): string {
+  return join(dataDir, file(network));
+}
