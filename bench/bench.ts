@@ -126,7 +126,7 @@ interface Target {
 /** Starts a fresh server of `kind` and connects `n` clients to it; stops the server again if that fails. */
 async function startTarget(kind: ServerKind, n: number): Promise<Target> {
   const server = kind === 'relay' ? await spawnRelay(relayNodeArgs) : await spawnBare();
-  const fleet = new Fleet(kind, `ws://127.0.0.1:${server.port}`);
+  const fleet = new Fleet(kind, `wss://127.0.0.1:${server.port}`);
   try {
     await fleet.grow(n, CONNECT_CONCURRENCY, kind === 'relay' ? 'u' : 'b');
     if (kind === 'relay') await waitForPresence(fleet); // the login presence storm must be over before measuring

@@ -47,7 +47,7 @@ export interface IdleResult {
  */
 export async function measureIdleMemory(connections: number, relayNodeArgs: string[], progress: (line: string) => void): Promise<IdleResult> {
   const relay = await spawnRelay(relayNodeArgs);
-  const fleet = new Fleet('relay', `ws://127.0.0.1:${relay.port}`);
+  const fleet = new Fleet('relay', `wss://127.0.0.1:${relay.port}`);
   try {
     await sleep(SETTLE_BEFORE_MS);
     const rssFreshKiB = relay.rssKiB();

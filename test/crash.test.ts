@@ -34,7 +34,7 @@ t.test('kill -9 during a stream of sends loses nothing acknowledged', async (t) 
   const acked = new Set<string>();
   for (let round = 0; round < ROUNDS; round++) {
     const server = await startServe(t, dataDir, ['--max-message-rate', '100000']);
-    const url = `ws://${server.address}`;
+    const url = `wss://${server.address}`;
     const senders = await Promise.all(
       Array.from({ length: SENDERS }, (_, i) => loggedIn(url, `s${i}`, { register: round === 0, password: 'pw' })),
     );
@@ -51,7 +51,7 @@ t.test('kill -9 during a stream of sends loses nothing acknowledged', async (t) 
   const lost = [...acked].filter((id) => !stored.has(id));
   t.same(lost, [], `all ${acked.size} acknowledged messages are on disk after ${ROUNDS} kills`);
   const server = await startServe(t, dataDir);
-  const check = await loggedIn(`ws://${server.address}`, 's0', { register: false, password: 'pw' });
+  const check = await loggedIn(`wss://${server.address}`, 's0', { register: false, password: 'pw' });
   t.teardown(() => check.close());
   t.equal(check.all('chat:message').length, 200, 'the restarted server serves full history');
 });

@@ -92,7 +92,7 @@ t.test('clean exit of the coordinator: hand-off, no error on clients', async (t)
   await stream(alice, 40, 'c');
   await waitFor(() => alice.events.filter((e) => e.type === 'ack').length >= 10, 'some acks first');
   nodes[0]!.kill('SIGTERM');
-  t.equal(await nodes[0]!.exited(), 0);
+  t.equal(await nodes[0]!.exited(), 0, `a clean exit (stderr: ${nodes[0]!.stderr.slice(-3).join(' | ')})`);
   await checkExactlyOnce(t, alice, bob, 40, 'c');
   t.same(bob.events.filter((e) => e.type === 'error'), []);
 });
@@ -104,14 +104,14 @@ t.test('a failover in the middle of file transfers: both ends say so, nothing pa
   const bob = await startClient(t, first, 'bob', { register: true, args: ['--download-dir', downloads] });
   const alice = await startClient(t, first, 'alice', { register: true });
   // carol reads but never acknowledges, so alice's file stops at the window: mid-transfer when the coordinator dies.
-  const carol = await loggedIn(`ws://${first}`, 'carol');
+  const carol = await loggedIn(`wss://${first}`, 'carol');
   t.teardown(() => carol.close());
   const big = join(dir, 'big.bin');
   writeFileSync(big, randomBytes(20 * 1024 * 1024));
   alice.write({ type: 'file', path: big, to: ['carol'], id: 'to-carol' });
   await carol.next((f) => f.type === 'binary', 'the first chunk at carol');
   // mallory sends bob half a file, then waits.
-  const mallory = await loggedIn(`ws://${first}`, 'mallory');
+  const mallory = await loggedIn(`wss://${first}`, 'mallory');
   t.teardown(() => mallory.close());
   mallory.send(fileChunk(await offerFile(mallory, 'half.bin', 1000, ['bob']), randomBytes(500)));
   await bob.next((e) => e.type === 'file-progress' && e.received === 500, 'half the file written at bob');

@@ -27,7 +27,7 @@ async function network(t: Test, serveArgs: string[] = []) {
     writeFileSync(path, data);
     return path;
   };
-  return { dir, proc, address, url: `ws://${address}`, downloads, client, file };
+  return { dir, proc, address, url: `wss://${address}`, downloads, client, file };
 }
 
 t.test('round trips: empty, 1 byte, 100 KiB and 50 MiB, each checked by SHA-256 and byte for byte', async (t) => {

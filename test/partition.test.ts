@@ -57,10 +57,10 @@ t.test('partition: each side chats; after the heal, one coordinator and every me
     inNs(side, ['serve', '--host', hosts[side], '--port', String(port), '--data-dir', join(dir, name), '--bcrypt-cost', '4', '--max-message-rate', '500']);
   const roleOf = (p: Proc) => p.stdout.map((l) => /^lanchat (coordinator|standby) /.exec(l)?.[1]).filter(Boolean).at(-1);
   const a1 = node('a', 'a1', 7301);
-  await a1.line(/^lanchat coordinator/, 5_000); // the first one up leads
+  await a1.line(/^lanchat coordinator/, 15_000); // the first one up leads
   const a2 = node('a', 'a2', 7302);
   const b1 = node('b', 'b1', 7301);
-  await waitFor(() => roleOf(a2) === 'standby' && roleOf(b1) === 'standby', 'two standbys', 5_000);
+  await waitFor(() => roleOf(a2) === 'standby' && roleOf(b1) === 'standby', 'two standbys', 15_000);
 
   const client = (side: 'a' | 'b', user: string, register = true) => {
     const c = inNs(side, ['client', '--user', user, ...(register ? ['--register'] : []), '--data-dir', join(dir, `c-${user}`)], { LANCHAT_PASSWORD: `pw-${user}` });
@@ -68,8 +68,8 @@ t.test('partition: each side chats; after the heal, one coordinator and every me
   };
   const alice = client('a', 'alice');
   const bob = client('b', 'bob');
-  await alice.line(/"type":"ready"/, 5_000);
-  await bob.line(/"type":"ready"/, 5_000);
+  await alice.line(/"type":"ready"/, 15_000);
+  await bob.line(/"type":"ready"/, 15_000);
 
   // Split the switch: A and B can no longer reach each other.
   ip('-n', ns.sw, 'link', 'set', 'p2', 'master', 'br1');
@@ -84,10 +84,10 @@ t.test('partition: each side chats; after the heal, one coordinator and every me
   await waitFor(() => bob.stdout.some((l) => l.includes('"from B"')) && alice.stdout.some((l) => l.includes('"from A"')), 'both sides to chat', 10_000);
   // The same name, registered on both sides: B first.
   const carolB = client('b', 'carol');
-  await carolB.line(/"type":"ready"/, 5_000);
+  await carolB.line(/"type":"ready"/, 15_000);
   await new Promise((r) => setTimeout(r, 20)); // a later registration time on side A
   const carolA = inNs('a', ['client', '--user', 'carol', '--register', '--data-dir', join(dir, 'c-carolA')], { LANCHAT_PASSWORD: 'other-password' });
-  await carolA.line(/"type":"ready"/, 5_000);
+  await carolA.line(/"type":"ready"/, 15_000);
   carolB.child.stdin!.end();
   carolA.child.stdin!.end();
 
@@ -106,7 +106,7 @@ t.test('partition: each side chats; after the heal, one coordinator and every me
   // then stop everyone and read every data directory.
   const dave = client('a', 'dave');
   await dave.line(/"type":"ready"/, 10_000);
-  await waitFor(() => dave.stdout.some((l) => l.includes('"from A"')) && dave.stdout.some((l) => l.includes('"from B"')), 'history with both', 5_000);
+  await waitFor(() => dave.stdout.some((l) => l.includes('"from A"')) && dave.stdout.some((l) => l.includes('"from B"')), 'history with both', 15_000);
   const carolLosing = inNs('a', ['client', '--user', 'carol', '--data-dir', join(dir, 'c-carolA2')], { LANCHAT_PASSWORD: 'other-password' });
   t.equal(await carolLosing.exited(), 1);
   t.match(carolLosing.stdout.join('\n'), /"code":"username_taken".*registered elsewhere first/, 'the later carol is told she lost the name');

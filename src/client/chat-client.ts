@@ -8,6 +8,7 @@ import { ProtocolError, type ErrorCode, ERROR_CODES } from '../protocol/errors.j
 import { ClientCore, RETRY_MAX_MS, RETRY_MIN_MS } from '../core/client-core.js';
 import { fetchStatus } from '../discovery/status.js';
 import { FileTransfers, type FileProgress, type FileSent, type ReceivedFile } from './file-transfer.js';
+import { clientOptions } from '../trust/tls.js';
 
 const CONNECT_TIMEOUT_MS = 5_000; // first connection: TCP + WebSocket handshake on a LAN
 const FAILOVER_CONNECT_TIMEOUT_MS = 700; // during a failover, a candidate that is this slow is skipped for now
@@ -308,7 +309,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
         clearTimeout(phase);
         phase = setTimeout(() => settle({ ok: false, error: new ProtocolError('connection_failed', `${address} ${what} within ${ms / 1000} s`) }), ms);
       };
-      const ws = new WebSocket(`ws://${address}`, { handshakeTimeout: timeoutMs, maxPayload: MAX_SERVER_FRAME, perMessageDeflate: false });
+      const ws = new WebSocket(`wss://${address}`, { handshakeTimeout: timeoutMs, maxPayload: MAX_SERVER_FRAME, perMessageDeflate: false, ...clientOptions(undefined) });
       ws.on('open', () => deadline(WELCOME_MS, 'sent no welcome'));
       ws.on('error', (err) => {
         log.debug({ err, address }, 'socket error');

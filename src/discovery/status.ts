@@ -1,4 +1,6 @@
+import { request } from 'node:https';
 import { Status } from '../protocol/status.js';
+import { clientOptions } from '../trust/tls.js';
 
 export { Status } from '../protocol/status.js';
 
@@ -17,49 +19,54 @@ export const NOT_LANCHAT = 'ENOTLANCHAT';
  * `from`: a coordinator asking says where it is, so a rival it outranks, which may not know it, asks it back.
  */
 export async function probeStatus(address: string, timeoutMs = STATUS_TIMEOUT_MS, from?: string): Promise<Probe> {
-  let res: Response;
+  const query = from === undefined ? '' : `?from=${encodeURIComponent(from)}`;
+  let url: URL;
   try {
-    const query = from === undefined ? '' : `?from=${encodeURIComponent(from)}`;
-    res = await fetch(`http://${address}/status${query}`, { signal: AbortSignal.timeout(timeoutMs) });
-  } catch (err) {
-    const e = err as Error & { cause?: { code?: unknown } };
-    if (e.name === 'TimeoutError' || e.name === 'AbortError') return { ok: false, errno: 'ETIMEDOUT' };
-    return { ok: false, errno: typeof e.cause?.code === 'string' ? e.cause.code : 'ECONNREFUSED' };
+    url = new URL(`https://${address}/status${query}`);
+  } catch {
+    return { ok: false, errno: 'EINVAL' };
   }
-  try {
-    if (!res.ok) {
-      await res.body?.cancel();
-      return { ok: false, errno: NOT_LANCHAT };
-    }
-    const text = await boundedText(res, MAX_STATUS_BYTES);
-    const parsed = text !== undefined && text.length > 0 ? Status.safeParse(JSON.parse(text)) : undefined;
-    return parsed?.success ? { ok: true, status: parsed.data } : { ok: false, errno: NOT_LANCHAT };
-  } catch (err) {
-    return { ok: false, errno: (err as Error).name === 'TimeoutError' ? 'ETIMEDOUT' : NOT_LANCHAT };
-  }
+  const signal = AbortSignal.timeout(timeoutMs);
+  return new Promise<Probe>((resolve) => {
+    let settled = false;
+    const settle = (p: Probe): void => {
+      if (settled) return;
+      settled = true;
+      req.destroy();
+      resolve(p);
+    };
+    const req = request(url, { ...clientOptions(undefined), signal, agent: false, headers: { connection: 'close' } }, (res) => {
+      if (res.statusCode !== 200) return settle({ ok: false, errno: NOT_LANCHAT });
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_STATUS_BYTES) return settle({ ok: false, errno: NOT_LANCHAT }); // not read to its end
+        chunks.push(chunk);
+      });
+      res.on('end', () => {
+        let parsed: ReturnType<typeof Status.safeParse> | undefined;
+        try {
+          parsed = Status.safeParse(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+        } catch {
+          parsed = undefined;
+        }
+        settle(parsed?.success ? { ok: true, status: parsed.data } : { ok: false, errno: NOT_LANCHAT });
+      });
+      res.on('error', () => settle({ ok: false, errno: signal.aborted ? 'ETIMEDOUT' : NOT_LANCHAT }));
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (signal.aborted || err.name === 'AbortError') return settle({ ok: false, errno: 'ETIMEDOUT' });
+      // A TLS handshake that fails: whatever answered speaks no TLS, or not ours.
+      const tlsFailure = typeof err.code === 'string' && (err.code.startsWith('ERR_SSL') || err.code === 'EPROTO');
+      settle({ ok: false, errno: tlsFailure ? NOT_LANCHAT : (err.code ?? 'ECONNREFUSED') });
+    });
+    req.end();
+  });
 }
 
 /** The largest status body read; a longer one is not lanchat's (and is not read to its end). */
 const MAX_STATUS_BYTES = 4_096;
-
-/** The body as text, or undefined (the rest cancelled) once it passes `max` bytes. */
-async function boundedText(res: Response, max: number): Promise<string | undefined> {
-  if (res.body === null) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel();
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 /** Asks `address` (`host:port`) for its status; undefined when it does not answer sensibly in time (see `probeStatus`). */
 export async function fetchStatus(address: string, timeoutMs = STATUS_TIMEOUT_MS, from?: string): Promise<Status | undefined> {

@@ -19,6 +19,7 @@ import { Relay, type RelayOptions } from '../relay/server.js';
 import type { CoreAccess } from '../relay/context.js';
 import { StandbyLink } from '../replication/standby-link.js';
 import { fetchStatus } from '../discovery/status.js';
+import { ensureNodeIdentity, type NodeIdentity } from '../trust/node-identity.js';
 import type { Discovery } from '../discovery/discovery.js';
 
 /** The driver ticks the core this often: the resolution of every timeout in src/core/role.ts. */
@@ -28,7 +29,7 @@ const STORAGE_RETRY_MS = 1_000;
 /** Addresses worth asking are re-read this often (mDNS peers come and go). */
 const CANDIDATES_MS = 500;
 
-export interface NodeOptions extends Omit<RelayOptions, 'nodeId'> {
+export interface NodeOptions extends Omit<RelayOptions, 'nodeId' | 'tls'> {
   dataDir: string;
   bcryptCost?: number;
   /** Rank preference: higher takes over first. */
@@ -59,6 +60,8 @@ export class Node extends EventEmitter<NodeEvents> {
   readonly store: LogStore;
   readonly dataDir: DataDir;
   readonly core: NodeCore;
+  /** The network's authority and this node's certificate (TLS on every link); `identity.code` is the network's short code. */
+  readonly identity: NodeIdentity;
   readonly #credentials: CredentialStore;
   readonly #log: Logger;
   readonly #opts: NodeOptions;
@@ -77,9 +80,10 @@ export class Node extends EventEmitter<NodeEvents> {
   #closed = false;
   #lanAddress: string | undefined;
 
-  private constructor(parts: { dataDir: DataDir; store: LogStore; core: NodeCore }, options: NodeOptions, log: Logger) {
+  private constructor(parts: { dataDir: DataDir; store: LogStore; core: NodeCore; identity: NodeIdentity }, options: NodeOptions, log: Logger) {
     super();
     this.dataDir = parts.dataDir;
+    this.identity = parts.identity;
     this.store = parts.store;
     this.core = parts.core;
     this.#opts = options;
@@ -103,7 +107,7 @@ export class Node extends EventEmitter<NodeEvents> {
         return core.online;
       },
     };
-    this.relay = new Relay({ core: access, credentials: this.#credentials, log: log.child({ component: 'relay' }) }, { ...options, nodeId: this.dataDir.nodeId });
+    this.relay = new Relay({ core: access, credentials: this.#credentials, log: log.child({ component: 'relay' }) }, { ...options, nodeId: this.dataDir.nodeId, tls: parts.identity });
   }
 
   /** Opens the data directory and log, starts serving, and settles a role. */
@@ -138,7 +142,8 @@ export class Node extends EventEmitter<NodeEvents> {
       const error = core.load(snapshot, records);
       if (error !== undefined) throw new CorruptDataError(dataDir.logDir, error);
       store.release();
-      node = new Node({ dataDir, store, core }, options, log);
+      const identity = await ensureNodeIdentity(dataDir.path, network, dataDir.nodeId);
+      node = new Node({ dataDir, store, core, identity }, options, log);
       await node.relay.start();
       await node.#run();
       return node;
@@ -342,6 +347,7 @@ export class Node extends EventEmitter<NodeEvents> {
     this.#link?.link.stop();
     const link = new StandbyLink(this.#log.child({ component: 'standby' }), {
       address,
+      tls: this.identity.node,
       ...(this.#opts.networkPassword === undefined ? {} : { networkPassword: this.#opts.networkPassword }),
       ...(this.#opts.nodePassword === undefined ? {} : { nodePassword: this.#opts.nodePassword }),
     });

@@ -1,6 +1,10 @@
 import { EventEmitter } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { serverOptions } from '../trust/tls.js';
+import type { KeyPair } from '../trust/identity.js';
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import type { Logger } from 'pino';
 import { DEFAULT_LIMITS, FILE_CHUNK_BYTES, FILE_HEADER_BYTES, FILE_WINDOW_BYTES, HARD_MAX_PAYLOAD, PROTOCOL_VERSION, type Limits } from '../protocol/limits.js';
@@ -51,6 +55,8 @@ export interface RelayDeps {
 export interface RelayOptions {
   /** This node's id, announced in `welcome` and `/status`. */
   nodeId: string;
+  /** What it serves with (TLS 1.3 on every link): the network's authority and this node's certificate from it. */
+  tls: { authorityPem: string; node: KeyPair };
   network?: string;
   host?: string;
   port?: number;
@@ -111,7 +117,9 @@ export class Relay extends EventEmitter<RelayEvents> {
   readonly #ctx: RelayContext;
   /** Connections not logged in yet, per address; the callback gives a connection's place back. */
   readonly #pending: AddressQuota;
-  readonly #admissions = new WeakMap<Socket, () => void>();
+  /** Connections counted against their address's quota, by `address:port`: the TCP socket and the TLS one on it share it. */
+  readonly #admissions = new Map<string, () => void>();
+  readonly #refused = new Set<string>();
   #http: Server | undefined;
   #wss: WebSocketServer | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -129,6 +137,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     const now = deps.now ?? Date.now;
     this.#opts = {
       nodeId: options.nodeId,
+      tls: options.tls,
       network: options.network ?? 'default',
       host: options.host ?? '0.0.0.0',
       port: options.port ?? 7777,
@@ -195,12 +204,17 @@ export class Relay extends EventEmitter<RelayEvents> {
     if (this.#http) return;
     const t = this.#opts.handshakeTimeoutMs;
     // Node's own defaults let a silent socket sit for 60-90 s; a lanchat request is a few hundred bytes.
-    const http = createServer({ headersTimeout: t, requestTimeout: t, connectionsCheckingInterval: Math.min(1_000, t) }, (req, res) => this.#onHttp(req, res));
+    const http = createServer(
+      { ...serverOptions(this.#opts.tls.authorityPem, this.#opts.tls.node), handshakeTimeout: t, headersTimeout: t, requestTimeout: t, connectionsCheckingInterval: Math.min(1_000, t) },
+      (req, res) => this.#onHttp(req, res),
+    );
     http.on('connection', (socket: Socket) => this.#admit(socket));
+    http.on('secureConnection', (socket: TLSSocket) => this.#secured(socket));
+    http.on('tlsClientError', (_err, socket) => socket.destroy());
     const wss = new WebSocketServer({ noServer: true, maxPayload: HARD_MAX_PAYLOAD, perMessageDeflate: false, clientTracking: false });
     http.on('upgrade', (req, socket, head) => {
       socket.on('error', () => socket.destroy());
-      if (socket.writableEnded) return void socket.destroy(); // refused at accept (see #admit)
+      if (socket.writableEnded) return; // refused at accept: its 503 is on the way, and the socket closes (see #admit)
       if (this.#sessions.size >= this.#opts.maxConnections) {
         socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n');
         return;
@@ -308,10 +322,13 @@ export class Relay extends EventEmitter<RelayEvents> {
    */
   #admit(socket: Socket): void {
     const address = socket.remoteAddress ?? 'unknown';
+    const key = connectionKey(socket);
     if (!this.#pending.tryAcquire(address)) {
+      // Refused before TLS, said after it: the TLS socket formed on this one gets the 503 (see #secured).
       this.#deps.log.debug({ address }, 'connection refused: too many from this address not logged in');
+      this.#refused.add(key);
       socket.on('error', () => socket.destroy());
-      socket.end(TOO_MANY);
+      socket.once('close', () => this.#refused.delete(key));
       setTimeout(() => socket.destroy(), 1_000).unref();
       return;
     }
@@ -321,12 +338,22 @@ export class Relay extends EventEmitter<RelayEvents> {
       held = false;
       this.#pending.release(address);
     };
-    this.#admissions.set(socket, release);
-    socket.once('close', release);
+    this.#admissions.set(key, release);
+    socket.once('close', () => {
+      release();
+      this.#admissions.delete(key);
+    });
+  }
+
+  /** A TLS session is up on a TCP connection: one refused at accept is told why, and closed. */
+  #secured(socket: TLSSocket): void {
+    if (!this.#refused.has(connectionKey(socket))) return;
+    socket.on('error', () => socket.destroy());
+    socket.end(TOO_MANY);
   }
 
   #onHttp(req: IncomingMessage, res: ServerResponse): void {
-    if (req.socket.writableEnded) return void req.socket.destroy(); // refused at accept (see #admit)
+    if (req.socket.writableEnded) return; // refused at accept: its 503 is on the way, and the socket closes (see #admit)
     const [path, query] = (req.url ?? '').split('?', 2);
     if (req.method === 'GET' && path === '/status') {
       // A coordinator asking says where it is: ours then asks it back (a healed partition, DESIGN §4.5).
@@ -380,7 +407,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       busy: false,
       queue: [],
       queuedBytes: 0,
-      admitted: this.#admissions.get(req.socket) ?? (() => undefined),
+      admitted: this.#admissions.get(connectionKey(req.socket)) ?? (() => undefined),
     };
     this.#sessions.set(s.id, s);
     ws.on('pong', () => (s.lastPong = now()));
@@ -544,4 +571,9 @@ export class Relay extends EventEmitter<RelayEvents> {
   addressOf(id: number): string | undefined {
     return this.#sessions.get(id)?.address;
   }
+}
+
+/** A connection's key: its peer's address and port, the same for a TCP socket and the TLS socket on it. */
+function connectionKey(socket: Socket): string {
+  return `${socket.remoteAddress ?? ''}:${socket.remotePort ?? ''}`;
 }

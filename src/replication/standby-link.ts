@@ -4,6 +4,8 @@ import WebSocket from 'ws';
 import type { Logger } from 'pino';
 import { ServerMessage, nodeProof, type ClientMessage } from '../protocol/messages.js';
 import type { LinkEnd } from '../core/role.js';
+import { clientOptions } from '../trust/tls.js';
+import type { KeyPair } from '../trust/identity.js';
 
 /** The coordinator pings its standbys every 200 ms: 1 s of silence (5 missed) and it is presumed dead (DESIGN §4.4). */
 export const LINK_SILENCE_MS = 1_000;
@@ -15,6 +17,8 @@ const DROPPED = new Set([4002, 4003]);
 
 export interface StandbyLinkOptions {
   address: string;
+  /** This node's certificate, presented to the coordinator (TLS). */
+  tls: KeyPair;
   networkPassword?: string;
   /** Presented in `peer:hello` when the network has a node password; the coordinator must prove it knows it too. */
   nodePassword?: string;
@@ -44,7 +48,7 @@ export class StandbyLink extends EventEmitter<{ ready: []; frame: [ServerMessage
   }
 
   start(): void {
-    const ws = new WebSocket(`ws://${this.#opts.address}`, { handshakeTimeout: CONNECT_TIMEOUT_MS, maxPayload: MAX_FRAME, perMessageDeflate: false });
+    const ws = new WebSocket(`wss://${this.#opts.address}`, { handshakeTimeout: CONNECT_TIMEOUT_MS, maxPayload: MAX_FRAME, perMessageDeflate: false, ...clientOptions(undefined, this.#opts.tls) });
     this.#ws = ws;
     ws.on('error', (err) => this.#log.debug({ err }, 'standby link error'));
     ws.on('ping', () => this.#heard());

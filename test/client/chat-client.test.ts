@@ -10,19 +10,30 @@ import { tmpDir } from '../helpers/tmp.js';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { fetchStatus } from '../../src/discovery/status.js';
+import { createServer as createHttpsServer } from 'node:https';
+import { serverOptions } from '../../src/trust/tls.js';
+import { testIdentity } from '../helpers/identity.js';
+
+/** A WebSocket server over TLS on 127.0.0.1, as a node serves (with a test network's certificate). */
+async function tlsWebSocketServer(t: { teardown(fn: () => unknown): void }): Promise<{ wss: WebSocketServer; address: string }> {
+  const { authority, node } = await testIdentity();
+  const https = createHttpsServer(serverOptions(authority.certPem, node));
+  const wss = new WebSocketServer({ server: https });
+  await new Promise<void>((r) => https.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => (wss.close(), https.closeAllConnections(), https.close(() => r()))));
+  return { wss, address: `127.0.0.1:${(https.address() as { port: number }).port}` };
+}
 
 const silent = pino({ level: 'silent' });
 
 /** A WebSocket server on 127.0.0.1 that says `welcome` and then does what `then` says with each frame. */
 async function fakeNode(t: { teardown(fn: () => unknown): void }, onFrame: (frame: { type: string }, send: (o: object) => void) => void = () => undefined) {
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-  await new Promise((r) => wss.once('listening', r));
-  t.teardown(() => new Promise((r) => wss.close(r)));
+  const { wss, address } = await tlsWebSocketServer(t);
   wss.on('connection', (ws) => {
     ws.send(JSON.stringify({ type: 'welcome', protocol: 1, network: 'default', node: 'fake', networkPassword: false, limits: DEFAULT_LIMITS }));
     ws.on('message', (d) => onFrame(JSON.parse(d.toString()) as { type: string }, (o) => ws.send(JSON.stringify(o))));
   });
-  return `127.0.0.1:${(wss.address() as { port: number }).port}`;
+  return address;
 }
 
 t.test('a node that says welcome and never answers the login does not hold the client (issue #11)', async (t) => {
@@ -35,10 +46,7 @@ t.test('a node that says welcome and never answers the login does not hold the c
 });
 
 t.test('a node that never says welcome is skipped too', async (t) => {
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-  await new Promise((r) => wss.once('listening', r));
-  t.teardown(() => new Promise((r) => wss.close(r)));
-  const address = `127.0.0.1:${(wss.address() as { port: number }).port}`;
+  const { address } = await tlsWebSocketServer(t);
   const client = new ChatClient({ address, user: 'alice', password: 'pw', log: silent });
   t.teardown(() => client.close());
   await t.rejects(client.connect(), { code: 'connection_failed', message: /sent no welcome within 3 s/ });

@@ -1,13 +1,18 @@
 import t, { type Test } from 'tap';
-import { createServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, type ServerResponse } from 'node:http';
+import { createServer } from 'node:https';
+import { serverOptions } from '../../src/trust/tls.js';
+import { testIdentity } from '../helpers/identity.js';
 import type { AddressInfo } from 'node:net';
 import { NOT_LANCHAT, probeStatus } from '../../src/discovery/status.js';
 
 const status = { id: '0123456789abcdef', network: 'lab', role: 'coordinator', term: 3, coordinator: '127.0.0.1:7777', priority: 0, eligible: true, position: 0, protocol: 1 };
 
-/** An HTTP server on loopback answering every request with `answer`; its address. */
-async function serving(t: Test, answer: (res: ServerResponse) => void): Promise<string> {
-  const server = createServer((_req, res) => answer(res));
+const { authority, node } = await testIdentity();
+
+/** An HTTPS server on loopback, as a node serves, answering every request with `answer`; its address. */
+async function serving(t: Test, answer: (res: ServerResponse) => void, plain = false): Promise<string> {
+  const server = plain ? createHttpServer((_req, res) => answer(res)) : createServer(serverOptions(authority.certPem, node), (_req, res) => answer(res));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.teardown(() => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))));
   return `127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -27,6 +32,7 @@ t.test('whatever else answers is not lanchat, and is said so', async (t) => {
     ['a status padded past 4 KiB', (res) => res.end(JSON.stringify(status) + ' '.repeat(5_000))],
   ];
   for (const [what, answer] of rows) t.same(await probeStatus(await serving(t, answer), 2_000), { ok: false, errno: NOT_LANCHAT }, what);
+  t.same(await probeStatus(await serving(t, (res) => res.end(JSON.stringify(status)), true), 2_000), { ok: false, errno: NOT_LANCHAT }, 'a status over plain HTTP (every node speaks TLS)');
 });
 
 t.test('an endless body is cut at 4 KiB, not read to the timeout', async (t) => {
@@ -46,7 +52,7 @@ t.test('an endless body is cut at 4 KiB, not read to the timeout', async (t) => 
 t.test('nothing listening, and a server that never answers', async (t) => {
   const silent = await serving(t, () => undefined);
   t.same(await probeStatus(silent, 300), { ok: false, errno: 'ETIMEDOUT' }, 'no answer in time');
-  const srv = createServer();
+  const srv = createHttpServer();
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   const port = (srv.address() as AddressInfo).port;
   await new Promise<void>((r) => srv.close(() => r()));

@@ -16,5 +16,5 @@ export async function testCoordinator(
     pino({ level: process.env.LANCHAT_TEST_LOG ?? 'silent' }),
   );
   t.teardown(() => coordinator.stop());
-  return { coordinator, url: `ws://127.0.0.1:${coordinator.relay.address.port}`, dataDir };
+  return { coordinator, url: `wss://127.0.0.1:${coordinator.relay.address.port}`, dataDir };
 }

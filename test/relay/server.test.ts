@@ -1,4 +1,6 @@
 import t from 'tap';
+import { request as httpsRequest } from 'node:https';
+import { insecure } from '../helpers/identity.js';
 import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { WebSocket } from 'ws';
@@ -21,9 +23,9 @@ t.test('welcome states protocol version and limits first', async (t) => {
 t.test('/status answers with id, network, role and term', async (t) => {
   const { coordinator } = await testCoordinator(t, { network: 'lab' });
   const port = coordinator.relay.address.port;
-  const res = await fetch(`http://127.0.0.1:${port}/status`);
-  t.match(await res.json(), { id: coordinator.dataDir.nodeId, network: 'lab', role: 'coordinator', term: 1, coordinator: `127.0.0.1:${port}` });
-  t.equal((await fetch(`http://127.0.0.1:${port}/nope`)).status, 404);
+  const res = await httpsGet(`https://127.0.0.1:${port}/status`);
+  t.match(JSON.parse(res.body), { id: coordinator.dataDir.nodeId, network: 'lab', role: 'coordinator', term: 1, coordinator: `127.0.0.1:${port}` });
+  t.equal((await httpsGet(`https://127.0.0.1:${port}/nope`)).status, 404);
 });
 
 t.test('broadcast, one, several: exactly the recipients, echoed to the sender', async (t) => {
@@ -311,7 +313,7 @@ t.test('one address may hold only so many connections not logged in; logging in 
   const refused = await upgradeRefusal(url);
   t.equal(refused.status, 503, 'the third is refused with 503');
   t.match(refused.body, /too many connections from your address not logged in/);
-  const status = await fetch(`http://127.0.0.1:${port}/status`).then(
+  const status = await httpsGet(`https://127.0.0.1:${port}/status`).then(
     (r) => r.status,
     () => 'refused',
   );
@@ -350,7 +352,7 @@ t.test('a connection that sends no HTTP request is closed after the handshake ti
 /** Opens an upgrade and reports the answer: 101 when accepted (then closed), else the refusal's status and body. */
 function upgradeRefusal(url: string): Promise<{ status: number | 'closed'; body: string }> {
   return new Promise((resolve) => {
-    const ws = new WebSocket(url);
+    const ws = new WebSocket(url, insecure);
     ws.on('open', () => {
       ws.close();
       resolve({ status: 101, body: '' });
@@ -537,3 +539,17 @@ t.test('network password guesses are limited per address', async (t) => {
   t.same(codes.slice(0, 20), Array(20).fill('network_password'));
   t.same(codes.slice(20), ['rate_limited', 'rate_limited']);
 });
+
+/** GET over TLS, any certificate (the relay's own is checked by the client library's tests). */
+function httpsGet(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(url, { ...insecure, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}

@@ -157,7 +157,7 @@ t.test('locked-down mode: only the manual form, which leads to the login screen 
 
 t.test('log in, chat with a real coordinator: everyone, one, several; history; presence; bell', async (t) => {
   const { url } = await testCoordinator(t);
-  const address = url.replace('ws://', '');
+  const address = url.replace('wss://', '');
   const bob = await peer(t, address, 'bob');
   const carol = await peer(t, address, 'carol');
   bob.send('before alice came');
@@ -226,7 +226,7 @@ t.test('log in, chat with a real coordinator: everyone, one, several; history; p
 
 t.test('keys in one read: typed on after Enter at login, after ↑, and pastes whose end marker is cut between reads', async (t) => {
   const { url } = await testCoordinator(t);
-  const address = url.replace('ws://', '');
+  const address = url.replace('wss://', '');
   const bob = await peer(t, address, 'bob');
   await peer(t, address, 'alice');
   const got: string[] = [];
@@ -255,7 +255,7 @@ t.test('keys in one read: typed on after Enter at login, after ↑, and pastes w
 
 t.test('the chat screen fits the terminal and follows a resize', async (t) => {
   const { url } = await testCoordinator(t);
-  const address = url.replace('ws://', '');
+  const address = url.replace('wss://', '');
   await peer(t, address, 'alice');
   const app = mount(t, { address, user: 'alice', password: 'pw' });
   await app.see('alice · online');
@@ -271,7 +271,7 @@ t.test('the chat screen fits the terminal and follows a resize', async (t) => {
 
 t.test('files: /file to the selected user, with the outcome in the pane; a file received shows where it was saved', async (t) => {
   const { url } = await testCoordinator(t);
-  const address = url.replace('ws://', '');
+  const address = url.replace('wss://', '');
   const dir = tmpDir(t);
   const bob = await peer(t, address, 'bob', true, join(dir, 'bob'));
   await peer(t, address, 'alice');
