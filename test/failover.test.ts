@@ -71,7 +71,7 @@ t.test('kill -9 of the coordinator during a stream: the successor takes over, no
   nodes[0]!.kill('SIGKILL');
   await nodes[1]!.line(/coordinator for network "default" at 127\.0\.0\.1:\d+ \(term 2\)/);
   await checkExactlyOnce(t, alice, bob, 60, 'k');
-  await nodes[2]!.line(new RegExp(`standby .* coordinator at ${nodes[1]!.stdout[0]!.match(/at (127\.0\.0\.1:\d+)/)![1]} \\(term 2\\)`));
+  await nodes[2]!.line(new RegExp(`standby .* coordinator at ${nodes[1]!.stdout.find((l) => l.startsWith('lanchat '))!.match(/at (127\.0\.0\.1:\d+)/)![1]} \\(term 2\\)`));
 });
 
 t.test('kill -STOP of the coordinator (silent failure): the same, after the heartbeat timeout', async (t) => {

@@ -2,13 +2,15 @@ import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 import type { Logger } from 'pino';
-import { ServerMessage, type ChatMessage } from '../protocol/messages.js';
+import { proofContext, ServerMessage, type ChatMessage } from '../protocol/messages.js';
 import { DEFAULT_LIMITS, type Limits } from '../protocol/limits.js';
 import { ProtocolError, type ErrorCode, ERROR_CODES } from '../protocol/errors.js';
 import { ClientCore, RETRY_MAX_MS, RETRY_MIN_MS } from '../core/client-core.js';
 import { fetchStatus } from '../discovery/status.js';
 import { FileTransfers, type FileProgress, type FileSent, type ReceivedFile } from './file-transfer.js';
-import { clientOptions } from '../trust/tls.js';
+import type { TLSSocket } from 'node:tls';
+import { clientOptions, sessionBinding } from '../trust/tls.js';
+import { PasswordProof } from '../trust/cpace.js';
 
 const CONNECT_TIMEOUT_MS = 5_000; // first connection: TCP + WebSocket handshake on a LAN
 const FAILOVER_CONNECT_TIMEOUT_MS = 700; // during a failover, a candidate that is this slow is skipped for now
@@ -310,6 +312,9 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
         phase = setTimeout(() => settle({ ok: false, error: new ProtocolError('connection_failed', `${address} ${what} within ${ms / 1000} s`) }), ms);
       };
       const ws = new WebSocket(`wss://${address}`, { handshakeTimeout: timeoutMs, maxPayload: MAX_SERVER_FRAME, perMessageDeflate: false, ...clientOptions(undefined) });
+      let tls: TLSSocket | undefined;
+      let proof: PasswordProof | undefined;
+      ws.on('upgrade', (res) => void (tls = res.socket as TLSSocket));
       ws.on('open', () => deadline(WELCOME_MS, 'sent no welcome'));
       ws.on('error', (err) => {
         log.debug({ err, address }, 'socket error');
@@ -346,7 +351,20 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
           return;
         }
         if (msg.type === 'welcome') this.#ready = { user: this.#core.user, coordinator: address, network: msg.network, protocol: msg.protocol, limits: msg.limits };
+        if (msg.type === 'network:proof') {
+          // The coordinator's proof that it knows the network password: checked before anything more is sent.
+          const confirm = proof?.check(Buffer.from(msg.share, 'base64'), Buffer.from(msg.confirm, 'base64'));
+          if (confirm === undefined) {
+            return settle({ ok: false, error: new ProtocolError('network_password', `the network password does not match the one of the network at ${address}: a wrong password, or a coordinator that is not your network's (nothing more was sent to it)`) });
+          }
+          return void ws.send(JSON.stringify({ type: 'network:confirm', confirm: confirm.toString('base64') }));
+        }
         const step = this.#core.handshake(msg);
+        if (step.prove !== undefined) {
+          if (tls === undefined) return settle({ ok: false, error: new ProtocolError('connection_failed', `${address}: no TLS session to prove the network password in`) });
+          proof = new PasswordProof(step.prove.password, proofContext('network password', step.prove.network), sessionBinding(tls, 'password'));
+          ws.send(JSON.stringify({ type: 'network:auth', share: proof.share.toString('base64') }));
+        }
         for (const f of step.send) {
           ws.send(JSON.stringify(f));
           const type = (f as { type: string }).type;

@@ -27,6 +27,8 @@ export type Outcome =
 export interface HandshakeStep {
   send: object[];
   done?: Outcome;
+  /** Prove this shared password (the network's, for `network`) before anything else: the adapter runs the exchange. */
+  prove?: { password: string; network: string };
 }
 
 /** Events of a logged-in session, after the core has dropped what was seen already. */
@@ -118,7 +120,7 @@ export class ClientCore {
         if (msg.protocol !== PROTOCOL_VERSION) return { send: [], done: fail('protocol_version', `coordinator speaks protocol ${msg.protocol}; this client speaks ${PROTOCOL_VERSION}`) };
         if (msg.networkPassword) {
           if (!networkPassword) return { send: [], done: fail('network_password', 'this network requires a network password (LANCHAT_NETWORK_PASSWORD or --network-password-file)') };
-          return { send: [{ type: 'network:auth', password: networkPassword }] };
+          return { send: [], prove: { password: networkPassword, network: msg.network } };
         }
         return { send: [login()] };
       case 'network:ok':

@@ -844,7 +844,7 @@ export class NodeCore {
         this.#emit({ type: 'link-close', link });
         return this.#role({ type: 'link-end', end: { kind: 'redirect', coordinator: frame.coordinator, term: frame.term }, now });
       case 'error':
-        if (['network_password', 'node_password', 'invalid_message'].includes(frame.code)) {
+        if (['network_password', 'node_password', 'not_admitted', 'invalid_message'].includes(frame.code)) {
           this.#link = undefined;
           this.#emit({ type: 'link-close', link });
           this.#role({ type: 'link-end', end: { kind: 'refused', reason: frame.message }, now });

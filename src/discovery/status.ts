@@ -1,6 +1,7 @@
 import { request } from 'node:https';
 import { Status } from '../protocol/status.js';
-import { clientOptions } from '../trust/tls.js';
+import type { TLSSocket } from 'node:tls';
+import { clientOptions, presentedIdentity, type PresentedIdentity } from '../trust/tls.js';
 
 export { Status } from '../protocol/status.js';
 
@@ -8,7 +9,8 @@ export { Status } from '../protocol/status.js';
 export const STATUS_TIMEOUT_MS = 400;
 
 /** What asking a node for its status found: its status, or why there is none (a socket error's code). */
-export type Probe = { ok: true; status: Status } | { ok: false; errno: string };
+/** `presented`: the network identity its TLS certificate shows (undefined: none a lanchat node would send). */
+export type Probe = { ok: true; status: Status; presented?: PresentedIdentity | undefined } | { ok: false; errno: string };
 
 /** `errno` of a probe that reached something that is not a lanchat node. */
 export const NOT_LANCHAT = 'ENOTLANCHAT';
@@ -37,6 +39,7 @@ export async function probeStatus(address: string, timeoutMs = STATUS_TIMEOUT_MS
     };
     const req = request(url, { ...clientOptions(undefined), signal, agent: false, headers: { connection: 'close' } }, (res) => {
       if (res.statusCode !== 200) return settle({ ok: false, errno: NOT_LANCHAT });
+      const presented = presentedIdentity(res.socket as TLSSocket);
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (chunk: Buffer) => {
@@ -51,7 +54,7 @@ export async function probeStatus(address: string, timeoutMs = STATUS_TIMEOUT_MS
         } catch {
           parsed = undefined;
         }
-        settle(parsed?.success ? { ok: true, status: parsed.data } : { ok: false, errno: NOT_LANCHAT });
+        settle(parsed?.success ? { ok: true, status: parsed.data, presented } : { ok: false, errno: NOT_LANCHAT });
       });
       res.on('error', () => settle({ ok: false, errno: signal.aborted ? 'ETIMEDOUT' : NOT_LANCHAT }));
     });

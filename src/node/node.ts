@@ -18,8 +18,10 @@ import type { Entry, NewEntry } from '../protocol/entries.js';
 import { Relay, type RelayOptions } from '../relay/server.js';
 import type { CoreAccess } from '../relay/context.js';
 import { StandbyLink } from '../replication/standby-link.js';
-import { fetchStatus } from '../discovery/status.js';
-import { ensureNodeIdentity, type NodeIdentity } from '../trust/node-identity.js';
+import { probeStatus, type Probe, type Status } from '../discovery/status.js';
+import { adoptAuthority, becomeMember, ensureNodeIdentity, type NodeIdentity } from '../trust/node-identity.js';
+import { sameAuthority } from '../trust/pin.js';
+import type { KeyPair } from '../trust/identity.js';
 import type { Discovery } from '../discovery/discovery.js';
 
 /** The driver ticks the core this often: the resolution of every timeout in src/core/role.ts. */
@@ -60,8 +62,9 @@ export class Node extends EventEmitter<NodeEvents> {
   readonly store: LogStore;
   readonly dataDir: DataDir;
   readonly core: NodeCore;
-  /** The network's authority and this node's certificate (TLS on every link); `identity.code` is the network's short code. */
-  readonly identity: NodeIdentity;
+  #identity: NodeIdentity;
+  /** Addresses already warned about (an unknown node claiming our network), so a rogue fills no log. */
+  readonly #warned = new Set<string>();
   readonly #credentials: CredentialStore;
   readonly #log: Logger;
   readonly #opts: NodeOptions;
@@ -83,7 +86,7 @@ export class Node extends EventEmitter<NodeEvents> {
   private constructor(parts: { dataDir: DataDir; store: LogStore; core: NodeCore; identity: NodeIdentity }, options: NodeOptions, log: Logger) {
     super();
     this.dataDir = parts.dataDir;
-    this.identity = parts.identity;
+    this.#identity = parts.identity;
     this.store = parts.store;
     this.core = parts.core;
     this.#opts = options;
@@ -108,6 +111,8 @@ export class Node extends EventEmitter<NodeEvents> {
       },
     };
     this.relay = new Relay({ core: access, credentials: this.#credentials, log: log.child({ component: 'relay' }) }, { ...options, nodeId: this.dataDir.nodeId, tls: parts.identity });
+    this.relay.on('user:joined', () => this.#found());
+    this.relay.on('node:admitted', () => this.#found());
   }
 
   /** Opens the data directory and log, starts serving, and settles a role. */
@@ -159,6 +164,11 @@ export class Node extends EventEmitter<NodeEvents> {
 
   get id(): string {
     return this.dataDir.nodeId;
+  }
+
+  /** The network's authority and this node's certificate (TLS on every link); `identity.code` is the network's short code. */
+  get identity(): NodeIdentity {
+    return this.#identity;
   }
 
   get term(): number {
@@ -272,7 +282,9 @@ export class Node extends EventEmitter<NodeEvents> {
       }
       case 'probe': {
         const { probe, addresses, timeoutMs, from } = e;
-        void Promise.all(addresses.map(async (address) => ({ address, status: await fetchStatus(address, timeoutMs, from) }))).then((answers) => this.#step({ type: 'probed', probe, answers, now: Date.now() }));
+        void Promise.all(addresses.map(async (address) => ({ address, status: this.#vetted(address, await probeStatus(address, timeoutMs, from)) }))).then((answers) =>
+          this.#step({ type: 'probed', probe, answers, now: Date.now() }),
+        );
         return;
       }
       case 'link-open':
@@ -347,18 +359,65 @@ export class Node extends EventEmitter<NodeEvents> {
     this.#link?.link.stop();
     const link = new StandbyLink(this.#log.child({ component: 'standby' }), {
       address,
-      tls: this.identity.node,
+      identity: this.#identity,
+      id: this.id,
       ...(this.#opts.networkPassword === undefined ? {} : { networkPassword: this.#opts.networkPassword }),
       ...(this.#opts.nodePassword === undefined ? {} : { nodePassword: this.#opts.nodePassword }),
     });
     this.#link = { id, link };
     link.on('ready', () => this.#step({ type: 'link-ready', link: id }));
+    link.on('admit', (authority) => void this.#adopt(authority));
     link.on('frame', (frame) => this.#step({ type: 'link-frame', link: id, frame, now: Date.now() }));
     link.on('end', (end) => {
       if (this.#link?.link === link) this.#link = undefined;
       this.#step({ type: 'link-end', link: id, end, now: Date.now() });
     });
     link.start();
+  }
+
+  /**
+   * A status counts only from a node of our network (its certificate from our authority, naming the node
+   * the status says): anyone else's claim to coordinate is ignored, so nobody outside can make this node
+   * step down or move a term. A node not yet of a network listens to every claim: it looks for one to join
+   * (and joins only by proving the node password).
+   */
+  #vetted(address: string, p: Probe): Status | undefined {
+    if (!p.ok) return undefined;
+    if (!this.#identity.member) return p.status;
+    if (p.presented !== undefined && p.presented.nodeId === p.status.id && sameAuthority(p.presented.authorityPem, this.#identity.authorityPem)) return p.status;
+    if (!this.#warned.has(address) && this.#warned.size < 100) {
+      this.#warned.add(address);
+      const theirs = p.presented === undefined ? 'no network identity' : `network identity ${p.presented.code} (ours is ${this.#identity.code})`;
+      this.#log.warn({ address, claims: p.status.role, term: p.status.term }, `an unknown node at ${address} claims to be of network "${p.status.network}", with ${theirs}: ignored`);
+    }
+    return undefined;
+  }
+
+  /**
+   * This node coordinates under its own first identity and someone relies on it (a user logged in, a node
+   * was admitted): it founded the network, and its identity is the network's for good. Not at once on
+   * coordinating: nodes started together each coordinate for a moment before they agree on one, and the
+   * others must still be able to join it.
+   */
+  #found(): void {
+    if (this.#identity.member || this.role.role !== 'coordinator') return;
+    const network = this.#opts.network ?? 'default';
+    this.#identity = { ...this.#identity, member: true };
+    becomeMember(this.dataDir.path, network, this.#identity).catch((err: unknown) => this.#log.error({ err }, 'could not record the network identity'));
+    this.#log.info({ code: this.#identity.code }, `founded network "${network}" (identity ${this.#identity.code})`);
+  }
+
+  /** Admitted to a network: its authority replaces our first one, on disk and in what we serve with. */
+  async #adopt(authority: KeyPair): Promise<void> {
+    if (this.#identity.member) return;
+    const network = this.#opts.network ?? 'default';
+    try {
+      this.#identity = await adoptAuthority(this.dataDir.path, network, this.id, authority);
+      this.relay.setIdentity(this.#identity);
+      this.#log.info({ code: this.#identity.code }, `admitted to network "${network}" (identity ${this.#identity.code})`);
+    } catch (err) {
+      this.#log.error({ err }, 'could not take the network identity the coordinator sent');
+    }
   }
 
   /** The address standbys and clients use for us: the first LAN address, else the bound one. */

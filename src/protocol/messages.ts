@@ -1,4 +1,3 @@
-import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { DEFAULT_LIMITS, type Limits, PROTOCOL_VERSION } from './limits.js';
 import { ERROR_CODES, type ErrorCode } from './errors.js';
@@ -22,10 +21,20 @@ const Reason = z.string().max(300);
 /** Password as sent on the wire; the 72-byte bcrypt bound is checked by the handler. */
 const Password = z.string().min(1).max(256);
 
+/** A CPace share (32 bytes) and confirmation (64 bytes), base64: see src/trust/cpace.ts. */
+export const Share = z.string().regex(/^[A-Za-z0-9+/]{43}=$/);
+export const Confirmation = z.string().regex(/^[A-Za-z0-9+/]{86}==$/);
+
+/** What a shared password is proved for, bound into the proof: a proof for one is no proof for another. */
+export const proofContext = (purpose: 'network password' | 'node password', network: string): string => `lanchat/1 ${purpose} ${network}`;
+
 /** Builds the schema of client → coordinator messages for the given limits. */
 export function clientMessageSchema(limits: Limits = DEFAULT_LIMITS) {
   return z.discriminatedUnion('type', [
-    z.strictObject({ type: z.literal('network:auth'), password: Password }),
+    /** The network password, proved (CPace, bound to the TLS session), never sent: the first step, the client's share. */
+    z.strictObject({ type: z.literal('network:auth'), share: Share }),
+    /** The last step: the client's confirmation, once the coordinator's proved that it knows the password too. */
+    z.strictObject({ type: z.literal('network:confirm'), confirm: Confirmation }),
     z.strictObject({ type: z.literal('auth:register'), user: Username, password: Password }),
     z.strictObject({ type: z.literal('auth:login'), user: Username, password: Password }),
     z.strictObject({
@@ -50,11 +59,13 @@ export function clientMessageSchema(limits: Limits = DEFAULT_LIMITS) {
       eligible: z.boolean(),
       term: z.number().int().nonnegative(),
       vv: VersionVector,
-      /** The node password, when the network has one: only nodes that know it receive the replica. */
-      nodePassword: z.string().min(1).max(1024).optional(),
-      /** A fresh random challenge: the coordinator proves in `peer:welcome` that it knows the node password too. */
-      nonce: z.string().regex(/^[0-9a-f]{32}$/).optional(),
     }),
+    /**
+     * A node not yet of this network asks to join it, proving the node password (CPace bound to the TLS
+     * session, as `network:auth`): its share. Admitted, it gets the network's authority (`peer:admit`).
+     */
+    z.strictObject({ type: z.literal('peer:join'), id: NodeId, share: Share }),
+    z.strictObject({ type: z.literal('peer:join-confirm'), confirm: Confirmation }),
     /** Entries the coordinator lacks (a standby's side of the catch-up exchange); covers end install ranges. */
     z.strictObject({ type: z.literal('peer:entries'), entries: z.array(Entry).max(MAX_ENTRIES_PER_FRAME), covers: z.array(Cover).max(MAX_COVERS_PER_FRAME).optional() }),
     /**
@@ -124,6 +135,15 @@ export const ServerMessage = z.discriminatedUnion('type', [
     networkPassword: z.boolean(),
     limits: LimitsSchema,
   }),
+  /** The coordinator's side of `peer:join`: checked by the joining node before it confirms. */
+  z.object({ type: z.literal('peer:join-proof'), share: Share, confirm: Confirmation }),
+  /**
+   * A joining node proved the node password: the network's authority, certificate and key (the TLS session
+   * is bound to the proof: nobody else reads it). The node certifies itself with it and connects again.
+   */
+  z.object({ type: z.literal('peer:admit'), authority: z.string().max(8_192), key: z.string().max(8_192) }),
+  /** The coordinator's share and confirmation: the client checks it before it sends anything more. */
+  z.object({ type: z.literal('network:proof'), share: Share, confirm: Confirmation }),
   z.object({ type: z.literal('network:ok') }),
   z.object({ type: z.literal('auth:ok'), user: Username, token: z.string().max(512).optional() }),
   /** Who coordinates, at which term, and who takes over next, in order (DESIGN §4.3). */
@@ -143,8 +163,6 @@ export const ServerMessage = z.discriminatedUnion('type', [
     type: z.literal('peer:welcome'),
     term: z.number().int(),
     vv: VersionVector,
-    /** HMAC-SHA256 of the standby's nonce under the node password (see nodeProof). */
-    proof: z.string().regex(/^[0-9a-f]{64}$/).optional(),
   }),
   z.object({ type: z.literal('peer:entries'), entries: z.array(Entry).max(MAX_ENTRIES_PER_FRAME), covers: z.array(Cover).max(MAX_COVERS_PER_FRAME).optional() }),
   /** Below this, every replica of the network holds everything: a standby may compact up to it. */
@@ -260,7 +278,3 @@ export function userKey(name: string): string {
   return name.toLowerCase();
 }
 
-/** What a coordinator answers to a standby's nonce to show it knows the node password (without revealing it). */
-export function nodeProof(nodePassword: string, nonce: string): string {
-  return createHmac('sha256', nodePassword).update(`lanchat coordinator proof ${nonce}`).digest('hex');
-}

@@ -1,3 +1,4 @@
+import type { X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ChatState } from '../core/chat-state.js';
 import type { CoreEvent } from '../core/node-core.js';
@@ -48,6 +49,10 @@ export interface RelayContext {
   /** The node password, when the network has one. */
   readonly nodePassword: string | undefined;
   readonly networkPasswordDigest: Buffer | undefined;
+  /** Proved by clients (CPace), never received. */
+  readonly networkPassword: string | undefined;
+  /** The network's authority now (it changes when this node is admitted to a network), and its key to admit nodes. */
+  readonly identity: () => { authority: X509Certificate; authorityPem: string; authorityKeyPem: string };
   readonly sendRate: RateLimiter;
   readonly loginByUser: RateLimiter;
   readonly loginByAddress: RateLimiter;
@@ -61,4 +66,5 @@ export interface RelayContext {
   reject(s: Session, code: ErrorCode, message?: string, ref?: string): void;
   strike(s: Session): void;
   emitEvent(name: 'user:registered', user: string, address: string): void;
+  nodeAdmitted(address: string): void;
 }

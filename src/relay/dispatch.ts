@@ -1,9 +1,9 @@
 import type { ClientMessage } from '../protocol/messages.js';
 import type { Handler } from './context.js';
-import { login, networkAuth, register, resume } from './handlers/auth.js';
+import { login, networkAuth, networkConfirm, register, resume } from './handlers/auth.js';
 import { presence, send } from './handlers/chat.js';
 import { fileAck, fileCancel, fileDone, fileEnd, fileFail, fileOffer } from './handlers/files.js';
-import { peerAck, peerEntries, peerHello } from './handlers/peers.js';
+import { peerAck, peerEntries, peerHello, peerJoin, peerJoinConfirm } from './handlers/peers.js';
 
 /**
  * The handler table: every client message type, what the session must have
@@ -12,12 +12,15 @@ import { peerAck, peerEntries, peerHello } from './handlers/peers.js';
  */
 export const HANDLERS: { [K in ClientMessage['type']]: Handler<K> } = {
   'network:auth': { needs: 'nothing', run: networkAuth },
+  'network:confirm': { needs: 'nothing', run: networkConfirm },
   'auth:register': { needs: 'network', run: register },
   'auth:login': { needs: 'network', run: login },
   'auth:resume': { needs: 'network', run: resume },
   'chat:send': { needs: 'login', run: send },
   'presence:get': { needs: 'login', run: presence },
   'peer:hello': { needs: 'network', run: peerHello },
+  'peer:join': { needs: 'network', run: peerJoin },
+  'peer:join-confirm': { needs: 'network', run: peerJoinConfirm },
   'peer:entries': { needs: 'peer', run: peerEntries },
   'peer:ack': { needs: 'peer', run: peerAck },
   'file:offer': { needs: 'login', run: fileOffer },

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { X509Certificate } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
@@ -9,7 +10,7 @@ import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import type { Logger } from 'pino';
 import { DEFAULT_LIMITS, FILE_CHUNK_BYTES, FILE_HEADER_BYTES, FILE_WINDOW_BYTES, HARD_MAX_PAYLOAD, PROTOCOL_VERSION, type Limits } from '../protocol/limits.js';
 import { ERROR_CODES, ProtocolError, type ErrorCode } from '../protocol/errors.js';
-import { clientMessageSchema, errorFrame, nodeProof, parseClientFrame, welcome, type ServerMessage } from '../protocol/messages.js';
+import { clientMessageSchema, errorFrame, parseClientFrame, welcome, type ServerMessage } from '../protocol/messages.js';
 import { HostPort, formatHostPort } from '../protocol/fields.js';
 import type { MessageEntry } from '../protocol/entries.js';
 import type { Status } from '../protocol/status.js';
@@ -55,8 +56,8 @@ export interface RelayDeps {
 export interface RelayOptions {
   /** This node's id, announced in `welcome` and `/status`. */
   nodeId: string;
-  /** What it serves with (TLS 1.3 on every link): the network's authority and this node's certificate from it. */
-  tls: { authorityPem: string; node: KeyPair };
+  /** What it serves with (TLS 1.3 on every link): the network's authority (with its key, to admit nodes) and this node's certificate from it. */
+  tls: RelayIdentity;
   network?: string;
   host?: string;
   port?: number;
@@ -81,12 +82,20 @@ export interface RelayOptions {
   maxBufferedBytes?: number;
 }
 
+export interface RelayIdentity {
+  authorityPem: string;
+  authorityKeyPem: string;
+  node: KeyPair;
+}
+
 /** Relay events, for the CLI's one-line-per-event output and for tests. */
 export interface RelayEvents {
   'user:joined': [name: string, address: string];
   'user:left': [name: string];
   'user:registered': [name: string, address: string];
   'message:stored': [MessageEntry];
+  /** A node proved the node password and was given the network's authority. */
+  'node:admitted': [address: string];
   error: [Error];
 }
 
@@ -128,6 +137,7 @@ export class Relay extends EventEmitter<RelayEvents> {
   #stopping: Promise<void> | undefined;
   #role: RoleInfo = { role: 'starting', term: 0, coordinator: undefined, priority: 0, eligible: true };
   readonly #networkPasswordRequired: boolean;
+  #authority: X509Certificate;
   /** The last succession frame, sent to every new session. */
   #succession: string | undefined;
 
@@ -152,6 +162,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       limits: { ...DEFAULT_LIMITS, ...options.limits },
     };
     this.#opts.limits.maxMessageRate = this.#opts.maxMessageRate;
+    this.#authority = new X509Certificate(options.tls.authorityPem);
     if (this.#opts.limits.maxFrameBytes > HARD_MAX_PAYLOAD) throw new TypeError(`maxFrameBytes may not exceed ${HARD_MAX_PAYLOAD}`);
     this.#schema = clientMessageSchema(this.#opts.limits);
     const rate = this.#opts.maxMessageRate;
@@ -167,7 +178,9 @@ export class Relay extends EventEmitter<RelayEvents> {
       network: this.#opts.network,
       nodeId: this.#opts.nodeId,
       nodePassword: options.nodePassword || undefined,
+      networkPassword: options.networkPassword || undefined,
       networkPasswordDigest,
+      identity: () => ({ authority: this.#authority, authorityPem: this.#opts.tls.authorityPem, authorityKeyPem: this.#opts.tls.authorityKeyPem }),
       sendRate: new RateLimiter({ capacity: rate * 2, refillPerSecond: rate }, now),
       loginByUser: new RateLimiter(LOGIN_FAILURES_PER_USER, now),
       loginByAddress: new RateLimiter(LOGIN_FAILURES_PER_ADDRESS, now),
@@ -179,6 +192,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       reject: (s, code, message, ref) => this.#reject(s, code, message, ref),
       strike: (s) => this.#strike(s),
       emitEvent: (name, user, address) => this.emit(name, user, address),
+      nodeAdmitted: (address) => this.emit('node:admitted', address),
     };
   }
 
@@ -197,6 +211,13 @@ export class Relay extends EventEmitter<RelayEvents> {
   /** This node's role, as `/status` and redirects report it. */
   get role(): RoleInfo {
     return this.#role;
+  }
+
+  /** Serves with another identity from now on (a node admitted to a network takes its authority). */
+  setIdentity(tls: RelayIdentity): void {
+    this.#opts.tls = tls;
+    this.#authority = new X509Certificate(tls.authorityPem);
+    this.#http?.setSecureContext(serverOptions(tls.authorityPem, tls.node));
   }
 
   /** Binds and starts serving. Throws `ListenError` when the port is taken. Idempotent. */
@@ -266,16 +287,6 @@ export class Relay extends EventEmitter<RelayEvents> {
 
   /** One frame to these sessions, serialised once. */
   deliver(to: readonly number[], frame: ServerMessage): void {
-    if (frame.type === 'peer:welcome') {
-      // With a node password, the coordinator proves it knows it (HMAC of the standby's nonce): per session.
-      for (const id of to) {
-        const s = this.#sessions.get(id);
-        const nonce = s?.peer?.nonce;
-        const proof = this.#ctx.nodePassword !== undefined && nonce !== undefined ? nodeProof(this.#ctx.nodePassword, nonce) : undefined;
-        if (s) this.#send(s, proof === undefined ? frame : { ...frame, proof });
-      }
-      return;
-    }
     // The login replay (history:end closes it) is bounded, and goes out whole however slowly the client reads.
     const checked = !(frame.type === 'chat:message' && frame.replay === true) && frame.type !== 'history:end' && frame.type !== 'auth:ok';
     const text = JSON.stringify(frame);
@@ -398,8 +409,10 @@ export class Relay extends EventEmitter<RelayEvents> {
     const s: Session = {
       id: this.#nextSessionId++,
       ws,
+      tls: req.socket as TLSSocket,
       address: req.socket.remoteAddress ?? 'unknown',
       networkOk: !this.#networkPasswordRequired,
+      proof: undefined,
       user: undefined,
       peer: undefined,
       lastPong: now(),
@@ -476,7 +489,7 @@ export class Relay extends EventEmitter<RelayEvents> {
   #dispatch(s: Session, buf: Buffer, isBinary: boolean): Promise<void> | void {
     if (isBinary) return s.user === undefined ? this.#reject(s, 'bad_frame') : fileData(this.#ctx, s, buf);
     const parsed = parseClientFrame(buf.toString('utf8'), this.#schema);
-    if (!s.networkOk && !(parsed.ok && parsed.value.type === 'network:auth')) {
+    if (!s.networkOk && !(parsed.ok && (parsed.value.type === 'network:auth' || parsed.value.type === 'network:confirm'))) {
       // The network password comes before anything else (issue #3): no second chance on this connection.
       this.#send(s, errorFrame('network_password', 'this network requires its password first'));
       s.ws.close(1008, 'network password required');

@@ -1,4 +1,6 @@
+import type { TLSSocket } from 'node:tls';
 import type { WebSocket } from 'ws';
+import type { PasswordProof } from '../trust/cpace.js';
 import type { UserEntry } from '../protocol/entries.js';
 
 /** One WebSocket connection to this node: a chat client, or a node standing by. */
@@ -6,12 +8,16 @@ export interface Session {
   /** The id the core knows it by. */
   readonly id: number;
   readonly ws: WebSocket;
+  /** Its TLS socket: what the peer presented, and the session's exported keying material. */
+  readonly tls: TLSSocket;
   readonly address: string;
   networkOk: boolean;
+  /** A password proof under way (the network password's, or a joining node's node password). */
+  proof: PasswordProof | undefined;
   /** Set once the core took its login. */
   user: UserEntry | undefined;
   /** Set once it said `peer:hello` (and knew the node password): it is a node, not a chat client. */
-  peer: { id: string; nonce: string | undefined } | undefined;
+  peer: { id: string } | undefined;
   lastPong: number;
   readonly connectedAt: number;
   /** A handler is awaiting (bcrypt): later frames wait in `queue`. */

@@ -1,11 +1,14 @@
 import { EventEmitter } from 'node:events';
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
 import WebSocket from 'ws';
 import type { Logger } from 'pino';
-import { ServerMessage, nodeProof, type ClientMessage } from '../protocol/messages.js';
+import { proofContext, ServerMessage, type ClientMessage } from '../protocol/messages.js';
 import type { LinkEnd } from '../core/role.js';
-import { clientOptions } from '../trust/tls.js';
+import { clientOptions, presentedIdentity, sessionBinding } from '../trust/tls.js';
 import type { KeyPair } from '../trust/identity.js';
+import { sameAuthority } from '../trust/pin.js';
+import { PasswordProof } from '../trust/cpace.js';
+import type { NodeIdentity } from '../trust/node-identity.js';
 
 /** The coordinator pings its standbys every 200 ms: 1 s of silence (5 missed) and it is presumed dead (DESIGN §4.4). */
 export const LINK_SILENCE_MS = 1_000;
@@ -17,10 +20,12 @@ const DROPPED = new Set([4002, 4003]);
 
 export interface StandbyLinkOptions {
   address: string;
-  /** This node's certificate, presented to the coordinator (TLS). */
-  tls: KeyPair;
+  /** This node's network id: its certificate is presented to the coordinator, whose own must be from its authority. */
+  identity: NodeIdentity;
+  /** This node's id, for `peer:join`. */
+  id: string;
   networkPassword?: string;
-  /** Presented in `peer:hello` when the network has a node password; the coordinator must prove it knows it too. */
+  /** Proved (`peer:join`) by a node not yet of the network, to be admitted; never sent. */
   nodePassword?: string;
   silenceMs?: number;
 }
@@ -28,18 +33,22 @@ export interface StandbyLinkOptions {
 /**
  * The standby side of replication (DESIGN §5): a standby's connection to its
  * coordinator, as the core (src/core/node-core.ts) drives it. It does the
- * handshake (network password), adds the node password and a challenge to
- * `peer:hello`, checks the coordinator's proof, and reports frames and the
- * end — closed, silent, or dropped on purpose by a coordinator that lives.
+ * handshake: the network password proved (CPace), then the coordinator's
+ * certificate checked against this node's network authority. A node not yet of
+ * any network (its identity its own) proves the node password instead
+ * (`peer:join`) and is given the network's authority (`admit`); a member never
+ * follows a coordinator of another authority. It reports frames and the end —
+ * closed, silent, or dropped on purpose by a coordinator that lives.
  */
-export class StandbyLink extends EventEmitter<{ ready: []; frame: [ServerMessage]; end: [LinkEnd] }> {
+export class StandbyLink extends EventEmitter<{ ready: []; frame: [ServerMessage]; end: [LinkEnd]; admit: [KeyPair] }> {
   readonly #opts: StandbyLinkOptions;
   readonly #log: Logger;
   #ws: WebSocket | undefined;
   #silence: NodeJS.Timeout | undefined;
   #ended = false;
-  /** The challenge sent in `peer:hello` when the network has a node password. */
-  #nonce: string | undefined;
+  #tls: TLSSocket | undefined;
+  #proof: PasswordProof | undefined;
+  #network = '';
 
   constructor(log: Logger, options: StandbyLinkOptions) {
     super();
@@ -48,8 +57,9 @@ export class StandbyLink extends EventEmitter<{ ready: []; frame: [ServerMessage
   }
 
   start(): void {
-    const ws = new WebSocket(`wss://${this.#opts.address}`, { handshakeTimeout: CONNECT_TIMEOUT_MS, maxPayload: MAX_FRAME, perMessageDeflate: false, ...clientOptions(undefined, this.#opts.tls) });
+    const ws = new WebSocket(`wss://${this.#opts.address}`, { handshakeTimeout: CONNECT_TIMEOUT_MS, maxPayload: MAX_FRAME, perMessageDeflate: false, ...clientOptions(undefined, this.#opts.identity.node) });
     this.#ws = ws;
+    ws.on('upgrade', (res) => void (this.#tls = res.socket as TLSSocket));
     ws.on('error', (err) => this.#log.debug({ err }, 'standby link error'));
     ws.on('ping', () => this.#heard());
     ws.on('open', () => this.#heard());
@@ -68,14 +78,10 @@ export class StandbyLink extends EventEmitter<{ ready: []; frame: [ServerMessage
     });
   }
 
-  /** Sends a frame to the coordinator; `peer:hello` gets the node password and a fresh challenge. */
+  /** Sends a frame to the coordinator. */
   send(frame: ClientMessage): void {
     if (this.#ws?.readyState !== WebSocket.OPEN) return;
-    let out: ClientMessage = frame;
-    if (frame.type === 'peer:hello' && this.#opts.nodePassword !== undefined) {
-      out = { ...frame, nodePassword: this.#opts.nodePassword, nonce: (this.#nonce = randomBytes(16).toString('hex')) };
-    }
-    this.#ws.send(JSON.stringify(out));
+    this.#ws.send(JSON.stringify(frame));
   }
 
   /** Closes the link without reporting an end. Idempotent. */
@@ -89,21 +95,54 @@ export class StandbyLink extends EventEmitter<{ ready: []; frame: [ServerMessage
     const o = this.#opts;
     switch (msg.type) {
       case 'welcome':
-        if (!msg.networkPassword) return void this.emit('ready');
+        this.#network = msg.network;
+        if (!msg.networkPassword) return this.#member();
         if (!o.networkPassword) return this.#end({ kind: 'refused', reason: 'the coordinator requires the network password' });
-        this.#ws!.send(JSON.stringify({ type: 'network:auth', password: o.networkPassword }));
-        return;
+        return this.#prove(o.networkPassword, 'network password', 'network:auth');
+      case 'network:proof':
+      case 'peer:join-proof': {
+        const confirm = this.#proof?.check(Buffer.from(msg.share, 'base64'), Buffer.from(msg.confirm, 'base64'));
+        const what = msg.type === 'network:proof' ? 'network' : 'node';
+        if (confirm === undefined) return this.#end({ kind: 'refused', reason: `the ${what} password does not match the coordinator's (it is wrong here, or that is not our network's coordinator)` });
+        this.#proof = undefined;
+        return this.send({ type: msg.type === 'network:proof' ? 'network:confirm' : 'peer:join-confirm', confirm: confirm.toString('base64') });
+      }
       case 'network:ok':
-        return void this.emit('ready');
-      case 'peer:welcome':
-        // With a node password, a coordinator that cannot prove it knows it gets nothing from us, and we take nothing from it.
-        if (o.nodePassword !== undefined && (msg.proof === undefined || this.#nonce === undefined || !sameHex(msg.proof, nodeProof(o.nodePassword, this.#nonce)))) {
-          return this.#end({ kind: 'refused', reason: 'the coordinator did not prove it knows the node password' });
-        }
-        return void this.emit('frame', msg);
+        return this.#member();
+      case 'peer:admit':
+        // Sent only after the coordinator proved the node password in this TLS session: it is our network's.
+        if (o.identity.member) return this.#end({ kind: 'refused', reason: 'this node is already a member of a network' });
+        this.emit('admit', { certPem: msg.authority, keyPem: msg.key });
+        return this.#end({ kind: 'lost', succession: undefined, reason: 'dropped' }); // connect again, certified
       default:
         return void this.emit('frame', msg);
     }
+  }
+
+  /**
+   * After the network password: a coordinator certified by our authority gets `peer:hello` (the core sends
+   * it on 'ready'). Another one: a member refuses it; a node not yet of a network joins it (node password).
+   */
+  #member(): void {
+    const o = this.#opts;
+    const presented = this.#tls === undefined ? undefined : presentedIdentity(this.#tls);
+    if (presented !== undefined && sameAuthority(presented.authorityPem, o.identity.authorityPem)) return void this.emit('ready');
+    if (o.identity.member) {
+      const theirs = presented === undefined ? 'no network identity' : `another network identity (${presented.code}; ours is ${o.identity.code})`;
+      this.#log.warn({ address: o.address, network: this.#network }, `a node claims to coordinate network "${this.#network}" with ${theirs}: ignored`);
+      return this.#end({ kind: 'refused', reason: `the node at ${o.address} is not of this network (${theirs})` });
+    }
+    if (o.nodePassword === undefined) {
+      return this.#end({ kind: 'refused', reason: `this node has no node password, so it cannot join network "${this.#network}" (it chats as a client; LANCHAT_NODE_PASSWORD lets it stand by)` });
+    }
+    this.#prove(o.nodePassword, 'node password', 'peer:join');
+  }
+
+  #prove(password: string, purpose: 'network password' | 'node password', type: 'network:auth' | 'peer:join'): void {
+    if (this.#tls === undefined) return this.#end({ kind: 'refused', reason: 'no TLS session' });
+    this.#proof = new PasswordProof(password, proofContext(purpose, this.#network), sessionBinding(this.#tls, 'password'));
+    const share = this.#proof.share.toString('base64');
+    this.send(type === 'peer:join' ? { type, id: this.#opts.id, share } : { type, share });
   }
 
   #heard(): void {
@@ -123,10 +162,4 @@ export class StandbyLink extends EventEmitter<{ ready: []; frame: [ServerMessage
     this.#ws?.terminate();
     this.emit('end', end);
   }
-}
-
-function sameHex(a: string, b: string): boolean {
-  const x = Buffer.from(a, 'hex');
-  const y = Buffer.from(b, 'hex');
-  return x.length === y.length && timingSafeEqual(x, y);
 }

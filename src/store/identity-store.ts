@@ -17,6 +17,8 @@ const Stored = z.object({
   authority: CertPem,
   authorityKey: KeyPem.optional(),
   node: z.object({ cert: CertPem, key: KeyPem }).optional(),
+  /** A node's: the identity is its network's (it founded it or was admitted), not only its own first one. */
+  member: z.boolean().optional(),
   pinnedAt: z.number().int().nonnegative(),
 });
 
@@ -29,6 +31,7 @@ export interface KnownIdentity {
   readonly authorityKeyPem?: string;
   /** This node's certificate and key, issued by the authority. */
   readonly node?: KeyPair;
+  readonly member?: boolean;
   readonly pinnedAt: number;
 }
 
@@ -51,6 +54,7 @@ export async function readIdentity(dataDir: string, network: string): Promise<Kn
     code: networkCode(s.authority),
     ...(s.authorityKey ? { authorityKeyPem: s.authorityKey } : {}),
     ...(s.node ? { node: { certPem: s.node.cert, keyPem: s.node.key } } : {}),
+    ...(s.member ? { member: true } : {}),
     pinnedAt: s.pinnedAt,
   };
 }
@@ -62,6 +66,7 @@ export async function writeIdentity(dataDir: string, network: string, id: Omit<K
     authority: id.authorityPem,
     ...(id.authorityKeyPem ? { authorityKey: id.authorityKeyPem } : {}),
     ...(id.node ? { node: { cert: id.node.certPem, key: id.node.keyPem } } : {}),
+    ...(id.member ? { member: true } : {}),
     pinnedAt: id.pinnedAt,
   };
   Stored.parse(stored);

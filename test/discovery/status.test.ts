@@ -20,7 +20,8 @@ async function serving(t: Test, answer: (res: ServerResponse) => void, plain = f
 
 t.test('a lanchat node answers with its status', async (t) => {
   const address = await serving(t, (res) => res.end(JSON.stringify(status)));
-  t.same(await probeStatus(address, 2_000), { ok: true, status });
+  const p = await probeStatus(address, 2_000);
+  t.match(p, { ok: true, status, presented: { nodeId: '00000000000000aa', authorityPem: /BEGIN CERTIFICATE/ } }, 'its status, and the identity its certificate shows');
 });
 
 t.test('whatever else answers is not lanchat, and is said so', async (t) => {

@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { Node, type NodeOptions } from '../../src/node/node.js';
 import { tmpDir } from './tmp.js';
+import { TEST_NODE_PASSWORD } from './processes.js';
 
 /**
  * Starts an in-process node on 127.0.0.1, port 0, bcrypt cost 4; stopped at teardown. With no
@@ -12,7 +13,7 @@ export async function testCoordinator(
 ): Promise<{ coordinator: Node; url: string; dataDir: string }> {
   const dataDir = options.dataDir ?? tmpDir(t);
   const coordinator = await Node.start(
-    { host: '127.0.0.1', port: 0, bcryptCost: 4, ...options, dataDir },
+    { host: '127.0.0.1', port: 0, bcryptCost: 4, nodePassword: TEST_NODE_PASSWORD, ...options, dataDir },
     pino({ level: process.env.LANCHAT_TEST_LOG ?? 'silent' }),
   );
   t.teardown(() => coordinator.stop());

@@ -13,6 +13,12 @@ process.on('exit', () => rmSync(CLIENT_DATA, { recursive: true, force: true }));
 /** The compiled CLI (tests run from dist/test, next to dist/src). */
 export const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 
+/**
+ * The node password every test node has unless a test says otherwise (`LANCHAT_NODE_PASSWORD: ''` for none):
+ * without one a network admits no standbys, and most tests are about a network that fails over.
+ */
+export const TEST_NODE_PASSWORD = 'test-node-password';
+
 /** A running `lanchat` child process with its output captured line by line. */
 export class Proc {
   readonly stdout: string[] = [];
@@ -24,7 +30,10 @@ export class Proc {
   /** `wrap` runs the CLI under another command, e.g. `ip netns exec NS`. */
   constructor(args: string[], env: NodeJS.ProcessEnv = {}, wrap: string[] = []) {
     const [cmd, ...pre] = wrap.length > 0 ? [...wrap, process.execPath] : [process.execPath];
-    this.child = spawn(cmd!, [...pre, CLI, ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const nodePassword = env['LANCHAT_NODE_PASSWORD'] ?? TEST_NODE_PASSWORD;
+    const merged: NodeJS.ProcessEnv = { ...process.env, ...env, LANCHAT_NODE_PASSWORD: nodePassword };
+    if (nodePassword === '') delete merged['LANCHAT_NODE_PASSWORD'];
+    this.child = spawn(cmd!, [...pre, CLI, ...args], { env: merged, stdio: ['pipe', 'pipe', 'pipe'] });
     createInterface({ input: this.child.stdout! }).on('line', (l) => this.stdout.push(l));
     createInterface({ input: this.child.stderr! }).on('line', (l) => this.stderr.push(l));
     this.child.on('exit', (code, signal) => {

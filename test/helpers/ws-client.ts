@@ -1,5 +1,11 @@
 import WebSocket from 'ws';
+import type { TLSSocket } from 'node:tls';
 import { waitFor } from './wait.js';
+import { PasswordProof } from '../../src/trust/cpace.js';
+import { sessionBinding } from '../../src/trust/tls.js';
+import { issueNodeCertificate } from '../../src/trust/identity.js';
+import { proofContext } from '../../src/protocol/messages.js';
+import type { Node } from '../../src/node/node.js';
 
 /** One frame received by a test client, parsed. */
 export type Frame = Record<string, unknown> & { type: string };
@@ -12,6 +18,8 @@ export class TestSocket {
   readonly frames: Frame[] = [];
   closeCode: number | undefined;
   readonly ws: WebSocket;
+  /** The TLS socket under it, once upgraded. */
+  tls: TLSSocket | undefined;
   /** Called with each binary frame (file data) as it comes. */
   onBinary: ((buf: Buffer) => void) | undefined;
   #seen = 0;
@@ -25,6 +33,7 @@ export class TestSocket {
       this.onBinary?.(buf);
       this.frames.push({ type: 'binary', stream: buf.readUInt32BE(0), bytes: buf.length - 4 });
     });
+    this.ws.on('upgrade', (res) => (this.tls = res.socket as TLSSocket));
     this.ws.on('close', (code) => (this.closeCode = code));
     this.ws.on('error', () => undefined);
   }
@@ -97,6 +106,28 @@ export async function loggedIn(url: string, user: string, opts: { register?: boo
   await s.nextOf('auth:ok');
   await s.nextOf('history:end');
   return s;
+}
+
+/**
+ * Proves `password` as the network password on `s` (after its welcome), as a client does: true when the
+ * coordinator proved it too and the client confirmed (then `network:ok` follows, if the coordinator agrees).
+ */
+export async function proveNetworkPassword(s: TestSocket, password: string, network = 'default'): Promise<boolean> {
+  const proof = new PasswordProof(password, proofContext('network password', network), sessionBinding(s.tls!, 'password'));
+  s.send({ type: 'network:auth', share: proof.share.toString('base64') });
+  const answer = await s.next((f) => f.type === 'network:proof' || f.type === 'error', 'the coordinator\'s proof');
+  if (answer.type !== 'network:proof') return false;
+  const confirm = proof.check(Buffer.from(answer.share as string, 'base64'), Buffer.from(answer.confirm as string, 'base64'));
+  if (confirm === undefined) return false;
+  s.send({ type: 'network:confirm', confirm: confirm.toString('base64') });
+  return true;
+}
+
+/** A raw socket presenting a certificate for node `id` from `coordinator`'s network authority: a member node. */
+export async function memberSocket(url: string, coordinator: Node, id: string): Promise<TestSocket> {
+  const { authorityPem, authorityKeyPem } = coordinator.identity;
+  const cert = await issueNodeCertificate({ certPem: authorityPem, keyPem: authorityKeyPem }, id);
+  return new TestSocket(url, { key: cert.keyPem, cert: cert.certPem });
 }
 
 /** A binary file-data frame: the 4-byte stream number, then the bytes. */

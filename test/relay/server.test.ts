@@ -5,7 +5,10 @@ import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { WebSocket } from 'ws';
 import { testCoordinator } from '../helpers/coordinator.js';
-import { TestSocket, loggedIn, offerFile, fileChunk } from '../helpers/ws-client.js';
+import { TestSocket, loggedIn, offerFile, fileChunk, memberSocket, proveNetworkPassword } from '../helpers/ws-client.js';
+import { PasswordProof } from '../../src/trust/cpace.js';
+import { sessionBinding } from '../../src/trust/tls.js';
+import { proofContext } from '../../src/protocol/messages.js';
 import { waitFor } from '../helpers/wait.js';
 
 let n = 0;
@@ -192,9 +195,14 @@ t.test('network password: required first; wrong or missing closes the connection
   t.equal(await missing.closed(), 1008);
   const wrong = new TestSocket(url);
   await wrong.nextOf('welcome');
-  wrong.send({ type: 'network:auth', password: 'open' });
-  t.match(await wrong.nextOf('error'), { code: 'network_password' });
-  t.equal(await wrong.closed(), 1008);
+  t.notOk(await proveNetworkPassword(wrong, 'open'), 'the client sees the proof fail first, and confirms nothing');
+  wrong.close();
+  const liar = new TestSocket(url); // confirms without knowing the password
+  await liar.nextOf('welcome');
+  liar.send({ type: 'network:auth', share: Buffer.alloc(32, 1).toString('base64') });
+  liar.send({ type: 'network:confirm', confirm: Buffer.alloc(64).toString('base64') });
+  t.match(await liar.nextOf('error'), { code: 'network_password' });
+  t.equal(await liar.closed(), 1008);
   const garbage = new TestSocket(url);
   await garbage.nextOf('welcome');
   garbage.send('not json');
@@ -203,7 +211,7 @@ t.test('network password: required first; wrong or missing closes the connection
   const right = new TestSocket(url);
   t.teardown(() => right.close());
   await right.nextOf('welcome');
-  right.send({ type: 'network:auth', password: 'sesame' });
+  t.ok(await proveNetworkPassword(right, 'sesame'), 'the coordinator proved it knows the password');
   await right.nextOf('network:ok');
   right.send({ type: 'auth:register', user: 'a', password: 'x' });
   await right.nextOf('auth:ok');
@@ -368,8 +376,8 @@ function upgradeRefusal(url: string): Promise<{ status: number | 'closed'; body:
 }
 
 t.test('a standby is not taken for a client that never logs in (the login timeout is for clients)', async (t) => {
-  const { url } = await testCoordinator(t, { heartbeatMs: 50, loginTimeoutMs: 300 });
-  const standby = new TestSocket(url);
+  const { url, coordinator } = await testCoordinator(t, { heartbeatMs: 50, loginTimeoutMs: 300 });
+  const standby = await memberSocket(url, coordinator, '0123456789abcdef');
   t.teardown(() => standby.close());
   await standby.nextOf('welcome');
   standby.send({ type: 'peer:hello', id: '0123456789abcdef', network: 'default', port: 7000, priority: 0, eligible: true, term: 1, vv: [] });
@@ -401,7 +409,7 @@ t.test('a reader that stops reading is cut off, whatever it is sent: replies to 
 });
 
 t.test('a standby catching up on a replica larger than the reader limit is not cut off (nodes are not slow users)', async (t) => {
-  const { url } = await testCoordinator(t, { maxBufferedBytes: 64 * 1024, maxMessageRate: 100_000 });
+  const { url, coordinator } = await testCoordinator(t, { maxBufferedBytes: 64 * 1024, maxMessageRate: 100_000 });
   const alice = await loggedIn(url, 'alice');
   t.teardown(() => alice.close());
   // 200 direct messages kept for each of 10 offline users: 8 MB, more than loopback socket buffers absorb.
@@ -412,7 +420,7 @@ t.test('a standby catching up on a replica larger than the reader limit is not c
     for (let j = i; j < i + 10; j++) alice.send({ type: 'chat:send', id: `m${j}`, to: [users[j % 10]!], text: `${j} ${'x'.repeat(3_900)}` });
     await waitFor(() => alice.all('chat:ack').length >= i + 10, `acks up to ${i + 10}`);
   }
-  const standby = new TestSocket(url);
+  const standby = await memberSocket(url, coordinator, '0123456789abcdef');
   t.teardown(() => standby.close());
   await standby.nextOf('welcome');
   standby.send({ type: 'peer:hello', id: '0123456789abcdef', network: 'default', port: 7000, priority: 0, eligible: true, term: 1, vv: [] });
@@ -532,8 +540,11 @@ t.test('network password guesses are limited per address', async (t) => {
   for (let i = 0; i < 22; i++) {
     const s = new TestSocket(url);
     await s.nextOf('welcome');
-    s.send({ type: 'network:auth', password: `guess${i}` });
-    codes.push((await s.nextOf('error')).code as string);
+    const proof = new PasswordProof(`guess${i}`, proofContext('network password', 'default'), sessionBinding(s.tls!, 'password'));
+    s.send({ type: 'network:auth', share: proof.share.toString('base64') });
+    const answer = await s.next((f) => f.type === 'network:proof' || f.type === 'error');
+    if (answer.type === 'network:proof') s.send({ type: 'network:confirm', confirm: Buffer.alloc(64).toString('base64') }); // a guess that got no proof back
+    codes.push((answer.type === 'error' ? answer : await s.nextOf('error')).code as string);
     await s.closed();
   }
   t.same(codes.slice(0, 20), Array(20).fill('network_password'));

@@ -1,10 +1,11 @@
 import t from 'tap';
 import { testCoordinator } from '../helpers/coordinator.js';
-import { loggedIn, TestSocket } from '../helpers/ws-client.js';
+import { loggedIn, memberSocket } from '../helpers/ws-client.js';
+import type { Node } from '../../src/node/node.js';
 
 /** A raw node: says hello, acknowledges what it is sent until told to go mute (it still answers pings). */
-async function rawStandby(url: string, id: string, priority: number) {
-  const s = new TestSocket(url);
+async function rawStandby(url: string, coordinator: Node, id: string, priority: number) {
+  const s = await memberSocket(url, coordinator, id);
   await s.nextOf('welcome');
   let mute = false;
   const vv = new Map<string, number>();
@@ -20,10 +21,10 @@ async function rawStandby(url: string, id: string, priority: number) {
 }
 
 t.test('a successor that answers pings but never acknowledges leaves the succession list; sends go on (issue #11)', async (t) => {
-  const { url } = await testCoordinator(t);
+  const { url, coordinator } = await testCoordinator(t);
   const alice = await loggedIn(url, 'alice');
   t.teardown(() => alice.close());
-  const standby = await rawStandby(url, 'aaaaaaaaaaaaaaa1', 10);
+  const standby = await rawStandby(url, coordinator, 'aaaaaaaaaaaaaaa1', 10);
   t.teardown(() => standby.s.close());
   await alice.next((f) => f.type === 'succession' && (f.standbys as { id: string }[]).some((x) => x.id === 'aaaaaaaaaaaaaaa1'), 'the standby in the succession list');
   alice.send({ type: 'chat:send', id: 'before', text: 'held by two nodes' });

@@ -1,18 +1,50 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { WebSocket } from 'ws';
 import { ProtocolError } from '../../protocol/errors.js';
-import { errorFrame, userKey } from '../../protocol/messages.js';
+import { errorFrame, proofContext, userKey } from '../../protocol/messages.js';
+import { PasswordProof } from '../../trust/cpace.js';
+import { sessionBinding } from '../../trust/tls.js';
 import { accountOf, type UserEntry } from '../../protocol/entries.js';
 import { issueToken, verifyToken } from '../../store/session-token.js';
 import type { Msg, RelayContext } from '../context.js';
 import type { Session } from '../session.js';
 
-/** The network password, first of all (issue #3). */
+/**
+ * The network password, first of all (issue #3), proved both ways and never sent (CPace bound to this TLS
+ * session, src/trust/cpace.ts): the client's share; we answer with ours and a confirmation.
+ */
 export function networkAuth(ctx: RelayContext, s: Session, msg: Msg<'network:auth'>): void {
   if (s.networkOk) return ctx.send(s, { type: 'network:ok' });
-  if (!passwordOk(ctx, s, `a:${s.address}`, msg.password, ctx.networkPasswordDigest!, 'network_password')) return;
+  if (s.proof !== undefined || !takeGuess(ctx, s, `a:${s.address}`)) return refuse(ctx, s, 'network_password');
+  const proof = new PasswordProof(ctx.networkPassword!, proofContext('network password', ctx.network), sessionBinding(s.tls, 'password'));
+  const confirm = proof.answer(Buffer.from(msg.share, 'base64'));
+  if (confirm === undefined) return refuse(ctx, s, 'network_password');
+  s.proof = proof;
+  ctx.send(s, { type: 'network:proof', share: proof.share.toString('base64'), confirm: confirm.toString('base64') });
+}
+
+/** The client's confirmation: it knew the network password (and checked that we do). */
+export function networkConfirm(ctx: RelayContext, s: Session, msg: Msg<'network:confirm'>): void {
+  if (s.networkOk) return ctx.send(s, { type: 'network:ok' });
+  if (s.proof === undefined || !s.proof.verify(Buffer.from(msg.confirm, 'base64'))) return refuse(ctx, s, 'network_password');
+  s.proof = undefined;
+  ctx.loginByAddress.refund(`a:${s.address}`);
   s.networkOk = true;
   ctx.send(s, { type: 'network:ok' });
+}
+
+/** A guess at a shared password costs a token of the address's bucket, given back when it was right. */
+export function takeGuess(ctx: RelayContext, s: Session, bucket: string): boolean {
+  if (ctx.loginByAddress.take(bucket)) return true;
+  ctx.send(s, errorFrame('rate_limited', 'too many wrong passwords from this address; wait a minute'));
+  s.ws.close(1008, 'rate limited');
+  return false;
+}
+
+export function refuse(ctx: RelayContext, s: Session, code: 'network_password' | 'node_password'): void {
+  if (s.ws.readyState !== WebSocket.OPEN) return; // already closed (rate limited)
+  ctx.send(s, errorFrame(code));
+  s.ws.close(1008, code === 'network_password' ? 'wrong network password' : 'wrong node password');
 }
 
 /**

@@ -1,6 +1,8 @@
-import { errorFrame } from '../../protocol/messages.js';
+import { errorFrame, proofContext } from '../../protocol/messages.js';
 import { formatHostPort } from '../../protocol/fields.js';
-import { digest, passwordOk } from './auth.js';
+import { refuse, takeGuess } from './auth.js';
+import { PasswordProof } from '../../trust/cpace.js';
+import { certifiedPeer, sessionBinding } from '../../trust/tls.js';
 import type { Msg, RelayContext } from '../context.js';
 import type { Session } from '../session.js';
 
@@ -12,19 +14,24 @@ import type { Session } from '../session.js';
  * the door: the network name, the node password, and the session becoming a peer.
  */
 
+/**
+ * A node of the network (its TLS certificate, from the network's authority, names it) stands by. Anyone
+ * else is refused: a node joins first (`peer:join`), and a certificate is what it gets for it.
+ */
 export function peerHello(ctx: RelayContext, s: Session, msg: Msg<'peer:hello'>): void {
   if (msg.network !== ctx.network) {
     ctx.send(s, errorFrame('invalid_message', `this is network "${ctx.network}", not "${msg.network}"`));
     s.ws.close(1008, 'wrong network');
     return;
   }
-  // Its own bucket, not the users': a refused node must not lock its machine's users out.
-  if (ctx.nodePassword !== undefined && !passwordOk(ctx, s, `n:${s.address}`, msg.nodePassword, digest(ctx.nodePassword), 'node_password')) {
-    ctx.log.warn({ address: s.address, node: msg.id }, 'a node without the node password was refused');
+  if (certifiedPeer(s.tls, ctx.identity().authority) !== msg.id) {
+    ctx.log.warn({ address: s.address, node: msg.id }, 'a node that is not a member of the network was refused');
+    ctx.send(s, errorFrame('not_admitted', `node ${msg.id} is not a member of network "${ctx.network}": it joins with the node password first`));
+    s.ws.close(1008, 'not a member');
     return;
   }
   s.admitted();
-  s.peer = { id: msg.id, nonce: msg.nonce };
+  s.peer = { id: msg.id };
   const hello = { id: msg.id, address: formatHostPort(s.address, msg.port), priority: msg.priority, eligible: msg.eligible, term: msg.term, vv: msg.vv };
   ctx.core.step({ type: 'peer-hello', session: s.id, hello, now: ctx.now() });
 }
@@ -35,4 +42,39 @@ export function peerEntries(ctx: RelayContext, s: Session, msg: Msg<'peer:entrie
 
 export function peerAck(ctx: RelayContext, s: Session, msg: Msg<'peer:ack'>): void {
   ctx.core.step({ type: 'peer-ack', session: s.id, vv: msg.vv, term: msg.term, now: ctx.now() });
+}
+
+/**
+ * A node asks to join the network, proving the node password (CPace bound to this TLS session, never
+ * sent): our share and confirmation. Without a node password the network admits nobody (the safe
+ * default: the machine still chats, as a client). Guesses are limited per address, in their own bucket.
+ */
+export function peerJoin(ctx: RelayContext, s: Session, msg: Msg<'peer:join'>): void {
+  if (ctx.nodePassword === undefined) {
+    ctx.log.warn({ address: s.address, node: msg.id }, 'a node asked to join, but this network has no node password: refused');
+    ctx.send(s, errorFrame('not_admitted', `network "${ctx.network}" admits no nodes: it has no node password (give its nodes one, LANCHAT_NODE_PASSWORD, to let machines stand by)`));
+    s.ws.close(1008, 'no admission');
+    return;
+  }
+  if (s.proof !== undefined || !takeGuess(ctx, s, `n:${s.address}`)) return refuse(ctx, s, 'node_password');
+  const proof = new PasswordProof(ctx.nodePassword, proofContext('node password', ctx.network), sessionBinding(s.tls, 'password'));
+  const confirm = proof.answer(Buffer.from(msg.share, 'base64'));
+  if (confirm === undefined) return refuse(ctx, s, 'node_password');
+  s.proof = proof;
+  ctx.send(s, { type: 'peer:join-proof', share: proof.share.toString('base64'), confirm: confirm.toString('base64') });
+}
+
+/** The joining node's confirmation: it knows the node password. It gets the network's authority, and goes. */
+export function peerJoinConfirm(ctx: RelayContext, s: Session, msg: Msg<'peer:join-confirm'>): void {
+  if (s.proof === undefined || !s.proof.verify(Buffer.from(msg.confirm, 'base64'))) {
+    ctx.log.warn({ address: s.address }, 'a node with a wrong node password was refused');
+    return refuse(ctx, s, 'node_password');
+  }
+  s.proof = undefined;
+  ctx.loginByAddress.refund(`n:${s.address}`);
+  const { authorityPem, authorityKeyPem } = ctx.identity();
+  ctx.log.info({ address: s.address }, 'a node proved the node password: admitted to the network');
+  ctx.send(s, { type: 'peer:admit', authority: authorityPem, key: authorityKeyPem });
+  ctx.nodeAdmitted(s.address);
+  s.ws.close(1000, 'admitted');
 }
