@@ -7,6 +7,7 @@ import { createLogger, LOG_LEVELS } from './node/logger.js';
 import { defaultDataDir } from './store/data-dir.js';
 import { servedAddresses } from './discovery/interfaces.js';
 import { runJsonClient } from './client/json-client.js';
+import { trustIn } from './client/trust.js';
 import { Node } from './node/node.js';
 import { BonjourDiscovery } from './discovery/bonjour.js';
 import { findCoordinator } from './client/find-coordinator.js';
@@ -176,9 +177,9 @@ program
     const describeRole = (): void => {
       const r = node.role;
       if (r.role === 'coordinator') {
-        for (const addr of addrs) console.log(`lanchat coordinator for network "${opts.network}" at ${addr.includes(':') ? `[${addr}]` : addr}:${port} (term ${r.term})`);
+        for (const addr of addrs) console.log(`lanchat coordinator for network "${opts.network}" at ${addr.includes(':') ? `[${addr}]` : addr}:${port} (term ${r.term}); identity ${node.identity.code}`);
       } else if (r.role === 'standby' || r.role === 'observer') {
-        console.log(`lanchat ${r.role} for network "${opts.network}" at ${addrs[0]}:${port}; coordinator at ${r.coordinator} (term ${r.term})`);
+        console.log(`lanchat ${r.role} for network "${opts.network}" at ${addrs[0]}:${port}; coordinator at ${r.coordinator} (term ${r.term}); identity ${node.identity.code}`);
       } else console.log(`looking for the coordinator of network "${opts.network}"…`);
     };
     // A standby is announced once its coordinator has welcomed it (the 'role' event below).
@@ -271,6 +272,7 @@ stdout: ready, message, ack, presence, file-progress, file-sent, file, file-fail
         downloadDir: opts.downloadDir,
         log,
         ...(networkPassword === undefined ? {} : { networkPassword }),
+        trust: await trustIn(opts.dataDir),
       },
       { stdin: process.stdin, stdout: process.stdout },
       log,

@@ -9,7 +9,8 @@ import { ClientCore, RETRY_MAX_MS, RETRY_MIN_MS } from '../core/client-core.js';
 import { fetchStatus } from '../discovery/status.js';
 import { FileTransfers, type FileProgress, type FileSent, type ReceivedFile } from './file-transfer.js';
 import type { TLSSocket } from 'node:tls';
-import { clientOptions, sessionBinding } from '../trust/tls.js';
+import { clientOptions, presentedIdentity, sessionBinding, type PresentedIdentity } from '../trust/tls.js';
+import { judge } from '../trust/pin.js';
 import { PasswordProof } from '../trust/cpace.js';
 
 const CONNECT_TIMEOUT_MS = 5_000; // first connection: TCP + WebSocket handshake on a LAN
@@ -41,6 +42,12 @@ export interface ChatClientOptions {
   loginTimeoutMs?: number;
   /** Where files sent to this user are saved; without it, files are refused. */
   downloadDir?: string;
+  /**
+   * The network identities this machine trusts (network name → authority PEM; see readPins), and how to
+   * pin a new one (after the first login on a network never met). Without `pins`, any identity is taken
+   * (tests that speak to a node they built).
+   */
+  trust?: { pins: Map<string, string>; pin?: (network: string, authorityPem: string) => Promise<void>; forgetHint?: (network: string) => string };
 }
 
 /** What the client knows once logged in. */
@@ -53,6 +60,8 @@ export interface Ready {
   limits: Omit<Limits, 'maxFileBytes'> & { maxFileBytes?: number };
   /** Present after a failover or reconnect. */
   resumed?: boolean;
+  /** The network's short code (its authority's), for people to compare. */
+  identity?: string;
 }
 
 /** A server-reported or local error, with a catalogue code. */
@@ -112,6 +121,12 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
   #heardAt = 0;
   #term = 0;
   #ready: Ready | undefined;
+  /** The identity the coordinator of this connection presented. */
+  #identity: PresentedIdentity | undefined;
+  /** The pin being written: a client closing waits for it. */
+  #pinning: Promise<void> = Promise.resolve();
+  /** An identity met for the first time, pinned once the login there succeeds. */
+  #firstContact: { network: string; authorityPem: string } | undefined;
   #drainWaiters: (() => void)[] = [];
   #closed = false;
   #reconnecting = false;
@@ -192,7 +207,8 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
       for (const first of candidates) {
         const r = await this.#follow(first, this.#opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS);
         if (r.ok) return this.#ready!;
-        last = r.error;
+        // A node impersonating the network is said, whatever else failed: it is what the user must hear.
+        if (r.error.code === 'identity_changed' || last.code !== 'identity_changed') last = r.error;
         if (r.error.message === STARTING) starting = true;
         if (this.#core.isFinal(r.error.code) || r.error.code === 'rate_limited') throw r.error;
       }
@@ -273,6 +289,36 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
       });
     }
     await cleaned;
+    await this.#pinning;
+  }
+
+  /**
+   * Whether the node at `address` may be spoken to, by the network identity its TLS certificate shows:
+   * the one pinned for `network` (trust on first use, as SSH does), or, never met, any lanchat node's (to
+   * be pinned at the first login). A changed identity is refused loudly before anything is sent.
+   */
+  #judge(address: string, network: string, tls: TLSSocket | undefined): ProtocolError | undefined {
+    const presented = tls === undefined ? undefined : presentedIdentity(tls);
+    this.#identity = presented;
+    const trust = this.#opts.trust;
+    if (trust === undefined) return undefined;
+    const verdict = judge(trust.pins.get(network), presented);
+    switch (verdict.kind) {
+      case 'trusted':
+        return undefined;
+      case 'first-contact':
+        this.#firstContact = { network, authorityPem: verdict.presented.authorityPem };
+        return undefined;
+      case 'not-lanchat':
+        return new ProtocolError('identity_changed', `the node at ${address} shows no lanchat network identity: not connecting (nothing was sent to it)`);
+      case 'changed': {
+        const hint = trust.forgetHint?.(network) ?? `remove this machine's record of network "${network}"`;
+        return new ProtocolError(
+          'identity_changed',
+          `network "${network}" at ${address} shows the identity ${verdict.presented.code}, not ${verdict.knownCode} as before: someone may be impersonating it, so nothing was sent. Compare the code with the network's people; if the network was really made anew, ${hint} and connect again`,
+        );
+      }
+    }
   }
 
   // ---- connecting ----
@@ -350,7 +396,11 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
           }
           return;
         }
-        if (msg.type === 'welcome') this.#ready = { user: this.#core.user, coordinator: address, network: msg.network, protocol: msg.protocol, limits: msg.limits };
+        if (msg.type === 'welcome') {
+          const refusal = this.#judge(address, msg.network, tls);
+          if (refusal !== undefined) return settle({ ok: false, error: refusal });
+          this.#ready = { user: this.#core.user, coordinator: address, network: msg.network, protocol: msg.protocol, limits: msg.limits, ...(this.#identity ? { identity: this.#identity.code } : {}) };
+        }
         if (msg.type === 'network:proof') {
           // The coordinator's proof that it knows the network password: checked before anything more is sent.
           const confirm = proof?.check(Buffer.from(msg.share, 'base64'), Buffer.from(msg.confirm, 'base64'));
@@ -378,6 +428,14 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
           return settle({ ok: false, ...(step.done.redirect === undefined ? {} : { redirect: step.done.redirect }), error: new ProtocolError(code, step.done.message) });
         }
         this.#ws = ws;
+        if (this.#firstContact !== undefined) {
+          // Trust on first use: the identity met at the first login on this network is the one from now on.
+          const { network, authorityPem } = this.#firstContact;
+          this.#opts.trust?.pins.set(network, authorityPem);
+          const pinned = this.#opts.trust?.pin?.(network, authorityPem);
+          if (pinned) this.#pinning = pinned.catch((err: unknown) => this.#opts.log.warn({ err }, 'could not keep the network identity'));
+          this.#firstContact = undefined;
+        }
         this.#historyDone = false;
         this.#whoPending = 0;
         this.#term = 0;

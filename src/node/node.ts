@@ -402,8 +402,9 @@ export class Node extends EventEmitter<NodeEvents> {
   #found(): void {
     if (this.#identity.member || this.role.role !== 'coordinator') return;
     const network = this.#opts.network ?? 'default';
-    this.#identity = { ...this.#identity, member: true };
-    becomeMember(this.dataDir.path, network, this.#identity).catch((err: unknown) => this.#log.error({ err }, 'could not record the network identity'));
+    const before = this.#identity;
+    this.#identity = { ...before, member: true };
+    becomeMember(this.dataDir.path, network, before).catch((err: unknown) => this.#log.error({ err }, 'could not record the network identity'));
     this.#log.info({ code: this.#identity.code }, `founded network "${network}" (identity ${this.#identity.code})`);
   }
 

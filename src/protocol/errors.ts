@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   network_password: 'network password missing or wrong',
   node_password: 'node password missing or wrong: this node may not hold a replica',
   not_admitted: 'this node is not a member of the network: it may not hold a replica',
+  identity_changed: "the coordinator does not show this network's identity as this machine knows it",
   auth_failed: 'wrong username or password',
   username_taken: 'username taken',
   invalid_username: 'usernames are 1–32 letters, digits, "_", "." or "-"',

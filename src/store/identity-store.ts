@@ -1,4 +1,4 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { networkCode, type KeyPair } from '../trust/identity.js';
@@ -76,4 +76,25 @@ export async function writeIdentity(dataDir: string, network: string, id: Omit<K
 /** Where the identity of `network` is kept (said in the message when it changed). */
 export function identityPath(dataDir: string, network: string): string {
   return join(dataDir, file(network));
+}
+
+/**
+ * The network identities this machine trusts, by network name: a client's pins, and a node's network once
+ * it is a member (a node's first identity, its own until a network admits it, is nobody's pin).
+ */
+export async function readPins(dataDir: string): Promise<Map<string, string>> {
+  const pins = new Map<string, string>();
+  for (const name of await readdir(dataDir).catch(() => [] as string[])) {
+    const network = /^identity-(.+)\.json$/.exec(name)?.[1];
+    if (network === undefined) continue;
+    const known = await readIdentity(dataDir, network).catch(() => undefined);
+    if (known !== undefined && (known.authorityKeyPem === undefined || known.member)) pins.set(network, known.authorityPem);
+  }
+  return pins;
+}
+
+/** Pins `network`'s identity on first contact (a client's: the authority's certificate only). Never replaces one. */
+export async function pinIdentity(dataDir: string, network: string, authorityPem: string, now = Date.now()): Promise<void> {
+  if ((await readIdentity(dataDir, network).catch(() => undefined)) !== undefined) return;
+  await writeIdentity(dataDir, network, { authorityPem, pinnedAt: now });
 }

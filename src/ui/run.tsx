@@ -4,6 +4,7 @@ import { render } from 'ink';
 import { pino, type Logger } from 'pino';
 import { App } from './app.js';
 import { BonjourDiscovery } from '../discovery/bonjour.js';
+import { trustIn } from '../client/trust.js';
 import { NetworkScan } from '../client/network-scan.js';
 import { Node } from '../node/node.js';
 import { findCoordinator } from '../client/find-coordinator.js';
@@ -100,6 +101,7 @@ export async function runUi(opts: UiOptions): Promise<number> {
     },
     reconnectTimeoutMs: opts.reconnectTimeoutMs,
     downloadDir: opts.downloadDir,
+    trust: await trustIn(opts.dataDir, clientOnly),
     ...(discovery ? { discover: async (network: string) => (await findCoordinator(network, { discovery, dataDir: opts.dataDir })).addresses } : {}),
     // A node remembers its network's succession itself (with its peers); a client-only UI does it here.
     ...(!clientOnly ? {} : { remember: (network, s) => void remember(opts.dataDir, network, s).catch((err: unknown) => log.debug({ err }, 'could not remember the coordinator')) }),

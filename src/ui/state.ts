@@ -87,6 +87,8 @@ export interface UiState {
     user: string;
     network: string;
     coordinator: string;
+    /** The network's short code, as its coordinator's certificate shows it (pinned on first contact). */
+    identity: string;
     term: number | undefined;
     connection: Connection;
     lines: Line[];
@@ -159,7 +161,7 @@ export type Action =
   | { type: 'login:busy' }
   | { type: 'login:failed'; code: string; message: string }
   | { type: 'login:back' }
-  | { type: 'ready'; user: string; coordinator: string; network: string; resumed: boolean; now: number }
+  | { type: 'ready'; user: string; coordinator: string; network: string; resumed: boolean; now: number; identity?: string }
   | { type: 'reconnecting'; now: number }
   | { type: 'closed'; reason: string; now: number }
   | { type: 'succession'; term: number; coordinator: string; leaving?: boolean; now?: number }
@@ -206,6 +208,7 @@ export function initialState(opts: InitialOptions = {}): UiState {
       user: '',
       network: opts.network ?? '',
       coordinator: '',
+      identity: '',
       term: undefined,
       connection: 'connecting',
       lines: [],
@@ -418,6 +421,7 @@ export function reducer(state: UiState, action: Action): UiState {
           ...chat,
           user: action.user,
           coordinator: action.coordinator,
+          identity: action.identity ?? chat.identity,
           network: action.network || chat.network,
           connection: 'online',
           missedUntil: chat.connection === 'reconnecting' ? action.now + REPLAY_MS : 0, // a replay follows a reconnect only

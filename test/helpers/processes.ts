@@ -75,12 +75,18 @@ export async function startServe(
   return { proc, address: m[1]! };
 }
 
-/** A `lanchat client` child speaking JSON lines. */
+let clients = 0;
+
+/**
+ * A `lanchat client` child speaking JSON lines. Each has a data directory of its own unless `dataDir` is
+ * given: a client pins the network identity it first meets, and every test makes networks of its own.
+ */
 export class JsonClient extends Proc {
   #seen = 0;
 
-  constructor(address: string, user: string, opts: { register?: boolean; password?: string; env?: NodeJS.ProcessEnv; args?: string[] } = {}) {
-    super(['client', '--locked', '--connect', address, '--user', user, '--data-dir', CLIENT_DATA, ...(opts.register ? ['--register'] : []), ...(opts.args ?? [])], {
+  constructor(address: string, user: string, opts: { register?: boolean; password?: string; env?: NodeJS.ProcessEnv; args?: string[]; dataDir?: string } = {}) {
+    const dataDir = opts.dataDir ?? join(CLIENT_DATA, String(++clients));
+    super(['client', '--locked', '--connect', address, '--user', user, '--data-dir', dataDir, ...(opts.register ? ['--register'] : []), ...(opts.args ?? [])], {
       LANCHAT_PASSWORD: opts.password ?? `pw-${user}`,
       ...opts.env,
     });
@@ -132,7 +138,7 @@ export async function startClient(
   t: { teardown(fn: () => unknown): void },
   address: string,
   user: string,
-  opts: { register?: boolean; password?: string; env?: NodeJS.ProcessEnv; args?: string[] } = {},
+  opts: { register?: boolean; password?: string; env?: NodeJS.ProcessEnv; args?: string[]; dataDir?: string } = {},
 ): Promise<JsonClient> {
   const c = new JsonClient(address, user, opts);
   t.teardown(() => c.kill('SIGKILL'));

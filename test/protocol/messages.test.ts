@@ -10,7 +10,10 @@ t.test('valid frames parse to typed messages', async (t) => {
   if (r.ok && r.value.type === 'chat:send') t.same(r.value.to, [], 'to defaults to everyone');
   t.ok(ok({ type: 'auth:login', user: 'Alice.B-c_1', password: 'x' }).ok);
   t.ok(ok({ type: 'presence:get' }).ok);
-  t.ok(ok({ type: 'network:auth', password: 'p' }).ok);
+  t.ok(ok({ type: 'network:auth', share: Buffer.alloc(32, 7).toString('base64') }).ok);
+  t.notOk(ok({ type: 'network:auth', password: 'p' }).ok, 'a password is never sent: only a share');
+  t.notOk(ok({ type: 'network:auth', share: Buffer.alloc(31).toString('base64') }).ok, 'a share is 32 bytes');
+  t.ok(ok({ type: 'network:confirm', confirm: Buffer.alloc(64, 1).toString('base64') }).ok);
 });
 
 const cases: [string, unknown, string][] = [

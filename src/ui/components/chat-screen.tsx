@@ -151,7 +151,7 @@ export function ChatScreen({ state, dispatch, columns, rows, onSubmit, typeahead
 
 function StatusBar({ state, columns }: { readonly state: UiState; readonly columns: number }) {
   const c = state.chat;
-  const conn = c.connection === 'online' ? 'online' : c.connection === 'reconnecting' ? 'reconnecting…' : c.connection === 'offline' ? 'offline' : 'connecting…';
+  const conn = c.connection === 'online' ? 'online' : c.connection === 'reconnecting' ? 'reconnecting' : c.connection === 'offline' ? 'offline' : 'connecting…';
   const text = statusText(
     [
       { text: safe(c.network) || 'lanchat', drop: 1 },
@@ -159,6 +159,8 @@ function StatusBar({ state, columns }: { readonly state: UiState; readonly colum
       ...(c.term === undefined ? [] : [{ text: `term ${c.term}`, drop: 6 }]),
       { text: safe(c.user), drop: 4 },
       { text: conn, drop: 0 },
+      // The network's short code, for people to compare (it stays, with the connection, down to 30 columns).
+      ...(c.identity === '' ? [] : [{ text: c.identity, drop: 0 }]),
       ...(c.outbox.length > 0 ? [{ text: `${c.outbox.length} unsent`, drop: 2 }] : []),
     ],
     columns,

@@ -21,6 +21,8 @@ export interface ChatDeps {
   reconnectTimeoutMs?: number;
   /** Where received files are saved (without it, files are refused). */
   downloadDir?: string;
+  /** The network identities trusted, and how to pin one (see ChatClientOptions). */
+  trust?: ChatClientOptions['trust'];
 }
 
 export interface ChatActions {
@@ -65,12 +67,13 @@ export function useChat(state: UiState, dispatch: Dispatch<Action>, deps: ChatDe
       ...(networkPassword === '' ? {} : { networkPassword }),
       ...(d.reconnectTimeoutMs === undefined ? {} : { reconnectTimeoutMs: d.reconnectTimeoutMs }),
       ...(d.downloadDir === undefined ? {} : { downloadDir: d.downloadDir }),
+      ...(d.trust === undefined ? {} : { trust: d.trust }),
       ...(d.discover && network !== '' ? { discover: () => d.discover!(network) } : {}),
     };
     const c = (d.makeClient ?? ((o) => new ChatClient(o)))(opts);
     let replaying = true;
     const now = (): number => Date.now();
-    c.on('ready', (r) => dispatch({ type: 'ready', user: r.user, coordinator: r.coordinator, network: r.network, resumed: r.resumed === true, now: now() }));
+    c.on('ready', (r) => dispatch({ type: 'ready', user: r.user, coordinator: r.coordinator, network: r.network, resumed: r.resumed === true, now: now(), ...(r.identity ? { identity: r.identity } : {}) }));
     c.on('reconnecting', () => dispatch({ type: 'reconnecting', now: now() }));
     c.on('history:end', () => void (replaying = false));
     c.on('gap', (g) => dispatch({ type: 'notice', text: `more was said while you were away than is kept: the newest ${g.count} messages are shown`, level: 'info', now: now() }));
