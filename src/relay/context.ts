@@ -52,7 +52,7 @@ export interface RelayContext {
   /** Proved by clients (CPace), never received. */
   readonly networkPassword: string | undefined;
   /** The network's authority now (it changes when this node is admitted to a network), and its key to admit nodes. */
-  readonly identity: () => { authority: X509Certificate; authorityPem: string; authorityKeyPem: string };
+  readonly identity: () => { authority: X509Certificate; authorityPem: string; authorityKeyPem: string; authorityId: string };
   readonly sendRate: RateLimiter;
   readonly loginByUser: RateLimiter;
   readonly loginByAddress: RateLimiter;

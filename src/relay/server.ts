@@ -5,6 +5,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { serverOptions } from '../trust/tls.js';
+import { authorityId } from '../trust/identity.js';
 import type { KeyPair } from '../trust/identity.js';
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import type { Logger } from 'pino';
@@ -138,6 +139,8 @@ export class Relay extends EventEmitter<RelayEvents> {
   #role: RoleInfo = { role: 'starting', term: 0, coordinator: undefined, priority: 0, eligible: true };
   readonly #networkPasswordRequired: boolean;
   #authority: X509Certificate;
+  /** The authority's key hash: what tokens are bound to. */
+  #authorityId: string;
   /** The last succession frame, sent to every new session. */
   #succession: string | undefined;
 
@@ -163,6 +166,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     };
     this.#opts.limits.maxMessageRate = this.#opts.maxMessageRate;
     this.#authority = new X509Certificate(options.tls.authorityPem);
+    this.#authorityId = authorityId(this.#authority);
     if (this.#opts.limits.maxFrameBytes > HARD_MAX_PAYLOAD) throw new TypeError(`maxFrameBytes may not exceed ${HARD_MAX_PAYLOAD}`);
     this.#schema = clientMessageSchema(this.#opts.limits);
     const rate = this.#opts.maxMessageRate;
@@ -180,7 +184,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       nodePassword: options.nodePassword || undefined,
       networkPassword: options.networkPassword || undefined,
       networkPasswordDigest,
-      identity: () => ({ authority: this.#authority, authorityPem: this.#opts.tls.authorityPem, authorityKeyPem: this.#opts.tls.authorityKeyPem }),
+      identity: () => ({ authority: this.#authority, authorityPem: this.#opts.tls.authorityPem, authorityKeyPem: this.#opts.tls.authorityKeyPem, authorityId: this.#authorityId }),
       sendRate: new RateLimiter({ capacity: rate * 2, refillPerSecond: rate }, now),
       loginByUser: new RateLimiter(LOGIN_FAILURES_PER_USER, now),
       loginByAddress: new RateLimiter(LOGIN_FAILURES_PER_ADDRESS, now),
@@ -217,6 +221,7 @@ export class Relay extends EventEmitter<RelayEvents> {
   setIdentity(tls: RelayIdentity): void {
     this.#opts.tls = tls;
     this.#authority = new X509Certificate(tls.authorityPem);
+    this.#authorityId = authorityId(this.#authority);
     this.#http?.setSecureContext(serverOptions(tls.authorityPem, tls.node));
   }
 

@@ -117,6 +117,11 @@ export function networkCode(authority: X509Certificate | string): string {
   return `${out.slice(0, 4)}-${out.slice(4, 8)}-${out.slice(8)}`;
 }
 
+/** An authority's full identifier: the SHA-256 of its public key (the short code is its first 60 bits). */
+export function authorityId(authority: X509Certificate): string {
+  return createHash('sha256').update(authority.publicKey.export({ type: 'spki', format: 'der' })).digest('base64url');
+}
+
 /** Whether `cert` is a network authority's certificate: self-issued, self-signed, a CA. */
 export function isAuthority(cert: X509Certificate): boolean {
   return cert.ca && cert.checkIssued(cert) && cert.verify(cert.publicKey);

@@ -106,7 +106,7 @@ export async function login(ctx: RelayContext, s: Session, msg: Msg<'auth:login'
 export function resume(ctx: RelayContext, s: Session, msg: Msg<'auth:resume'>): void {
   const state = ctx.core.state;
   const secret = state.secret?.value;
-  const account = secret === undefined ? undefined : verifyToken(secret, msg.user, msg.token, ctx.now());
+  const account = secret === undefined ? undefined : verifyToken(secret, ctx.identity().authorityId, msg.user, msg.token, ctx.now());
   const user = account === undefined ? undefined : [state.user(msg.user), ...state.displaced(msg.user)].find((u): u is UserEntry => u !== undefined && accountOf(u) === account);
   if (user === undefined) {
     ctx.send(s, errorFrame('auth_failed', 'session expired; log in with your password')); // the client falls back to a login
@@ -118,7 +118,7 @@ export function resume(ctx: RelayContext, s: Session, msg: Msg<'auth:resume'>): 
 /** Hands a session whose password (or token) was checked to the core, with a fresh token. */
 function loginSession(ctx: RelayContext, s: Session, user: UserEntry, cursor?: [string, number][]): void {
   const secret = ctx.core.state.secret?.value;
-  const token = secret === undefined ? undefined : issueToken(secret, user.name, accountOf(user), ctx.now());
+  const token = secret === undefined ? undefined : issueToken(secret, ctx.identity().authorityId, user.name, accountOf(user), ctx.now());
   ctx.core.step({ type: 'login', session: s.id, user, token, cursor, now: ctx.now() });
   s.user = ctx.core.sessionUser(s.id);
   if (s.user) s.admitted();
