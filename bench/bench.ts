@@ -32,6 +32,7 @@ import { runMaxRate, runPaced, type LoadOptions, type RunResult } from './load.j
 import { benchFailover, benchZeroConfig, type FailoverReport, type ZeroConfigResult } from './failover.js';
 import { benchFiles, type FileBenchResult } from './files.js';
 import { benchUi, type UiBenchResult } from './ui.js';
+import { benchIdentity, type IdentityBenchResult } from './identity.js';
 import { benchPartition, benchStability, type PartitionResult, type StabilityResult } from './cluster.js';
 import { formatReport, NOISY_OTHER_CPU_PCT, type FanoutRow, type Report } from './report.js';
 import { round } from './stats.js';
@@ -106,6 +107,10 @@ const TARGET_FIRST_SCREEN_MS = 1_000; // `lanchat` launch (its node starting) to
 const TARGET_UI_RSS_MIB = 120; // the UI process with 2,000 messages in its pane
 const TARGET_FILE_RATIO = 0.5; // relay ÷ plain TCP throughput for one 100 MiB file
 const TARGET_FILE_PEAK_MIB = 64; // coordinator RSS above idle during that transfer
+const TARGET_NEW_NETWORK_MS = 300; // a node's first start: the network's authority and its certificate
+
+// Every node the bench starts inherits it: without a node password a network admits no standby.
+process.env['LANCHAT_NODE_PASSWORD'] ??= 'bench-node-password';
 
 const json = process.argv.includes('--json');
 const profile = process.argv.includes('--quick') ? QUICK : FULL;
@@ -255,7 +260,7 @@ function toRow(n: number, relay: { max: RunResult; paced: RunResult }, bare: { m
   };
 }
 
-function buildReport(rows: FanoutRow[], idle: IdleResult, failover: FailoverReport, zeroConfig: ZeroConfigResult, ui: UiBenchResult, files: FileBenchResult, cluster: { stability: StabilityResult; partition: PartitionResult }, seconds: number): Report {
+function buildReport(rows: FanoutRow[], idle: IdleResult, failover: FailoverReport, zeroConfig: ZeroConfigResult, ui: UiBenchResult, files: FileBenchResult, cluster: { stability: StabilityResult; partition: PartitionResult; identity: IdentityBenchResult }, seconds: number): Report {
   const at100 = rows.find((r) => r.clients === 100);
   return {
     profile: profile.name,
@@ -285,6 +290,7 @@ function buildReport(rows: FanoutRow[], idle: IdleResult, failover: FailoverRepo
     file_transfer: files,
     stability: cluster.stability,
     partition: cluster.partition,
+    new_network: cluster.identity,
     targets: {
       p99_ms_at_half_rate_below: TARGET_P99_MS,
       p99_met: rows.every((r) => r.p99_ms < TARGET_P99_MS),
@@ -311,6 +317,8 @@ function buildReport(rows: FanoutRow[], idle: IdleResult, failover: FailoverRepo
       stable_failovers_at_most: TARGET_STABLE_FAILOVERS,
       stable_met: cluster.stability.failovers <= TARGET_STABLE_FAILOVERS,
       partition_missing_at_most: TARGET_PARTITION_MISSING,
+      new_network_ms_at_most: TARGET_NEW_NETWORK_MS,
+      new_network_met: cluster.identity.max_ms <= TARGET_NEW_NETWORK_MS,
       partition_met: 'acked' in cluster.partition ? cluster.partition.missing_5s_after_heal <= TARGET_PARTITION_MISSING && cluster.partition.coordinators_after === 1 : null,
     },
     config: {
@@ -340,6 +348,8 @@ async function main(): Promise<void> {
   const zeroConfig = benchZeroConfig(profile.zeroConfigTrials);
   progress(`terminal UI: first screen × ${profile.uiTrials}, memory with 2,000 messages`);
   const ui = benchUi(profile.uiTrials);
+  progress('new network start-up (authority and first node certificate), 10 fresh processes');
+  const identity = benchIdentity(10);
   progress(`file transfer, ${profile.fileTrials} × ${profile.fileMiB} MiB through the relay and over plain TCP`);
   const files = await benchFiles(profile.fileMiB, profile.fileTrials, progress);
   const burners = cpus().length;
@@ -347,7 +357,7 @@ async function main(): Promise<void> {
   const stability = await benchStability(profile.stabilityMinutes, burners, progress);
   progress(`partition, ${profile.partitionSplitS} s between two virtual LANs`);
   const partition = await benchPartition(profile.partitionSplitS, progress);
-  const report = buildReport(rows, idle, failover, zeroConfig, ui, files, { stability, partition }, (performance.now() - t0) / 1000);
+  const report = buildReport(rows, idle, failover, zeroConfig, ui, files, { stability, partition, identity }, (performance.now() - t0) / 1000);
   process.stdout.write(json ? `${JSON.stringify(report)}\n` : formatReport(report));
 }
 

@@ -1,4 +1,5 @@
 import type { UiBenchResult } from './ui.js';
+import type { IdentityBenchResult } from './identity.js';
 import type { FailoverFigures, ZeroConfigResult } from './failover.js';
 import type { FileBenchResult } from './files.js';
 import type { PartitionResult, StabilityResult } from './cluster.js';
@@ -75,6 +76,7 @@ export interface Report {
   file_transfer: FileBenchResult;
   stability: StabilityResult;
   partition: PartitionResult;
+  new_network: IdentityBenchResult;
   targets: {
     p99_ms_at_half_rate_below: number;
     p99_met: boolean;
@@ -103,6 +105,8 @@ export interface Report {
     stable_failovers_at_most: number;
     stable_met: boolean;
     partition_missing_at_most: number;
+    new_network_ms_at_most: number;
+    new_network_met: boolean;
     /** null when the partition run was skipped (not root, or no network namespaces). */
     partition_met: boolean | null;
   };
@@ -159,6 +163,7 @@ export function formatReport(r: Report): string {
     'trials' in r.ui
       ? `Terminal UI: first screen (launch with its node starting → tmux shows it) p50 ${r.ui.first_screen_p50_ms} ms, max ${r.ui.first_screen_max_ms} ms over ${r.ui.trials}; RSS with ${r.ui.messages} messages: UI alone ${r.ui.ui_only_rss_mib} MiB (${r.ui.ui_only_rss_at_login_mib} at login), UI with its node coordinating ${r.ui.ui_with_node_rss_mib} MiB`
       : `Terminal UI: skipped (${r.ui.skipped})`,
+    `New network (a node's first start: load the certificate code, make the authority and the node's certificate): p50 ${r.new_network.p50_ms} ms, max ${r.new_network.max_ms} ms over ${r.new_network.trials}`,
     '',
     `File transfer (${r.file_transfer.size_mib} MiB, one recipient, medians of ${r.file_transfer.trials}; command → file saved and synced)`,
     `  through the relay (sender, coordinator, recipient: 3 processes, SHA-256 checked): ${r.file_transfer.relay_mib_per_s} MiB/s`,
@@ -183,6 +188,7 @@ export function formatReport(r: Report): string {
     `  UI first screen ≤ ${t.first_screen_ms_at_most} ms (every trial): ${t.first_screen_met === null ? 'not measured' : mark(t.first_screen_met)}`,
     `  UI RSS with 2,000 messages ≤ ${t.ui_rss_mib_at_most} MiB (UI alone): ${t.ui_rss_met === null ? 'not measured' : mark(t.ui_rss_met)}`,
     `  0 messages lost or duplicated: ${mark(t.nothing_lost_or_duplicated)}`,
+    `  new network start-up ≤ ${t.new_network_ms_at_most} ms (every trial): ${mark(t.new_network_met)} (max ${r.new_network.max_ms} ms)`,
     `  file relay/TCP ratio ≥ ${t.file_ratio_at_least}: ${mark(t.file_ratio_met)} (${r.file_transfer.ratio.toFixed(2)})`,
     `  coordinator peak ≤ ${t.file_peak_mib_at_most} MiB above idle during the file: ${mark(t.file_peak_met)} (${r.file_transfer.coordinator_peak_above_idle_mib} MiB)`,
     `  ${t.stable_failovers_at_most} failovers with the CPUs saturated: ${mark(t.stable_met)} (${r.stability.failovers})`,

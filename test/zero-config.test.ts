@@ -99,7 +99,7 @@ if (inPrivateNetwork(import.meta.url)) {
     const dir = tmpDir(t);
     const locked = serve(t, join(dir, 'locked'), ['--locked']);
     const address = (await locked.line(/at (127\.0\.0\.1:\d+)/))[1]!;
-    const client = new Proc(['client', '--locked', '--connect', address, '--user', 'alice', '--register'], { LANCHAT_PASSWORD: 'pw' });
+    const client = new Proc(['client', '--locked', '--connect', address, '--user', 'alice', '--register', '--data-dir', join(dir, 'client')], { LANCHAT_PASSWORD: 'pw' });
     t.teardown(() => client.kill('SIGKILL'));
     await client.line(/"type":"ready"/);
     const quiet = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 1500)']);

@@ -1,4 +1,5 @@
 import { useEffect, useReducer, useRef, useState } from 'react';
+import { networkCode } from '../trust/identity.js';
 import { Box, useApp, useInput } from 'ink';
 import type { Key } from './line-editor.js';
 import { useRawKeys } from './hooks/use-raw-keys.js';
@@ -170,8 +171,14 @@ export function App(props: AppProps) {
   return (
     <Box flexDirection="column">
       {state.screen === 'connect' && <ConnectScreen state={state} dispatch={dispatch} searching={searching} />}
-      {state.screen === 'login' && <LoginScreen state={state} dispatch={dispatch} onSubmit={(patch) => chat.login(patch)} typeahead={typeahead.current} />}
+      {state.screen === 'login' && <LoginScreen state={state} dispatch={dispatch} onSubmit={(patch) => chat.login(patch)} typeahead={typeahead.current} identity={pinnedCode(props.deps, state.target?.network)} />}
       {state.screen === 'chat' && <ChatScreen state={state} dispatch={dispatch} columns={columns} rows={rows} onSubmit={submit} typeahead={typeahead.current} />}
     </Box>
   );
+}
+
+/** The short code of the identity pinned for `network`, when this machine has met it. */
+function pinnedCode(deps: ChatDeps, network: string | undefined): string | undefined {
+  const pem = network === undefined || network === '' ? undefined : deps.trust?.pins.get(network);
+  return pem === undefined ? undefined : networkCode(pem);
 }

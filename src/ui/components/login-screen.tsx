@@ -13,6 +13,8 @@ interface Props {
   readonly onSubmit: (patch?: Partial<Record<Field, string>>) => void;
   /** Where keys typed while logging in go (the chat screen takes them). */
   readonly typeahead?: Key[];
+  /** The short code of the network identity this machine pinned for the target's network, if any. */
+  readonly identity?: string | undefined;
 }
 
 type Field = Exclude<UiState['login']['field'], 'register'>;
@@ -20,7 +22,7 @@ const TEXT_FIELDS: readonly Field[] = ['user', 'password', 'networkPassword'];
 const end = (text: string): Line => ({ text, cursor: text.length });
 
 /** Username, password (masked), network password when needed, and the register toggle. */
-export function LoginScreen({ state, dispatch, onSubmit, typeahead }: Props) {
+export function LoginScreen({ state, dispatch, onSubmit, typeahead, identity }: Props) {
   const l = state.login;
   const t = state.target;
   // The fields and the focus as the keys left them, ahead of the state: `alice`, Tab and a password typed in
@@ -84,6 +86,7 @@ export function LoginScreen({ state, dispatch, onSubmit, typeahead }: Props) {
         lanchat — {l.register ? 'create an account' : 'log in'}
         {t ? ` on ${t.network ? `network "${safe(t.network)}" at ` : ''}${safe(t.address)}` : ''}
       </Text>
+      {identity !== undefined && <Text dimColor>identity {identity} (known to this machine: a coordinator without it is refused)</Text>}
       <Box flexDirection="column" marginY={1}>
         {field('user', 'Username:         ')}
         {field('password', 'Password:         ', '•')}
