@@ -34,6 +34,6 @@ t.test('the status bar drops the least useful parts first and always keeps the c
   t.equal(statusText(parts, 20), ' reconnecting…');
   // With the network's short code, as the chat screen has it: the code and the state stay down to 30 columns.
   const coded = [...parts.slice(0, 4), { text: 'reconnecting', drop: 0 }, { text: 'K7Q2-M9XD-4TJB', drop: 0 }];
-  t.equal(statusText(coded, 80), ' default · coordinator 10.77.4.2:7777 · term 12 · alice · reconnecting · K7Q2-M9XD-4TJB');
+  t.equal(statusText(coded, 100), ' default · coordinator 10.77.4.2:7777 · term 12 · alice · reconnecting · K7Q2-M9XD-4TJB');
   t.equal(statusText(coded, 30), ' reconnecting · K7Q2-M9XD-4TJB', 'at 30 columns: the connection state and the code');
 });
