@@ -265,6 +265,7 @@ stdout: ready, message, ack, presence, file-progress, file-sent, file, file-fail
       {
         ...(opts.connect ? { address: opts.connect } : {}),
         ...(opts.locked ? {} : { discover }),
+        network: opts.network,
         reconnectTimeoutMs: opts.reconnectTimeout * 1000,
         user: opts.user,
         password,

@@ -28,6 +28,11 @@ const MAX_REDIRECTS = 5;
 export interface ChatClientOptions {
   /** `host:port` of the coordinator, when known. */
   address?: string;
+  /**
+   * The network this client means to join: a node of another network is refused (its name is part of what
+   * is trusted: a pin is for one network). Without it, the first node's network is taken and then kept.
+   */
+  network?: string;
   /** Finds coordinator addresses (mDNS, remembered ones), for the first connection and failovers. */
   discover?: () => Promise<string[]>;
   user: string;
@@ -123,6 +128,8 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
   #ready: Ready | undefined;
   /** The identity the coordinator of this connection presented. */
   #identity: PresentedIdentity | undefined;
+  /** The network this client is of: as asked, or the first one met. */
+  #network: string | undefined;
   /** The pin being written: a client closing waits for it. */
   #pinning: Promise<void> = Promise.resolve();
   /** An identity met for the first time, pinned once the login there succeeds. */
@@ -144,6 +151,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
   constructor(options: ChatClientOptions) {
     super();
     this.#opts = options;
+    this.#network = options.network;
     this.#core = new ClientCore({
       user: options.user,
       password: options.password,
@@ -297,9 +305,12 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
    * the one pinned for `network` (trust on first use, as SSH does), or, never met, any lanchat node's (to
    * be pinned at the first login). A changed identity is refused loudly before anything is sent.
    */
-  #judge(address: string, network: string, tls: TLSSocket | undefined): ProtocolError | undefined {
+  #judge(address: string, announced: string, tls: TLSSocket | undefined): ProtocolError | undefined {
     const presented = tls === undefined ? undefined : presentedIdentity(tls);
     this.#identity = presented;
+    const network = this.#network ?? announced;
+    if (announced !== network) return new ProtocolError('connection_failed', `the node at ${address} is of network "${announced}", not "${network}": not connecting (nothing was sent to it)`);
+    this.#network = network; // a client that met a network stays with it (failovers included)
     const trust = this.#opts.trust;
     if (trust === undefined) return undefined;
     const verdict = judge(trust.pins.get(network), presented);
@@ -360,6 +371,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
       const ws = new WebSocket(`wss://${address}`, { handshakeTimeout: timeoutMs, maxPayload: MAX_SERVER_FRAME, perMessageDeflate: false, ...clientOptions(undefined) });
       let tls: TLSSocket | undefined;
       let proof: PasswordProof | undefined;
+      let stage: 'welcome' | 'network' | 'confirmed' | 'auth' = 'welcome';
       ws.on('upgrade', (res) => void (tls = res.socket as TLSSocket));
       ws.on('open', () => deadline(WELCOME_MS, 'sent no welcome'));
       ws.on('error', (err) => {
@@ -396,6 +408,17 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
           }
           return;
         }
+        // Each frame in its turn: a node that skips a step (a login answered before its welcome was judged,
+        // `network:ok` before the password was proved) is refused, never followed.
+        const allowed: Record<typeof stage, readonly string[]> = {
+          welcome: ['welcome'],
+          network: ['network:proof'],
+          confirmed: ['network:ok'],
+          auth: ['auth:ok'],
+        };
+        if (msg.type !== 'error' && msg.type !== 'redirect' && !allowed[stage].includes(msg.type)) {
+          return settle({ ok: false, error: new ProtocolError('connection_failed', `the node at ${address} sent ${msg.type} out of turn: not connecting (nothing more was sent to it)`) });
+        }
         if (msg.type === 'welcome') {
           const refusal = this.#judge(address, msg.network, tls);
           if (refusal !== undefined) return settle({ ok: false, error: refusal });
@@ -407,18 +430,21 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
           if (confirm === undefined) {
             return settle({ ok: false, error: new ProtocolError('network_password', `the network password does not match the one of the network at ${address}: a wrong password, or a coordinator that is not your network's (nothing more was sent to it)`) });
           }
+          stage = 'confirmed';
           return void ws.send(JSON.stringify({ type: 'network:confirm', confirm: confirm.toString('base64') }));
         }
         const step = this.#core.handshake(msg);
         if (step.prove !== undefined) {
           if (tls === undefined) return settle({ ok: false, error: new ProtocolError('connection_failed', `${address}: no TLS session to prove the network password in`) });
           proof = new PasswordProof(step.prove.password, proofContext('network password', step.prove.network), sessionBinding(tls, 'password'));
+          stage = 'network';
           ws.send(JSON.stringify({ type: 'network:auth', share: proof.share.toString('base64') }));
         }
         for (const f of step.send) {
           ws.send(JSON.stringify(f));
           const type = (f as { type: string }).type;
           const login = this.#opts.loginTimeoutMs ?? LOGIN_MS;
+          if (type.startsWith('auth:')) stage = 'auth';
           if (type === 'auth:resume') deadline(Math.min(RESUME_MS, Math.max(1_000, login / 5)), 'did not answer the resume');
           else if (type.startsWith('auth:')) deadline(login, 'did not answer the login');
         }

@@ -63,6 +63,9 @@ export class Node extends EventEmitter<NodeEvents> {
   readonly dataDir: DataDir;
   readonly core: NodeCore;
   #identity: NodeIdentity;
+  #adopting: Promise<void> | undefined;
+  /** Identity writes under way: stopping waits for them (a node that founded must stay a member). */
+  readonly #writes = new Set<Promise<void>>();
   /** Addresses already warned about (an unknown node claiming our network), so a rogue fills no log. */
   readonly #warned = new Set<string>();
   readonly #credentials: CredentialStore;
@@ -366,7 +369,7 @@ export class Node extends EventEmitter<NodeEvents> {
     });
     this.#link = { id, link };
     link.on('ready', () => this.#step({ type: 'link-ready', link: id }));
-    link.on('admit', (authority) => void this.#adopt(authority));
+    link.on('admit', (authority) => this.#adopt(authority));
     link.on('frame', (frame) => this.#step({ type: 'link-frame', link: id, frame, now: Date.now() }));
     link.on('end', (end) => {
       if (this.#link?.link === link) this.#link = undefined;
@@ -404,21 +407,33 @@ export class Node extends EventEmitter<NodeEvents> {
     const network = this.#opts.network ?? 'default';
     const before = this.#identity;
     this.#identity = { ...before, member: true };
-    becomeMember(this.dataDir.path, network, before).catch((err: unknown) => this.#log.error({ err }, 'could not record the network identity'));
+    const write = becomeMember(this.dataDir.path, network, before).then(
+      () => undefined,
+      (err: unknown) => this.#log.error({ err }, 'could not record the network identity'),
+    );
+    this.#writes.add(write);
+    void write.finally(() => this.#writes.delete(write));
     this.#log.info({ code: this.#identity.code }, `founded network "${network}" (identity ${this.#identity.code})`);
   }
 
-  /** Admitted to a network: its authority replaces our first one, on disk and in what we serve with. */
-  async #adopt(authority: KeyPair): Promise<void> {
-    if (this.#identity.member) return;
+  /** Admitted to a network: its authority replaces our first one, on disk and in what we serve with. One at a time. */
+  #adopt(authority: KeyPair): void {
+    if (this.#identity.member || this.#adopting !== undefined) return;
     const network = this.#opts.network ?? 'default';
-    try {
-      this.#identity = await adoptAuthority(this.dataDir.path, network, this.id, authority);
-      this.relay.setIdentity(this.#identity);
-      this.#log.info({ code: this.#identity.code }, `admitted to network "${network}" (identity ${this.#identity.code})`);
-    } catch (err) {
-      this.#log.error({ err }, 'could not take the network identity the coordinator sent');
-    }
+    this.#adopting = (async () => {
+      try {
+        const next = await adoptAuthority(this.dataDir.path, network, this.id, authority);
+        this.relay.setIdentity(next); // throws on a bad context: then nothing changes here either
+        this.#identity = next;
+        this.#log.info({ code: next.code }, `admitted to network "${network}" (identity ${next.code})`);
+      } catch (err) {
+        this.#log.error({ err }, 'could not take the network identity the coordinator sent');
+      } finally {
+        this.#adopting = undefined;
+      }
+    })();
+    this.#writes.add(this.#adopting);
+    void this.#adopting.finally(() => this.#writes.delete(this.#adopting!));
   }
 
   /** The address standbys and clients use for us: the first LAN address, else the bound one. */
@@ -436,6 +451,7 @@ export class Node extends EventEmitter<NodeEvents> {
     this.#link?.link.stop();
     for (const a of this.#appends.values()) a.reject(new ProtocolError('disconnected', 'the node is stopping'));
     this.#appends.clear();
+    await Promise.all([...this.#writes]);
     await this.relay.stop();
     await this.#opts.discovery?.stop();
     await this.#credentials.close();

@@ -25,9 +25,12 @@ export function defaultDataDir(): string {
   return join(base, 'lanchat');
 }
 
+let writes = 0;
+
 /** Writes a small file atomically: temp file, fsync, rename, fsync the directory. */
 export async function writeFileAtomic(dir: string, name: string, data: string): Promise<void> {
-  const tmp = join(dir, `.${name}.${process.pid}.tmp`);
+  // One temp file per write (pid, then a counter): two writes of one file at once never share one.
+  const tmp = join(dir, `.${name}.${process.pid}.${++writes}.tmp`);
   const fh = await open(tmp, 'w', 0o600);
   try {
     await fh.writeFile(data);
@@ -42,7 +45,8 @@ export async function writeFileAtomic(dir: string, name: string, data: string): 
 /** Removes temporary files of `writeFileAtomic` left by processes that died mid-write (their pid is in the name). */
 async function removeOrphanTemps(dir: string): Promise<void> {
   for (const name of await readdir(dir).catch(() => [])) {
-    const pid = /^\..+\.(\d+)\.tmp$/.exec(name)?.[1];
+    const m = /^\..+\.(\d+)\.\d+\.tmp$/.exec(name) ?? /^\..+\.(\d+)\.tmp$/.exec(name); // pid.count, or an older pid only
+    const pid = m?.[1];
     // Our own pid counts as dead: the directory is locked, so that file is from an earlier life (PID 1 in a container).
     if (pid === undefined || (Number(pid) !== process.pid && alive(Number(pid)))) continue;
     await rm(join(dir, name), { force: true }).catch(() => undefined);

@@ -46,7 +46,13 @@ export async function readIdentity(dataDir: string, network: string): Promise<Kn
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
-  const parsed = Stored.safeParse(JSON.parse(text));
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  const parsed = Stored.safeParse(json);
   if (!parsed.success) throw new Error(`${join(dataDir, file(network))} is damaged; remove it to trust the network afresh`);
   const s = parsed.data;
   return {

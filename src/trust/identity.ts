@@ -123,8 +123,8 @@ export function authorityId(authority: X509Certificate): string {
 }
 
 /** Whether `cert` is a network authority's certificate: self-issued, self-signed, a CA. */
-export function isAuthority(cert: X509Certificate): boolean {
-  return cert.ca && cert.checkIssued(cert) && cert.verify(cert.publicKey);
+export function isAuthority(cert: X509Certificate, now = Date.now()): boolean {
+  return cert.ca && cert.checkIssued(cert) && cert.verify(cert.publicKey) && now >= Date.parse(cert.validFrom) && now <= Date.parse(cert.validTo);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { identityPath, readIdentity, writeIdentity } from '../store/identity-store.js';
 import { certifiedNode, createNetworkIdentity, isAuthority, issueNodeCertificate, networkCode, type KeyPair } from './identity.js';
 
@@ -36,6 +36,8 @@ export async function ensureNodeIdentity(dataDir: string, network: string, nodeI
 export async function adoptAuthority(dataDir: string, network: string, nodeId: string, authority: KeyPair, now = Date.now()): Promise<NodeIdentity> {
   const cert = new X509Certificate(authority.certPem); // throws on garbage
   if (!isAuthority(cert)) throw new Error('the coordinator sent no network authority');
+  const spki = (k: KeyObject) => k.export({ type: 'spki', format: 'der' });
+  if (!spki(createPublicKey(createPrivateKey(authority.keyPem))).equals(spki(cert.publicKey))) throw new Error("the coordinator sent a key that is not its authority's");
   return certify(dataDir, network, nodeId, authority, true, undefined, now);
 }
 
@@ -51,6 +53,7 @@ async function certify(dataDir: string, network: string, nodeId: string, authori
   const valid = cert !== undefined && certifiedNode(new X509Certificate(cert.certPem), new X509Certificate(authority.certPem), now) === nodeId;
   if (!valid || node === undefined) {
     cert = await issueNodeCertificate(authority, nodeId, now);
+    if (certifiedNode(new X509Certificate(cert.certPem), new X509Certificate(authority.certPem), now) !== nodeId) throw new Error('the authority does not certify the certificate made with it');
     await writeIdentity(dataDir, network, { authorityPem: authority.certPem, authorityKeyPem: authority.keyPem, node: cert, member, pinnedAt: now });
   }
   return { authorityPem: authority.certPem, authorityKeyPem: authority.keyPem, node: cert!, code: networkCode(authority.certPem), member };

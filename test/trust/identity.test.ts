@@ -26,6 +26,7 @@ t.test('a network identity: an authority of its own, and a short code people can
   t.equal(networkCode(lab.certPem), networkCode(ca), 'the same from PEM or certificate');
   t.not(networkCode(lab.certPem), networkCode(other.certPem), 'two networks of one name have two codes');
   t.notOk(isAuthority(new X509Certificate(nodeA.certPem)), 'a node certificate is no authority');
+  t.notOk(isAuthority(ca, Date.now() + 40 * 365 * 86_400_000), 'an expired authority is none');
 });
 
 t.test('node certificates: the issuing network certifies them; nobody else does', async (t) => {
@@ -121,4 +122,6 @@ t.test('the identity on disk: owner-only, atomic, a damaged file never silently 
   t.same(await readIdentity(dir, 'client-side'), { authorityPem: lab.certPem, code: networkCode(lab.certPem), pinnedAt: 2 }, 'a client keeps the certificate only');
   writeFileSync(identityPath(dir, 'lab'), '{"authority":"not a certificate","pinnedAt":1}');
   await t.rejects(readIdentity(dir, 'lab'), /damaged; remove it/);
+  writeFileSync(identityPath(dir, 'lab'), '{"authority":"-----BEGIN CERT'); // torn
+  await t.rejects(readIdentity(dir, 'lab'), /damaged; remove it/, 'a torn file too');
 });

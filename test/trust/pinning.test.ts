@@ -28,7 +28,7 @@ t.test("trust on first use: a client pins the network's identity, and refuses an
   t.match(error?.['message'], new RegExp(`shows the identity ${identityOf(rogue.proc.stdout[0])}, not ${code} as before`), 'both codes, said plainly');
   t.match(error?.['message'], /identity-default\.json/, 'and what to do if the network was really made anew');
   t.notOk(refused.events.some((e) => e.type === 'ready'), 'never logged in');
-  t.notOk(rogue.proc.stdout.some((l) => /alice/.test(l)), 'the rogue saw no login (nothing was sent)');
+  // (That nothing at all reaches such a node, login or token, is checked frame by frame in rogue.test.ts.)
 
   // The network really made anew: forget it, and the next first contact pins the new one.
   rmSync(join(clientDir, 'identity-default.json'));

@@ -69,6 +69,7 @@ export function useChat(state: UiState, dispatch: Dispatch<Action>, deps: ChatDe
       ...(d.downloadDir === undefined ? {} : { downloadDir: d.downloadDir }),
       ...(d.trust === undefined ? {} : { trust: d.trust }),
       ...(d.discover && network !== '' ? { discover: () => d.discover!(network) } : {}),
+      ...(network !== '' ? { network } : {}),
     };
     const c = (d.makeClient ?? ((o) => new ChatClient(o)))(opts);
     let replaying = true;
