@@ -105,3 +105,14 @@ t.test('a rogue claiming to coordinate the network with a huge term moves nothin
   t.equal(c.node.term, term, 'its term unmoved');
   t.ok(term < 10, `a small term (${term})`);
 });
+
+t.test('two fresh nodes started together end in one network, not two', async (t) => {
+  const base = 17_600 + (process.pid % 40) * 5;
+  const [a, b] = await Promise.all([
+    node(t, { nodePassword: 'cluster-key', port: base, join: [`127.0.0.1:${base + 1}`] }),
+    node(t, { nodePassword: 'cluster-key', port: base + 1, join: [`127.0.0.1:${base}`] }),
+  ]);
+  await waitFor(() => [a.node.role.role, b.node.role.role].sort().join(' ') === 'coordinator standby' && !a.node.role.joining && !b.node.role.joining, 'one coordinator and its standby', 20_000);
+  await waitFor(() => a.node.identity.code === b.node.identity.code, 'one network identity for both', 20_000);
+  t.pass(`one network (${a.node.identity.code})`);
+});
