@@ -53,14 +53,18 @@ t.test('partition: each side chats; after the heal, one coordinator and every me
   const hosts = { a: `${net}.1`, b: `${net}.2` };
   const run = namespaceProcs(t);
   const inNs = (side: 'a' | 'b', args: string[], env: NodeJS.ProcessEnv = {}) => run(ns[side], args, env);
-  const node = (side: 'a' | 'b', name: string, port: number, priority = 0) =>
-    inNs(side, ['serve', '--host', hosts[side], '--port', String(port), '--data-dir', join(dir, name), '--bcrypt-cost', '4', '--max-message-rate', '500', '--priority', String(priority)]);
+  const node = (side: 'a' | 'b', name: string, port: number, extra: string[] = []) =>
+    inNs(side, ['serve', '--host', hosts[side], '--port', String(port), '--data-dir', join(dir, name), '--bcrypt-cost', '4', '--max-message-rate', '500', ...extra]);
   const roleOf = (p: Proc) => p.stdout.map((l) => /^lanchat (coordinator|standby) /.exec(l)?.[1]).filter(Boolean).at(-1);
-  // a1 ranks first: on a loaded machine a node may miss it on mDNS for a moment, coordinate, and then merge by rank.
-  const a1 = node('a', 'a1', 7301, 10);
+  // a1 leads; the others are pointed at it (--join) as well as finding it by mDNS: on a loaded machine a node
+  // may miss it on mDNS for a moment, coordinate, and the merge by term and rank may then go either way.
+  const a1 = node('a', 'a1', 7301, ['--priority', '10']);
   await a1.line(/^lanchat coordinator/, 15_000);
-  const a2 = node('a', 'a2', 7302);
-  const b1 = node('b', 'b1', 7301);
+  // One at a time: a fresh node whose join is slow under load may coordinate meanwhile and found a network
+  // of its own (the founding race the README's security model names); this test is about partitions.
+  const a2 = node('a', 'a2', 7302, ['--join', `${hosts.a}:7301`]);
+  await waitFor(() => roleOf(a2) === 'standby', 'a2 to stand by', 20_000);
+  const b1 = node('b', 'b1', 7301, ['--join', `${hosts.a}:7301`]);
   await waitFor(() => roleOf(a1) === 'coordinator' && roleOf(a2) === 'standby' && roleOf(b1) === 'standby', 'two standbys', 20_000).catch((err: Error) => {
     const tail = (p: Proc) => [...p.stdout.slice(-4), ...p.stderr.slice(-4)].join('\n    ');
     throw new Error(`${err.message}\n  a1:\n    ${tail(a1)}\n  a2:\n    ${tail(a2)}\n  b1:\n    ${tail(b1)}`);
