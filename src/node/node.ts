@@ -386,7 +386,10 @@ export class Node extends EventEmitter<NodeEvents> {
    */
   #vetted(address: string, p: Probe): Status | undefined {
     if (!p.ok) return undefined;
-    if (!this.#identity.member) return p.status;
+    // A node of no network yet defers to any coordinator it sees (and joins it, by proving the node
+    // password): were it to out-rank an existing network while its own join is slow, that network, whose
+    // members ignore it, would never merge with it. The claim is made to out-rank it by one term, no more.
+    if (!this.#identity.member) return p.status.role === 'coordinator' ? { ...p.status, term: Math.max(p.status.term, this.core.term + 1) } : p.status;
     if (p.presented !== undefined && p.presented.nodeId === p.status.id && sameAuthority(p.presented.authorityPem, this.#identity.authorityPem)) return p.status;
     if (!this.#warned.has(address) && this.#warned.size < 100) {
       this.#warned.add(address);
