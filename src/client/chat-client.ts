@@ -2,16 +2,16 @@ import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 import type { Logger } from 'pino';
-import { proofContext, ServerMessage, type ChatMessage } from '../protocol/messages.js';
+import { ServerMessage, type ChatMessage } from '../protocol/messages.js';
 import { DEFAULT_LIMITS, type Limits } from '../protocol/limits.js';
 import { ProtocolError, type ErrorCode, ERROR_CODES } from '../protocol/errors.js';
 import { ClientCore, RETRY_MAX_MS, RETRY_MIN_MS } from '../core/client-core.js';
 import { fetchStatus } from '../discovery/status.js';
 import { FileTransfers, type FileProgress, type FileSent, type ReceivedFile } from './file-transfer.js';
 import type { TLSSocket } from 'node:tls';
-import { clientOptions, presentedIdentity, sessionBinding, type PresentedIdentity } from '../trust/tls.js';
+import { clientOptions, presentedIdentity, proofOver, type PresentedIdentity } from '../trust/tls.js';
 import { judge } from '../trust/pin.js';
-import { PasswordProof } from '../trust/cpace.js';
+import type { PasswordProof } from '../trust/cpace.js';
 
 const CONNECT_TIMEOUT_MS = 5_000; // first connection: TCP + WebSocket handshake on a LAN
 const FAILOVER_CONNECT_TIMEOUT_MS = 700; // during a failover, a candidate that is this slow is skipped for now
@@ -24,6 +24,8 @@ const SILENCE_MS = 3_000; // …and after this much, presume it gone (DESIGN §4
 const MAX_SERVER_FRAME = 8 * 1024 * 1024; // bytes: a server frame larger than this is hostile
 const RECONNECT_TIMEOUT_MS = 60_000; // give up (and report `disconnected`) after this long without a coordinator
 const MAX_REDIRECTS = 5;
+/** What a node may send at each step of the handshake (an error or a redirect at any): nothing else is followed. */
+const IN_TURN = { welcome: ['welcome'], network: ['network:proof'], confirmed: ['network:ok'], auth: ['auth:ok'] } as const satisfies Record<string, readonly string[]>;
 
 export interface ChatClientOptions {
   /** `host:port` of the coordinator, when known. */
@@ -371,7 +373,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
       const ws = new WebSocket(`wss://${address}`, { handshakeTimeout: timeoutMs, maxPayload: MAX_SERVER_FRAME, perMessageDeflate: false, ...clientOptions(undefined) });
       let tls: TLSSocket | undefined;
       let proof: PasswordProof | undefined;
-      let stage: 'welcome' | 'network' | 'confirmed' | 'auth' = 'welcome';
+      let stage: keyof typeof IN_TURN = 'welcome';
       ws.on('upgrade', (res) => void (tls = res.socket as TLSSocket));
       ws.on('open', () => deadline(WELCOME_MS, 'sent no welcome'));
       ws.on('error', (err) => {
@@ -410,13 +412,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
         }
         // Each frame in its turn: a node that skips a step (a login answered before its welcome was judged,
         // `network:ok` before the password was proved) is refused, never followed.
-        const allowed: Record<typeof stage, readonly string[]> = {
-          welcome: ['welcome'],
-          network: ['network:proof'],
-          confirmed: ['network:ok'],
-          auth: ['auth:ok'],
-        };
-        if (msg.type !== 'error' && msg.type !== 'redirect' && !allowed[stage].includes(msg.type)) {
+        if (msg.type !== 'error' && msg.type !== 'redirect' && !(IN_TURN[stage] as readonly string[]).includes(msg.type)) {
           return settle({ ok: false, error: new ProtocolError('connection_failed', `the node at ${address} sent ${msg.type} out of turn: not connecting (nothing more was sent to it)`) });
         }
         if (msg.type === 'welcome') {
@@ -436,7 +432,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
         const step = this.#core.handshake(msg);
         if (step.prove !== undefined) {
           if (tls === undefined) return settle({ ok: false, error: new ProtocolError('connection_failed', `${address}: no TLS session to prove the network password in`) });
-          proof = new PasswordProof(step.prove.password, proofContext('network password', step.prove.network), sessionBinding(tls, 'password'));
+          proof = proofOver(tls, step.prove.password, 'network password', step.prove.network);
           stage = 'network';
           ws.send(JSON.stringify({ type: 'network:auth', share: proof.share.toString('base64') }));
         }

@@ -48,7 +48,6 @@ export interface RelayContext {
   readonly nodeId: string;
   /** The node password, when the network has one. */
   readonly nodePassword: string | undefined;
-  readonly networkPasswordDigest: Buffer | undefined;
   /** Proved by clients (CPace), never received. */
   readonly networkPassword: string | undefined;
   /** The network's authority now (it changes when this node is admitted to a network), and its key to admit nodes. */

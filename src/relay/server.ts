@@ -23,7 +23,6 @@ import type { CredentialStore } from '../store/credential-store.js';
 import type { CoreAccess, Handler, RelayContext } from './context.js';
 import type { Session } from './session.js';
 import { HANDLERS } from './dispatch.js';
-import { digest } from './handlers/auth.js';
 import { checkTransfers, fileData, leaveTransfers } from './handlers/files.js';
 
 export type { Role } from '../protocol/status.js';
@@ -172,8 +171,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     const rate = this.#opts.maxMessageRate;
     this.#strikes = new RateLimiter(STRIKES, now);
     this.#pending = new AddressQuota(this.#opts.maxPendingPerAddress);
-    const networkPasswordDigest = options.networkPassword ? digest(options.networkPassword) : undefined;
-    this.#networkPasswordRequired = networkPasswordDigest !== undefined;
+    this.#networkPasswordRequired = Boolean(options.networkPassword);
     this.#ctx = {
       core: deps.core,
       credentials: deps.credentials,
@@ -183,7 +181,6 @@ export class Relay extends EventEmitter<RelayEvents> {
       nodeId: this.#opts.nodeId,
       nodePassword: options.nodePassword || undefined,
       networkPassword: options.networkPassword || undefined,
-      networkPasswordDigest,
       identity: () => ({ authority: this.#authority, authorityPem: this.#opts.tls.authorityPem, authorityKeyPem: this.#opts.tls.authorityKeyPem, authorityId: this.#authorityId }),
       sendRate: new RateLimiter({ capacity: rate * 2, refillPerSecond: rate }, now),
       loginByUser: new RateLimiter(LOGIN_FAILURES_PER_USER, now),

@@ -2,12 +2,12 @@ import { EventEmitter } from 'node:events';
 import type { TLSSocket } from 'node:tls';
 import WebSocket from 'ws';
 import type { Logger } from 'pino';
-import { proofContext, ServerMessage, type ClientMessage } from '../protocol/messages.js';
+import { ServerMessage, type ClientMessage } from '../protocol/messages.js';
 import type { LinkEnd } from '../core/role.js';
-import { clientOptions, presentedIdentity, sessionBinding } from '../trust/tls.js';
+import { clientOptions, presentedIdentity, proofOver } from '../trust/tls.js';
 import type { KeyPair } from '../trust/identity.js';
 import { sameAuthority } from '../trust/pin.js';
-import { PasswordProof } from '../trust/cpace.js';
+import type { PasswordProof } from '../trust/cpace.js';
 import type { NodeIdentity } from '../trust/node-identity.js';
 
 /** The coordinator pings its standbys every 200 ms: 1 s of silence (5 missed) and it is presumed dead (DESIGN §4.4). */
@@ -177,7 +177,7 @@ export class StandbyLink extends EventEmitter<{ ready: []; frame: [ServerMessage
   #prove(password: string, purpose: 'network password' | 'node password', type: 'network:auth' | 'peer:join'): void {
     if (this.#tls === undefined) return this.#end({ kind: 'refused', reason: 'no TLS session' });
     this.#proving = purpose;
-    this.#proof = new PasswordProof(password, proofContext(purpose, this.#network), sessionBinding(this.#tls, 'password'));
+    this.#proof = proofOver(this.#tls, password, purpose, this.#network);
     const share = this.#proof.share.toString('base64');
     this.send(type === 'peer:join' ? { type, id: this.#opts.id, share } : { type, share });
   }

@@ -1,6 +1,8 @@
 import { X509Certificate } from 'node:crypto';
 import type { ConnectionOptions, PeerCertificate, TLSSocket, TlsOptions } from 'node:tls';
 import { certifiedNode, isAuthority, networkCode, type KeyPair } from './identity.js';
+import { PasswordProof } from './cpace.js';
+import { proofContext } from '../protocol/messages.js';
 
 /**
  * TLS 1.3 on every link, with the network's identity instead of the web's authorities: a node serves with
@@ -78,4 +80,9 @@ export function certifiedPeer(socket: TLSSocket, authority: X509Certificate): st
 /** Bytes unique to this TLS session (RFC 8446 §7.5 exporter), to bind a proof to it: replayed elsewhere it is worthless. */
 export function sessionBinding(socket: TLSSocket, label: string): Buffer {
   return socket.exportKeyingMaterial(32, `EXPORTER-lanchat ${label}`, Buffer.alloc(0));
+}
+
+/** One side of proving `password` (the network's or the node password of `network`) over this TLS session. */
+export function proofOver(socket: TLSSocket, password: string, purpose: 'network password' | 'node password', network: string): PasswordProof {
+  return new PasswordProof(password, proofContext(purpose, network), sessionBinding(socket, 'password'));
 }

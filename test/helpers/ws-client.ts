@@ -1,10 +1,8 @@
 import WebSocket from 'ws';
 import type { TLSSocket } from 'node:tls';
 import { waitFor } from './wait.js';
-import { PasswordProof } from '../../src/trust/cpace.js';
-import { sessionBinding } from '../../src/trust/tls.js';
+import { proofOver } from '../../src/trust/tls.js';
 import { issueNodeCertificate } from '../../src/trust/identity.js';
-import { proofContext } from '../../src/protocol/messages.js';
 import type { Node } from '../../src/node/node.js';
 
 /** One frame received by a test client, parsed. */
@@ -113,7 +111,7 @@ export async function loggedIn(url: string, user: string, opts: { register?: boo
  * coordinator proved it too and the client confirmed (then `network:ok` follows, if the coordinator agrees).
  */
 export async function proveNetworkPassword(s: TestSocket, password: string, network = 'default'): Promise<boolean> {
-  const proof = new PasswordProof(password, proofContext('network password', network), sessionBinding(s.tls!, 'password'));
+  const proof = proofOver(s.tls!, password, 'network password', network);
   s.send({ type: 'network:auth', share: proof.share.toString('base64') });
   const answer = await s.next((f) => f.type === 'network:proof' || f.type === 'error', 'the coordinator\'s proof');
   if (answer.type !== 'network:proof') return false;

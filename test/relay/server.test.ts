@@ -6,9 +6,7 @@ import { once } from 'node:events';
 import { WebSocket } from 'ws';
 import { testCoordinator } from '../helpers/coordinator.js';
 import { TestSocket, loggedIn, offerFile, fileChunk, memberSocket, proveNetworkPassword } from '../helpers/ws-client.js';
-import { PasswordProof } from '../../src/trust/cpace.js';
-import { sessionBinding } from '../../src/trust/tls.js';
-import { proofContext } from '../../src/protocol/messages.js';
+import { proofOver } from '../../src/trust/tls.js';
 import { waitFor } from '../helpers/wait.js';
 
 let n = 0;
@@ -540,7 +538,7 @@ t.test('network password guesses are limited per address', async (t) => {
   for (let i = 0; i < 22; i++) {
     const s = new TestSocket(url);
     await s.nextOf('welcome');
-    const proof = new PasswordProof(`guess${i}`, proofContext('network password', 'default'), sessionBinding(s.tls!, 'password'));
+    const proof = proofOver(s.tls!, `guess${i}`, 'network password', 'default');
     s.send({ type: 'network:auth', share: proof.share.toString('base64') });
     const answer = await s.next((f) => f.type === 'network:proof' || f.type === 'error');
     if (answer.type === 'network:proof') s.send({ type: 'network:confirm', confirm: Buffer.alloc(64).toString('base64') }); // a guess that got no proof back

@@ -1,9 +1,7 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { WebSocket } from 'ws';
 import { ProtocolError } from '../../protocol/errors.js';
-import { errorFrame, proofContext, userKey } from '../../protocol/messages.js';
-import { PasswordProof } from '../../trust/cpace.js';
-import { sessionBinding } from '../../trust/tls.js';
+import { errorFrame, userKey } from '../../protocol/messages.js';
+import { proofOver } from '../../trust/tls.js';
 import { accountOf, type UserEntry } from '../../protocol/entries.js';
 import { issueToken, verifyToken } from '../../store/session-token.js';
 import type { Msg, RelayContext } from '../context.js';
@@ -15,56 +13,57 @@ import type { Session } from '../session.js';
  */
 export function networkAuth(ctx: RelayContext, s: Session, msg: Msg<'network:auth'>): void {
   if (s.networkOk) return ctx.send(s, { type: 'network:ok' });
-  if (s.proof !== undefined || !takeGuess(ctx, s, `a:${s.address}`)) return refuse(ctx, s, 'network_password');
-  const proof = new PasswordProof(ctx.networkPassword!, proofContext('network password', ctx.network), sessionBinding(s.tls, 'password'));
-  const confirm = proof.answer(Buffer.from(msg.share, 'base64'));
-  if (confirm === undefined) return refuse(ctx, s, 'network_password');
-  s.proof = proof;
-  ctx.send(s, { type: 'network:proof', share: proof.share.toString('base64'), confirm: confirm.toString('base64') });
+  const answer = answerProof(ctx, s, ctx.networkPassword!, 'network password', msg.share);
+  if (answer !== undefined) ctx.send(s, { type: 'network:proof', ...answer });
 }
 
 /** The client's confirmation: it knew the network password (and checked that we do). */
 export function networkConfirm(ctx: RelayContext, s: Session, msg: Msg<'network:confirm'>): void {
   if (s.networkOk) return ctx.send(s, { type: 'network:ok' });
-  if (s.proof === undefined || !s.proof.verify(Buffer.from(msg.confirm, 'base64'))) return refuse(ctx, s, 'network_password');
-  s.proof = undefined;
-  ctx.loginByAddress.refund(`a:${s.address}`);
+  if (!proofConfirmed(ctx, s, 'network password', msg.confirm)) return;
   s.networkOk = true;
   ctx.send(s, { type: 'network:ok' });
 }
 
-/** A guess at a shared password costs a token of the address's bucket, given back when it was right. */
-export function takeGuess(ctx: RelayContext, s: Session, bucket: string): boolean {
-  if (ctx.loginByAddress.take(bucket)) return true;
-  ctx.send(s, errorFrame('rate_limited', 'too many wrong passwords from this address; wait a minute'));
-  s.ws.close(1008, 'rate limited');
-  return false;
-}
-
-export function refuse(ctx: RelayContext, s: Session, code: 'network_password' | 'node_password'): void {
-  if (s.ws.readyState !== WebSocket.OPEN) return; // already closed (rate limited)
-  ctx.send(s, errorFrame(code));
-  s.ws.close(1008, code === 'network_password' ? 'wrong network password' : 'wrong node password');
-}
+/** What each shared password's proof costs: its bucket of the address's guesses, and its refusal. */
+const PROOFS = {
+  'network password': { bucket: 'a', code: 'network_password', reason: 'wrong network password' },
+  'node password': { bucket: 'n', code: 'node_password', reason: 'wrong node password' },
+} as const;
 
 /**
- * Checks a shared password (network or node), rate-limited per address in `bucket`: a failure costs a token
- * (taken before the check, so concurrent guesses cannot slip past), a success gives it back. On failure the
- * session is told `code` (or `rate_limited`) and closed.
+ * Our side of a shared password's proof (CPace bound to this TLS session, never sent): the peer's share,
+ * answered with ours and a confirmation. A guess costs a token of the address's bucket (taken first, so
+ * concurrent guesses cannot slip past), given back once confirmed. Undefined: refused, and closed.
  */
-export function passwordOk(ctx: RelayContext, s: Session, bucket: string, given: string | undefined, expected: Buffer, code: 'network_password' | 'node_password'): boolean {
-  if (!ctx.loginByAddress.take(bucket)) {
+export function answerProof(ctx: RelayContext, s: Session, password: string, purpose: keyof typeof PROOFS, share: string): { share: string; confirm: string } | undefined {
+  if (s.proof !== undefined) return void refuse(s, ctx, purpose);
+  if (!ctx.loginByAddress.take(`${PROOFS[purpose].bucket}:${s.address}`)) {
     ctx.send(s, errorFrame('rate_limited', 'too many wrong passwords from this address; wait a minute'));
     s.ws.close(1008, 'rate limited');
+    return undefined;
+  }
+  const proof = proofOver(s.tls, password, purpose, ctx.network);
+  const confirm = proof.answer(Buffer.from(share, 'base64'));
+  if (confirm === undefined) return void refuse(s, ctx, purpose);
+  s.proof = proof;
+  return { share: proof.share.toString('base64'), confirm: confirm.toString('base64') };
+}
+
+/** The peer's confirmation of a proof `answerProof` answered: whether it knew the password (else refused, closed). */
+export function proofConfirmed(ctx: RelayContext, s: Session, purpose: keyof typeof PROOFS, confirm: string): boolean {
+  if (s.proof === undefined || !s.proof.verify(Buffer.from(confirm, 'base64'))) {
+    refuse(s, ctx, purpose);
     return false;
   }
-  if (given === undefined || !timingSafeEqual(digest(given), expected)) {
-    ctx.send(s, errorFrame(code));
-    s.ws.close(1008, code === 'network_password' ? 'wrong network password' : 'wrong node password');
-    return false;
-  }
-  ctx.loginByAddress.refund(bucket);
+  s.proof = undefined;
+  ctx.loginByAddress.refund(`${PROOFS[purpose].bucket}:${s.address}`);
   return true;
+}
+
+function refuse(s: Session, ctx: RelayContext, purpose: keyof typeof PROOFS): void {
+  ctx.send(s, errorFrame(PROOFS[purpose].code));
+  s.ws.close(1008, PROOFS[purpose].reason);
 }
 
 export async function register(ctx: RelayContext, s: Session, msg: Msg<'auth:register'>): Promise<void> {
@@ -122,8 +121,4 @@ function loginSession(ctx: RelayContext, s: Session, user: UserEntry, cursor?: [
   ctx.core.step({ type: 'login', session: s.id, user, token, cursor, now: ctx.now() });
   s.user = ctx.core.sessionUser(s.id);
   if (s.user) s.admitted();
-}
-
-export function digest(password: string): Buffer {
-  return createHash('sha256').update(password, 'utf8').digest();
 }

@@ -1,8 +1,7 @@
-import { errorFrame, proofContext } from '../../protocol/messages.js';
+import { errorFrame } from '../../protocol/messages.js';
 import { formatHostPort } from '../../protocol/fields.js';
-import { refuse, takeGuess } from './auth.js';
-import { PasswordProof } from '../../trust/cpace.js';
-import { certifiedPeer, sessionBinding } from '../../trust/tls.js';
+import { answerProof, proofConfirmed } from './auth.js';
+import { certifiedPeer } from '../../trust/tls.js';
 import type { Msg, RelayContext } from '../context.js';
 import type { Session } from '../session.js';
 
@@ -56,22 +55,13 @@ export function peerJoin(ctx: RelayContext, s: Session, msg: Msg<'peer:join'>): 
     s.ws.close(1008, 'no admission');
     return;
   }
-  if (s.proof !== undefined || !takeGuess(ctx, s, `n:${s.address}`)) return refuse(ctx, s, 'node_password');
-  const proof = new PasswordProof(ctx.nodePassword, proofContext('node password', ctx.network), sessionBinding(s.tls, 'password'));
-  const confirm = proof.answer(Buffer.from(msg.share, 'base64'));
-  if (confirm === undefined) return refuse(ctx, s, 'node_password');
-  s.proof = proof;
-  ctx.send(s, { type: 'peer:join-proof', share: proof.share.toString('base64'), confirm: confirm.toString('base64') });
+  const answer = answerProof(ctx, s, ctx.nodePassword, 'node password', msg.share);
+  if (answer !== undefined) ctx.send(s, { type: 'peer:join-proof', ...answer });
 }
 
 /** The joining node's confirmation: it knows the node password. It gets the network's authority, and goes. */
 export function peerJoinConfirm(ctx: RelayContext, s: Session, msg: Msg<'peer:join-confirm'>): void {
-  if (s.proof === undefined || !s.proof.verify(Buffer.from(msg.confirm, 'base64'))) {
-    ctx.log.warn({ address: s.address }, 'a node with a wrong node password was refused');
-    return refuse(ctx, s, 'node_password');
-  }
-  s.proof = undefined;
-  ctx.loginByAddress.refund(`n:${s.address}`);
+  if (!proofConfirmed(ctx, s, 'node password', msg.confirm)) return void ctx.log.warn({ address: s.address }, 'a node with a wrong node password was refused');
   const { authorityPem, authorityKeyPem } = ctx.identity();
   ctx.log.info({ address: s.address }, 'a node proved the node password: admitted to the network');
   ctx.send(s, { type: 'peer:admit', authority: authorityPem, key: authorityKeyPem });
