@@ -7,8 +7,9 @@
  *    p50/p99 in a paced run at half the relay's maximum message rate.
  * 2. Relay RSS per idle, logged-in connection (2,000 connections).
  * 3. Failover: time from `kill -9` / `kill -STOP` of the coordinator until
- *    another client can send again, messages lost or duplicated; and the
- *    zero-config start of a client found by mDNS (in a private namespace).
+ *    another client can send again, messages lost or duplicated; the same
+ *    after kill -9 with 500 clients resuming at once (until one can send, half
+ *    and all are back); and the zero-config start of a client found by mDNS (in a private namespace).
  * 4. File transfer: one 100 MiB file between two `lanchat client`s through the
  *    relay, against the same bytes over a plain TCP socket; the coordinator's
  *    peak memory above idle meanwhile.
@@ -33,6 +34,7 @@ import { benchFailover, benchZeroConfig, type FailoverReport, type ZeroConfigRes
 import { benchFiles, type FileBenchResult } from './files.js';
 import { benchUi, type UiBenchResult } from './ui.js';
 import { benchIdentity, type IdentityBenchResult } from './identity.js';
+import { benchCrowdFailover, type CrowdFailoverReport } from './crowd.js';
 import { benchPartition, benchStability, type PartitionResult, type StabilityResult } from './cluster.js';
 import { formatReport, NOISY_OTHER_CPU_PCT, type FanoutRow, type Report } from './report.js';
 import { round } from './stats.js';
@@ -59,6 +61,9 @@ interface Profile {
   /** Failover trials after kill -9 and after kill -STOP; zero-config client starts. */
   kill9Trials: number;
   stopTrials: number;
+  /** Clients and kill -9 trials of the failover with a crowd. */
+  crowdClients: number;
+  crowdTrials: number;
   zeroConfigTrials: number;
   uiTrials: number;
   /** File size and transfers per path for the file figures. */
@@ -82,6 +87,8 @@ const FULL: Profile = {
   rounds: 2,
   kill9Trials: 20,
   stopTrials: 10,
+  crowdClients: 500,
+  crowdTrials: 5,
   zeroConfigTrials: 20,
   uiTrials: 5,
   fileMiB: 100,
@@ -90,7 +97,7 @@ const FULL: Profile = {
   partitionSplitS: 20,
 };
 
-const QUICK: Profile = { ...FULL, name: 'quick', warmupMs: 250, measureMs: 800, idleConnections: 500, maxAttempts: 1, rounds: 1, kill9Trials: 3, stopTrials: 2, zeroConfigTrials: 5, uiTrials: 2, fileTrials: 2, stabilityMinutes: 0.5, partitionSplitS: 5 };
+const QUICK: Profile = { ...FULL, name: 'quick', warmupMs: 250, measureMs: 800, idleConnections: 500, maxAttempts: 1, rounds: 1, kill9Trials: 3, stopTrials: 2, crowdTrials: 2, zeroConfigTrials: 5, uiTrials: 2, fileTrials: 2, stabilityMinutes: 0.5, partitionSplitS: 5 };
 
 const RETRY_BUDGET_MS = 60_000; // ms: repeated runs stop once they have cost this much in total, to bound the bench's duration
 const CONNECT_CONCURRENCY = 50; // connections (and relay registrations) opened at once
@@ -107,6 +114,8 @@ const TARGET_FIRST_SCREEN_MS = 1_000; // `lanchat` launch (its node starting) to
 const TARGET_UI_RSS_MIB = 120; // the UI process with 2,000 messages in its pane
 const TARGET_FILE_RATIO = 0.5; // relay ÷ plain TCP throughput for one 100 MiB file
 const TARGET_FILE_PEAK_MIB = 64; // coordinator RSS above idle during that transfer
+const TARGET_TLS_RATIO_AT_100 = 0.8 * 0.72; // ⅘ of the ratio at 100 clients before TLS (0.72, plain WebSocket on both sides)
+const TARGET_CROWD_PROBE_P50_MS = 250; // failover after kill -9 with 500 clients reconnecting: a send acknowledged
 const TARGET_NEW_NETWORK_MS = 300; // a node's first start: the network's authority and its certificate
 
 // Every node the bench starts inherits it: without a node password a network admits no standby.
@@ -260,7 +269,7 @@ function toRow(n: number, relay: { max: RunResult; paced: RunResult }, bare: { m
   };
 }
 
-function buildReport(rows: FanoutRow[], idle: IdleResult, failover: FailoverReport, zeroConfig: ZeroConfigResult, ui: UiBenchResult, files: FileBenchResult, cluster: { stability: StabilityResult; partition: PartitionResult; identity: IdentityBenchResult }, seconds: number): Report {
+function buildReport(rows: FanoutRow[], idle: IdleResult, failover: FailoverReport, zeroConfig: ZeroConfigResult, ui: UiBenchResult, files: FileBenchResult, cluster: { stability: StabilityResult; partition: PartitionResult; identity: IdentityBenchResult; crowd: CrowdFailoverReport }, seconds: number): Report {
   const at100 = rows.find((r) => r.clients === 100);
   return {
     profile: profile.name,
@@ -291,6 +300,7 @@ function buildReport(rows: FanoutRow[], idle: IdleResult, failover: FailoverRepo
     stability: cluster.stability,
     partition: cluster.partition,
     new_network: cluster.identity,
+    crowd_failover: cluster.crowd,
     targets: {
       p99_ms_at_half_rate_below: TARGET_P99_MS,
       p99_met: rows.every((r) => r.p99_ms < TARGET_P99_MS),
@@ -319,6 +329,10 @@ function buildReport(rows: FanoutRow[], idle: IdleResult, failover: FailoverRepo
       partition_missing_at_most: TARGET_PARTITION_MISSING,
       new_network_ms_at_most: TARGET_NEW_NETWORK_MS,
       new_network_met: cluster.identity.max_ms <= TARGET_NEW_NETWORK_MS,
+      tls_ratio_at_100_at_least: round(TARGET_TLS_RATIO_AT_100, 3),
+      tls_ratio_met: at100 !== undefined && at100.ratio >= TARGET_TLS_RATIO_AT_100,
+      crowd_probe_p50_ms_at_most: TARGET_CROWD_PROBE_P50_MS,
+      crowd_met: cluster.crowd.probe_p50_ms <= TARGET_CROWD_PROBE_P50_MS && cluster.crowd.gave_up === 0,
       partition_met: 'acked' in cluster.partition ? cluster.partition.missing_5s_after_heal <= TARGET_PARTITION_MISSING && cluster.partition.coordinators_after === 1 : null,
     },
     config: {
@@ -344,6 +358,8 @@ async function main(): Promise<void> {
   progress(`  ${idle.kibPerConnection.toFixed(1)} KiB per connection (RSS ${idle.rssBeforeKiB} → ${idle.rssAfterKiB} KiB, peak ${idle.peakRssKiB} KiB)`);
   progress(`failover, ${profile.kill9Trials} × kill -9 and ${profile.stopTrials} × kill -STOP of the coordinator`);
   const failover = await benchFailover(profile.kill9Trials, profile.stopTrials, progress);
+  progress(`failover with a crowd: ${profile.crowdClients} clients, ${profile.crowdTrials} × kill -9 of the coordinator`);
+  const crowd = await benchCrowdFailover(profile.crowdClients, profile.crowdTrials, progress);
   progress(`zero-config start, ${profile.zeroConfigTrials} clients`);
   const zeroConfig = benchZeroConfig(profile.zeroConfigTrials);
   progress(`terminal UI: first screen × ${profile.uiTrials}, memory with 2,000 messages`);
@@ -357,7 +373,7 @@ async function main(): Promise<void> {
   const stability = await benchStability(profile.stabilityMinutes, burners, progress);
   progress(`partition, ${profile.partitionSplitS} s between two virtual LANs`);
   const partition = await benchPartition(profile.partitionSplitS, progress);
-  const report = buildReport(rows, idle, failover, zeroConfig, ui, files, { stability, partition, identity }, (performance.now() - t0) / 1000);
+  const report = buildReport(rows, idle, failover, zeroConfig, ui, files, { stability, partition, identity, crowd }, (performance.now() - t0) / 1000);
   process.stdout.write(json ? `${JSON.stringify(report)}\n` : formatReport(report));
 }
 

@@ -37,15 +37,16 @@ export interface FailoverReport {
   messages_duplicated: number;
 }
 
-interface NodeProc {
+export interface NodeProc {
   port: number;
   dir: string;
   child: ChildProcess;
 }
 
-function startNode(dir: string, port: number, join: string[]): Promise<NodeProc> {
+export function startNode(dir: string, port: number, join: string[]): Promise<NodeProc> {
   const args = ['serve', '--locked', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dir, '--bcrypt-cost', '4', '--max-message-rate', '10000', ...join.flatMap((j) => ['--join', j])];
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const nodeArgs = (process.env['BENCH_RELAY_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
+  const child = spawn(process.execPath, [...nodeArgs, CLI, ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`node on ${port} did not settle`)), TRIAL_TIMEOUT_MS);
     createInterface({ input: child.stdout! }).on('line', (l) => {
@@ -57,7 +58,7 @@ function startNode(dir: string, port: number, join: string[]): Promise<NodeProc>
   });
 }
 
-async function coordinatorOf(nodes: NodeProc[]): Promise<NodeProc> {
+export async function coordinatorOf(nodes: NodeProc[]): Promise<NodeProc> {
   const deadline = Date.now() + TRIAL_TIMEOUT_MS;
   while (Date.now() < deadline) {
     for (const n of nodes) {

@@ -22,6 +22,8 @@ const SUSPECT_MS = 1_000; // the coordinator pings every 500 ms: after this much
 const SUSPECT_PROBE_MS = 300;
 const SILENCE_MS = 3_000; // …and after this much, presume it gone (DESIGN §4)
 const MAX_SERVER_FRAME = 8 * 1024 * 1024; // bytes: a server frame larger than this is hostile
+const RECONNECT_SPREAD_PER_USER_MS = 1; // after a coordinator is lost, first attempts spread over 1 ms per user online…
+const RECONNECT_SPREAD_MAX_MS = 1_000; // …and never more than this (DESIGN §4)
 const RECONNECT_TIMEOUT_MS = 60_000; // give up (and report `disconnected`) after this long without a coordinator
 const MAX_REDIRECTS = 5;
 /** What a node may send at each step of the handshake (an error or a redirect at any): nothing else is followed. */
@@ -45,6 +47,8 @@ export interface ChatClientOptions {
   log: Logger;
   connectTimeoutMs?: number;
   reconnectTimeoutMs?: number;
+  /** The local address to connect from (a machine with several; a bench giving each client its own loopback address). */
+  localAddress?: string;
   /** How long a node may take to answer a login (a resume: a fifth of it, at least 1 s). */
   loginTimeoutMs?: number;
   /** Where files sent to this user are saved; without it, files are refused. */
@@ -107,6 +111,9 @@ export interface ChatClientEvents {
 }
 
 type Attempt = { ok: true } | { ok: false; redirect?: string | null; error: ProtocolError };
+
+/** Names in the order people read them (one collator: `localeCompare` builds one per call). */
+const byName = new Intl.Collator();
 
 /** A node that is starting knows no coordinator yet: the client waits for it (issue #11). */
 const STARTING = 'starting';
@@ -198,7 +205,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
 
   /** The users online now, sorted. */
   get online(): string[] {
-    return [...this.#online].sort((a, b) => a.localeCompare(b));
+    return [...this.#online].sort(byName.compare);
   }
 
   /**
@@ -370,7 +377,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
         clearTimeout(phase);
         phase = setTimeout(() => settle({ ok: false, error: new ProtocolError('connection_failed', `${address} ${what} within ${ms / 1000} s`) }), ms);
       };
-      const ws = new WebSocket(`wss://${address}`, { handshakeTimeout: timeoutMs, maxPayload: MAX_SERVER_FRAME, perMessageDeflate: false, ...clientOptions(undefined) });
+      const ws = new WebSocket(`wss://${address}`, { handshakeTimeout: timeoutMs, maxPayload: MAX_SERVER_FRAME, perMessageDeflate: false, ...clientOptions(undefined), ...(this.#opts.localAddress !== undefined ? { localAddress: this.#opts.localAddress } : {}) });
       let tls: TLSSocket | undefined;
       let proof: PasswordProof | undefined;
       let stage: keyof typeof IN_TURN = 'welcome';
@@ -491,6 +498,10 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
   async #reconnect(from: string): Promise<void> {
     const deadline = Date.now() + (this.#opts.reconnectTimeoutMs ?? RECONNECT_TIMEOUT_MS);
     let delay = RETRY_MIN_MS;
+    // Everyone lost the coordinator at once: each comes back at a random moment of a window as wide as
+    // the crowd is large, so the successor meets a stream of handshakes, not all of them in one instant.
+    const spread = Math.min(RECONNECT_SPREAD_MAX_MS, this.#online.size * RECONNECT_SPREAD_PER_USER_MS);
+    if (spread > 0) await this.#pause(Math.random() * spread);
     while (!this.#closed && Date.now() < deadline) {
       // Successors first (in order), the lost coordinator last (it may come back), then anything discovered.
       const discovered = this.#opts.discover ? await this.#opts.discover().catch(() => []) : [];
@@ -502,15 +513,20 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
         // A wrong password after a session worked means a node that does not know the account yet: go on trying.
         if (this.#core.isFinal(r.error.code) || r.error.code === 'network_password') return this.#giveUp(r.error.message);
       }
-      // Not unref'd: a client looking for its coordinator is alive (a script whose input has ended waits for its acks).
-      await new Promise<void>((r) => {
-        const timer = setTimeout(r, delay);
-        this.#wakeBackoff = () => (clearTimeout(timer), r());
-      });
-      this.#wakeBackoff = undefined;
+      await this.#pause(delay);
       delay = Math.min(delay * 2, RETRY_MAX_MS);
     }
     this.#giveUp(`no coordinator found within ${Math.round((this.#opts.reconnectTimeoutMs ?? RECONNECT_TIMEOUT_MS) / 1000)} s (tried ${this.#core.succession.join(', ') || from})`);
+  }
+
+  /** Waits `ms`, or until the client is closed. */
+  async #pause(ms: number): Promise<void> {
+    // Not unref'd: a client looking for its coordinator is alive (a script whose input has ended waits for its acks).
+    await new Promise<void>((r) => {
+      const timer = setTimeout(r, ms);
+      this.#wakeBackoff = () => (clearTimeout(timer), r());
+    });
+    this.#wakeBackoff = undefined;
   }
 
   #giveUp(reason: string): void {
@@ -603,7 +619,8 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
 
   /** Emits the whole online list, whatever changed: consumers never apply deltas themselves. */
   #emitPresence(): void {
-    this.emit('presence', this.online);
+    // Sorted only for someone who listens: a failover brings one change per user who comes back.
+    if (this.listenerCount('presence') > 0) this.emit('presence', this.online);
   }
 
   #write(frame: object): boolean {

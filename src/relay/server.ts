@@ -35,6 +35,7 @@ const MAX_BUFFERED_BYTES = 8 * 1024 * 1024; // a slower consumer is cut off, nev
 const MAX_CONNECTIONS = 10_000; // sockets at once; beyond this new ones get HTTP 503
 const LOGIN_TIMEOUT_MS = 30_000; // a connection that has not logged in by then is closed (idle sockets cost memory)
 const MAX_PENDING_PER_ADDRESS = 64; // connections one address may hold before logging in; beyond, refused at accept
+const HOLD_WHILE_DECIDING_MS = 1_500; // a node deciding its role (starting, taking over) answers a new connection once it knows, within this
 const HANDSHAKE_TIMEOUT_MS = 10_000; // a TCP connection must have sent its HTTP request (upgrade or /status) by then
 const TOO_MANY = 'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 52\r\n\r\ntoo many connections from your address not logged in';
 const MAX_QUEUED_FRAMES = 256; // frames waiting behind a slow handler (e.g. bcrypt) per session…
@@ -142,6 +143,8 @@ export class Relay extends EventEmitter<RelayEvents> {
   #authorityId: string;
   /** The last succession frame, sent to every new session. */
   #succession: string | undefined;
+  /** Connections that came while this node was deciding its role: answered once it has one (see #onConnection). */
+  readonly #held = new Map<WebSocket, { req: IncomingMessage; timer: NodeJS.Timeout }>();
 
   constructor(deps: RelayDeps, options: RelayOptions) {
     super();
@@ -238,7 +241,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     http.on('upgrade', (req, socket, head) => {
       socket.on('error', () => socket.destroy());
       if (socket.writableEnded) return; // refused at accept: its 503 is on the way, and the socket closes (see #admit)
-      if (this.#sessions.size >= this.#opts.maxConnections) {
+      if (this.#sessions.size + this.#held.size >= this.#opts.maxConnections) {
         socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n');
         return;
       }
@@ -270,6 +273,8 @@ export class Relay extends EventEmitter<RelayEvents> {
       clearInterval(this.#timer);
       clearInterval(this.#peerTimer);
       for (const s of this.#sessions.values()) s.ws.close(1001, 'server shutting down');
+      for (const [ws, { timer }] of this.#held) (clearTimeout(timer), ws.close(1001, 'server shutting down'));
+      this.#held.clear();
       const http = this.#http;
       if (http) {
         await new Promise<void>((resolve) => {
@@ -317,6 +322,14 @@ export class Relay extends EventEmitter<RelayEvents> {
         s.ws.close(4001, 'not the coordinator any more');
       }
       this.#succession = undefined;
+    }
+    if (role.role !== 'starting' && this.#held.size > 0) {
+      const held = [...this.#held];
+      this.#held.clear();
+      for (const [ws, { req, timer }] of held) {
+        clearTimeout(timer);
+        if (ws.readyState === WebSocket.OPEN) this.#onConnection(ws, req);
+      }
     }
   }
 
@@ -400,13 +413,30 @@ export class Relay extends EventEmitter<RelayEvents> {
     return formatHostPort(localAddress ?? this.address.address, this.address.port);
   }
 
+  /** Only the coordinator serves sessions; the caller is told where it is (DESIGN §3). Null: this node is starting. */
+  #redirect(ws: WebSocket): void {
+    ws.send(JSON.stringify({ type: 'redirect', coordinator: this.#role.coordinator ?? null, term: this.#role.term } satisfies ServerMessage));
+    ws.close(4001, 'not the coordinator');
+  }
+
   #onConnection(ws: WebSocket, req: IncomingMessage): void {
-    if (this.#role.role !== 'coordinator') {
-      // Only the coordinator serves sessions; tell the caller where it is (DESIGN §3). Null: it is starting.
-      ws.send(JSON.stringify({ type: 'redirect', coordinator: this.#role.coordinator ?? null, term: this.#role.term } satisfies ServerMessage));
-      ws.close(4001, 'not the coordinator');
+    if (this.#role.role === 'starting' && this.#stopping === undefined) {
+      // Deciding (a node starting, or a standby taking over from a coordinator that is gone): the answer is
+      // moments away, and a client that came to the successor first is served by it without a second
+      // handshake. Nothing is read meanwhile (a client speaks after `welcome`); bounded by the socket limits.
+      const timer = setTimeout(() => {
+        this.#held.delete(ws);
+        if (ws.readyState === WebSocket.OPEN) this.#redirect(ws);
+      }, HOLD_WHILE_DECIDING_MS);
+      timer.unref();
+      this.#held.set(ws, { req, timer });
+      ws.once('close', () => {
+        clearTimeout(timer);
+        this.#held.delete(ws);
+      });
       return;
     }
+    if (this.#role.role !== 'coordinator') return this.#redirect(ws);
     const now = this.#deps.now ?? Date.now;
     const s: Session = {
       id: this.#nextSessionId++,

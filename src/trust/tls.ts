@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import type { ConnectionOptions, PeerCertificate, TLSSocket, TlsOptions } from 'node:tls';
+import { createSecureContext, type ConnectionOptions, type SecureContext, type TLSSocket, type TlsOptions } from 'node:tls';
 import { certifiedNode, isAuthority, networkCode, type KeyPair } from './identity.js';
 import { PasswordProof } from './cpace.js';
 import { proofContext } from '../protocol/messages.js';
@@ -31,12 +31,35 @@ export function serverOptions(authorityPem: string, node: KeyPair): TlsOptions {
  * has one, else accepting any certificate for `firstContact` to judge; a node presents its own.
  */
 export function clientOptions(pinned: string | undefined, node?: KeyPair): ConnectionOptions {
-  return {
+  const context = {
     minVersion: MIN_TLS,
-    ...(pinned === undefined ? { rejectUnauthorized: false } : { ca: [pinned], rejectUnauthorized: true }),
-    checkServerIdentity: () => undefined, // see above: the authority, not a host name, identifies the network
+    ...(pinned === undefined ? {} : { ca: [pinned] }),
     ...(node ? { key: node.keyPem, cert: node.certPem } : {}),
+  } satisfies TlsOptions;
+  return {
+    ...context,
+    secureContext: contextFor(context),
+    rejectUnauthorized: pinned !== undefined,
+    checkServerIdentity: () => undefined, // see above: the authority, not a host name, identifies the network
   };
+}
+
+const CONTEXTS_KEPT = 16;
+const contexts = new Map<string, SecureContext>();
+
+/**
+ * One secure context per set of keys and authorities, shared by every connection made with it: building
+ * one parses the keys and certificates again (about half of a client's cost of a TLS connection).
+ */
+function contextFor(options: { minVersion: typeof MIN_TLS; ca?: string[]; key?: string; cert?: string }): SecureContext {
+  const key = JSON.stringify([options.ca, options.key, options.cert]);
+  let context = contexts.get(key);
+  if (context === undefined) {
+    context = createSecureContext(options);
+    if (contexts.size >= CONTEXTS_KEPT) contexts.delete(contexts.keys().next().value!);
+    contexts.set(key, context);
+  }
+  return context;
 }
 
 /** The network identity a TLS peer presented: its authority (PEM and short code) and the node it certifies. */
@@ -52,18 +75,54 @@ export interface PresentedIdentity {
  * a chain that does not verify): that is no lanchat node of any network.
  */
 export function presentedIdentity(socket: TLSSocket): PresentedIdentity | undefined {
-  const leaf = socket.getPeerCertificate(true) as PeerCertificate & { issuerCertificate?: PeerCertificate };
-  if (leaf === null || leaf.raw === undefined) return undefined;
-  const issuer = leaf.issuerCertificate;
-  if (issuer === undefined || issuer.raw === undefined || issuer === leaf) return undefined;
+  const { leaf, issuer } = peerCertificates(socket);
+  if (leaf === undefined || issuer === undefined || issuer.fingerprint256 === leaf.fingerprint256) return undefined;
+  // The signatures are checked once per pair of certificates (a reconnecting client meets the same ones
+  // again and again); the validity dates on every use.
+  const key = `${leaf.fingerprint256} ${issuer.fingerprint256}`;
+  let judged = judgedPairs.get(key);
+  if (judged === undefined) {
+    judged = judgePair(leaf, issuer);
+    if (judgedPairs.size >= PAIRS_KEPT) judgedPairs.delete(judgedPairs.keys().next().value!);
+    judgedPairs.set(key, judged);
+  }
+  if (judged === null) return undefined;
+  const now = Date.now();
+  return now >= judged.from && now <= judged.until ? judged.identity : undefined;
+}
+
+/**
+ * The certificate a TLS peer presented and the one it sent as its issuer, read once per socket: Node
+ * (20) hands the peer's certificate out once — a second `getPeerX509Certificate()` gives nothing, and
+ * `getPeerCertificate()` an empty object, once `issuerCertificate` has been read.
+ */
+function peerCertificates(socket: TLSSocket): { leaf?: X509Certificate; issuer?: X509Certificate } {
+  let pair = peers.get(socket);
+  if (pair === undefined) {
+    const leaf = socket.getPeerX509Certificate();
+    pair = leaf === undefined ? {} : { leaf, ...(leaf.issuerCertificate ? { issuer: leaf.issuerCertificate } : {}) };
+    peers.set(socket, pair);
+  }
+  return pair;
+}
+
+const peers = new WeakMap<TLSSocket, { leaf?: X509Certificate; issuer?: X509Certificate }>();
+
+const PAIRS_KEPT = 64;
+const judgedPairs = new Map<string, { identity: PresentedIdentity; from: number; until: number } | null>();
+
+/** A node certificate and the authority that issued it, verified: what they identify, and while when. */
+function judgePair(leaf: X509Certificate, issuer: X509Certificate): { identity: PresentedIdentity; from: number; until: number } | null {
   try {
-    const cert = new X509Certificate(leaf.raw);
-    const authority = new X509Certificate(issuer.raw);
-    if (!isAuthority(authority)) return undefined;
-    const nodeId = certifiedNode(cert, authority);
-    return nodeId === undefined ? undefined : { authorityPem: authority.toString(), code: networkCode(authority), nodeId };
+    const [authority, cert] = [issuer, leaf];
+    const from = Math.max(Date.parse(cert.validFrom), Date.parse(authority.validFrom));
+    const until = Math.min(Date.parse(cert.validTo), Date.parse(authority.validTo));
+    // Checked as of a moment both are valid, so the verdict holds for that whole span.
+    if (!(from <= until) || !isAuthority(authority, from)) return null;
+    const nodeId = certifiedNode(cert, authority, from);
+    return nodeId === undefined ? null : { identity: { authorityPem: authority.toString(), code: networkCode(authority), nodeId }, from, until };
   } catch {
-    return undefined;
+    return null;
   }
 }
 
@@ -73,7 +132,7 @@ export function presentedIdentity(socket: TLSSocket): PresentedIdentity | undefi
  */
 export function certifiedPeer(socket: TLSSocket, authority: X509Certificate): string | undefined {
   if (!socket.authorized) return undefined;
-  const cert = socket.getPeerX509Certificate();
+  const cert = peerCertificates(socket).leaf;
   return cert === undefined ? undefined : certifiedNode(cert, authority);
 }
 

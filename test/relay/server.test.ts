@@ -562,3 +562,35 @@ function httpsGet(url: string): Promise<{ status: number; body: string }> {
     req.end();
   });
 }
+
+t.test('a node deciding its role holds a new connection and answers it once it knows: served if it coordinates, redirected if not', async (t) => {
+  const { coordinator, url } = await testCoordinator(t);
+  const relay = coordinator.relay;
+  const serving = relay.role;
+  // As between a standby's losing its coordinator and its taking over.
+  relay.setRole({ ...serving, role: 'starting', coordinator: undefined });
+  const early = new TestSocket(url);
+  t.teardown(() => early.close());
+  await once(early.ws, 'open');
+  t.same(early.frames, [], 'nothing said while deciding');
+  relay.setRole(serving);
+  const first = await early.next(() => true, 'the first frame');
+  t.equal(first.type, 'welcome', 'served by the new coordinator: no redirect, no second connection');
+  early.send({ type: 'auth:register', user: 'alice', password: 'pw' });
+  await early.nextOf('auth:ok');
+
+  relay.setRole({ ...serving, role: 'starting', coordinator: undefined });
+  const late = new TestSocket(url);
+  t.teardown(() => late.close());
+  await once(late.ws, 'open');
+  relay.setRole({ ...serving, role: 'standby', coordinator: '127.0.0.1:1' });
+  t.match(await late.next(() => true, 'the first frame'), { type: 'redirect', coordinator: '127.0.0.1:1' }, 'told where the coordinator is');
+  await waitFor(() => late.closeCode === 4001, 'the close');
+
+  relay.setRole({ ...serving, role: 'starting', coordinator: undefined });
+  const undecided = new TestSocket(url);
+  t.teardown(() => undecided.close());
+  t.match(await undecided.next(() => true, 'the first frame', 5_000), { type: 'redirect', coordinator: null }, 'still undecided after the hold: told so, to come back');
+  await waitFor(() => undecided.closeCode === 4001, 'the close');
+  relay.setRole(serving);
+});
