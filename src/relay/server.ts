@@ -296,10 +296,11 @@ export class Relay extends EventEmitter<RelayEvents> {
   deliver(to: readonly number[], frame: ServerMessage): void {
     // The login replay (history:end closes it) is bounded, and goes out whole however slowly the client reads.
     const checked = !(frame.type === 'chat:message' && frame.replay === true) && frame.type !== 'history:end' && frame.type !== 'auth:ok';
-    const text = JSON.stringify(frame);
+    // Encoded once: `ws` would turn a string into UTF-8 bytes again for every recipient.
+    const text = to.length > 1 ? Buffer.from(JSON.stringify(frame)) : JSON.stringify(frame);
     for (const id of to) {
       const s = this.#sessions.get(id);
-      if (s) this.#sendRaw(s, text, checked);
+      if (s) this.#sendRaw(s, text, checked, false);
     }
   }
 
@@ -594,7 +595,8 @@ export class Relay extends EventEmitter<RelayEvents> {
    * (fan-out, replies to requests it keeps making, file data beyond what it
    * acknowledged). Only the login replay, which is bounded, goes out unchecked.
    */
-  #sendRaw(s: Session, frame: string | Buffer, checked = true): void {
+  /** `binary`: a Buffer is file data unless said otherwise (a text frame already encoded). */
+  #sendRaw(s: Session, frame: string | Buffer, checked = true, binary = typeof frame !== 'string'): void {
     if (s.ws.readyState !== WebSocket.OPEN) return;
     // Standbys are exempt: their catch-up (the whole replica) is written at once, and they are nodes, not users.
     if (checked && s.peer === undefined && this.#tooFarBehind(s)) {
@@ -602,7 +604,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       s.ws.terminate();
       return;
     }
-    s.ws.send(frame, { binary: typeof frame !== 'string' });
+    s.ws.send(frame, { binary });
   }
 
   #tooFarBehind(s: Session): boolean {
