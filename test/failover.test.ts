@@ -92,7 +92,7 @@ t.test('clean exit of the coordinator: hand-off, no error on clients', async (t)
   await stream(alice, 40, 'c');
   await waitFor(() => alice.events.filter((e) => e.type === 'ack').length >= 10, 'some acks first');
   nodes[0]!.kill('SIGTERM');
-  t.equal(await nodes[0]!.exited(), 0, `a clean exit (stderr: ${nodes[0]!.stderr.slice(-3).join(' | ')})`);
+  t.equal(await nodes[0]!.exited(), 0, `a clean exit (stderr: ${nodes[0]!.stderr.slice(-30).join(' | ')})`);
   await checkExactlyOnce(t, alice, bob, 40, 'c');
   t.same(bob.events.filter((e) => e.type === 'error'), []);
 });

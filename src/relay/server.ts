@@ -416,6 +416,7 @@ export class Relay extends EventEmitter<RelayEvents> {
 
   /** Only the coordinator serves sessions; the caller is told where it is (DESIGN §3). Null: this node is starting. */
   #redirect(ws: WebSocket): void {
+    if (ws.listenerCount('error') === 0) ws.on('error', () => undefined); // its closing handshake may still fail
     ws.send(JSON.stringify({ type: 'redirect', coordinator: this.#role.coordinator ?? null, term: this.#role.term } satisfies ServerMessage));
     ws.close(4001, 'not the coordinator');
   }
@@ -431,6 +432,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       }, HOLD_WHILE_DECIDING_MS);
       timer.unref();
       this.#held.set(ws, { req, timer });
+      ws.on('error', (err) => this.#deps.log.debug({ err }, 'socket error while held')); // an 'error' with no listener would throw
       ws.once('close', () => {
         clearTimeout(timer);
         this.#held.delete(ws);

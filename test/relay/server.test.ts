@@ -588,6 +588,12 @@ t.test('a node deciding its role holds a new connection and answers it once it k
   await waitFor(() => late.closeCode === 4001, 'the close');
 
   relay.setRole({ ...serving, role: 'starting', coordinator: undefined });
+  // A held connection that sends garbage (an unmasked frame) is dropped, and nothing else is hurt.
+  const rude = new TestSocket(url);
+  t.teardown(() => rude.close());
+  await once(rude.ws, 'open');
+  rude.tls!.write(Buffer.from([0x81, 0x02, 0x68, 0x69]));
+  await waitFor(() => rude.closeCode !== undefined, 'the rude one closed');
   const undecided = new TestSocket(url);
   t.teardown(() => undecided.close());
   t.match(await undecided.next(() => true, 'the first frame', 5_000), { type: 'redirect', coordinator: null }, 'still undecided after the hold: told so, to come back');
