@@ -73,14 +73,12 @@ export async function benchCrowdFailover(n: number, trials: number, log: (s: str
           c.on('ready', onReady);
         }
       });
-      const probeAck = new Promise<number>((resolve) => {
-        const onAck = (a: { id: string }): void => {
-          if (a.id !== probeId) return;
-          probe.off('ack', onAck);
-          resolve(performance.now() - killedAt);
-        };
-        probe.on('ack', onAck);
-      });
+      const onAck = (a: { id: string }): void => {
+        if (a.id === probeId) ackedAt(performance.now() - killedAt);
+      };
+      let ackedAt: (ms: number) => void = () => undefined;
+      const probeAck = new Promise<number>((resolve) => (ackedAt = resolve));
+      probe.on('ack', onAck);
       // When the successor says it coordinates, and when it takes its first and last resumed session.
       const successor = nodes.find((x) => x !== victim)!;
       const seen: { coordinating?: number; firstJoin?: number; lastJoin?: number } = {};
@@ -100,6 +98,7 @@ export async function benchCrowdFailover(n: number, trials: number, log: (s: str
       const used = process.cpuUsage(cpu0.bench);
       const cpu = { bench_ms: Math.round((used.user + used.system) / 1000), successor_ms: cpuMs(successor.child.pid!) - cpu0.node };
       const probeMs = await Promise.race([probeAck, new Promise<number>((r) => setTimeout(() => r(Number.NaN), BACK_TIMEOUT_MS))]);
+      probe.off('ack', onAck); // also when it never came
       for (const c of clients) c.removeAllListeners('ready');
       successor.child.stdout!.off('data', onLine);
       gaveUp += clients.length - back.length;

@@ -144,7 +144,9 @@ export class Relay extends EventEmitter<RelayEvents> {
   /** The last succession frame, sent to every new session. */
   #succession: string | undefined;
   /** Connections that came while this node was deciding its role: answered once it has one (see #onConnection). */
-  readonly #held = new Map<WebSocket, { req: IncomingMessage; timer: NodeJS.Timeout }>();
+  readonly #held = new Map<WebSocket, { req: IncomingMessage; timer: NodeJS.Timeout; pinger: NodeJS.Timeout }>();
+  /** The port bound at start (kept: the server's own address is gone once it closes, and `/status` may still be answered). */
+  #bound: AddressInfo | undefined;
 
   constructor(deps: RelayDeps, options: RelayOptions) {
     super();
@@ -202,9 +204,8 @@ export class Relay extends EventEmitter<RelayEvents> {
 
   /** The bound address, once started. */
   get address(): AddressInfo {
-    const a = this.#http?.address();
-    if (a === null || a === undefined || typeof a === 'string') throw new Error('relay is not listening');
-    return a;
+    if (this.#bound === undefined) throw new Error('relay is not listening');
+    return this.#bound;
   }
 
   /** Names of users with at least one live session, sorted. */
@@ -258,6 +259,9 @@ export class Relay extends EventEmitter<RelayEvents> {
       });
       http.listen(this.#opts.port, this.#opts.host, () => resolve());
     });
+    const bound = http.address();
+    if (bound === null || typeof bound === 'string') throw new Error('relay is not listening on an IP address');
+    this.#bound = bound;
     http.on('error', (err) => this.emit('error', err));
     this.#http = http;
     this.#wss = wss;
@@ -273,14 +277,16 @@ export class Relay extends EventEmitter<RelayEvents> {
       clearInterval(this.#timer);
       clearInterval(this.#peerTimer);
       for (const s of this.#sessions.values()) s.ws.close(1001, 'server shutting down');
-      for (const [ws, { timer }] of this.#held) (clearTimeout(timer), ws.close(1001, 'server shutting down'));
-      this.#held.clear();
+      const held = [...this.#held.keys()];
+      this.#releaseHeld((ws) => ws.close(1001, 'server shutting down'));
       const http = this.#http;
       if (http) {
         await new Promise<void>((resolve) => {
           http.close(() => resolve());
           setTimeout(() => {
+            // A peer that never answers the closing handshake would hold `close` for 30 s.
             for (const s of this.#sessions.values()) s.ws.terminate();
+            for (const ws of held) ws.terminate();
             http.closeAllConnections();
           }, 500).unref();
         });
@@ -324,12 +330,23 @@ export class Relay extends EventEmitter<RelayEvents> {
       }
       this.#succession = undefined;
     }
-    if (role.role !== 'starting' && this.#held.size > 0) {
-      const held = [...this.#held];
-      this.#held.clear();
-      for (const [ws, { req, timer }] of held) {
-        clearTimeout(timer);
-        if (ws.readyState === WebSocket.OPEN) this.#onConnection(ws, req);
+    if (role.role !== 'starting') this.#releaseHeld((ws, req) => this.#onConnection(ws, req));
+  }
+
+  /** Stops holding every held connection, and hands each that is still open to `then` (one that throws is dropped alone). */
+  #releaseHeld(then: (ws: WebSocket, req: IncomingMessage) => void): void {
+    if (this.#held.size === 0) return;
+    const held = [...this.#held];
+    this.#held.clear();
+    for (const [ws, { req, timer, pinger }] of held) {
+      clearTimeout(timer);
+      clearInterval(pinger);
+      if (ws.readyState !== WebSocket.OPEN) continue;
+      try {
+        then(ws, req);
+      } catch (err) {
+        this.#deps.log.warn({ err }, 'dropping a held connection');
+        ws.terminate();
       }
     }
   }
@@ -381,6 +398,10 @@ export class Relay extends EventEmitter<RelayEvents> {
 
   #onHttp(req: IncomingMessage, res: ServerResponse): void {
     if (req.socket.writableEnded) return; // refused at accept: its 503 is on the way, and the socket closes (see #admit)
+    if (this.#stopping !== undefined) {
+      res.writeHead(503, { 'content-type': 'text/plain', connection: 'close' }).end('lanchat relay: shutting down\n');
+      return;
+    }
     const [path, query] = (req.url ?? '').split('?', 2);
     if (req.method === 'GET' && path === '/status') {
       // A coordinator asking says where it is: ours then asks it back (a healed partition, DESIGN §4.5).
@@ -422,19 +443,25 @@ export class Relay extends EventEmitter<RelayEvents> {
   }
 
   #onConnection(ws: WebSocket, req: IncomingMessage): void {
-    if (this.#role.role === 'starting' && this.#stopping === undefined) {
+    if (this.#stopping !== undefined) return void ws.close(1001, 'server shutting down');
+    if (this.#role.role === 'starting') {
       // Deciding (a node starting, or a standby taking over from a coordinator that is gone): the answer is
       // moments away, and a client that came to the successor first is served by it without a second
       // handshake. Nothing is read meanwhile (a client speaks after `welcome`); bounded by the socket limits.
+      // Pinged meanwhile as a coordinator pings its standbys: a standby's link presumes silence death (1 s).
       const timer = setTimeout(() => {
+        clearInterval(pinger);
         this.#held.delete(ws);
         if (ws.readyState === WebSocket.OPEN) this.#redirect(ws);
       }, HOLD_WHILE_DECIDING_MS);
+      const pinger = setInterval(() => ws.ping(), PEER_HEARTBEAT_MS);
       timer.unref();
-      this.#held.set(ws, { req, timer });
+      pinger.unref();
+      this.#held.set(ws, { req, timer, pinger });
       ws.on('error', (err) => this.#deps.log.debug({ err }, 'socket error while held')); // an 'error' with no listener would throw
       ws.once('close', () => {
         clearTimeout(timer);
+        clearInterval(pinger);
         this.#held.delete(ws);
       });
       return;

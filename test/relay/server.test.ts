@@ -2,6 +2,7 @@ import t from 'tap';
 import { request as httpsRequest } from 'node:https';
 import { insecure } from '../helpers/identity.js';
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { once } from 'node:events';
 import { WebSocket } from 'ws';
 import { testCoordinator } from '../helpers/coordinator.js';
@@ -549,6 +550,37 @@ t.test('network password guesses are limited per address', async (t) => {
   t.same(codes.slice(20), ['rate_limited', 'rate_limited']);
 });
 
+t.test('a relay stopping answers /status 503 and drops held and silent connections: stop never waits for a peer', { timeout: 20_000 }, async (t) => {
+  const { coordinator, url } = await testCoordinator(t);
+  const relay = coordinator.relay;
+  const port = relay.address.port;
+  // A request begun before the stop and finished during it (it once met a server without an address, and threw).
+  const pending = tlsConnect({ host: '127.0.0.1', port, ...insecure });
+  t.teardown(() => pending.destroy());
+  await once(pending, 'secureConnect');
+  pending.write('GET /status HTTP/1.1\r\nHost: x\r\n');
+  let answer = '';
+  pending.on('data', (d: Buffer) => (answer += d.toString()));
+  pending.on('error', () => undefined);
+  // A session that never answers the closing handshake, and a connection held while deciding, likewise mute.
+  const mute = await loggedIn(url, 'mute');
+  t.teardown(() => mute.close());
+  mute.tls!.pause();
+  const serving = relay.role;
+  relay.setRole({ ...serving, role: 'starting', coordinator: undefined });
+  const held = new TestSocket(url);
+  t.teardown(() => held.close());
+  await once(held.ws, 'open');
+  held.tls!.pause();
+  const stopped = relay.stop();
+  pending.write('\r\n');
+  await Promise.race([stopped, once(pending, 'close')]);
+  await stopped;
+  await waitFor(() => answer !== '' || pending.destroyed, 'the answer, or the close');
+  t.ok(answer === '' || /^HTTP\/1\.1 503/.test(answer), `no status from a relay stopping (got ${JSON.stringify(answer.split('\r\n')[0])})`);
+  t.pass('stopped without waiting for the mute peers');
+});
+
 /** GET over TLS, any certificate (the relay's own is checked by the client library's tests). */
 function httpsGet(url: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -572,7 +604,11 @@ t.test('a node deciding its role holds a new connection and answers it once it k
   const early = new TestSocket(url);
   t.teardown(() => early.close());
   await once(early.ws, 'open');
-  t.same(early.frames, [], 'nothing said while deciding');
+  // Pinged while held, as a coordinator pings its standbys (whose links presume a coordinator silent for 1 s dead).
+  let pings = 0;
+  early.ws.on('ping', () => pings++);
+  await waitFor(() => pings >= 3, 'three pings while held');
+  t.same(early.frames, [], 'nothing said while deciding, over three pings');
   relay.setRole(serving);
   const first = await early.next(() => true, 'the first frame');
   t.equal(first.type, 'welcome', 'served by the new coordinator: no redirect, no second connection');
