@@ -37,6 +37,27 @@ export async function runJsonClient(
   log: Logger,
   remember?: { dataDir: string; network: string },
 ): Promise<number> {
+  const code = await session(options, io, log, remember);
+  // Every line out before the caller exits: a pipe to a slow reader may hold them in memory (a parent Node,
+  // as with npx, leaves the pipe non-blocking). A reader that is gone makes it a failure: its lines are lost.
+  return (await written(io.stdout)) ? code : Math.max(code, 1);
+}
+
+/** Resolves once everything written so far has left `out`: true, or false if it failed (EPIPE). */
+function written(out: Writable): Promise<boolean> {
+  if (out.destroyed || out.writableEnded) return Promise.resolve(!out.errored);
+  return new Promise((resolve) => {
+    out.once('error', () => resolve(false));
+    out.write('', (err) => resolve(err === undefined || err === null));
+  });
+}
+
+async function session(
+  options: ChatClientOptions,
+  io: { stdin: Readable; stdout: Writable },
+  log: Logger,
+  remember?: { dataDir: string; network: string },
+): Promise<number> {
   // JSON leaves DEL and C1 controls raw; a terminal showing the output would act on them: escape them as JSON does.
   const out = (obj: object): void => void io.stdout.write(`${JSON.stringify(obj).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}\n`);
   // A reader that went away (`| head -1`): stop quietly instead of dying on EPIPE.
