@@ -1,4 +1,4 @@
-import { userKey } from '../protocol/messages.js';
+import { nameSkeleton, userKey } from '../protocol/messages.js';
 import { accountOf, messageId, type CollectEntry, type Entry, type MessageEntry, type SecretEntry, type UserEntry } from '../protocol/entries.js';
 import { at, type ReadonlyVersionVector, type VersionVector } from './version-vector.js';
 
@@ -43,6 +43,8 @@ export class ChatState {
   readonly #resumeWindow: number;
   /** Name key → the account holding the name. */
   readonly #users = new Map<string, UserEntry>();
+  /** Registered names by skeleton (see `lookalike`). */
+  readonly #skeletons = new Map<string, Set<string>>();
   /** Name key → accounts that lost the name to an earlier registration (a partition, DESIGN §5). */
   readonly #displaced = new Map<string, UserEntry[]>();
   /** Accounts displaced since the last `takeDisplaced()`: their sessions must close. */
@@ -144,6 +146,13 @@ export class ChatState {
 
   get userCount(): number {
     return this.#users.size;
+  }
+
+  /** A registered name that looks like `name` (see `nameSkeleton`) but is not it, if any. */
+  lookalike(name: string): string | undefined {
+    const key = userKey(name);
+    for (const other of this.#skeletons.get(nameSkeleton(name)) ?? []) if (other !== key) return this.#users.get(other)!.name;
+    return undefined;
   }
 
   /** Accounts that lost `name` to an earlier registration elsewhere. */
@@ -260,6 +269,8 @@ export class ChatState {
     const cur = this.#users.get(key);
     if (cur === undefined) {
       if (this.#displaced.get(key)?.some((u) => accountOf(u) === accountOf(e))) return this.#updateDisplaced(key, e);
+      const skeleton = nameSkeleton(e.name);
+      this.#skeletons.set(skeleton, (this.#skeletons.get(skeleton) ?? new Set()).add(key));
       return void this.#users.set(key, e);
     }
     if (accountOf(e) === accountOf(cur)) {

@@ -3,7 +3,7 @@ import bcrypt from 'bcryptjs';
 import type { Logger } from 'pino';
 import { MAX_PASSWORD_BYTES } from '../protocol/limits.js';
 import { ProtocolError } from '../protocol/errors.js';
-import { userKey } from '../protocol/messages.js';
+import { nameSkeleton } from '../protocol/messages.js';
 import type { Entry, NewEntry, UserEntry } from '../protocol/entries.js';
 import type { ChatState } from '../core/chat-state.js';
 import { BcryptPool } from './bcrypt-pool.js';
@@ -49,8 +49,13 @@ export class CredentialStore {
   /** Creates an account. Throws `username_taken`, `password_too_long` or `rate_limited`. */
   async register(name: string, password: string): Promise<UserEntry> {
     checkPasswordLength(password);
-    const key = userKey(name);
-    if (this.#deps.state.user(name) !== undefined || this.#registering.has(key)) throw new ProtocolError('username_taken');
+    // Held by its skeleton meanwhile: `alice` and `aIice` registered at once cannot both get through.
+    const key = nameSkeleton(name);
+    if (this.#deps.state.user(name) !== undefined) throw new ProtocolError('username_taken');
+    const like = this.#deps.state.lookalike(name);
+    if (like !== undefined || this.#registering.has(key)) {
+      throw new ProtocolError('username_taken', `"${name}" looks too much like ${like === undefined ? 'a name being registered' : `"${like}"`} (names differing only in case, i/l/1, o/0, rn/m or . _ - are one): choose another`);
+    }
     this.#registering.add(key);
     try {
       const hash = await this.#hash(password);

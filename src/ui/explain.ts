@@ -72,6 +72,7 @@ export function explain(code: string, message: string, context: Context = {}, er
     const detail = /:\s*(.+)$/.exec(message)?.[1];
     return detail === undefined ? SENTENCES[code]! : `no such user: ${detail}`;
   }
+  if (code === 'username_taken' && message !== '' && message !== 'username taken') return message; // a look-alike, a name lost in a split
   if (code === 'file_failed' && message !== '') return message; // it says why (who left, what stalled)
   if (code === 'file_too_large' && /\d/.test(message)) return message; // it says the limit
   if (code === 'file_unreadable' && message !== '') return message; // this client's own words: which file, why

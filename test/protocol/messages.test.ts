@@ -1,5 +1,5 @@
 import t from 'tap';
-import { parseClientFrame, clientMessageSchema, ServerMessage, userKey } from '../../src/protocol/messages.js';
+import { parseClientFrame, clientMessageSchema, ServerMessage, userKey, nameSkeleton } from '../../src/protocol/messages.js';
 import { DEFAULT_LIMITS } from '../../src/protocol/limits.js';
 
 const ok = (frame: unknown) => parseClientFrame(typeof frame === 'string' ? frame : JSON.stringify(frame));
@@ -71,4 +71,34 @@ t.test('server messages are validated too', async (t) => {
 
 t.test('usernames are unique case-insensitively', async (t) => {
   t.equal(userKey('Alice'), userKey('aLICE'));
+});
+
+t.test('look-alike names share a skeleton; different names do not', async (t) => {
+  const alike: [string, string][] = [
+    ['alice', 'aIice'], // capital i
+    ['alice', 'a1ice'],
+    ['alice', 'alice.'],
+    ['alice', '-alice'],
+    ['alice', 'ALICE'],
+    ['bob', 'b0b'],
+    ['martin', 'rnartin'],
+    ['will', 'vvill'],
+    ['dave', 'clave'],
+    ['ann.lee', 'ann_lee'],
+    ['ann.lee', 'ann--lee'],
+    ['ivan', 'lvan'],
+  ];
+  for (const [a, b] of alike) t.equal(nameSkeleton(b), nameSkeleton(a), `${b} looks like ${a}`);
+  const distinct: [string, string][] = [
+    ['alice', 'alicia'],
+    ['alice', 'alice2'],
+    ['bob', 'bobby'],
+    ['u10', 'u100'],
+    ['c1', 'c2'],
+    ['annlee', 'ann.lee'],
+  ];
+  for (const [a, b] of distinct) t.not(nameSkeleton(b), nameSkeleton(a), `${b} is not ${a}`);
+  // Numbered names (bots, load tests) never collide: the digits that fold (0, 1) fold to letters no digit is.
+  const skeletons = new Set(Array.from({ length: 1_000 }, (_, i) => nameSkeleton(`bot${i}`)));
+  t.equal(skeletons.size, 1_000, 'bot0…bot999 are 1,000 names');
 });

@@ -16,6 +16,8 @@ t.test('errors in words: no jargon for any code of the catalogue', async (t) => 
   t.equal(explain('network_password', 'network password missing or wrong'), 'wrong network password (ask whoever runs this network)');
   t.equal(explain('unknown_recipient', 'no such user: zed'), 'no such user: zed');
   t.equal(explain('file_failed', 'carol disconnected'), 'carol disconnected', 'a file failure says why');
+  t.equal(explain('username_taken', 'username taken'), 'that name is taken: pick another');
+  t.match(explain('username_taken', '"aIice" looks too much like "alice" (…): choose another'), /looks too much like "alice"/, 'a look-alike says which name');
   for (const code of Object.keys(ERROR_CODES)) {
     const said = explain(code, ERROR_CODES[code as keyof typeof ERROR_CODES]);
     t.notMatch(said, /schema|frame|ECONN|EHOST/, `${code}: ${said}`);

@@ -79,7 +79,7 @@ t.test('login errors are said in words and put the cursor where the fix goes', a
     ['invalid_username', 'enter a username', 'user'],
   ];
   for (const [code, words, field] of cases) {
-    const s = run(base, { type: 'login:edit', field: 'password', value: 'x' }, { type: 'login:busy' }, { type: 'login:failed', code, message: 'enter a username' });
+    const s = run(base, { type: 'login:edit', field: 'password', value: 'x' }, { type: 'login:busy' }, { type: 'login:failed', code, message: code === 'username_taken' ? 'username taken' : 'enter a username' });
     t.equal(s.login.error, words, code);
     t.equal(s.login.field, field, `${code}: focus`);
     t.equal(s.login.busy, false);
