@@ -143,9 +143,10 @@ program
   .option('--no-coordinator', 'never coordinate and hold no replica')
   .option('--bcrypt-cost <n>', 'bcrypt cost for new password hashes', intOption(4, 31), DEFAULT_BCRYPT_COST)
   .option('--max-message-rate <n>', 'messages per second one session may send', intOption(1, 1_000_000), 20)
+  .option('--registration-rate <n>', 'new accounts one address may register a minute (the network: ten times this)', intOption(1, 1_000_000), 5)
   .addOption(new Option('--max-file-size <size>', 'largest file relayed (e.g. 100MiB, 2G); larger ones are refused before any data flows').argParser(sizeOption).default(DEFAULT_LIMITS.maxFileBytes, '100MiB'))
   .addOption(new Option('--log-level <level>', 'log level (logs go to stderr)').choices(LOG_LEVELS).default('warn'))
-  .action(async (opts: { port: number; host: string; dataDir: string; network: string; networkPasswordFile?: string; nodePasswordFile?: string; join: string[]; locked?: boolean; priority: number; coordinator: boolean; bcryptCost: number; maxMessageRate: number; maxFileSize: number; logLevel: string }) => {
+  .action(async (opts: { port: number; host: string; dataDir: string; network: string; networkPasswordFile?: string; nodePasswordFile?: string; join: string[]; locked?: boolean; priority: number; coordinator: boolean; bcryptCost: number; maxMessageRate: number; registrationRate: number; maxFileSize: number; logLevel: string }) => {
     if (!/^[A-Za-z0-9_.-]{1,32}$/.test(opts.network)) throw new UsageError('--network: 1–32 letters, digits, "_", "." or "-"');
     const log = createLogger(opts.logLevel);
     const networkPassword = secret(opts.networkPasswordFile, 'LANCHAT_NETWORK_PASSWORD');
@@ -160,6 +161,7 @@ program
         network: opts.network,
         bcryptCost: opts.bcryptCost,
         maxMessageRate: opts.maxMessageRate,
+        registrationRate: opts.registrationRate,
         limits: { maxFileBytes: opts.maxFileSize },
         priority: opts.priority,
         eligible: opts.coordinator,

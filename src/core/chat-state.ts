@@ -10,8 +10,14 @@ const MAX_COLLECTED_PER_USER = 2_000;
 const DEDUP_GENERATION = 50_000;
 /** A resume replays at most this many messages (then the newest, and a gap)… */
 const MAX_RESUME_MESSAGES = 10_000;
-/** …and at most about this many bytes of text, so a replay's frames stay bounded. */
+/** …and at most about this many bytes of frames, so a replay stays bounded. */
 const MAX_RESUME_BYTES = 4 * 1024 * 1024;
+/**
+ * The history part of a login replay (broadcasts and one's own direct messages) is at most about this many
+ * bytes on the wire, the newest that fit (issue #14: 400 messages of 4,000 control characters were 9.6 MB
+ * of JSON at every login). What was kept for the user while offline comes whole.
+ */
+export const MAX_HISTORY_BYTES = 1024 * 1024;
 
 export interface ChatStateOptions {
   /** Broadcasts (and direct messages per user) replayed at a login. */
@@ -213,12 +219,15 @@ export class ChatState {
    * see (last broadcasts and their own direct messages), then the direct
    * messages sent to them while offline — each exactly once, in time order.
    */
-  replayFor(name: string): { history: MessageEntry[]; offline: MessageEntry[] } {
+  replayFor(name: string): { history: MessageEntry[]; offline: MessageEntry[]; gap: boolean } {
     const key = userKey(name);
     const offline = [...(this.#pending.get(key)?.values() ?? [])].sort(byTime);
     const offlineIds = new Set(offline.map((m) => m.id));
     const history = mergeByTime(newest(this.#broadcasts, this.#historySize), newest(this.#direct.get(key) ?? [], this.#historySize)).filter((m) => !offlineIds.has(m.id));
-    return { history, offline };
+    let bytes = 0;
+    let from = history.length;
+    while (from > 0 && bytes + weight(history[from - 1]!) <= MAX_HISTORY_BYTES) bytes += weight(history[--from]!);
+    return { history: history.slice(from), offline, gap: from > 0 };
   }
 
   /**
@@ -452,8 +461,9 @@ function byKey<T>(a: [string, T], b: [string, T]): number {
   return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
 }
 
+/** About what a message weighs as a frame: its text as JSON writes it (a control character is six bytes), and the rest. */
 function weight(m: MessageEntry): number {
-  return m.text.length + 200;
+  return Buffer.byteLength(JSON.stringify(m.text)) + 200 + 40 * m.to.length;
 }
 
 function oldestKey(map: Map<string, number>): string {

@@ -41,7 +41,7 @@ export type ClientEvent =
   | { type: 'succession'; term: number; coordinator: { id: string; address: string }; standbys: { id: string; address: string }[]; leaving: boolean };
 
 /** Error codes after which trying another node cannot help. */
-export const FINAL_CODES: readonly string[] = ['auth_failed', 'username_taken', 'network_password', 'password_too_long', 'protocol_version', 'invalid_username'];
+export const FINAL_CODES: readonly string[] = ['auth_failed', 'username_taken', 'network_password', 'password_too_long', 'protocol_version', 'invalid_username', 'too_many_sessions'];
 
 /**
  * A chat client's decision logic (DESIGN §8), pure: the outbox of sends not

@@ -603,8 +603,9 @@ export class NodeCore {
       replay = r.missed;
       gap = r.gap;
     } else {
-      const { history, offline } = this.state.replayFor(name);
-      replay = [...history, ...offline].filter((m) => !unreleased(m));
+      const r = this.state.replayFor(name);
+      replay = [...r.history, ...r.offline].filter((m) => !unreleased(m));
+      gap = r.gap;
     }
     replay = replay.map((m) => stored(m)!);
     if (cursor !== undefined) replay.sort(byTime); // one time-ordered list, and another copy may stand elsewhere in time

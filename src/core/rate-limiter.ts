@@ -34,6 +34,17 @@ export class RateLimiter {
     return true;
   }
 
+  /** Takes a token for `key` even if it has none: a refused attempt costs its maker, down to a debt of one full bucket. */
+  charge(key: string): void {
+    const b = this.#refill(key);
+    b.tokens = Math.max(-this.#options.capacity, b.tokens - 1);
+  }
+
+  /** The tokens `key` has now (fractional; negative when in debt). */
+  tokens(key: string): number {
+    return this.#buckets.has(key) ? this.#refill(key).tokens : this.#options.capacity;
+  }
+
   /** Whether `key` has a token left, without taking it. */
   allows(key: string): boolean {
     return this.#refill(key).tokens >= 1;

@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   invalid_username: 'usernames are 1–32 letters, digits, "_", "." or "-"',
   password_too_long: 'passwords are at most 72 bytes',
   rate_limited: 'too many requests; slow down',
+  too_many_sessions: 'this account has as many sessions open as a coordinator allows; close one first',
   protocol_version: 'unsupported protocol version',
   bad_input: 'input line is not a valid command',
   file_too_large: 'the file is larger than this network accepts',

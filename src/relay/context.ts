@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { ChatState } from '../core/chat-state.js';
 import type { CoreEvent } from '../core/node-core.js';
 import type { RoleInfo } from '../core/role.js';
+import type { LoginLimits } from '../core/login-limits.js';
 import type { RateLimiter } from '../core/rate-limiter.js';
 import type { Transfers } from '../core/transfers.js';
 import type { ErrorCode } from '../protocol/errors.js';
@@ -53,8 +54,14 @@ export interface RelayContext {
   /** The network's authority now (it changes when this node is admitted to a network), and its key to admit nodes. */
   readonly identity: () => { authority: X509Certificate; authorityPem: string; authorityKeyPem: string; authorityId: string };
   readonly sendRate: RateLimiter;
-  readonly loginByUser: RateLimiter;
+  /** Wrong shared passwords (network, node) from an address; logins from an address count here too. */
   readonly loginByAddress: RateLimiter;
+  /** Who may try an account's password now (per user and address, per address, per user). */
+  readonly logins: LoginLimits;
+  /** New accounts, per address and for the whole network. */
+  readonly registrations: { byAddress: RateLimiter; overall: RateLimiter };
+  /** Sessions resumed by token, per address. */
+  readonly resumes: RateLimiter;
   readonly transfers: Transfers<Session>;
   now(): number;
   session(id: number): Session | undefined;

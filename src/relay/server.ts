@@ -23,6 +23,7 @@ import type { CredentialStore } from '../store/credential-store.js';
 import type { CoreAccess, Handler, RelayContext } from './context.js';
 import type { Session } from './session.js';
 import { HANDLERS } from './dispatch.js';
+import { LoginLimits, PER_ADDRESS } from '../core/login-limits.js';
 import { checkTransfers, fileData, leaveTransfers } from './handlers/files.js';
 
 export type { Role } from '../protocol/status.js';
@@ -41,8 +42,8 @@ const TOO_MANY = 'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nConte
 const MAX_QUEUED_FRAMES = 256; // frames waiting behind a slow handler (e.g. bcrypt) per session…
 const MAX_QUEUED_BYTES = 1024 * 1024; // …and their bytes, so a pending login cannot pin unbounded memory
 const STRIKES = { capacity: 20, refillPerSecond: 1 }; // bad frames or over-rate sends before disconnection
-const LOGIN_FAILURES_PER_USER = { capacity: 5, refillPerSecond: 1 / 12 }; // 5 at once, then 5 a minute
-const LOGIN_FAILURES_PER_ADDRESS = { capacity: 20, refillPerSecond: 1 / 3 }; // 20 at once, then 20 a minute
+const REGISTRATIONS_PER_MINUTE = 5; // new accounts per address (burst: as many), and ten times this for the network
+const RESUMES_PER_ADDRESS = { capacity: 100, refillPerSecond: 2 }; // sessions resumed by token: a failover brings each back once
 /** Close code for a session dropped as silent: a standby that hears it (after a freeze) rejoins rather than taking over. */
 export const SILENT_CLOSE = 4003;
 
@@ -81,6 +82,8 @@ export interface RelayOptions {
   handshakeTimeoutMs?: number;
   /** A reader with more than this queued (plus a window per file coming to it) is disconnected. */
   maxBufferedBytes?: number;
+  /** New accounts one address may register a minute (burst: as many); the network as a whole, ten times this. */
+  registrationRate?: number;
 }
 
 export interface RelayIdentity {
@@ -166,6 +169,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       maxPendingPerAddress: options.maxPendingPerAddress ?? MAX_PENDING_PER_ADDRESS,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS,
       maxBufferedBytes: options.maxBufferedBytes ?? MAX_BUFFERED_BYTES,
+      registrationRate: options.registrationRate ?? REGISTRATIONS_PER_MINUTE,
       limits: { ...DEFAULT_LIMITS, ...options.limits },
     };
     this.#opts.limits.maxMessageRate = this.#opts.maxMessageRate;
@@ -177,6 +181,8 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.#strikes = new RateLimiter(STRIKES, now);
     this.#pending = new AddressQuota(this.#opts.maxPendingPerAddress);
     this.#networkPasswordRequired = Boolean(options.networkPassword);
+    const loginByAddress = new RateLimiter(PER_ADDRESS, now); // logins and network-password proofs from one address, together
+    const registrations = this.#opts.registrationRate;
     this.#ctx = {
       core: deps.core,
       credentials: deps.credentials,
@@ -188,8 +194,13 @@ export class Relay extends EventEmitter<RelayEvents> {
       networkPassword: options.networkPassword || undefined,
       identity: () => ({ authority: this.#authority, authorityPem: this.#opts.tls.authorityPem, authorityKeyPem: this.#opts.tls.authorityKeyPem, authorityId: this.#authorityId }),
       sendRate: new RateLimiter({ capacity: rate * 2, refillPerSecond: rate }, now),
-      loginByUser: new RateLimiter(LOGIN_FAILURES_PER_USER, now),
-      loginByAddress: new RateLimiter(LOGIN_FAILURES_PER_ADDRESS, now),
+      loginByAddress,
+      logins: new LoginLimits(loginByAddress, now),
+      registrations: {
+        byAddress: new RateLimiter({ capacity: registrations, refillPerSecond: registrations / 60 }, now),
+        overall: new RateLimiter({ capacity: registrations * 10, refillPerSecond: registrations / 6 }, now),
+      },
+      resumes: new RateLimiter(RESUMES_PER_ADDRESS, now),
       transfers: new Transfers({ now }),
       now,
       session: (id) => this.#sessions.get(id),

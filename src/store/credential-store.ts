@@ -12,8 +12,17 @@ import { BcryptPool } from './bcrypt-pool.js';
 export const DEFAULT_BCRYPT_COST = 12;
 /** Hashes at once: one worker thread each (the machines have 2 cores). */
 const MAX_CONCURRENT_HASHES = 2;
-/** Hash requests waiting beyond this are refused with `rate_limited` (a registration flood). */
-const MAX_QUEUED_HASHES = 64;
+/**
+ * Two lines to the hashing threads (issue #14): checks of existing accounts' passwords (logins), and new
+ * hashes (registrations, rehashes). Logins go first whenever a thread frees up, and new hashes never hold
+ * more than one thread, so a flood of registrations costs a login at most one hash's wait. Beyond its queue,
+ * a request is refused with `rate_limited`.
+ */
+const LINES = {
+  check: { running: MAX_CONCURRENT_HASHES, queued: 64, busy: 'the server is busy checking passwords; try again shortly' },
+  create: { running: 1, queued: 16, busy: 'the server is busy creating accounts; try again shortly' },
+} as const;
+type Line = keyof typeof LINES;
 
 export interface CredentialDeps {
   /** Writes entries to the replicated log; resolves once they are durable and held by the successor. */
@@ -34,9 +43,9 @@ export class CredentialStore {
   readonly #cost: number;
   readonly #registering = new Set<string>();
   #dummyHash: Promise<string> | undefined;
-  #running = 0;
+  readonly #running = { check: 0, create: 0 };
   readonly #pool = new BcryptPool(MAX_CONCURRENT_HASHES);
-  readonly #waiting: (() => void)[] = [];
+  readonly #waiting: Record<Line, (() => void)[]> = { check: [], create: [] };
 
   constructor(deps: CredentialDeps, options: { cost?: number } = {}) {
     const cost = options.cost ?? DEFAULT_BCRYPT_COST;
@@ -74,10 +83,10 @@ export class CredentialStore {
     const user = this.#deps.state.user(name);
     // Compare against a dummy hash for unknown users so both failures take the same time (DESIGN §7).
     const hash = user?.hash ?? (await this.#dummy());
-    const ok = await this.#limited(() => this.#pool.compare(password, hash));
+    const ok = await this.#limited('check', () => this.#pool.compare(password, hash));
     if (!ok || user === undefined) {
       for (const lost of this.#deps.state.displaced(name)) {
-        if (await this.#limited(() => this.#pool.compare(password, lost.hash))) {
+        if (await this.#limited('check', () => this.#pool.compare(password, lost.hash))) {
           throw new ProtocolError('username_taken', `"${lost.name}" was registered elsewhere first while the network was split; your account lost the name: register another`);
         }
       }
@@ -99,7 +108,7 @@ export class CredentialStore {
   }
 
   #hash(password: string): Promise<string> {
-    return this.#limited(() => this.#pool.hash(password, this.#cost));
+    return this.#limited('create', () => this.#pool.hash(password, this.#cost));
   }
 
   #dummy(): Promise<string> {
@@ -113,20 +122,32 @@ export class CredentialStore {
     return this.#pool.close();
   }
 
-  /** Runs bcrypt work with bounded concurrency and a bounded queue. */
-  async #limited<T>(work: () => Promise<T>): Promise<T> {
-    if (this.#running >= MAX_CONCURRENT_HASHES) {
-      if (this.#waiting.length >= MAX_QUEUED_HASHES) throw new ProtocolError('rate_limited', 'the server is busy checking passwords; try again shortly');
-      await new Promise<void>((resolve) => this.#waiting.push(resolve)); // the finishing job hands us its slot
-    } else {
-      this.#running++;
+  /** Runs bcrypt work in its line (see LINES): bounded concurrency, a bounded queue, checks first. */
+  async #limited<T>(line: Line, work: () => Promise<T>): Promise<T> {
+    if (this.#mayRun(line)) this.#running[line]++;
+    else {
+      if (this.#waiting[line].length >= LINES[line].queued) throw new ProtocolError('rate_limited', LINES[line].busy);
+      await new Promise<void>((resolve) => this.#waiting[line].push(resolve)); // #release counted us in
     }
     try {
       return await work();
     } finally {
-      const next = this.#waiting.shift();
-      if (next) next();
-      else this.#running--;
+      this.#running[line]--;
+      this.#release();
+    }
+  }
+
+  #mayRun(line: Line): boolean {
+    return this.#running.check + this.#running.create < MAX_CONCURRENT_HASHES && this.#running[line] < LINES[line].running;
+  }
+
+  /** Hands free threads to waiting work: checks first. */
+  #release(): void {
+    for (const line of ['check', 'create'] as const) {
+      while (this.#waiting[line].length > 0 && this.#mayRun(line)) {
+        this.#running[line]++;
+        this.#waiting[line].shift()!();
+      }
     }
   }
 }

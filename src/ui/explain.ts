@@ -41,6 +41,7 @@ const SENTENCES: Readonly<Record<string, string>> = {
   node_password: 'this node is not allowed on this network (wrong node password)',
   password_too_long: 'passwords are at most 72 bytes',
   rate_limited: 'too many attempts: wait a little and try again',
+  too_many_sessions: 'you are logged in from too many places at once (10): quit one of them first',
   text_too_long: 'that message is too long',
   too_many_recipients: 'too many recipients: at most 64',
   unknown_recipient: 'no such user',

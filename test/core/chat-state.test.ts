@@ -1,5 +1,5 @@
 import t from 'tap';
-import { ChatState } from '../../src/core/chat-state.js';
+import { ChatState, MAX_HISTORY_BYTES } from '../../src/core/chat-state.js';
 import type { Entry, MessageEntry } from '../../src/protocol/entries.js';
 
 let seq = 0;
@@ -41,6 +41,21 @@ t.test('stamps never go back and never fall at or before a stored message', asyn
   s.apply(msg('alice', [], 'late', 150));
   t.equal(s.stampTime(120), 151, 'after what is stored');
   t.equal(s.stampTime(200), 200);
+});
+
+t.test('the history of a login replay is bounded in bytes as JSON writes them; what was kept offline comes whole (issue #14)', async (t) => {
+  const s = new ChatState(400);
+  // 400 broadcasts of 4,000 control characters: 24 kB each as JSON, 9.6 MB in all.
+  for (let i = 0; i < 400; i++) s.apply({ ...msg('mallory', [], `x${i}`, i + 1), text: '\u0001'.repeat(4_000), id: `junk-${i}` });
+  for (let i = 0; i < 50; i++) s.apply({ ...msg('alice', ['bob'], `kept${i}`, 1_000 + i, ['bob']), text: '\u0002'.repeat(4_000), id: `kept-${i}` });
+  const r = s.replayFor('bob');
+  const bytes = r.history.reduce((n, m) => n + JSON.stringify(m.text).length, 0);
+  t.ok(bytes <= MAX_HISTORY_BYTES, `history: ${r.history.length} messages, ${bytes} bytes of text`);
+  t.ok(r.history.length >= 40, 'as many of the newest as fit');
+  t.equal(r.history.at(-1)!.id, 'junk-399', 'the newest');
+  t.equal(r.gap, true, 'and a gap is said');
+  t.equal(r.offline.length, 50, 'every message kept for bob, whatever it weighs');
+  t.equal(new ChatState(400).replayFor('bob').gap, false, 'no gap when all of it fits');
 });
 
 t.test('offline messages: delivered after history, once, until collected', async (t) => {

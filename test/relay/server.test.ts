@@ -540,6 +540,100 @@ t.test('concurrent password guesses cannot slip past the limit', async (t) => {
   t.equal(codes.filter((c) => c === 'rate_limited').length, 25);
 });
 
+t.test('guesses at a user from one address never refuse that user from another (issue #14)', async (t) => {
+  const { url } = await testCoordinator(t);
+  (await loggedIn(url, 'alice', { password: 'right' })).close();
+  const attempt = async (password: string, localAddress: string) => {
+    const s = new TestSocket(url, { localAddress });
+    await s.nextOf('welcome');
+    s.send({ type: 'auth:login', user: 'alice', password });
+    const answer = await s.next((f) => f.type === 'error' || f.type === 'auth:ok');
+    s.close();
+    return answer.type === 'auth:ok' ? 'ok' : (answer.code as string);
+  };
+  const guesses: string[] = [];
+  for (let i = 0; i < 12; i++) guesses.push(await attempt(`guess${i}`, '127.0.0.66'));
+  t.same(guesses, [...Array(5).fill('auth_failed'), ...Array(7).fill('rate_limited')], 'the guesser: five tries, then refused');
+  t.equal(await attempt('right', '127.0.0.5'), 'ok', 'alice, from an address that has not been guessing, gets in');
+  t.equal(await attempt('right', '127.0.0.66'), 'rate_limited', 'the right password from the guessing address waits like any guess');
+});
+
+t.test('registrations have a budget of their own, per address and for the network (issue #14)', async (t) => {
+  const { url } = await testCoordinator(t, { registrationRate: 3 });
+  const register = async (user: string, localAddress: string) => {
+    const s = new TestSocket(url, { localAddress });
+    t.teardown(() => s.close());
+    await s.nextOf('welcome');
+    s.send({ type: 'auth:register', user, password: 'pw' });
+    const answer = await s.next((f) => f.type === 'error' || f.type === 'auth:ok');
+    return answer.type === 'auth:ok' ? 'ok' : `${answer.code as string}: ${answer.message as string}`;
+  };
+  const one = [];
+  for (let i = 0; i < 5; i++) one.push(await register(`flood${i}`, '127.0.0.70'));
+  t.same(one, ['ok', 'ok', 'ok', ...Array(2).fill('rate_limited: too many new accounts from this address; wait a minute and try again')], 'three from one address, then refused');
+  t.equal(await register('flood0', '127.0.0.71'), 'username_taken: username taken', 'a taken name costs no registration');
+  const many = [];
+  for (let i = 0; i < 30; i++) many.push(await register(`wide${i}`, `127.0.1.${i}`));
+  t.equal(many.filter((r) => r === 'ok').length, 27, 'the network: thirty at once (ten times the rate), of which three were spent');
+  t.match(many.at(-1), /too many new accounts on this network just now/);
+  (await loggedIn(url, 'flood0', { register: false, password: 'pw' })).close();
+  t.pass('logins are not registrations: a full registration budget refuses none');
+});
+
+t.test('logins go before registrations to the hashing threads (issue #14)', async (t) => {
+  const { url } = await testCoordinator(t, { bcryptCost: 9 });
+  (await loggedIn(url, 'alice', { password: 'right' })).close();
+  const done: string[] = [];
+  const sockets = await Promise.all(
+    Array.from({ length: 12 }, async (_, i) => {
+      const s = new TestSocket(url, { localAddress: `127.0.2.${i}` });
+      await s.nextOf('welcome');
+      return s;
+    }),
+  );
+  t.teardown(() => sockets.forEach((s) => s.close()));
+  const registered = sockets.map(async (s, i) => {
+    s.send({ type: 'auth:register', user: `new${i}`, password: 'pw' });
+    await s.next((f) => f.type === 'auth:ok' || f.type === 'error');
+    done.push(`new${i}`);
+  });
+  const alice = new TestSocket(url);
+  t.teardown(() => alice.close());
+  await alice.nextOf('welcome');
+  alice.send({ type: 'auth:login', user: 'alice', password: 'right' });
+  await alice.nextOf('auth:ok');
+  done.push('alice');
+  await Promise.all(registered);
+  t.ok(done.indexOf('alice') <= 2, `alice's login waited for at most the registrations being hashed (order: ${done.join(' ')})`);
+});
+
+t.test('sessions per user and resumes per address are bounded (issue #14)', async (t) => {
+  const { url } = await testCoordinator(t);
+  const alice = await loggedIn(url, 'alice');
+  t.teardown(() => alice.close());
+  const token = alice.all('auth:ok')[0]!.token as string;
+  const resume = async (localAddress: string, keep: boolean) => {
+    const s = new TestSocket(url, { localAddress });
+    await s.nextOf('welcome');
+    s.send({ type: 'auth:resume', user: 'alice', token });
+    const answer = await s.next((f) => f.type === 'error' || f.type === 'auth:ok');
+    if (keep && answer.type === 'auth:ok') t.teardown(() => s.close());
+    else (s.close(), await s.closed());
+    return answer.type === 'auth:ok' ? 'ok' : (answer.code as string);
+  };
+  const started = Date.now();
+  const kept = [];
+  for (let i = 0; i < 11; i++) kept.push(await resume('127.0.0.80', true));
+  t.same(kept, [...Array(9).fill('ok'), 'too_many_sessions', 'too_many_sessions'], 'ten sessions for alice (one was open), then refused');
+  const codes = [];
+  for (let i = 0; i < 100; i++) codes.push(await resume('127.0.0.80', false));
+  // 100 at once, then 2 a second: of 111 resumes from the address, all but those were refused.
+  const allowance = 100 + Math.ceil(((Date.now() - started) / 1000) * 2);
+  const refused = codes.filter((c) => c === 'rate_limited').length;
+  t.ok(refused >= 111 - allowance && refused > 0, `the address: ${refused} of 111 resumes refused (allowed: ${allowance})`);
+  t.ok(codes.every((c) => c === 'too_many_sessions' || c === 'rate_limited'), 'and none got a session past the ten');
+});
+
 t.test('network password guesses are limited per address', async (t) => {
   const { url } = await testCoordinator(t, { networkPassword: 'sesame' });
   const codes: string[] = [];

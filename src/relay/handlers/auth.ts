@@ -66,21 +66,32 @@ function refuse(s: Session, ctx: RelayContext, purpose: keyof typeof PROOFS): vo
   s.ws.close(1008, PROOFS[purpose].reason);
 }
 
+/**
+ * A new account: its own budget (per address, and for the whole network), taken before the hash and
+ * given back when the name or password is refused, so a flood of new names is refused at once and never
+ * waits in line for the hashing threads that logins use (the credential store keeps them apart too).
+ */
 export async function register(ctx: RelayContext, s: Session, msg: Msg<'auth:register'>): Promise<void> {
-  const user = await ctx.credentials.register(msg.user, msg.password);
+  const { byAddress, overall } = ctx.registrations;
+  if (!byAddress.allows(s.address)) throw new ProtocolError('rate_limited', 'too many new accounts from this address; wait a minute and try again');
+  if (!overall.take('all')) throw new ProtocolError('rate_limited', 'too many new accounts on this network just now; wait a minute and try again');
+  byAddress.take(s.address);
+  let user: UserEntry;
+  try {
+    user = await ctx.credentials.register(msg.user, msg.password);
+  } catch (err) {
+    // A refused name or password costs nothing (a name taken, a look-alike, too long); being busy neither.
+    if (err instanceof ProtocolError && err.code !== 'internal') (byAddress.refund(s.address), overall.refund('all'));
+    throw err;
+  }
   ctx.emitEvent('user:registered', user.name, s.address);
   if (s.ws.readyState === WebSocket.OPEN) loginSession(ctx, s, user); // it may have left during the hash
 }
 
+/** A password login, within the login limits (src/core/login-limits.ts). */
 export async function login(ctx: RelayContext, s: Session, msg: Msg<'auth:login'>): Promise<void> {
-  const userBucket = `u:${userKey(msg.user)}`;
-  const addrBucket = `a:${s.address}`;
-  // Tokens are taken before the check and given back on success, so concurrent guesses cannot slip past.
-  const userOk = ctx.loginByUser.take(userBucket);
-  if (!userOk || !ctx.loginByAddress.take(addrBucket)) {
-    if (userOk) ctx.loginByUser.refund(userBucket);
-    throw new ProtocolError('rate_limited', 'too many failed logins; wait a minute and try again');
-  }
+  const verdict = ctx.logins.begin(userKey(msg.user), s.address);
+  if (!verdict.ok) throw new ProtocolError('rate_limited', 'too many failed logins; wait a minute and try again');
   let user: UserEntry;
   try {
     user = await ctx.credentials.verify(msg.user, msg.password);
@@ -89,12 +100,10 @@ export async function login(ctx: RelayContext, s: Session, msg: Msg<'auth:login'
       ctx.send(s, errorFrame('auth_failed')); // not a strike: people mistype passwords
       return;
     }
-    ctx.loginByUser.refund(userBucket);
-    ctx.loginByAddress.refund(addrBucket);
+    ctx.logins.abandoned(verdict.ticket);
     throw err;
   }
-  ctx.loginByUser.reset(userBucket);
-  ctx.loginByAddress.refund(addrBucket);
+  ctx.logins.succeeded(verdict.ticket);
   if (s.ws.readyState === WebSocket.OPEN) loginSession(ctx, s, user); // it may have left during the check
 }
 
@@ -103,6 +112,7 @@ export async function login(ctx: RelayContext, s: Session, msg: Msg<'auth:login'
  * the account, so one that lost its name to an earlier registration is told so, not logged in as the winner.
  */
 export function resume(ctx: RelayContext, s: Session, msg: Msg<'auth:resume'>): void {
+  if (!ctx.resumes.take(s.address)) throw new ProtocolError('rate_limited', 'too many sessions resumed from this address; try again shortly');
   const state = ctx.core.state;
   const secret = state.secret?.value;
   const account = secret === undefined ? undefined : verifyToken(secret, ctx.identity().authorityId, msg.user, msg.token, ctx.now());
@@ -114,8 +124,16 @@ export function resume(ctx: RelayContext, s: Session, msg: Msg<'auth:resume'>): 
   loginSession(ctx, s, user, msg.cursor);
 }
 
+/** Sessions one account may have at once: a few devices and scripts, never an attacker's thousands (issue #14). */
+export const MAX_SESSIONS_PER_USER = 10;
+
 /** Hands a session whose password (or token) was checked to the core, with a fresh token. */
 function loginSession(ctx: RelayContext, s: Session, user: UserEntry, cursor?: [string, number][]): void {
+  if (ctx.core.sessionsOf(user.name).length >= MAX_SESSIONS_PER_USER) {
+    ctx.send(s, errorFrame('too_many_sessions', `${user.name} has ${MAX_SESSIONS_PER_USER} sessions open, as many as a coordinator allows; close one first`));
+    s.ws.close(1008, 'too many sessions');
+    return;
+  }
   const secret = ctx.core.state.secret?.value;
   const token = secret === undefined ? undefined : issueToken(secret, ctx.identity().authorityId, user.name, accountOf(user), ctx.now());
   ctx.core.step({ type: 'login', session: s.id, user, token, cursor, now: ctx.now() });
