@@ -33,6 +33,7 @@ const HEARTBEAT_MS = 500; // ping period for clients: a client suspects its coor
 const PEER_HEARTBEAT_MS = 200; // and for standbys, which presume it dead after 1 s (5 missed)
 const DEAD_AFTER_MS = 3_000; // a session silent this long is gone (DESIGN §4)
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024; // a slower consumer is cut off, never buffered without bound (DESIGN §6)
+const REPLAY_HIGH_WATER = 256 * 1024; // a login replay is written while the socket holds less than this, the rest as it drains
 const MAX_CONNECTIONS = 10_000; // sockets at once; beyond this new ones get HTTP 503
 const LOGIN_TIMEOUT_MS = 30_000; // a connection that has not logged in by then is closed (idle sockets cost memory)
 const MAX_PENDING_PER_ADDRESS = 64; // connections one address may hold before logging in; beyond, refused at accept
@@ -311,8 +312,17 @@ export class Relay extends EventEmitter<RelayEvents> {
 
   /** One frame to these sessions, serialised once. */
   deliver(to: readonly number[], frame: ServerMessage): void {
-    // The login replay (history:end closes it) is bounded, and goes out whole however slowly the client reads.
-    const checked = !(frame.type === 'chat:message' && frame.replay === true) && frame.type !== 'history:end' && frame.type !== 'auth:ok';
+    // The login replay (history:end closes it) goes out as the client reads it, however slowly (see #pump).
+    if ((frame.type === 'chat:message' && frame.replay === true) || frame.type === 'history:end') {
+      for (const id of to) {
+        const s = this.#sessions.get(id);
+        if (s === undefined || s.ws.readyState !== WebSocket.OPEN) continue;
+        s.outbox.push({ frame });
+        this.#pump(s);
+      }
+      return;
+    }
+    const checked = frame.type !== 'auth:ok';
     // Encoded once: `ws` would turn a string into UTF-8 bytes again for every recipient.
     const text = to.length > 1 ? Buffer.from(JSON.stringify(frame)) : JSON.stringify(frame);
     for (const id of to) {
@@ -323,7 +333,16 @@ export class Relay extends EventEmitter<RelayEvents> {
 
   /** Closes a session the core is done with (an account that lost its name, a replaced standby link…). */
   closeSession(id: number, code: number, reason: string): void {
-    this.#sessions.get(id)?.ws.close(code, reason);
+    const s = this.#sessions.get(id);
+    if (s) this.#close(s, code, reason);
+  }
+
+  /** Closes a session on purpose: what waits behind its replay (an error saying why) goes first; the replay is moot. */
+  #close(s: Session, code: number, reason: string): void {
+    const waiting = s.outbox.splice(0);
+    s.outboxBytes = 0;
+    for (const item of waiting) if (!('frame' in item) && s.ws.readyState === WebSocket.OPEN) s.ws.send(item.raw, { binary: item.binary });
+    s.ws.close(code, reason);
   }
 
   /**
@@ -336,8 +355,8 @@ export class Relay extends EventEmitter<RelayEvents> {
     if (was === 'coordinator' && role.role !== 'coordinator') {
       const frame = JSON.stringify({ type: 'redirect', coordinator: role.coordinator ?? null, term: role.term } satisfies ServerMessage);
       for (const s of this.#sessions.values()) {
-        this.#sendRaw(s, frame, false);
-        s.ws.close(4001, 'not the coordinator any more');
+        s.outbox.push({ raw: frame, binary: false, bytes: frame.length }); // after what waits already, if anything does
+        this.#close(s, 4001, 'not the coordinator any more');
       }
       this.#succession = undefined;
     }
@@ -493,6 +512,9 @@ export class Relay extends EventEmitter<RelayEvents> {
       busy: false,
       queue: [],
       queuedBytes: 0,
+      outbox: [],
+      outboxBytes: 0,
+      draining: false,
       admitted: this.#admissions.get(connectionKey(req.socket)) ?? (() => undefined),
     };
     this.#sessions.set(s.id, s);
@@ -598,6 +620,8 @@ export class Relay extends EventEmitter<RelayEvents> {
     leaveTransfers(this.#ctx, s);
     s.queue.length = 0;
     s.queuedBytes = 0;
+    s.outbox.length = 0;
+    s.outboxBytes = 0;
     if (s.user !== undefined || s.peer !== undefined) this.#deps.core.step({ type: 'session-closed', session: s.id, now: this.#ctx.now() });
   }
 
@@ -633,11 +657,22 @@ export class Relay extends EventEmitter<RelayEvents> {
    * Sends a frame. A reader that has fallen more than `maxBufferedBytes`
    * behind is cut off rather than buffered without bound, whatever it is sent
    * (fan-out, replies to requests it keeps making, file data beyond what it
-   * acknowledged). Only the login replay, which is bounded, goes out unchecked.
+   * acknowledged). The login replay goes out as the client reads it (#pump): what comes meanwhile waits behind it, counted alike.
    */
   /** `binary`: a Buffer is file data unless said otherwise (a text frame already encoded). */
   #sendRaw(s: Session, frame: string | Buffer, checked = true, binary = typeof frame !== 'string'): void {
     if (s.ws.readyState !== WebSocket.OPEN) return;
+    if (s.outbox.length > 0) {
+      // Behind a replay: in order, and counted, so a client that reads nothing is cut off as it would be anyway.
+      const bytes = typeof frame === 'string' ? Buffer.byteLength(frame) : frame.length;
+      s.outbox.push({ raw: frame, binary, bytes });
+      s.outboxBytes += bytes;
+      if (checked && s.peer === undefined && s.outboxBytes > this.#opts.maxBufferedBytes) {
+        this.#deps.log.warn({ session: s.id, user: s.user?.name }, 'client too slow: disconnecting');
+        s.ws.terminate();
+      }
+      return;
+    }
     // Standbys are exempt: their catch-up (the whole replica) is written at once, and they are nodes, not users.
     if (checked && s.peer === undefined && this.#tooFarBehind(s)) {
       this.#deps.log.warn({ session: s.id, user: s.user?.name }, 'client too slow: disconnecting');
@@ -645,6 +680,25 @@ export class Relay extends EventEmitter<RelayEvents> {
       return;
     }
     s.ws.send(frame, { binary });
+  }
+
+  /** Writes what waits in `s.outbox` while the socket holds less than REPLAY_HIGH_WATER; the rest when it drains. */
+  #pump(s: Session): void {
+    while (s.outbox.length > 0 && s.ws.readyState === WebSocket.OPEN && s.ws.bufferedAmount < REPLAY_HIGH_WATER) {
+      const item = s.outbox.shift()!;
+      if ('frame' in item) s.ws.send(JSON.stringify(item.frame));
+      else {
+        s.outboxBytes -= item.bytes;
+        s.ws.send(item.raw, { binary: item.binary });
+      }
+    }
+    if (s.outbox.length > 0 && !s.draining && s.ws.readyState === WebSocket.OPEN) {
+      s.draining = true;
+      s.tls.once('drain', () => {
+        s.draining = false;
+        this.#pump(s);
+      });
+    }
   }
 
   #tooFarBehind(s: Session): boolean {

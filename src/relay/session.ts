@@ -2,6 +2,7 @@ import type { TLSSocket } from 'node:tls';
 import type { WebSocket } from 'ws';
 import type { PasswordProof } from '../trust/cpace.js';
 import type { UserEntry } from '../protocol/entries.js';
+import type { ServerMessage } from '../protocol/messages.js';
 
 /** One WebSocket connection to this node: a chat client, or a node standing by. */
 export interface Session {
@@ -24,6 +25,16 @@ export interface Session {
   busy: boolean;
   readonly queue: { buf: Buffer; isBinary: boolean }[];
   queuedBytes: number;
+  /**
+   * Frames waiting for the socket to drain (issue #14): the login replay goes out as the client reads it,
+   * never more than a high-water mark ahead, and whatever comes meanwhile waits behind it (in order).
+   * Replay frames wait as objects (their texts are shared with the state); others as the bytes they are.
+   */
+  readonly outbox: ({ frame: ServerMessage } | { raw: string | Buffer; binary: boolean; bytes: number })[];
+  /** Bytes of the non-replay frames in `outbox` (the slow-reader rule counts them). */
+  outboxBytes: number;
+  /** Waiting for the socket's `drain` to go on with `outbox`. */
+  draining: boolean;
   /** Gives back the connection's place in its address's quota of not-yet-logged-in connections. Idempotent. */
   readonly admitted: () => void;
 }

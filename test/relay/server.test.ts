@@ -9,6 +9,12 @@ import { testCoordinator } from '../helpers/coordinator.js';
 import { TestSocket, loggedIn, offerFile, fileChunk, memberSocket, proveNetworkPassword } from '../helpers/ws-client.js';
 import { proofOver } from '../../src/trust/tls.js';
 import { waitFor } from '../helpers/wait.js';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+setFlagsFromString('--expose-gc');
+/** A full collection, for memory checks that must not count garbage. */
+const gc = runInNewContext('gc') as () => void;
 
 let n = 0;
 const id = () => `m${++n}`;
@@ -632,6 +638,66 @@ t.test('sessions per user and resumes per address are bounded (issue #14)', asyn
   const refused = codes.filter((c) => c === 'rate_limited').length;
   t.ok(refused >= 111 - allowance && refused > 0, `the address: ${refused} of 111 resumes refused (allowed: ${allowance})`);
   t.ok(codes.every((c) => c === 'too_many_sessions' || c === 'rate_limited'), 'and none got a session past the ten');
+});
+
+/** A coordinator holding a heavy login replay for bob: broadcasts and messages kept for him, each 4,000 control characters (24 kB as JSON). */
+async function heavyReplay(t: { teardown(fn: () => unknown): void }, broadcasts: number, kept: number) {
+  const made = await testCoordinator(t, { maxMessageRate: 10_000 });
+  (await loggedIn(made.url, 'bob')).close();
+  await waitFor(() => made.coordinator.core.sessionsOf('bob').length === 0, 'bob to leave');
+  const mallory = await loggedIn(made.url, 'mallory');
+  t.teardown(() => mallory.close());
+  const junk = '\u0001'.repeat(4_000);
+  for (let i = 0; i < broadcasts + kept; i++) mallory.send({ type: 'chat:send', id: `j${i}`, to: i < broadcasts ? [] : ['bob'], text: junk });
+  await mallory.next((f) => f.type === 'chat:ack' && f.id === `j${broadcasts + kept - 1}`, 'the last ack', 30_000);
+  return made;
+}
+
+t.test('a login replay goes out as the client reads it, whole and in order, with what came meanwhile behind it (issue #14)', async (t) => {
+  const { url } = await heavyReplay(t, 100, 100);
+  const bob = new TestSocket(url);
+  t.teardown(() => bob.close());
+  await bob.nextOf('welcome');
+  bob.send({ type: 'auth:login', user: 'bob', password: 'pw-bob' });
+  // Read slowly: 50 ms of every 100 for the first two seconds.
+  const tls = bob.tls!;
+  for (let i = 0; i < 20; i++) {
+    tls.pause();
+    await new Promise((r) => setTimeout(r, 50));
+    tls.resume();
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const carol = await loggedIn(url, 'carol');
+  t.teardown(() => carol.close());
+  carol.send({ type: 'chat:send', id: 'live', to: [], text: 'live, after the replay' });
+  await bob.next((f) => f.type === 'chat:message' && f.text === 'live, after the replay', 'the live message', 20_000);
+  const types = bob.frames.map((f) => (f.type === 'chat:message' ? (f.replay === true ? 'replay' : 'live') : (f.type as string)));
+  const end = types.indexOf('history:end');
+  t.ok(end > 0, 'the replay ended');
+  t.ok(types.slice(0, end).every((x) => x !== 'live'), 'nothing live before its end');
+  t.equal(types.slice(0, end).filter((x) => x === 'replay').length, bob.frames[end]!.count as number, 'every replayed message, as history:end counts them');
+  t.ok(bob.frames.filter((f) => f.type === 'chat:message' && f.replay === true && (f.to as string[]).includes('bob')).length >= 100, 'every message kept for bob among them');
+  t.ok(types.indexOf('presence') > end, 'the online list after it');
+});
+
+t.test('clients that do not read their replay cost the coordinator a bounded amount, and nothing once they leave (issue #14)', async (t) => {
+  const { url, coordinator } = await heavyReplay(t, 60, 200); // each of bob's logins replays ≈ 6 MB
+  const buffers = () => (gc(), process.memoryUsage().rss);
+  const base = buffers();
+  const sockets: TestSocket[] = [];
+  for (let i = 0; i < 9; i++) {
+    const s = new TestSocket(url);
+    sockets.push(s);
+    await s.nextOf('welcome');
+    s.tls!.pause(); // it reads nothing more
+    s.send({ type: 'auth:login', user: 'bob', password: 'pw-bob' });
+  }
+  t.teardown(() => sockets.forEach((s) => s.close()));
+  await waitFor(() => coordinator.core.sessionsOf('bob').length === 9, 'nine sessions of bob');
+  const grown = buffers() - base;
+  t.ok(grown < 9 * 1024 * 1024, `nine stalled replays of ≈ 6 MB grow the process by ${(grown / 2 ** 20).toFixed(1)} MiB (bound: 9 × 1 MiB)`);
+  // Not reading, they do not answer pings either: gone after the dead-peer time, and their buffers with them.
+  await waitFor(() => coordinator.core.sessionsOf('bob').length === 0, 'the silent sessions to be dropped', 15_000);
 });
 
 t.test('network password guesses are limited per address', async (t) => {
