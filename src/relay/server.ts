@@ -17,7 +17,8 @@ import type { MessageEntry } from '../protocol/entries.js';
 import type { Status } from '../protocol/status.js';
 import type { RoleInfo, Succession } from '../core/role.js';
 import { RateLimiter } from '../core/rate-limiter.js';
-import { AddressQuota } from '../core/address-quota.js';
+import { PendingConnections } from '../core/pending-connections.js';
+import { descriptorLimit } from '../node/descriptors.js';
 import { Transfers } from '../core/transfers.js';
 import type { CredentialStore } from '../store/credential-store.js';
 import type { CoreAccess, Handler, RelayContext } from './context.js';
@@ -39,7 +40,14 @@ const LOGIN_TIMEOUT_MS = 30_000; // a connection that has not logged in by then 
 const MAX_PENDING_PER_ADDRESS = 64; // connections one address may hold before logging in; beyond, refused at accept
 const HOLD_WHILE_DECIDING_MS = 1_500; // a node deciding its role (starting, taking over) answers a new connection once it knows, within this
 const HANDSHAKE_TIMEOUT_MS = 10_000; // a TCP connection must have sent its HTTP request (upgrade or /status) by then
-const TOO_MANY = 'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 52\r\n\r\ntoo many connections from your address not logged in';
+const TOO_MANY = refusal('too many connections from your address not logged in');
+const SERVER_FULL = refusal('too many connections not logged in; try again shortly');
+const MAX_REFUSALS_TOLD = 64; // refused connections kept up to 1 s to be told why; beyond, closed at once (descriptors)
+/**
+ * Descriptors kept free of client connections (issue #14): the log and snapshot files, standby links,
+ * `/status` asked of others, mDNS, and room to accept (and refuse) a connection when all else is taken.
+ */
+const DESCRIPTOR_RESERVE = 128;
 const MAX_QUEUED_FRAMES = 256; // frames waiting behind a slow handler (e.g. bcrypt) per session…
 const MAX_QUEUED_BYTES = 1024 * 1024; // …and their bytes, so a pending login cannot pin unbounded memory
 const STRIKES = { capacity: 20, refillPerSecond: 1 }; // bad frames or over-rate sends before disconnection
@@ -79,6 +87,10 @@ export interface RelayOptions {
   maxConnections?: number;
   /** Connections one address may hold that have not logged in (or said `peer:hello`); beyond this, HTTP 503. */
   maxPendingPerAddress?: number;
+  /** Connections not logged in, from all addresses (default: half of `maxOpen`); when full, see `PendingConnections`. */
+  maxPending?: number;
+  /** TCP connections at once, of every kind (default: the descriptor limit less a reserve). */
+  maxOpen?: number;
   /** A TCP connection must have sent its whole HTTP request by then, or it is closed. */
   handshakeTimeoutMs?: number;
   /** A reader with more than this queued (plus a window per file coming to it) is disconnected. */
@@ -130,10 +142,15 @@ export class Relay extends EventEmitter<RelayEvents> {
   readonly #strikes: RateLimiter;
   readonly #ctx: RelayContext;
   /** Connections not logged in yet, per address; the callback gives a connection's place back. */
-  readonly #pending: AddressQuota;
+  readonly #pending: PendingConnections<string>;
+  /** TCP connections open now (pending, refused on their way out, logged in, standbys, `/status`). */
+  #open = 0;
+  /** Sockets of the pending connections, by connection key (to drop one evicted). */
+  readonly #pendingSockets = new Map<string, Socket>();
   /** Connections counted against their address's quota, by `address:port`: the TCP socket and the TLS one on it share it. */
   readonly #admissions = new Map<string, () => void>();
-  readonly #refused = new Set<string>();
+  /** Connections refused at accept, waiting for their TLS handshake to be told why (the 503 to send). */
+  readonly #refused = new Map<string, string>();
   #http: Server | undefined;
   #wss: WebSocketServer | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -156,6 +173,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     super();
     this.#deps = deps;
     const now = deps.now ?? Date.now;
+    const maxOpen = options.maxOpen ?? Math.max(2 * MAX_PENDING_PER_ADDRESS, (descriptorLimit() ?? MAX_CONNECTIONS + DESCRIPTOR_RESERVE) - DESCRIPTOR_RESERVE);
     this.#opts = {
       nodeId: options.nodeId,
       tls: options.tls,
@@ -166,8 +184,10 @@ export class Relay extends EventEmitter<RelayEvents> {
       heartbeatMs: options.heartbeatMs ?? HEARTBEAT_MS,
       deadAfterMs: options.deadAfterMs ?? DEAD_AFTER_MS,
       loginTimeoutMs: options.loginTimeoutMs ?? LOGIN_TIMEOUT_MS,
-      maxConnections: options.maxConnections ?? MAX_CONNECTIONS,
+      maxConnections: options.maxConnections ?? Math.min(MAX_CONNECTIONS, maxOpen),
       maxPendingPerAddress: options.maxPendingPerAddress ?? MAX_PENDING_PER_ADDRESS,
+      maxPending: options.maxPending ?? Math.max(MAX_PENDING_PER_ADDRESS, Math.floor(maxOpen / 2)),
+      maxOpen,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS,
       maxBufferedBytes: options.maxBufferedBytes ?? MAX_BUFFERED_BYTES,
       registrationRate: options.registrationRate ?? REGISTRATIONS_PER_MINUTE,
@@ -180,7 +200,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.#schema = clientMessageSchema(this.#opts.limits);
     const rate = this.#opts.maxMessageRate;
     this.#strikes = new RateLimiter(STRIKES, now);
-    this.#pending = new AddressQuota(this.#opts.maxPendingPerAddress);
+    this.#pending = new PendingConnections(this.#opts.maxPendingPerAddress, this.#opts.maxPending);
     this.#networkPasswordRequired = Boolean(options.networkPassword);
     const loginByAddress = new RateLimiter(PER_ADDRESS, now); // logins and network-password proofs from one address, together
     const registrations = this.#opts.registrationRate;
@@ -397,20 +417,30 @@ export class Relay extends EventEmitter<RelayEvents> {
   #admit(socket: Socket): void {
     const address = socket.remoteAddress ?? 'unknown';
     const key = connectionKey(socket);
-    if (!this.#pending.tryAcquire(address)) {
-      // Refused before TLS, said after it: the TLS socket formed on this one gets the 503 (see #secured).
-      this.#deps.log.debug({ address }, 'connection refused: too many from this address not logged in');
-      this.#refused.add(key);
+    this.#open++;
+    socket.once('close', () => this.#open--);
+    const verdict = this.#pending.admit(address, key, this.#open > this.#opts.maxOpen);
+    if (!verdict.ok) {
+      this.#deps.log.debug({ address, why: verdict.why }, 'connection refused: too many not logged in');
       socket.on('error', () => socket.destroy());
+      // Refused before TLS, said after it (see #secured) — while few wait to be told; a flood is just closed.
+      if (this.#refused.size >= MAX_REFUSALS_TOLD) return void socket.destroy();
+      this.#refused.set(key, verdict.why === 'address' ? TOO_MANY : SERVER_FULL);
       socket.once('close', () => this.#refused.delete(key));
       setTimeout(() => socket.destroy(), 1_000).unref();
       return;
     }
+    if (verdict.evict !== undefined) {
+      this.#deps.log.debug({ address }, 'connections not logged in are at their limit: dropping the oldest of the address holding the most');
+      this.#pendingSockets.get(verdict.evict)?.destroy();
+    }
+    this.#pendingSockets.set(key, socket);
     let held = true;
     const release = (): void => {
       if (!held) return;
       held = false;
-      this.#pending.release(address);
+      this.#pending.release(address, key);
+      this.#pendingSockets.delete(key);
     };
     this.#admissions.set(key, release);
     socket.once('close', () => {
@@ -421,9 +451,10 @@ export class Relay extends EventEmitter<RelayEvents> {
 
   /** A TLS session is up on a TCP connection: one refused at accept is told why, and closed. */
   #secured(socket: TLSSocket): void {
-    if (!this.#refused.has(connectionKey(socket))) return;
+    const answer = this.#refused.get(connectionKey(socket));
+    if (answer === undefined) return;
     socket.on('error', () => socket.destroy());
-    socket.end(TOO_MANY);
+    socket.end(answer);
   }
 
   #onHttp(req: IncomingMessage, res: ServerResponse): void {
@@ -717,4 +748,9 @@ export class Relay extends EventEmitter<RelayEvents> {
 /** A connection's key: its peer's address and port, the same for a TCP socket and the TLS socket on it. */
 function connectionKey(socket: Socket): string {
   return `${socket.remoteAddress ?? ''}:${socket.remotePort ?? ''}`;
+}
+
+/** An HTTP 503 saying why, as a refused connection is told once its TLS handshake is done. */
+function refusal(why: string): string {
+  return `HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(why)}\r\n\r\n${why}`;
 }
