@@ -3,8 +3,16 @@ import { FILE_WINDOW_BYTES } from '../protocol/limits.js';
 
 /** Files one user may be sending at once (over all their sessions). */
 export const MAX_UPLOADS_PER_USER = 4;
+/** Files one address may be sending at once (over all its users: throwaway accounts buy no more slots). */
+export const MAX_UPLOADS_PER_ADDRESS = 8;
 /** Transfers the coordinator relays at once: with the window, this bounds its file memory (64 × 4 MiB). */
 export const MAX_TRANSFERS = 64;
+/**
+ * A transfer must move at least this many bytes a second, averaged over RATE_WINDOW_MS (or all it could,
+ * if less was left), or the side holding it back is ended (issue #14: a byte every 25 s held a slot for good).
+ */
+export const MIN_RATE_BYTES_PER_S = 16 * 1024;
+export const RATE_WINDOW_MS = 30_000;
 /**
  * A recipient that makes no progress for this long while it owes some (data waits for it, or after the end
  * its verdict) is dropped from the transfer…
@@ -24,6 +32,8 @@ export interface Target<S> {
   reason?: string;
   /** When it last acknowledged anything (or the transfer began). */
   progressAt: number;
+  /** What it had written when the current rate window began. */
+  rateAcked: number;
 }
 
 /** A file on its way from one session to several, through the coordinator. */
@@ -36,6 +46,8 @@ export interface Transfer<S> {
   readonly cid: string;
   readonly sender: S;
   readonly from: string;
+  /** The sender's address (slots are counted per address too). */
+  readonly address: string;
   readonly name: string;
   readonly size: number;
   readonly targets: Target<S>[];
@@ -49,6 +61,9 @@ export interface Transfer<S> {
   creditAt: number;
   /** When the sender last sent data. */
   dataAt: number;
+  /** When the current rate window began, and what had come in by then. */
+  rateAt: number;
+  rateReceived: number;
 }
 
 /** What the relay must do after a recipient's ack, done or fail, or a session leaving. */
@@ -94,18 +109,23 @@ export class Transfers<S> {
     return n;
   }
 
-  /** Why user `from` may not start another transfer now, or undefined when they may. */
-  refusal(from: string): string | undefined {
+  /** Why user `from` (at `address`) may not start another transfer now, or undefined when they may. */
+  refusal(from: string, address = ''): string | undefined {
     if (this.#byStream.size >= MAX_TRANSFERS) return `the coordinator is relaying ${MAX_TRANSFERS} files already; try again shortly`;
     const key = from.toLowerCase();
     let mine = 0;
-    for (const t of this.#byStream.values()) if (t.from.toLowerCase() === key) mine++;
+    let here = 0;
+    for (const t of this.#byStream.values()) {
+      if (t.from.toLowerCase() === key) mine++;
+      if (t.address === address) here++;
+    }
     if (mine >= MAX_UPLOADS_PER_USER) return `at most ${MAX_UPLOADS_PER_USER} files at once from one user; wait for one to finish`;
+    if (here >= MAX_UPLOADS_PER_ADDRESS) return `at most ${MAX_UPLOADS_PER_ADDRESS} files at once from one address; wait for one to finish`;
     return undefined;
   }
 
   /** Opens a transfer to `targets` (at least one). */
-  open(sender: S, from: string, cid: string, name: string, size: number, targets: { session: S; user: string }[]): Transfer<S> {
+  open(sender: S, from: string, cid: string, name: string, size: number, targets: { session: S; user: string }[], address = ''): Transfer<S> {
     const now = this.#now();
     while (this.#byStream.has(this.#next)) this.#advance();
     const stream = this.#next;
@@ -116,14 +136,17 @@ export class Transfers<S> {
       cid,
       sender,
       from,
+      address,
       name,
       size,
-      targets: targets.map((t) => ({ ...t, acked: 0, state: 'receiving', progressAt: now })),
+      targets: targets.map((t) => ({ ...t, acked: 0, state: 'receiving', progressAt: now, rateAcked: 0 })),
       received: 0,
       ended: false,
       credit: 0,
       creditAt: now,
       dataAt: now,
+      rateAt: now,
+      rateReceived: 0,
     };
     this.#byStream.set(stream, transfer);
     return transfer;
@@ -218,6 +241,29 @@ export class Transfers<S> {
       if (owes && now - Math.max(t.dataAt, t.creditAt) > SENDER_STALL_MS) senders.push(t);
     }
     return { recipients, senders };
+  }
+
+  /**
+   * Transfers whose rate window has passed, with whoever moved less than MIN_RATE_BYTES_PER_S over it (or
+   * less than all they could): the sender, if it had room in its window and sent too little; recipients that
+   * had data to write and wrote too little. Each is judged by what was up to it, so a slow recipient does not
+   * make its sender look slow. The windows start again.
+   */
+  tooSlow(): { transfer: Transfer<S>; sender: boolean; recipients: Target<S>[] }[] {
+    const now = this.#now();
+    const out: { transfer: Transfer<S>; sender: boolean; recipients: Target<S>[] }[] = [];
+    const least = (MIN_RATE_BYTES_PER_S * RATE_WINDOW_MS) / 1000;
+    for (const t of this.#byStream.values()) {
+      if (now - t.rateAt < RATE_WINDOW_MS) continue;
+      const blocked = t.received - this.#floor(t) > this.#window / 2; // half its window waits on recipients: theirs to move
+      const sender = !t.ended && !blocked && t.received - t.rateReceived < Math.min(least, t.size - t.rateReceived);
+      const recipients = t.targets.filter((x) => x.state === 'receiving' && x.acked - x.rateAcked < Math.min(least, t.received - x.rateAcked));
+      if (sender || recipients.length > 0) out.push({ transfer: t, sender, recipients });
+      t.rateAt = now;
+      t.rateReceived = t.received;
+      for (const x of t.targets) x.rateAcked = x.acked;
+    }
+    return out;
   }
 
   /** Who saved it and who did not (and why), for `file:sent`. */

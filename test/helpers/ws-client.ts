@@ -97,8 +97,8 @@ export class TestSocket {
 }
 
 /** Connects, registers (or logs in) and waits for the replay to end. */
-export async function loggedIn(url: string, user: string, opts: { register?: boolean; password?: string } = {}): Promise<TestSocket> {
-  const s = new TestSocket(url);
+export async function loggedIn(url: string, user: string, opts: { register?: boolean; password?: string; localAddress?: string } = {}): Promise<TestSocket> {
+  const s = new TestSocket(url, opts.localAddress === undefined ? {} : { localAddress: opts.localAddress });
   await s.nextOf('welcome');
   s.send({ type: opts.register === false ? 'auth:login' : 'auth:register', user, password: opts.password ?? `pw-${user}` });
   await s.nextOf('auth:ok');

@@ -1,7 +1,7 @@
 import { FILE_CHUNK_BYTES, FILE_HEADER_BYTES, FILE_WINDOW_BYTES } from '../../protocol/limits.js';
 import { errorFrame, userKey, type ServerMessage } from '../../protocol/messages.js';
 import { formatBytes } from '../../protocol/units.js';
-import type { Outcome, Transfer } from '../../core/transfers.js';
+import { MIN_RATE_BYTES_PER_S, RATE_WINDOW_MS, type Outcome, type Transfer } from '../../core/transfers.js';
 import type { Msg, RelayContext } from '../context.js';
 import type { Session } from '../session.js';
 
@@ -38,9 +38,9 @@ export function fileOffer(ctx: RelayContext, s: Session, msg: Msg<'file:offer'>)
     const why = everyone || skipped.length === 0 ? 'nobody else is online' : `${skipped.join(', ')} ${skipped.length === 1 ? 'is' : 'are'} offline`;
     return ctx.send(s, errorFrame('recipient_offline', `${why}: files are not kept for users who are offline; nothing was sent`, msg.id));
   }
-  const refusal = ctx.transfers.refusal(from.name);
+  const refusal = ctx.transfers.refusal(from.name, s.address);
   if (refusal !== undefined) return ctx.send(s, errorFrame('rate_limited', refusal, msg.id));
-  const t = ctx.transfers.open(s, from.name, msg.id, msg.name, msg.size, targets);
+  const t = ctx.transfers.open(s, from.name, msg.id, msg.name, msg.size, targets, s.address);
   const to = [...new Set(targets.map((x) => x.user))];
   ctx.send(s, { type: 'file:accepted', id: msg.id, stream: t.stream, to, skipped: everyone ? [] : skipped, chunk: FILE_CHUNK_BYTES, window: FILE_WINDOW_BYTES });
   const start = JSON.stringify({ type: 'file:start', stream: t.stream, id: t.id, from: from.name, name: msg.name, size: msg.size, to: everyone ? [] : to } satisfies ServerMessage);
@@ -128,6 +128,20 @@ export function checkTransfers(ctx: RelayContext): void {
     if (outcome) applyOutcome(ctx, outcome);
   }
   for (const t of senders) abortTransfer(ctx, t, `${t.from} stopped sending`, 'file transfer stopped: the sender sent nothing for a minute');
+  // Slower than the minimum rate (a slot held by a trickle): the side holding it back is ended.
+  const rate = `${formatBytes(MIN_RATE_BYTES_PER_S)}/s over ${RATE_WINDOW_MS / 1000} s`;
+  for (const { transfer, sender, recipients } of ctx.transfers.tooSlow()) {
+    if (ctx.transfers.get(transfer.stream) !== transfer) continue; // ended above
+    if (sender) {
+      abortTransfer(ctx, transfer, `${transfer.from} sent too slowly`, `file transfer stopped: sent slower than the minimum of ${rate}`);
+      continue;
+    }
+    for (const target of recipients) {
+      ctx.sendRaw(target.session, JSON.stringify({ type: 'file:abort', stream: transfer.stream, reason: `this client received it slower than the minimum of ${rate}` } satisfies ServerMessage));
+      const outcome = ctx.transfers.finish(target.session, transfer.stream, 'received too slowly');
+      if (outcome) applyOutcome(ctx, outcome);
+    }
+  }
 }
 
 /** A session left: its transfers end, and the other sides are told. */
