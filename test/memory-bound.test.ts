@@ -1,0 +1,93 @@
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startServe } from './helpers/processes.js';
+import { TestSocket, fileChunk, loggedIn } from './helpers/ws-client.js';
+import { tmpDir } from './helpers/tmp.js';
+import { waitFor } from './helpers/wait.js';
+
+// Issue #14: the README states the coordinator's memory bound as a formula,
+//   RSS ≤ base + 80 KiB × connections + 9.3 MiB × sessions + 4 MiB × transfers,
+// and this holds a real coordinator where each term is at its worst (connections that never log in,
+// sessions that read nothing while a flood and a heavy replay are sent to them, transfers whose
+// recipients read nothing) and checks the bound at every moment, then that the memory is given back.
+
+const KiB = 1024;
+const MiB = 1024 * 1024;
+const PER_CONNECTION = 80 * KiB;
+const PER_SESSION = 9.3 * MiB;
+const PER_TRANSFER = 4 * MiB;
+
+function rss(pid: number): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) * KiB;
+}
+
+t.test('the coordinator stays within its memory formula at its limits, and gives the memory back', { timeout: 110_000 }, async (t) => {
+  const dir = tmpDir(t);
+  const { address, proc } = await startServe(t, join(dir, 'node'), ['--max-message-rate', '10000', '--registration-rate', '100']);
+  const url = `wss://${address}`;
+  const pid = proc.child.pid!;
+  const junk = '\u0001'.repeat(4_000); // 24 kB as JSON
+  // A history that makes every login replay its 1 MiB bound.
+  const mallory = await loggedIn(url, 'mallory');
+  t.teardown(() => mallory.close());
+  for (let i = 0; i < 100; i++) mallory.send({ type: 'chat:send', id: `h${i}`, to: [], text: junk });
+  await mallory.next((f) => f.type === 'chat:ack' && f.id === 'h99', 'the history', 30_000);
+  const readers = Array.from({ length: 10 }, (_, i) => `reader${i}`);
+  for (const u of readers) (await loggedIn(url, u)).close();
+  const [alice, bob, carol, dave] = (await Promise.all(['alice', 'bob', 'carol', 'dave'].map((u) => loggedIn(url, u)))) as [TestSocket, TestSocket, TestSocket, TestSocket];
+  t.teardown(() => [alice, bob, carol, dave].forEach((s) => s.close()));
+  const base = rss(pid);
+  let peak = base;
+  const sampler = setInterval(() => (peak = Math.max(peak, rss(pid))), 50);
+  t.teardown(() => clearInterval(sampler));
+
+  // 200 connections that never log in, from four addresses.
+  const idle: TestSocket[] = [];
+  for (let a = 1; a <= 4; a++) for (let i = 0; i < 50; i++) idle.push(new TestSocket(url, { localAddress: `127.0.11.${a}` }));
+  t.teardown(() => idle.forEach((s) => s.close()));
+  await Promise.all(idle.map((s) => s.nextOf('welcome', 30_000)));
+  // Ten sessions that read nothing past their login: a heavy replay, then a flood, is sent to them.
+  const stalled = await Promise.all(
+    readers.map(async (u) => {
+      const s = new TestSocket(url);
+      await s.nextOf('welcome');
+      s.tls!.pause();
+      s.send({ type: 'auth:login', user: u, password: `pw-${u}` });
+      return s;
+    }),
+  );
+  t.teardown(() => stalled.forEach((s) => s.close()));
+  // Two transfers whose recipients read nothing: each holds its window.
+  bob.tls!.pause();
+  dave.tls!.pause();
+  const windows = [
+    [alice, 'bob'],
+    [carol, 'dave'],
+  ] as const;
+  for (const [from, to] of windows) {
+    from.send({ type: 'file:offer', id: `f-${to}`, name: 'big.bin', size: 64 * MiB, to: [to] });
+    const accepted = await from.next((f) => f.type === 'file:accepted', 'the offer taken');
+    for (let sent = 0; sent < 4 * MiB; sent += 256 * KiB) from.send(fileChunk(accepted.stream as number, Buffer.alloc(256 * KiB, 1)));
+  }
+  // The flood: 12 MB of broadcasts, past every stalled reader's 8 MiB.
+  for (let i = 0; i < 500; i++) mallory.send({ type: 'chat:send', id: `f${i}`, to: [], text: junk });
+  await mallory.next((f) => f.type === 'chat:ack' && f.id === 'f499', 'the flood', 60_000);
+  await waitFor(() => stalled.every((s) => s.closeCode !== undefined) || undefined, 'the stalled readers to be cut off', 30_000).catch(() => undefined);
+
+  const sessions = 10 + 5; // the stalled readers; mallory, alice, bob, carol, dave
+  const bound = base + PER_CONNECTION * (200 + sessions) + PER_SESSION * sessions + PER_TRANSFER * windows.length;
+  const mib = (n: number) => (n / MiB).toFixed(0);
+  t.ok(peak <= bound, `peak ${mib(peak)} MiB ≤ base ${mib(base)} + 215 × 80 KiB + 15 × 9.3 MiB + 2 × 4 MiB = ${mib(bound)} MiB`);
+
+  // They leave: the memory comes back (within 20 MiB) once the coordinator collects.
+  idle.forEach((s) => s.close());
+  stalled.forEach((s) => s.close());
+  bob.close();
+  dave.close();
+  await waitFor(() => proc.stdout.some((l) => /dave left/.test(l)), 'dave to leave');
+  for (let i = 0; i < 5; i++) (await loggedIn(url, `after${i}`)).close();
+  let after = rss(pid);
+  await waitFor(() => (after = rss(pid)) - base <= 20 * MiB, 'the memory to come back within 20 MiB', 40_000).catch(() => undefined); // V8's memory reducer gives pages back after some idle seconds
+  t.ok(after - base <= 20 * MiB, `after: ${mib(after)} MiB (base ${mib(base)}, within 20 MiB)`);
+});
