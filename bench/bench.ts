@@ -10,6 +10,7 @@
  *    another client can send again, messages lost or duplicated; the same
  *    after kill -9 with 500 clients resuming at once (until one can send, half
  *    and all are back); and the zero-config start of a client found by mDNS (in a private namespace).
+ *    Good users' logins during each attack of issue #14 (bench/abuse.ts).
  * 4. File transfer: one 100 MiB file between two `lanchat client`s through the
  *    relay, against the same bytes over a plain TCP socket; the coordinator's
  *    peak memory above idle meanwhile.
@@ -35,6 +36,7 @@ import { benchFiles, type FileBenchResult } from './files.js';
 import { benchUi, type UiBenchResult } from './ui.js';
 import { benchIdentity, type IdentityBenchResult } from './identity.js';
 import { benchCrowdFailover, type CrowdFailoverReport } from './crowd.js';
+import { benchAbuse, type AbuseRow } from './abuse.js';
 import { benchPartition, benchStability, type PartitionResult, type StabilityResult } from './cluster.js';
 import { formatReport, NOISY_OTHER_CPU_PCT, type FanoutRow, type Report } from './report.js';
 import { round } from './stats.js';
@@ -64,6 +66,8 @@ interface Profile {
   /** Clients and kill -9 trials of the failover with a crowd. */
   crowdClients: number;
   crowdTrials: number;
+  /** Good users' logins measured during each attack. */
+  abuseLogins: number;
   zeroConfigTrials: number;
   uiTrials: number;
   /** File size and transfers per path for the file figures. */
@@ -89,6 +93,7 @@ const FULL: Profile = {
   stopTrials: 10,
   crowdClients: 500,
   crowdTrials: 5,
+  abuseLogins: 30,
   zeroConfigTrials: 20,
   uiTrials: 5,
   fileMiB: 100,
@@ -97,7 +102,7 @@ const FULL: Profile = {
   partitionSplitS: 20,
 };
 
-const QUICK: Profile = { ...FULL, name: 'quick', warmupMs: 250, measureMs: 800, idleConnections: 500, maxAttempts: 1, rounds: 1, kill9Trials: 3, stopTrials: 2, crowdTrials: 2, zeroConfigTrials: 5, uiTrials: 2, fileTrials: 2, stabilityMinutes: 0.5, partitionSplitS: 5 };
+const QUICK: Profile = { ...FULL, name: 'quick', warmupMs: 250, measureMs: 800, idleConnections: 500, maxAttempts: 1, rounds: 1, kill9Trials: 3, stopTrials: 2, crowdTrials: 2, abuseLogins: 10, zeroConfigTrials: 5, uiTrials: 2, fileTrials: 2, stabilityMinutes: 0.5, partitionSplitS: 5 };
 
 const RETRY_BUDGET_MS = 60_000; // ms: repeated runs stop once they have cost this much in total, to bound the bench's duration
 const CONNECT_CONCURRENCY = 50; // connections (and relay registrations) opened at once
@@ -115,6 +120,7 @@ const TARGET_UI_RSS_MIB = 120; // the UI process with 2,000 messages in its pane
 const TARGET_FILE_RATIO = 0.5; // relay ÷ plain TCP throughput for one 100 MiB file
 const TARGET_FILE_PEAK_MIB = 64; // coordinator RSS above idle during that transfer
 const TARGET_TLS_RATIO_AT_100 = 0.8 * 0.72; // ⅘ of the ratio at 100 clients before TLS (0.72, plain WebSocket on both sides)
+const TARGET_ABUSE_P95_MS = 3_000; // good users' logins during the registration flood (issue #14), and during every other attack
 const TARGET_CROWD_PROBE_P50_MS = 250; // failover after kill -9 with 500 clients reconnecting: a send acknowledged
 const TARGET_NEW_NETWORK_MS = 300; // a node's first start: the network's authority and its certificate
 
@@ -269,7 +275,7 @@ function toRow(n: number, relay: { max: RunResult; paced: RunResult }, bare: { m
   };
 }
 
-function buildReport(rows: FanoutRow[], idle: IdleResult, failover: FailoverReport, zeroConfig: ZeroConfigResult, ui: UiBenchResult, files: FileBenchResult, cluster: { stability: StabilityResult; partition: PartitionResult; identity: IdentityBenchResult; crowd: CrowdFailoverReport }, seconds: number): Report {
+function buildReport(rows: FanoutRow[], idle: IdleResult, failover: FailoverReport, zeroConfig: ZeroConfigResult, ui: UiBenchResult, files: FileBenchResult, cluster: { stability: StabilityResult; partition: PartitionResult; identity: IdentityBenchResult; crowd: CrowdFailoverReport; abuse: AbuseRow[] }, seconds: number): Report {
   const at100 = rows.find((r) => r.clients === 100);
   return {
     profile: profile.name,
@@ -301,6 +307,7 @@ function buildReport(rows: FanoutRow[], idle: IdleResult, failover: FailoverRepo
     partition: cluster.partition,
     new_network: cluster.identity,
     crowd_failover: cluster.crowd,
+    abuse: cluster.abuse,
     targets: {
       p99_ms_at_half_rate_below: TARGET_P99_MS,
       p99_met: rows.every((r) => r.p99_ms < TARGET_P99_MS),
@@ -333,6 +340,8 @@ function buildReport(rows: FanoutRow[], idle: IdleResult, failover: FailoverRepo
       tls_ratio_met: at100 !== undefined && at100.ratio >= TARGET_TLS_RATIO_AT_100,
       crowd_probe_p50_ms_at_most: TARGET_CROWD_PROBE_P50_MS,
       crowd_met: cluster.crowd.probe_p50_ms <= TARGET_CROWD_PROBE_P50_MS && cluster.crowd.gave_up === 0,
+      abuse_p95_ms_at_most: TARGET_ABUSE_P95_MS,
+      abuse_met: cluster.abuse.every((row) => row.failed === 0 && row.p95_ms <= TARGET_ABUSE_P95_MS),
       partition_met: 'acked' in cluster.partition ? cluster.partition.missing_5s_after_heal <= TARGET_PARTITION_MISSING && cluster.partition.coordinators_after === 1 : null,
     },
     config: {
@@ -360,6 +369,8 @@ async function main(): Promise<void> {
   const failover = await benchFailover(profile.kill9Trials, profile.stopTrials, progress);
   progress(`failover with a crowd: ${profile.crowdClients} clients, ${profile.crowdTrials} × kill -9 of the coordinator`);
   const crowd = await benchCrowdFailover(profile.crowdClients, profile.crowdTrials, progress);
+  progress(`good users during attacks: ${profile.abuseLogins} logins during each`);
+  const abuse = await benchAbuse(profile.abuseLogins, progress);
   progress(`zero-config start, ${profile.zeroConfigTrials} clients`);
   const zeroConfig = benchZeroConfig(profile.zeroConfigTrials);
   progress(`terminal UI: first screen × ${profile.uiTrials}, memory with 2,000 messages`);
@@ -373,7 +384,7 @@ async function main(): Promise<void> {
   const stability = await benchStability(profile.stabilityMinutes, burners, progress);
   progress(`partition, ${profile.partitionSplitS} s between two virtual LANs`);
   const partition = await benchPartition(profile.partitionSplitS, progress);
-  const report = buildReport(rows, idle, failover, zeroConfig, ui, files, { stability, partition, identity, crowd }, (performance.now() - t0) / 1000);
+  const report = buildReport(rows, idle, failover, zeroConfig, ui, files, { stability, partition, identity, crowd, abuse }, (performance.now() - t0) / 1000);
   process.stdout.write(json ? `${JSON.stringify(report)}\n` : formatReport(report));
 }
 

@@ -97,7 +97,7 @@ export async function spawnServer(script: string, args: string[], addressRe: Reg
 /** Starts the lanchat coordinator on 127.0.0.1:0 (no mDNS) with a fresh data dir, cheap bcrypt and no practical rate limit. */
 export function spawnRelay(nodeArgs: string[] = []): Promise<ServerChild> {
   const dataDir = makeTempDir('lanchat-bench-');
-  const args = ['serve', '--locked', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--bcrypt-cost', '4', '--max-message-rate', '1000000'];
+  const args = ['serve', '--locked', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--bcrypt-cost', '4', '--max-message-rate', '1000000', '--registration-rate', '1000000'];
   return spawnServer(CLI, args, /^lanchat coordinator for network "default" at 127\.0\.0\.1:(\d+)\b/, nodeArgs);
 }
 

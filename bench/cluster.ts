@@ -70,7 +70,7 @@ export async function benchStability(minutes: number, cpus: number, log: (s: str
   try {
     for (let i = 0; i < 3; i++) {
       const join_ = i === 0 ? [] : ['--join', `127.0.0.1:${base}`];
-      nodes.push(run(process.execPath, [CLI, 'serve', '--locked', '--host', '127.0.0.1', '--port', String(base + i), '--data-dir', join(root, `n${i}`), '--bcrypt-cost', '4', ...join_]));
+      nodes.push(run(process.execPath, [CLI, 'serve', '--locked', '--host', '127.0.0.1', '--port', String(base + i), '--data-dir', join(root, `n${i}`), '--bcrypt-cost', '4', '--registration-rate', '1000000', ...join_]));
       await until(() => nodes[i]!.lines.some((l) => /^lanchat (coordinator|standby) /.test(l)), `node ${i}`, 15_000);
     }
     const client = run(process.execPath, [CLI, 'client', '--locked', '--connect', `127.0.0.1:${base}`, '--user', 'steady', '--register', '--data-dir', join(root, 'c')], { LANCHAT_PASSWORD: 'pw' });
@@ -172,7 +172,7 @@ export async function benchPartition(splitS: number, log: (s: string) => void): 
     return c;
   };
   try {
-    const nodeArgs = (side: 'a' | 'b', name: string, port: number, join_: string[]) => ['serve', '--locked', '--host', hosts[side], '--port', String(port), '--data-dir', join(root, name), '--bcrypt-cost', '4', '--max-message-rate', '100', ...join_.flatMap((j) => ['--join', j])];
+    const nodeArgs = (side: 'a' | 'b', name: string, port: number, join_: string[]) => ['serve', '--locked', '--host', hosts[side], '--port', String(port), '--data-dir', join(root, name), '--bcrypt-cost', '4', '--max-message-rate', '100', '--registration-rate', '1000000', ...join_.flatMap((j) => ['--join', j])];
     const first = `${hosts.a}:7401`;
     const all = [first, `${hosts.a}:7402`, `${hosts.b}:7401`, `${hosts.b}:7402`];
     const nodes = [inNs('a', nodeArgs('a', 'a1', 7401, []))];

@@ -44,7 +44,7 @@ export interface NodeProc {
 }
 
 export function startNode(dir: string, port: number, join: string[]): Promise<NodeProc> {
-  const args = ['serve', '--locked', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dir, '--bcrypt-cost', '4', '--max-message-rate', '10000', ...join.flatMap((j) => ['--join', j])];
+  const args = ['serve', '--locked', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dir, '--bcrypt-cost', '4', '--max-message-rate', '10000', '--registration-rate', '1000000', ...join.flatMap((j) => ['--join', j])];
   const nodeArgs = (process.env['BENCH_RELAY_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
   const child = spawn(process.execPath, [...nodeArgs, CLI, ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
   return new Promise((resolve, reject) => {

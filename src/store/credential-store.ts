@@ -13,15 +13,19 @@ export const DEFAULT_BCRYPT_COST = 12;
 /** Hashes at once: one worker thread each (the machines have 2 cores). */
 const MAX_CONCURRENT_HASHES = 2;
 /**
- * Two lines to the hashing threads (issue #14): checks of existing accounts' passwords (logins), and new
- * hashes (registrations, rehashes). Logins go first whenever a thread frees up, and new hashes never hold
- * more than one thread, so a flood of registrations costs a login at most one hash's wait. Beyond its queue,
- * a request is refused with `rate_limited`.
+ * Three lines to the hashing threads (issue #14): checks of passwords from addresses that have not been
+ * failing, checks from addresses that have (guessers, and whoever shares their address), and new hashes
+ * (registrations, rehashes). A free thread goes to the first line in that order with work waiting; the
+ * last two never hold more than one thread each, so neither a registration flood nor guessers on many
+ * hosts make a good login wait for more than one hash. Beyond its queue, a request is `rate_limited`.
  */
 const LINES = {
   check: { running: MAX_CONCURRENT_HASHES, queued: 64, busy: 'the server is busy checking passwords; try again shortly' },
+  suspect: { running: 1, queued: 64, busy: 'the server is busy checking passwords; try again shortly' },
   create: { running: 1, queued: 16, busy: 'the server is busy creating accounts; try again shortly' },
 } as const;
+/** Which line takes a free thread first. */
+const PRIORITY = ['check', 'suspect', 'create'] as const;
 type Line = keyof typeof LINES;
 
 export interface CredentialDeps {
@@ -43,9 +47,9 @@ export class CredentialStore {
   readonly #cost: number;
   readonly #registering = new Set<string>();
   #dummyHash: Promise<string> | undefined;
-  readonly #running = { check: 0, create: 0 };
+  readonly #running = { check: 0, suspect: 0, create: 0 };
   readonly #pool = new BcryptPool(MAX_CONCURRENT_HASHES);
-  readonly #waiting: Record<Line, (() => void)[]> = { check: [], create: [] };
+  readonly #waiting: Record<Line, (() => void)[]> = { check: [], suspect: [], create: [] };
 
   constructor(deps: CredentialDeps, options: { cost?: number } = {}) {
     const cost = options.cost ?? DEFAULT_BCRYPT_COST;
@@ -77,16 +81,20 @@ export class CredentialStore {
     }
   }
 
-  /** Checks a password. Throws `auth_failed` for an unknown user or a wrong password alike. */
-  async verify(name: string, password: string): Promise<UserEntry> {
+  /**
+   * Checks a password. Throws `auth_failed` for an unknown user or a wrong password alike. `suspect`: it
+   * comes from an address that has been failing, and waits behind the checks of those that have not.
+   */
+  async verify(name: string, password: string, suspect = false): Promise<UserEntry> {
+    const line = suspect ? 'suspect' : 'check';
     checkPasswordLength(password);
     const user = this.#deps.state.user(name);
     // Compare against a dummy hash for unknown users so both failures take the same time (DESIGN §7).
     const hash = user?.hash ?? (await this.#dummy());
-    const ok = await this.#limited('check', () => this.#pool.compare(password, hash));
+    const ok = await this.#limited(line, () => this.#pool.compare(password, hash));
     if (!ok || user === undefined) {
       for (const lost of this.#deps.state.displaced(name)) {
-        if (await this.#limited('check', () => this.#pool.compare(password, lost.hash))) {
+        if (await this.#limited(line, () => this.#pool.compare(password, lost.hash))) {
           throw new ProtocolError('username_taken', `"${lost.name}" was registered elsewhere first while the network was split; your account lost the name: register another`);
         }
       }
@@ -138,12 +146,12 @@ export class CredentialStore {
   }
 
   #mayRun(line: Line): boolean {
-    return this.#running.check + this.#running.create < MAX_CONCURRENT_HASHES && this.#running[line] < LINES[line].running;
+    return this.#running.check + this.#running.suspect + this.#running.create < MAX_CONCURRENT_HASHES && this.#running[line] < LINES[line].running;
   }
 
   /** Hands free threads to waiting work: checks first. */
   #release(): void {
-    for (const line of ['check', 'create'] as const) {
+    for (const line of PRIORITY) {
       while (this.#waiting[line].length > 0 && this.#mayRun(line)) {
         this.#running[line]++;
         this.#waiting[line].shift()!();

@@ -70,3 +70,17 @@ t.test('a success forgets the failures of its pair and gives back what it took',
   if (v.ok) l.abandoned(v.ticket);
   t.equal(addresses.tokens('a:10.0.0.9'), before, 'an abandoned check costs nothing');
 });
+
+t.test('an address with a failure in the last 30 s is a suspect: its checks wait behind the others', async (t) => {
+  const { l, advance } = limits();
+  const first = l.begin('alice', '10.0.0.66');
+  t.ok(first.ok && first.ticket.clean, 'a first try is clean');
+  if (first.ok) l.failed(first.ticket);
+  const second = l.begin('bob', '10.0.0.66');
+  t.ok(second.ok && !second.ticket.clean, 'after a failure, any user from that address is a suspect');
+  const other = l.begin('alice', '10.0.0.5');
+  t.ok(other.ok && other.ticket.clean, 'other addresses are not');
+  advance(30_000);
+  const later = l.begin('alice', '10.0.0.66');
+  t.ok(later.ok && later.ticket.clean, 'clean again 30 s after its failure');
+});

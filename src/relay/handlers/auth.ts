@@ -94,9 +94,10 @@ export async function login(ctx: RelayContext, s: Session, msg: Msg<'auth:login'
   if (!verdict.ok) throw new ProtocolError('rate_limited', 'too many failed logins; wait a minute and try again');
   let user: UserEntry;
   try {
-    user = await ctx.credentials.verify(msg.user, msg.password);
+    user = await ctx.credentials.verify(msg.user, msg.password, !verdict.ticket.clean);
   } catch (err) {
     if (err instanceof ProtocolError && err.code === 'auth_failed') {
+      ctx.logins.failed(verdict.ticket);
       ctx.send(s, errorFrame('auth_failed')); // not a strike: people mistype passwords
       return;
     }
