@@ -29,7 +29,8 @@ t.test('trickling transfers from throwaway accounts hold no slot for long, and o
     Array.from({ length: 4 }, (_, j) => {
       const id = `big-${i}-${j}`;
       s.send({ type: 'file:offer', id, name: `big${j}.bin`, size: 100 * 1024 * 1024, to: ['sink'] });
-      return s.next((f) => (f.type === 'file:accepted' && f.id === id) || (f.type === 'error' && f.ref === id), 'the answer to an offer').then((f) => ({ s, f }));
+      // Looked for without consuming: four answers on one socket, waited for at once.
+      return waitFor(() => s.frames.find((f) => (f.type === 'file:accepted' && f.id === id) || (f.type === 'error' && f.ref === id)), 'the answer to an offer').then((f) => ({ s, f }));
     }),
   );
   const answers = await Promise.all(offers);
@@ -63,7 +64,7 @@ t.test('trickling transfers from throwaway accounts hold no slot for long, and o
   t.match(await alice.nextOf('file:sent'), { delivered: ['bob'] }, 'delivered');
 
   // The trickles end within a rate window (30 s) and a heartbeat.
-  const failed = await Promise.all(accepted.map(({ s, f }) => s.next((x) => x.type === 'error' && x.code === 'file_failed' && x.ref === f.id, 'the trickle to be ended', 45_000)));
+  const failed = await Promise.all(accepted.map(({ s, f }) => waitFor(() => s.frames.find((x) => x.type === 'error' && x.code === 'file_failed' && x.ref === f.id), 'the trickle to be ended', 45_000)));
   t.match(failed[0]!.message, /sent slower than the minimum of 16 KiB\/s over 30 s/);
   t.equal(failed.length, 8, 'every trickling transfer ended');
 });

@@ -47,6 +47,7 @@ t.test('a registration flood at bcrypt cost 12 leaves existing users\' logins wo
   const { address, proc } = await startServe(t, join(dir, 'node'), ['--bcrypt-cost', '12']);
   const url = `wss://${address}`;
   (await loggedIn(url, 'alice', { password: 'alice-pw' })).close();
+  const started = Date.now();
   // Two hosts, 60 connections each, registering random names as fast as they are answered.
   let stop = false;
   let refused = 0;
@@ -74,7 +75,8 @@ t.test('a registration flood at bcrypt cost 12 leaves existing users\' logins wo
   await Promise.all(flood);
   t.same(outcomes, Array(6).fill('ok'), 'alice logged in six times of six during the flood');
   const junk = proc.stdout.filter((l) => /registered junk/.test(l)).length;
-  t.ok(junk <= 10, `${junk} junk accounts (five a minute from each host)`);
+  const allowed = 2 * (5 + Math.ceil(((Date.now() - started) / 60_000) * 5)); // five at once from each host, then five a minute
+  t.ok(junk <= allowed, `${junk} junk accounts (at most ${allowed}: five at once from each host, then five a minute)`);
 });
 
 t.test("guesses at alice's password from one host never keep alice out", async (t) => {
@@ -126,6 +128,7 @@ t.test('many sessions and resumes of one account, each with a heavy replay: boun
   const pid = proc.child.pid!;
   const base = rssMiB(pid);
   // 211 resumes from one address, none reading its replay.
+  const started = Date.now();
   const sockets: TestSocket[] = [];
   const codes: string[] = [];
   for (let i = 0; i < 211; i++) {
@@ -140,7 +143,9 @@ t.test('many sessions and resumes of one account, each with a heavy replay: boun
   }
   const peak = rssMiB(pid);
   t.same(codes.slice(0, 11), [...Array(10).fill('ok'), 'too_many_sessions'], 'ten sessions, as many as an account may have (more only as silent ones are dropped)');
-  t.ok(codes.filter((c) => c === 'rate_limited').length >= 100, `past a hundred resumes, the address is refused (${codes.filter((c) => c === 'rate_limited').length} of 211)`);
+  const allowance = 100 + Math.ceil(((Date.now() - started) / 1000) * 2); // a hundred at once, then two a second
+  const limited = codes.filter((c) => c === 'rate_limited').length;
+  t.ok(limited >= 211 - allowance && limited > 0, `past a hundred resumes, the address is refused (${limited} of 211; allowed ${allowance})`);
   for (const s of sockets) s.close();
   await waitFor(() => proc.stdout.filter((l) => /mallory left/.test(l)).length >= 2, 'the sessions to leave', 20_000);
   // The coordinator collects its garbage when it next allocates; give it some work.

@@ -104,7 +104,7 @@ export interface ChatClientEvents {
   file: [ReceivedFile];
   /** A file sent to us was interrupted or damaged: nothing was saved under its name. */
   'file:failed': [{ id: string; from: string; name: string; reason: string }];
-  /** The replay after a resume is the newest only: older messages it may have missed are no longer kept. */
+  /** The replay holds the newest only: older messages (that it may have missed) did not fit, or are no longer kept. */
   gap: [{ count: number }];
   /** Gave up: no coordinator within the reconnect timeout, or login refused. */
   close: [{ code: number; reason: string }];

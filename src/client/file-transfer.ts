@@ -14,7 +14,8 @@ const READ_AHEAD = 8; // chunks being read from disk while earlier ones go out
 const SOCKET_HIGH_WATER = 1024 * 1024; // file data queued on our socket before an upload waits: chat lines are not stuck behind more
 const MAX_DOWNLOADS = 16; // files coming in at once; more are refused (a coordinator is a peer, not a friend)
 const MAX_UNWRITTEN_BYTES = 2 * FILE_WINDOW_BYTES; // received, not yet on disk: more means the sender ignored the window
-const ACK_EVERY_BYTES = 1024 * 1024; // a recipient acknowledges what it wrote at least this often (a quarter of the window)
+const ACK_EVERY_BYTES = 1024 * 1024; // a recipient acknowledges what it wrote at least this often (a quarter of the window)…
+const ACK_EVERY_MS = 2_000; // …and, on a slow link, whatever it wrote every 2 s (the coordinator judges a transfer's rate by acks)
 
 type FileFrame = Extract<ServerMessage, { type: `file:${string}` }>;
 
@@ -107,6 +108,8 @@ interface Download {
   /** The writer, while it runs. */
   writer: Promise<void> | undefined;
   acked: number;
+  /** When it last acknowledged. */
+  ackedAt: number;
   /** `file:end` has come: no more data is expected. */
   ended: boolean;
   /** Verified and being saved: an abort or a lost connection can no longer undo it. */
@@ -247,8 +250,9 @@ export class FileTransfers {
         }
         if (d.failed) return; // stopped meanwhile: nothing more to acknowledge or show
         d.written += done;
-        if (d.written - d.acked >= ACK_EVERY_BYTES || d.written === d.size) {
+        if (d.written - d.acked >= ACK_EVERY_BYTES || d.written === d.size || (d.written > d.acked && performance.now() - d.ackedAt >= ACK_EVERY_MS)) {
           d.acked = d.written;
+          d.ackedAt = performance.now();
           this.#link.send({ type: 'file:ack', stream: d.stream, received: d.written });
         }
         this.#progress(d, { id: d.id, direction: 'in', name: d.name, done: d.written, size: d.size, from: d.from });
@@ -405,6 +409,7 @@ export class FileTransfers {
       queue: [],
       writer: undefined,
       acked: 0,
+      ackedAt: performance.now(),
       ended: false,
       finishing: false,
       failed: false,

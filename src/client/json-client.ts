@@ -82,7 +82,7 @@ async function session(
   });
   client.on('presence', (online) => out({ type: 'presence', online }));
   // After a resume the replay held only the newest: say so (DESIGN §5: past a bound, the newest and a gap).
-  client.on('gap', () => out({ type: 'gap', message: 'some older messages you may have missed are no longer kept' }));
+  client.on('gap', () => out({ type: 'gap', message: 'some older messages are not in this replay: it holds the newest that fit' }));
   // Failover: say so, then a new `ready` line once the successor has us (DESIGN §4).
   client.on('reconnecting', () => out({ type: 'reconnecting' }));
   if (remember) {

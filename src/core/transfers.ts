@@ -257,7 +257,8 @@ export class Transfers<S> {
       if (now - t.rateAt < RATE_WINDOW_MS) continue;
       const blocked = t.received - this.#floor(t) > this.#window / 2; // half its window waits on recipients: theirs to move
       const sender = !t.ended && !blocked && t.received - t.rateReceived < Math.min(least, t.size - t.rateReceived);
-      const recipients = t.targets.filter((x) => x.state === 'receiving' && x.acked - x.rateAcked < Math.min(least, t.received - x.rateAcked));
+      // A recipient owes what was waiting for it when the window began (what came since may be in flight).
+      const recipients = t.targets.filter((x) => x.state === 'receiving' && x.acked - x.rateAcked < Math.min(least, t.rateReceived - x.rateAcked));
       if (sender || recipients.length > 0) out.push({ transfer: t, sender, recipients });
       t.rateAt = now;
       t.rateReceived = t.received;

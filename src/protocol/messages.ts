@@ -280,18 +280,19 @@ export function userKey(name: string): string {
 
 /**
  * What a username looks like, for telling look-alikes apart (the idea of Unicode TR39's confusable
- * skeleton, for the characters a username may hold): case ignored; `i`, `l` and `1` one letter, `o` and
- * `0` one, `rn` as `m`, `vv` as `w`, `cl` as `d`; `.`, `_` and `-` one separator, repeats as one, none at
+ * skeleton, for the characters a username may hold): case ignored; `I` (capital i), `l` and `1` one letter,
+ * `o` and `0` one, `rn` as `m`, `vv` as `w`, `cl` as `d`; `.`, `_` and `-` one separator, repeats as one, none at
  * either end. Two names with one skeleton cannot both be registered.
  */
 export function nameSkeleton(name: string): string {
   return name
+    .replace(/cl/gi, 'd') // the letters themselves, before any folding: `c1` is not `d`
+    .replace(/I/g, 'l') // a capital i is an l; a small one has its dot
     .toLowerCase()
-    .replace(/[il1]/g, 'l')
+    .replace(/1/g, 'l')
     .replace(/0/g, 'o')
     .replace(/rn/g, 'm')
     .replace(/vv/g, 'w')
-    .replace(/cl/g, 'd')
     .replace(/[._-]+/g, '.')
     .replace(/^\.|\.$/g, '');
 }

@@ -42,6 +42,7 @@ const HOLD_WHILE_DECIDING_MS = 1_500; // a node deciding its role (starting, tak
 const HANDSHAKE_TIMEOUT_MS = 10_000; // a TCP connection must have sent its HTTP request (upgrade or /status) by then
 const TOO_MANY = refusal('too many connections from your address not logged in');
 const SERVER_FULL = refusal('too many connections not logged in; try again shortly');
+const MAX_PENDING = 4_096; // connections not logged in, in all, however many descriptors there are (each costs up to 80 KiB)
 const MAX_REFUSALS_TOLD = 64; // refused connections kept up to 1 s to be told why; beyond, closed at once (descriptors)
 /**
  * Descriptors kept free of client connections (issue #14): the log and snapshot files, standby links,
@@ -173,7 +174,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     super();
     this.#deps = deps;
     const now = deps.now ?? Date.now;
-    const maxOpen = options.maxOpen ?? Math.max(2 * MAX_PENDING_PER_ADDRESS, (descriptorLimit() ?? MAX_CONNECTIONS + DESCRIPTOR_RESERVE) - DESCRIPTOR_RESERVE);
+    const maxOpen = options.maxOpen ?? Math.max(2 * MAX_PENDING_PER_ADDRESS, Math.min(MAX_CONNECTIONS + MAX_PENDING, (descriptorLimit() ?? Infinity) - DESCRIPTOR_RESERVE));
     this.#opts = {
       nodeId: options.nodeId,
       tls: options.tls,
@@ -186,7 +187,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       loginTimeoutMs: options.loginTimeoutMs ?? LOGIN_TIMEOUT_MS,
       maxConnections: options.maxConnections ?? Math.min(MAX_CONNECTIONS, maxOpen),
       maxPendingPerAddress: options.maxPendingPerAddress ?? MAX_PENDING_PER_ADDRESS,
-      maxPending: options.maxPending ?? Math.max(MAX_PENDING_PER_ADDRESS, Math.floor(maxOpen / 2)),
+      maxPending: options.maxPending ?? Math.max(MAX_PENDING_PER_ADDRESS, Math.min(MAX_PENDING, Math.floor(maxOpen / 2))),
       maxOpen,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS,
       maxBufferedBytes: options.maxBufferedBytes ?? MAX_BUFFERED_BYTES,
@@ -308,7 +309,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.#stopping ??= (async () => {
       clearInterval(this.#timer);
       clearInterval(this.#peerTimer);
-      for (const s of this.#sessions.values()) s.ws.close(1001, 'server shutting down');
+      for (const s of this.#sessions.values()) this.#close(s, 1001, 'server shutting down');
       const held = [...this.#held.keys()];
       this.#releaseHeld((ws) => ws.close(1001, 'server shutting down'));
       const http = this.#http;
@@ -640,7 +641,7 @@ export class Relay extends EventEmitter<RelayEvents> {
   #strike(s: Session): void {
     if (!this.#strikes.take(`s${s.id}`)) {
       this.#deps.log.warn({ session: s.id, address: s.address }, 'disconnecting a client that keeps sending bad or excess frames');
-      s.ws.close(1008, 'too many bad or excess frames');
+      this.#close(s, 1008, 'too many bad or excess frames');
     }
   }
 
@@ -698,7 +699,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       const bytes = typeof frame === 'string' ? Buffer.byteLength(frame) : frame.length;
       s.outbox.push({ raw: frame, binary, bytes });
       s.outboxBytes += bytes;
-      if (checked && s.peer === undefined && s.outboxBytes > this.#opts.maxBufferedBytes) {
+      if (checked && s.peer === undefined && this.#tooFarBehind(s, s.outboxBytes)) {
         this.#deps.log.warn({ session: s.id, user: s.user?.name }, 'client too slow: disconnecting');
         s.ws.terminate();
       }
@@ -732,8 +733,8 @@ export class Relay extends EventEmitter<RelayEvents> {
     }
   }
 
-  #tooFarBehind(s: Session): boolean {
-    const queued = s.ws.bufferedAmount;
+  #tooFarBehind(s: Session, waiting = 0): boolean {
+    const queued = s.ws.bufferedAmount + waiting;
     // Each file coming to it may hold a window on top (counted only past the plain limit: counting walks the transfers).
     const max = this.#opts.maxBufferedBytes;
     return queued > max && queued > max + this.#ctx.transfers.incomingOf(s) * FILE_WINDOW_BYTES;

@@ -67,7 +67,7 @@ export class CredentialStore {
     if (this.#deps.state.user(name) !== undefined) throw new ProtocolError('username_taken');
     const like = this.#deps.state.lookalike(name);
     if (like !== undefined || this.#registering.has(key)) {
-      throw new ProtocolError('username_taken', `"${name}" looks too much like ${like === undefined ? 'a name being registered' : `"${like}"`} (names differing only in case, i/l/1, o/0, rn/m or . _ - are one): choose another`);
+      throw new ProtocolError('username_taken', `"${name}" looks too much like ${like === undefined ? 'a name being registered' : `"${like}"`} (names differing only in case, I/l/1, o/0, rn/m or . _ - are one): choose another`);
     }
     this.#registering.add(key);
     try {

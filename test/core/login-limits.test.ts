@@ -8,7 +8,11 @@ function limits() {
   const addresses = new RateLimiter(PER_ADDRESS, () => now);
   const l = new LoginLimits(addresses, () => now);
   /** An attempt that fails (its tokens are kept); true if it was allowed to try. */
-  const fail = (user: string, address: string): boolean => l.begin(user, address).ok;
+  const fail = (user: string, address: string): boolean => {
+    const v = l.begin(user, address);
+    if (v.ok) l.failed(v.ticket);
+    return v.ok;
+  };
   const succeed = (user: string, address: string): boolean => {
     const v = l.begin(user, address);
     if (v.ok) l.succeeded(v.ticket);
@@ -42,13 +46,20 @@ t.test("someone else's guesses never lock alice out of her own address", async (
 });
 
 t.test('many addresses guessing at one user share its budget: 20, then one every 6 s', async (t) => {
-  const { fail, succeed } = limits();
-  // 20 addresses, 5 guesses each: the first 3 of each are free of the shared budget, the next 2 draw on it.
+  const { fail, succeed, advance } = limits();
+  // 20 addresses, 5 guesses each: the shared budget binds an address from its second failure on, and every failure drains it.
   let allowed = 0;
   for (let round = 0; round < 5; round++) for (let a = 0; a < 20; a++) if (fail('alice', `10.0.1.${a}`)) allowed++;
-  t.equal(allowed, 3 * 20 + PER_USER.capacity, 'three free tries per address, then the shared 20');
+  t.equal(allowed, 2 * 20, 'two tries per address, and the shared 20 are spent by then');
   t.equal(succeed('alice', '10.0.0.5'), true, 'an address that has not been guessing still gets in');
   t.equal(succeed('alice', '10.0.1.3'), false, 'a guessing address with the password waits like any guesser');
+  // Pacing does not help: one try per address every 13 s (the pair's own rate) for 10 minutes.
+  let paced = 0;
+  for (let s = 0; s < 600; s += 13) {
+    advance(13_000);
+    for (let a = 0; a < 20; a++) if (fail('alice', `10.0.2.${a}`)) paced++;
+  }
+  t.ok(paced <= PER_USER.capacity + 600 / 6 + 20 * 4, `20 hosts pacing themselves: ${paced} tries in 10 minutes (one host alone: 5 + 50; the shared 20 + 100, and two or three a host each 5 minutes)`);
 });
 
 t.test('one address guessing across many users: 20, then one every 3 s', async (t) => {

@@ -156,8 +156,8 @@ t.test('credentials: register, case-insensitive names, one error for unknown use
     return s.next((f) => f.type === 'error' || f.type === 'auth:ok');
   };
   t.match(await attempt({ type: 'auth:register', user: 'ALICE', password: 'x' }), { type: 'error', code: 'username_taken' });
-  for (const like of ['aIice', 'a1ice', 'alice.', 'al1ce']) {
-    t.match(await attempt({ type: 'auth:register', user: like, password: 'x' }), { type: 'error', code: 'username_taken', message: `"${like}" looks too much like "Alice" (names differing only in case, i/l/1, o/0, rn/m or . _ - are one): choose another` }, `${like} is refused beside Alice`);
+  for (const like of ['aIice', 'a1ice', 'alice.', 'AIice']) {
+    t.match(await attempt({ type: 'auth:register', user: like, password: 'x' }), { type: 'error', code: 'username_taken', message: `"${like}" looks too much like "Alice" (names differing only in case, I/l/1, o/0, rn/m or . _ - are one): choose another` }, `${like} is refused beside Alice`);
   }
   // Two look-alikes at once: one name gets through.
   const both = await Promise.all(['b0b', 'bob'].map((user) => attempt({ type: 'auth:register', user, password: 'x' })));
