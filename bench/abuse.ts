@@ -192,7 +192,9 @@ async function fileTrickle(url: string, log: (s: string) => void): Promise<Abuse
     sink.send({ type: 'file:ack', stream, received: got.get(stream) });
   };
   // Four hosts with four throwaway accounts each (new accounts are limited per address).
-  const throwaways = await Promise.all(Array.from({ length: 16 }, (_, i) => loggedIn(url, `throwaway${i}`, { localAddress: `127.0.26.${2 + (i % 4)}` })));
+  // One after another: the coordinator queues 16 new accounts beyond the one it hashes.
+  const throwaways: TestSocket[] = [];
+  for (let i = 0; i < 16; i++) throwaways.push(await loggedIn(url, `throwaway${i}`, { localAddress: `127.0.26.${2 + (i % 4)}` }));
   for (const [i, s] of throwaways.entries()) for (let j = 0; j < 4; j++) s.send({ type: 'file:offer', id: `t${i}x${j}`, name: 'big.bin', size: 100 * 1024 * 1024, to: ['sink'] });
   await new Promise((r) => setTimeout(r, 1_000));
   for (const s of throwaways) for (const f of s.all('file:accepted')) s.send(fileChunk(f.stream as number, Buffer.from('x')));

@@ -47,6 +47,8 @@ export class BenchClient {
   online = 0;
   errors = 0;
   lastError = '';
+  /** Registrations tried again after "busy" (the coordinator hashes new accounts on one thread, 16 waiting). */
+  retries = 0;
   #handshake: { resolve: () => void; reject: (err: Error) => void } | undefined;
 
   constructor(
@@ -104,7 +106,7 @@ export class Fleet {
     const worker = async (): Promise<void> => {
       while (next < end) {
         const index = next++;
-        this.clients[index] = await this.#connect(index, `${namePrefix}${index.toString(36)}`);
+        this.clients[index] = await this.#connect(index, `${namePrefix}${index}`); // decimal: base 36 made u1 and ul, one name by its skeleton
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
@@ -186,6 +188,11 @@ export class Fleet {
   #onError(c: BenchClient, buf: Buffer): void {
     c.errors++;
     c.lastError = buf.toString('utf8', 0, Math.min(buf.length, 300));
+    if (c.handshaking && buf.includes('"rate_limited"') && c.retries < 100) {
+      c.retries++; // "try again shortly", as a person would
+      setTimeout(() => c.send(JSON.stringify({ type: 'auth:register', user: c.name, password: PASSWORD })), 250).unref();
+      return;
+    }
     if (c.handshaking) return c.settle(new Error(`${c.name}: ${c.lastError}`));
     if (buf.includes(REF)) this.#sendDone(c); // a refused send will never be acked
   }

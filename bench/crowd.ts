@@ -31,7 +31,7 @@ export interface CrowdFailoverReport {
   samples: { probe_ms: number; client_p50_ms: number; all_back_ms: number; successor_coordinating_ms: number; bench_ms: number; successor_ms: number }[];
 }
 
-const CONNECT_CONCURRENCY = 50;
+const CONNECT_CONCURRENCY = 16; // registrations in flight: the coordinator queues 16 new accounts beyond the one it hashes
 const BACK_TIMEOUT_MS = 30_000; // a trial in which a client is not back by then counts it as given up
 const silent = pino({ level: 'silent' });
 
