@@ -22,7 +22,9 @@ export type LoginVerdict = { ok: true; ticket: LoginTicket } | { ok: false };
 /** The buckets one attempt took a token from (given back as the outcome says). */
 export interface LoginTicket {
   readonly pair: string;
+  /** Where the attempt came from. */
   readonly address: string;
+  /** The user, when the attempt drew on the user's shared budget (given back on success). */
   readonly user: string | undefined;
   /** The user tried. */
   readonly name: string;
@@ -31,7 +33,6 @@ export interface LoginTicket {
    * failing, so guessers on many hosts cannot make a good login wait in line.
    */
   readonly clean: boolean;
-  readonly from: string;
 }
 
 /**
@@ -81,20 +82,20 @@ export class LoginLimits {
     if (guessing) this.#users.take(user);
     // Checks from an address that failed lately, or that makes very many (right ones too), wait behind the others.
     const clean = this.#checks.take(address) && this.#suspects.tokens(address) >= 1;
-    return { ok: true, ticket: { pair, address: a, user: guessing ? user : undefined, name: user, clean, from: address } };
+    return { ok: true, ticket: { pair, address, user: guessing ? user : undefined, name: user, clean } };
   }
 
   /** The password was right: the address's token back, the pair's failures forgotten, the user's token back. */
   succeeded(ticket: LoginTicket): void {
     this.#pairs.reset(ticket.pair);
     this.#guessing.reset(ticket.pair);
-    this.#addresses.refund(ticket.address);
+    this.#addresses.refund(`a:${ticket.address}`);
     if (ticket.user !== undefined) this.#users.refund(ticket.user);
   }
 
   /** The password was wrong: the tokens taken stay spent, and the address is a step nearer being a suspect. */
   failed(ticket: LoginTicket): void {
-    this.#suspects.charge(ticket.from);
+    this.#suspects.charge(ticket.address);
     this.#guessing.charge(ticket.pair);
     // Every failure counts on the user's shared budget, also one that did not need it: many hosts pacing
     // themselves (never two failures in 5 minutes each) still drain it for those that are guessing.
@@ -104,7 +105,7 @@ export class LoginLimits {
   /** The check could not be made (busy, an internal error): as if it had not been tried. */
   abandoned(ticket: LoginTicket): void {
     this.#pairs.refund(ticket.pair);
-    this.#addresses.refund(ticket.address);
+    this.#addresses.refund(`a:${ticket.address}`);
     if (ticket.user !== undefined) this.#users.refund(ticket.user);
   }
 }

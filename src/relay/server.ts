@@ -358,11 +358,17 @@ export class Relay extends EventEmitter<RelayEvents> {
     if (s) this.#close(s, code, reason);
   }
 
-  /** Closes a session on purpose: what waits behind its replay (an error saying why) goes first; the replay is moot. */
-  #close(s: Session, code: number, reason: string): void {
+  /**
+   * Closes a session on purpose: what waits behind its replay (an error saying why) goes first, then
+   * `last`; the replay itself is moot.
+   */
+  #close(s: Session, code: number, reason: string, last?: string): void {
     const waiting = s.outbox.splice(0);
     s.outboxBytes = 0;
-    for (const item of waiting) if (!('frame' in item) && s.ws.readyState === WebSocket.OPEN) s.ws.send(item.raw, { binary: item.binary });
+    if (s.ws.readyState === WebSocket.OPEN) {
+      for (const item of waiting) if (!('frame' in item)) s.ws.send(item.raw, { binary: item.binary });
+      if (last !== undefined) s.ws.send(last);
+    }
     s.ws.close(code, reason);
   }
 
@@ -375,10 +381,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.#role = role;
     if (was === 'coordinator' && role.role !== 'coordinator') {
       const frame = JSON.stringify({ type: 'redirect', coordinator: role.coordinator ?? null, term: role.term } satisfies ServerMessage);
-      for (const s of this.#sessions.values()) {
-        s.outbox.push({ raw: frame, binary: false, bytes: frame.length }); // after what waits already, if anything does
-        this.#close(s, 4001, 'not the coordinator any more');
-      }
+      for (const s of this.#sessions.values()) this.#close(s, 4001, 'not the coordinator any more', frame);
       this.#succession = undefined;
     }
     if (role.role !== 'starting') this.#releaseHeld((ws, req) => this.#onConnection(ws, req));
@@ -694,24 +697,17 @@ export class Relay extends EventEmitter<RelayEvents> {
   /** `binary`: a Buffer is file data unless said otherwise (a text frame already encoded). */
   #sendRaw(s: Session, frame: string | Buffer, checked = true, binary = typeof frame !== 'string'): void {
     if (s.ws.readyState !== WebSocket.OPEN) return;
-    if (s.outbox.length > 0) {
-      // Behind a replay: in order, and counted, so a client that reads nothing is cut off as it would be anyway.
-      const bytes = typeof frame === 'string' ? Buffer.byteLength(frame) : frame.length;
-      s.outbox.push({ raw: frame, binary, bytes });
-      s.outboxBytes += bytes;
-      if (checked && s.peer === undefined && this.#tooFarBehind(s, s.outboxBytes)) {
-        this.#deps.log.warn({ session: s.id, user: s.user?.name }, 'client too slow: disconnecting');
-        s.ws.terminate();
-      }
-      return;
-    }
     // Standbys are exempt: their catch-up (the whole replica) is written at once, and they are nodes, not users.
-    if (checked && s.peer === undefined && this.#tooFarBehind(s)) {
+    // What waits behind a replay counts as queued: a client that reads nothing is cut off as it would be anyway.
+    if (checked && s.peer === undefined && this.#tooFarBehind(s, s.outboxBytes)) {
       this.#deps.log.warn({ session: s.id, user: s.user?.name }, 'client too slow: disconnecting');
       s.ws.terminate();
       return;
     }
-    s.ws.send(frame, { binary });
+    if (s.outbox.length === 0) return void s.ws.send(frame, { binary });
+    const bytes = typeof frame === 'string' ? Buffer.byteLength(frame) : frame.length; // behind a replay: in order
+    s.outbox.push({ raw: frame, binary, bytes });
+    s.outboxBytes += bytes;
   }
 
   /** Writes what waits in `s.outbox` while the socket holds less than REPLAY_HIGH_WATER; the rest when it drains. */

@@ -122,11 +122,7 @@ export function abortTransfer(ctx: RelayContext, t: Transfer<Session>, reason: s
 export function checkTransfers(ctx: RelayContext): void {
   if (ctx.transfers.size === 0) return;
   const { recipients, senders } = ctx.transfers.stalled();
-  for (const { transfer, target } of recipients) {
-    ctx.sendRaw(target.session, JSON.stringify({ type: 'file:abort', stream: transfer.stream, reason: 'this client stopped writing the file' } satisfies ServerMessage));
-    const outcome = ctx.transfers.finish(target.session, transfer.stream, 'stopped receiving');
-    if (outcome) applyOutcome(ctx, outcome);
-  }
+  for (const { transfer, target } of recipients) dropRecipient(ctx, transfer, target.session, 'this client stopped writing the file', 'stopped receiving');
   for (const t of senders) abortTransfer(ctx, t, `${t.from} stopped sending`, 'file transfer stopped: the sender sent nothing for a minute');
   // Slower than the minimum rate (a slot held by a trickle): the side holding it back is ended.
   const rate = `${formatBytes(MIN_RATE_BYTES_PER_S)}/s over ${RATE_WINDOW_MS / 1000} s`;
@@ -136,12 +132,15 @@ export function checkTransfers(ctx: RelayContext): void {
       abortTransfer(ctx, transfer, `${transfer.from} sent too slowly`, `file transfer stopped: sent slower than the minimum of ${rate}`);
       continue;
     }
-    for (const target of recipients) {
-      ctx.sendRaw(target.session, JSON.stringify({ type: 'file:abort', stream: transfer.stream, reason: `this client received it slower than the minimum of ${rate}` } satisfies ServerMessage));
-      const outcome = ctx.transfers.finish(target.session, transfer.stream, 'received too slowly');
-      if (outcome) applyOutcome(ctx, outcome);
-    }
+    for (const target of recipients) dropRecipient(ctx, transfer, target.session, `this client received it slower than the minimum of ${rate}`, 'received too slowly');
   }
+}
+
+/** One recipient leaves a transfer that goes on for the others: it is told why (`told`), its sender in the end (`reason`). */
+function dropRecipient(ctx: RelayContext, transfer: Transfer<Session>, session: Session, told: string, reason: string): void {
+  ctx.sendRaw(session, JSON.stringify({ type: 'file:abort', stream: transfer.stream, reason: told } satisfies ServerMessage));
+  const outcome = ctx.transfers.finish(session, transfer.stream, reason);
+  if (outcome) applyOutcome(ctx, outcome);
 }
 
 /** A session left: its transfers end, and the other sides are told. */
