@@ -38,7 +38,7 @@ const PROOFS = {
  */
 export function answerProof(ctx: RelayContext, s: Session, password: string, purpose: keyof typeof PROOFS, share: string): { share: string; confirm: string } | undefined {
   if (s.proof !== undefined) return void refuse(s, ctx, purpose);
-  if (!ctx.loginByAddress.take(`${PROOFS[purpose].bucket}:${s.address}`)) {
+  if (!ctx.loginByAddress.take(`${PROOFS[purpose].bucket}:${s.source}`)) {
     ctx.send(s, errorFrame('rate_limited', 'too many wrong passwords from this address; wait a minute'));
     s.ws.close(1008, 'rate limited');
     return undefined;
@@ -57,7 +57,7 @@ export function proofConfirmed(ctx: RelayContext, s: Session, purpose: keyof typ
     return false;
   }
   s.proof = undefined;
-  ctx.loginByAddress.refund(`${PROOFS[purpose].bucket}:${s.address}`);
+  ctx.loginByAddress.refund(`${PROOFS[purpose].bucket}:${s.source}`);
   return true;
 }
 
@@ -73,15 +73,15 @@ function refuse(s: Session, ctx: RelayContext, purpose: keyof typeof PROOFS): vo
  */
 export async function register(ctx: RelayContext, s: Session, msg: Msg<'auth:register'>): Promise<void> {
   const { byAddress, overall } = ctx.registrations;
-  if (!byAddress.allows(s.address)) throw new ProtocolError('rate_limited', 'too many new accounts from this address; wait a minute and try again');
+  if (!byAddress.allows(s.source)) throw new ProtocolError('rate_limited', 'too many new accounts from this address; wait a minute and try again');
   if (!overall.take('all')) throw new ProtocolError('rate_limited', 'too many new accounts on this network just now; wait a minute and try again');
-  byAddress.take(s.address);
+  byAddress.take(s.source);
   let user: UserEntry;
   try {
     user = await ctx.credentials.register(msg.user, msg.password);
   } catch (err) {
     // A refused name or password costs nothing (a name taken, a look-alike, too long); being busy neither.
-    if (err instanceof ProtocolError && err.code !== 'internal') (byAddress.refund(s.address), overall.refund('all'));
+    if (err instanceof ProtocolError && err.code !== 'internal') (byAddress.refund(s.source), overall.refund('all'));
     throw err;
   }
   ctx.emitEvent('user:registered', user.name, s.address);
@@ -90,7 +90,7 @@ export async function register(ctx: RelayContext, s: Session, msg: Msg<'auth:reg
 
 /** A password login, within the login limits (src/core/login-limits.ts). */
 export async function login(ctx: RelayContext, s: Session, msg: Msg<'auth:login'>): Promise<void> {
-  const verdict = ctx.logins.begin(userKey(msg.user), s.address);
+  const verdict = ctx.logins.begin(userKey(msg.user), s.source);
   if (!verdict.ok) throw new ProtocolError('rate_limited', 'too many failed logins; wait a minute and try again');
   let user: UserEntry;
   try {
@@ -113,7 +113,7 @@ export async function login(ctx: RelayContext, s: Session, msg: Msg<'auth:login'
  * the account, so one that lost its name to an earlier registration is told so, not logged in as the winner.
  */
 export function resume(ctx: RelayContext, s: Session, msg: Msg<'auth:resume'>): void {
-  if (!ctx.resumes.take(s.address)) throw new ProtocolError('rate_limited', 'too many sessions resumed from this address; try again shortly');
+  if (!ctx.resumes.take(s.source)) throw new ProtocolError('rate_limited', 'too many sessions resumed from this address; try again shortly');
   const state = ctx.core.state;
   const secret = state.secret?.value;
   const account = secret === undefined ? undefined : verifyToken(secret, ctx.identity().authorityId, msg.user, msg.token, ctx.now());
