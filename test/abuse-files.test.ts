@@ -68,3 +68,35 @@ t.test('trickling transfers from throwaway accounts hold no slot for long, and o
   t.match(failed[0]!.message, /sent slower than the minimum of 16 KiB\/s over 30 s/);
   t.equal(failed.length, 8, 'every trickling transfer ended');
 });
+
+t.test('with every slot taken by a few addresses, a user from another gets one: the slowest of the heaviest address gives way', { timeout: 60_000 }, async (t) => {
+  const dir = tmpDir(t);
+  const { address } = await startServe(t, join(dir, 'node'), ['--registration-rate', '100', '--max-message-rate', '1000']);
+  const url = `wss://${address}`;
+  const sink = await loggedIn(url, 'sink');
+  t.teardown(() => sink.close());
+  // Eight addresses, two accounts each, four offers per account: the 64 slots, 8 per address.
+  const accounts = await Promise.all(Array.from({ length: 16 }, (_, i) => loggedIn(url, `hog${i}`, { localAddress: `127.0.12.${1 + (i >> 1)}` })));
+  t.teardown(() => accounts.forEach((s) => s.close()));
+  const answers = await Promise.all(
+    accounts.flatMap((s, i) =>
+      Array.from({ length: 4 }, (_, j) => {
+        const id = `hog-${i}-${j}`;
+        s.send({ type: 'file:offer', id, name: `big${j}.bin`, size: 100 * 1024 * 1024, to: ['sink'] });
+        return waitFor(() => s.frames.find((f) => (f.type === 'file:accepted' && f.id === id) || (f.type === 'error' && f.ref === id)), 'the answer to an offer').then((f) => ({ s, f }));
+      }),
+    ),
+  );
+  t.equal(answers.filter((a) => a.f.type === 'file:accepted').length, 64, 'all 64 slots taken');
+  const alice = await loggedIn(url, 'alice');
+  t.teardown(() => alice.close());
+  alice.send({ type: 'file:offer', id: 'report', name: 'report.pdf', size: 1024, to: ['sink'] });
+  const ok = await alice.next((f) => (f.type === 'file:accepted' || f.type === 'error') && (f.id === 'report' || f.ref === 'report'), 'alice\'s answer');
+  t.equal(ok.type, 'file:accepted', `alice's file is taken (${JSON.stringify(ok)})`);
+  const gaveWay = await waitFor(() => accounts.find((s) => s.frames.some((f) => f.type === 'error' && f.code === 'file_failed')), 'a hog to be told');
+  t.match(gaveWay.frames.find((f) => f.code === 'file_failed')?.message, /relays 64 files at once, and your address held the most/);
+  // The address that gave way (now 7) cannot take its slot back from the others (8): nobody takes turns.
+  gaveWay.send({ type: 'file:offer', id: 'again', name: 'again.bin', size: 1024, to: ['sink'] });
+  const again = await waitFor(() => gaveWay.frames.find((f) => (f.type === 'error' && f.ref === 'again') || (f.type === 'file:accepted' && f.id === 'again')), 'the answer');
+  t.match(again, { type: 'error', code: 'rate_limited', message: /relaying 64 files already/ }, 'refused: it holds fewer than two less than the heaviest');
+});

@@ -13,6 +13,8 @@ export const MAX_TRANSFERS = 64;
  */
 export const MIN_RATE_BYTES_PER_S = 16 * 1024;
 export const RATE_WINDOW_MS = 30_000;
+/** Of the time a sender had room, this much is not counted: the credit's way to it and its data's way back. */
+const ROOM_GRACE_MS = 1_000;
 /**
  * A recipient that makes no progress for this long while it owes some (data waits for it, or after the end
  * its verdict) is dropped from the transfer…
@@ -64,6 +66,12 @@ export interface Transfer<S> {
   /** When the current rate window began, and what had come in by then. */
   rateAt: number;
   rateReceived: number;
+  /**
+   * How long in the current rate window the sender had room (less than half its window waiting on
+   * recipients), and since when it has had it now: the sender owes the minimum rate over that time only.
+   */
+  roomMs: number;
+  roomSince: number | undefined;
 }
 
 /** What the relay must do after a recipient's ack, done or fail, or a session leaving. */
@@ -109,9 +117,8 @@ export class Transfers<S> {
     return n;
   }
 
-  /** Why user `from` (at `address`) may not start another transfer now, or undefined when they may. */
-  refusal(from: string, address = ''): string | undefined {
-    if (this.#byStream.size >= MAX_TRANSFERS) return `the coordinator is relaying ${MAX_TRANSFERS} files already; try again shortly`;
+  /** Why user `from` (at `address`) may not start another transfer now, or undefined when they may. `full`: count the coordinator's slots too. */
+  refusal(from: string, address = '', full = true): string | undefined {
     const key = from.toLowerCase();
     let mine = 0;
     let here = 0;
@@ -121,7 +128,26 @@ export class Transfers<S> {
     }
     if (mine >= MAX_UPLOADS_PER_USER) return `at most ${MAX_UPLOADS_PER_USER} files at once from one user; wait for one to finish`;
     if (here >= MAX_UPLOADS_PER_ADDRESS) return `at most ${MAX_UPLOADS_PER_ADDRESS} files at once from one address; wait for one to finish`;
+    if (full && this.#byStream.size >= MAX_TRANSFERS) return `the coordinator is relaying ${MAX_TRANSFERS} files already; try again shortly`;
     return undefined;
+  }
+
+  /**
+   * When every slot is taken, the transfer to end so that `address` may have one (issue #14): the one that
+   * moved least in its rate window (then the newest) of the address holding the most, if that address holds
+   * at least two more than `address` does. So addresses holding many never keep out one holding few, and
+   * after the exchange the newcomer still holds fewer than the one that gave way: nobody takes turns.
+   * Undefined when there are free slots or no address holds enough more. Does not end it: the relay does.
+   */
+  displaced(address: string): Transfer<S> | undefined {
+    if (this.#byStream.size < MAX_TRANSFERS) return undefined;
+    const held = new Map<string, Transfer<S>[]>();
+    for (const t of this.#byStream.values()) held.set(t.address, [...(held.get(t.address) ?? []), t]);
+    let heaviest: Transfer<S>[] = [];
+    for (const ts of held.values()) if (ts.length > heaviest.length) heaviest = ts;
+    if (heaviest.length < (held.get(address)?.length ?? 0) + 2) return undefined;
+    const moved = (t: Transfer<S>): number => t.received - t.rateReceived;
+    return heaviest.reduce((a, b) => (moved(b) < moved(a) || (moved(b) === moved(a) && b.rateAt >= a.rateAt) ? b : a));
   }
 
   /** Opens a transfer to `targets` (at least one). */
@@ -147,6 +173,8 @@ export class Transfers<S> {
       dataAt: now,
       rateAt: now,
       rateReceived: 0,
+      roomMs: 0,
+      roomSince: now,
     };
     this.#byStream.set(stream, transfer);
     return transfer;
@@ -161,6 +189,7 @@ export class Transfers<S> {
     if (t.received + bytes - this.#floor(t) > this.#window) return { ok: false, transfer: t, reason: `sent past the window of ${this.#window} bytes` };
     t.received += bytes;
     t.dataAt = this.#now();
+    this.#room(t);
     return { ok: true, transfer: t };
   }
 
@@ -172,6 +201,7 @@ export class Transfers<S> {
     if (t.received !== t.size) return { ok: false, transfer: t, reason: `file:end after ${t.received} of ${t.size} bytes` };
     t.ended = true;
     t.endedAt = this.#now();
+    this.#room(t);
     return { ok: true, transfer: t };
   }
 
@@ -255,13 +285,18 @@ export class Transfers<S> {
     const least = (MIN_RATE_BYTES_PER_S * RATE_WINDOW_MS) / 1000;
     for (const t of this.#byStream.values()) {
       if (now - t.rateAt < RATE_WINDOW_MS) continue;
-      const blocked = t.received - this.#floor(t) > this.#window / 2; // half its window waits on recipients: theirs to move
-      const sender = !t.ended && !blocked && t.received - t.rateReceived < Math.min(least, t.size - t.rateReceived);
+      // The sender owes the rate over the time it had room, not for the time its window waited on recipients
+      // (a recipient that was slow all window and caught up at its end does not make the sender look slow).
+      const roomMs = Math.max(0, t.roomMs + (t.roomSince === undefined ? 0 : now - t.roomSince) - ROOM_GRACE_MS);
+      const owed = Math.min((least * roomMs) / (now - t.rateAt), t.size - t.rateReceived);
+      const sender = !t.ended && roomMs > 0 && t.received - t.rateReceived < owed;
       // A recipient owes what was waiting for it when the window began (what came since may be in flight).
       const recipients = t.targets.filter((x) => x.state === 'receiving' && x.acked - x.rateAcked < Math.min(least, t.rateReceived - x.rateAcked));
       if (sender || recipients.length > 0) out.push({ transfer: t, sender, recipients });
       t.rateAt = now;
       t.rateReceived = t.received;
+      t.roomMs = 0;
+      if (t.roomSince !== undefined) t.roomSince = now;
       for (const x of t.targets) x.rateAcked = x.acked;
     }
     return out;
@@ -285,7 +320,19 @@ export class Transfers<S> {
     return min === Infinity ? t.received : min;
   }
 
+  /** Starts or stops the clock of the sender's room (see `roomMs`) after what moved its window. */
+  #room(t: Transfer<S>): void {
+    const now = this.#now();
+    const room = !t.ended && t.received - this.#floor(t) <= this.#window / 2;
+    if (room && t.roomSince === undefined) t.roomSince = now;
+    else if (!room && t.roomSince !== undefined) {
+      t.roomMs += now - t.roomSince;
+      t.roomSince = undefined;
+    }
+  }
+
   #credit(t: Transfer<S>): Outcome<S> {
+    this.#room(t);
     const floor = this.#floor(t);
     if (floor <= t.credit) return { transfer: t };
     t.credit = floor;

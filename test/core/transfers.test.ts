@@ -85,7 +85,7 @@ t.test('limits on transfers at once', async (t) => {
   t.match(tr.refusal('Alice'), /at most 4 files at once from one user/);
   t.equal(tr.refusal('carol'), undefined);
   for (let i = tr.size; i < MAX_TRANSFERS; i++) tr.open(`s${i}`, `s${i}`, 'c', 'a', 1, [{ session: 'bob', user: 'bob' }]);
-  t.match(tr.refusal('carol'), /relaying 64 files already/);
+  t.match(tr.refusal('carol', '10.0.0.9'), /relaying 64 files already/);
   t.equal(new Set(Array.from({ length: MAX_TRANSFERS }, (_, i) => tr.get(i + 1)?.stream)).size, MAX_TRANSFERS, 'distinct streams');
   t.equal(tr.incomingOf('bob'), MAX_TRANSFERS);
 });
@@ -154,6 +154,50 @@ t.test('a transfer keeps a minimum rate, and the side holding it back is ended (
     ['ok', false, ['carol']],
   ], 'then the slow recipient (not its sender); a small file that moved all it could is fine');
   t.ok(MIN_RATE_BYTES_PER_S * (RATE_WINDOW_MS / 1000) > 8 * 1024 * 30, 'carol was below the minimum');
+});
+
+t.test('a sender owes the minimum rate only over the time it had room, not while its window waited on a recipient', async (t) => {
+  let now = 0;
+  const window = 4 * 1024 * 1024;
+  const tr = new Transfers<string>({ window, now: () => now });
+  const x = tr.open('alice', 'alice', 'c1', 'big', 100 * 1024 * 1024, [{ session: 'bob', user: 'bob' }]);
+  tr.data('alice', x.stream, window); // her whole window at once
+  now += RATE_WINDOW_MS;
+  t.same(tr.tooSlow(), [], 'first window: alice sent plenty; bob owed nothing that waited when it began');
+  // Second window: bob writes nothing for 29 s, then everything just before it ends. Alice had no room.
+  now += RATE_WINDOW_MS - 1_000;
+  tr.ack('bob', x.stream, window);
+  now += 1_000;
+  t.same(tr.tooSlow(), [], 'alice is not blamed for the window bob held (she had room for its last second only: the credit was on its way), and bob caught up');
+  // Third window: room all of it, and she sends one byte: now she is the one holding it back.
+  now += RATE_WINDOW_MS;
+  tr.data('alice', x.stream, 1);
+  t.same(tr.tooSlow().map((o) => [o.sender, o.recipients.length]), [[true, 0]], 'a sender with room all window that sends a byte is ended');
+});
+
+t.test('when every slot is taken, the address holding the most gives way to one holding fewer: its slowest transfer (issue #14)', async (t) => {
+  let now = 0;
+  const tr = new Transfers<string>({ window: 100, now: () => now });
+  const open = (address: string, n: number) => Array.from({ length: n }, (_, i) => tr.open(`${address}-${i}`, `${address}-${i}`, 'c', 'f', 1_000, [{ session: 'sink', user: 'sink' }], address));
+  // Eight addresses fill the 64 slots, 8 each; one of the first address's transfers moves, the others trickle.
+  const first = open('10.0.0.1', 8);
+  for (let a = 2; a <= 8; a++) open(`10.0.0.${a}`, 8);
+  tr.data('10.0.0.1-0', first[0]!.stream, 50);
+  t.equal(tr.refusal('alice', '10.0.0.99', false), undefined, 'alice may send but for the full book');
+  t.match(tr.refusal('alice', '10.0.0.99'), /relaying 64 files/);
+  const victim = tr.displaced('10.0.0.99');
+  t.equal(victim?.address, '10.0.0.1', 'an address holding the most (the first of those that do)');
+  t.not(victim, first[0], 'not the one that moves');
+  t.equal(victim, first[7], 'the newest of those that moved nothing');
+  t.equal(tr.displaced('10.0.0.1'), undefined, 'an address holding as many as the heaviest displaces nobody');
+  tr.abort(victim!.stream);
+  t.equal(tr.displaced('10.0.0.99'), undefined, 'a free slot: nobody need give way');
+  tr.open('alice', 'alice', 'c', 'f', 1_000, [{ session: 'sink', user: 'sink' }], '10.0.0.99');
+  t.ok(tr.displaced('10.0.0.98'), 'the next newcomer displaces another of the eight holding 8');
+  // Sixty-four addresses holding one each: nobody holds two more than a newcomer.
+  const even = new Transfers<string>({ window: 100 });
+  for (let a = 0; a < MAX_TRANSFERS; a++) even.open(`s${a}`, `s${a}`, 'c', 'f', 1, [{ session: 'sink', user: 'sink' }], `10.1.0.${a}`);
+  t.equal(even.displaced('10.9.9.9'), undefined, 'one each: the newcomer waits like everyone');
 });
 
 t.test('files at once from one address are limited, however many accounts it has (issue #14)', async (t) => {

@@ -1,7 +1,7 @@
 import { FILE_CHUNK_BYTES, FILE_HEADER_BYTES, FILE_WINDOW_BYTES } from '../../protocol/limits.js';
 import { errorFrame, userKey, type ServerMessage } from '../../protocol/messages.js';
 import { formatBytes } from '../../protocol/units.js';
-import { MIN_RATE_BYTES_PER_S, RATE_WINDOW_MS, type Outcome, type Transfer } from '../../core/transfers.js';
+import { MAX_TRANSFERS, MIN_RATE_BYTES_PER_S, RATE_WINDOW_MS, type Outcome, type Transfer } from '../../core/transfers.js';
 import type { Msg, RelayContext } from '../context.js';
 import type { Session } from '../session.js';
 
@@ -38,9 +38,15 @@ export function fileOffer(ctx: RelayContext, s: Session, msg: Msg<'file:offer'>)
     const why = everyone || skipped.length === 0 ? 'nobody else is online' : `${skipped.join(', ')} ${skipped.length === 1 ? 'is' : 'are'} offline`;
     return ctx.send(s, errorFrame('recipient_offline', `${why}: files are not kept for users who are offline; nothing was sent`, msg.id));
   }
-  const refusal = ctx.transfers.refusal(from.name, s.address);
+  // Every slot taken, most by another address: its slowest transfer gives way (see Transfers.displaced).
+  const victim = ctx.transfers.refusal(from.name, s.source, false) === undefined ? ctx.transfers.displaced(s.source) : undefined;
+  if (victim !== undefined) {
+    ctx.log.info({ from: victim.from, stream: victim.stream, for: from.name }, 'every file slot taken: the slowest of the address holding the most gives way');
+    abortTransfer(ctx, victim, `${victim.from}'s transfer was ended to make room for others`, `file transfer stopped: the coordinator relays ${MAX_TRANSFERS} files at once, and your address held the most of them; send it again later`);
+  }
+  const refusal = ctx.transfers.refusal(from.name, s.source);
   if (refusal !== undefined) return ctx.send(s, errorFrame('rate_limited', refusal, msg.id));
-  const t = ctx.transfers.open(s, from.name, msg.id, msg.name, msg.size, targets, s.address);
+  const t = ctx.transfers.open(s, from.name, msg.id, msg.name, msg.size, targets, s.source);
   const to = [...new Set(targets.map((x) => x.user))];
   ctx.send(s, { type: 'file:accepted', id: msg.id, stream: t.stream, to, skipped: everyone ? [] : skipped, chunk: FILE_CHUNK_BYTES, window: FILE_WINDOW_BYTES });
   const start = JSON.stringify({ type: 'file:start', stream: t.stream, id: t.id, from: from.name, name: msg.name, size: msg.size, to: everyone ? [] : to } satisfies ServerMessage);
