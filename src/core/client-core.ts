@@ -188,11 +188,12 @@ export class ClientCore {
 
   /**
    * Whether trying other nodes cannot help after `code`. A wrong password is final at the first login; once
-   * logged in with it, it means the node does not know the account yet (a partition's sides still merging):
-   * try again until the reconnect timeout.
+   * logged in with it, it means the node does not know the account yet (a partition's sides still merging).
+   * Too many sessions likewise: back after a lost link, one of them may be our own old one, kept until the
+   * coordinator sees it is gone. Both: try again until the reconnect timeout.
    */
   isFinal(code: string): boolean {
-    return FINAL_CODES.includes(code) && !(code === 'auth_failed' && this.#registered);
+    return FINAL_CODES.includes(code) && !(this.#registered && (code === 'auth_failed' || code === 'too_many_sessions'));
   }
 
   /** Where to look for a coordinator after losing `from`: successors in order, `from` last (it may come back), then the discovered. */

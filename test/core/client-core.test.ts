@@ -46,8 +46,10 @@ t.test('each message once, the outbox until acknowledged, successors in order', 
 t.test('a wrong password is final at the first login only: later it means a node that does not know the account yet', async (t) => {
   const c = new ClientCore({ user: 'alice', password: 'pw' });
   t.equal(c.isFinal('auth_failed'), true);
+  t.equal(c.isFinal('too_many_sessions'), true, 'too many sessions at the first login: quit one');
   c.handshake(welcome());
   c.handshake({ type: 'auth:ok', user: 'alice' });
   t.equal(c.isFinal('auth_failed'), false);
+  t.equal(c.isFinal('too_many_sessions'), false, 'after a lost link one may be our own old session, not yet seen gone');
   t.equal(c.isFinal('username_taken'), true);
 });
