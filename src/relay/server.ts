@@ -18,6 +18,7 @@ import type { Status } from '../protocol/status.js';
 import type { RoleInfo, Succession } from '../core/role.js';
 import { RateLimiter } from '../core/rate-limiter.js';
 import { PendingConnections } from '../core/pending-connections.js';
+import { addressKey } from '../core/address-key.js';
 import { descriptorLimit } from '../node/descriptors.js';
 import { Transfers } from '../core/transfers.js';
 import type { CredentialStore } from '../store/credential-store.js';
@@ -34,7 +35,11 @@ const HEARTBEAT_MS = 500; // ping period for clients: a client suspects its coor
 const PEER_HEARTBEAT_MS = 200; // and for standbys, which presume it dead after 1 s (5 missed)
 const DEAD_AFTER_MS = 3_000; // a session silent this long is gone (DESIGN §4)
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024; // a slower consumer is cut off, never buffered without bound (DESIGN §6)
-const REPLAY_HIGH_WATER = 256 * 1024; // a login replay is written while the socket holds less than this, the rest as it drains
+/**
+ * A client's socket is written while it holds less than this; the rest (a login replay, and whatever comes for a
+ * reader that is behind) waits in the session's outbox as it drains, as frames shared with other recipients.
+ */
+const SOCKET_HIGH_WATER = 256 * 1024;
 const MAX_CONNECTIONS = 10_000; // sockets at once; beyond this new ones get HTTP 503
 const LOGIN_TIMEOUT_MS = 30_000; // a connection that has not logged in by then is closed (idle sockets cost memory)
 const MAX_PENDING_PER_ADDRESS = 64; // connections one address may hold before logging in; beyond, refused at accept
@@ -419,7 +424,7 @@ export class Relay extends EventEmitter<RelayEvents> {
    * place is given back at login, `peer:hello` or close.
    */
   #admit(socket: Socket): void {
-    const address = socket.remoteAddress ?? 'unknown';
+    const address = addressKey(socket.remoteAddress ?? 'unknown');
     const key = connectionKey(socket);
     this.#open++;
     socket.once('close', () => this.#open--);
@@ -538,6 +543,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       ws,
       tls: req.socket as TLSSocket,
       address: req.socket.remoteAddress ?? 'unknown',
+      source: addressKey(req.socket.remoteAddress ?? 'unknown'),
       networkOk: !this.#networkPasswordRequired,
       proof: undefined,
       user: undefined,
@@ -704,15 +710,18 @@ export class Relay extends EventEmitter<RelayEvents> {
       s.ws.terminate();
       return;
     }
-    if (s.outbox.length === 0) return void s.ws.send(frame, { binary });
-    const bytes = typeof frame === 'string' ? Buffer.byteLength(frame) : frame.length; // behind a replay: in order
+    // A client's socket that holds enough already gets the frame later, as it drains: what waits here is the
+    // frame itself, shared by every recipient of a broadcast, where a socket would hold an encrypted copy each.
+    if (s.outbox.length === 0 && (s.peer !== undefined || s.ws.bufferedAmount < SOCKET_HIGH_WATER)) return void s.ws.send(frame, { binary });
+    const bytes = typeof frame === 'string' ? Buffer.byteLength(frame) : frame.length; // behind others: in order
     s.outbox.push({ raw: frame, binary, bytes });
     s.outboxBytes += bytes;
+    if (!s.draining) this.#pump(s);
   }
 
-  /** Writes what waits in `s.outbox` while the socket holds less than REPLAY_HIGH_WATER; the rest when it drains. */
+  /** Writes what waits in `s.outbox` while the socket holds less than SOCKET_HIGH_WATER; the rest when it drains. */
   #pump(s: Session): void {
-    while (s.outbox.length > 0 && s.ws.readyState === WebSocket.OPEN && s.ws.bufferedAmount < REPLAY_HIGH_WATER) {
+    while (s.outbox.length > 0 && s.ws.readyState === WebSocket.OPEN && s.ws.bufferedAmount < SOCKET_HIGH_WATER) {
       const item = s.outbox.shift()!;
       if ('frame' in item) s.ws.send(JSON.stringify(item.frame));
       else {
