@@ -61,6 +61,8 @@ export interface Transfer<S> {
   /** The credit last sent to the sender, and when. */
   credit: number;
   creditAt: number;
+  /** When it was opened. */
+  readonly openedAt: number;
   /** When the sender last sent data. */
   dataAt: number;
   /** When the current rate window began, and what had come in by then. */
@@ -133,11 +135,12 @@ export class Transfers<S> {
   }
 
   /**
-   * When every slot is taken, the transfer to end so that `address` may have one (issue #14): the one that
-   * moved least in its rate window (then the newest) of the address holding the most, if that address holds
-   * at least two more than `address` does. So addresses holding many never keep out one holding few, and
-   * after the exchange the newcomer still holds fewer than the one that gave way: nobody takes turns.
-   * Undefined when there are free slots or no address holds enough more. Does not end it: the relay does.
+   * When every slot is taken, the transfer to end so that `address` may have one (issue #14): of the address
+   * holding the most, if it holds at least two more than `address` does, the one still sending that moved
+   * the fewest bytes a second since it began (then the newest); one whose bytes are all in is spared. So
+   * addresses holding many never keep out one holding few, and after the exchange the newcomer still holds
+   * fewer than the one that gave way: nobody takes turns. Undefined when there are free slots or no address
+   * holds enough more. Does not end it: the relay does.
    */
   displaced(address: string): Transfer<S> | undefined {
     if (this.#byStream.size < MAX_TRANSFERS) return undefined;
@@ -146,8 +149,14 @@ export class Transfers<S> {
     let heaviest: Transfer<S>[] = [];
     for (const ts of held.values()) if (ts.length > heaviest.length) heaviest = ts;
     if (heaviest.length < (held.get(address)?.length ?? 0) + 2) return undefined;
-    const moved = (t: Transfer<S>): number => t.received - t.rateReceived;
-    return heaviest.reduce((a, b) => (moved(b) < moved(a) || (moved(b) === moved(a) && b.rateAt >= a.rateAt) ? b : a));
+    const now = this.#now();
+    const rate = (t: Transfer<S>): number => t.received / Math.max(1, now - t.openedAt);
+    let victim: Transfer<S> | undefined;
+    for (const t of heaviest) {
+      if (t.ended) continue;
+      if (victim === undefined || rate(t) < rate(victim) || (rate(t) === rate(victim) && t.openedAt >= victim.openedAt)) victim = t;
+    }
+    return victim;
   }
 
   /** Opens a transfer to `targets` (at least one). */
@@ -170,6 +179,7 @@ export class Transfers<S> {
       ended: false,
       credit: 0,
       creditAt: now,
+      openedAt: now,
       dataAt: now,
       rateAt: now,
       rateReceived: 0,

@@ -364,14 +364,15 @@ export class Relay extends EventEmitter<RelayEvents> {
   }
 
   /**
-   * Closes a session on purpose: what waits behind its replay (an error saying why) goes first, then
-   * `last`; the replay itself is moot.
+   * Closes a session on purpose: what waits in its outbox (an error saying why, at its end) goes first
+   * while the socket has room, then `last`; a replay, and what a reader far behind would not read before
+   * the close anyway, are moot (written out, they would be an encrypted copy each for sessions closing together).
    */
   #close(s: Session, code: number, reason: string, last?: string): void {
     const waiting = s.outbox.splice(0);
     s.outboxBytes = 0;
     if (s.ws.readyState === WebSocket.OPEN) {
-      for (const item of waiting) if (!('frame' in item)) s.ws.send(item.raw, { binary: item.binary });
+      for (const item of waiting) if (!('frame' in item) && s.ws.bufferedAmount < SOCKET_HIGH_WATER) s.ws.send(item.raw, { binary: item.binary });
       if (last !== undefined) s.ws.send(last);
     }
     s.ws.close(code, reason);
@@ -698,7 +699,8 @@ export class Relay extends EventEmitter<RelayEvents> {
    * Sends a frame. A reader that has fallen more than `maxBufferedBytes`
    * behind is cut off rather than buffered without bound, whatever it is sent
    * (fan-out, replies to requests it keeps making, file data beyond what it
-   * acknowledged). The login replay goes out as the client reads it (#pump): what comes meanwhile waits behind it, counted alike.
+   * acknowledged). A client's frames wait in its outbox while its socket holds SOCKET_HIGH_WATER or
+   * something waits there already (a login replay, written as the client reads it), counted alike (#pump).
    */
   /** `binary`: a Buffer is file data unless said otherwise (a text frame already encoded). */
   #sendRaw(s: Session, frame: string | Buffer, checked = true, binary = typeof frame !== 'string'): void {

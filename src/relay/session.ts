@@ -12,7 +12,7 @@ export interface Session {
   /** Its TLS socket: what the peer presented, and the session's exported keying material. */
   readonly tls: TLSSocket;
   readonly address: string;
-  /** What its address is limited under: the address, or an IPv6 address's /64 (src/core/address-key.ts). */
+  /** What its address is limited under (src/core/address-key.ts): the address, IPv4-mapped ones as IPv4. */
   readonly source: string;
   networkOk: boolean;
   /** A password proof under way (the network password's, or a joining node's node password). */

@@ -177,18 +177,22 @@ t.test('a sender owes the minimum rate only over the time it had room, not while
 
 t.test('when every slot is taken, the address holding the most gives way to one holding fewer: its slowest transfer (issue #14)', async (t) => {
   let now = 0;
-  const tr = new Transfers<string>({ window: 100, now: () => now });
+  const tr = new Transfers<string>({ window: 10_000, now: () => now });
   const open = (address: string, n: number) => Array.from({ length: n }, (_, i) => tr.open(`${address}-${i}`, `${address}-${i}`, 'c', 'f', 1_000, [{ session: 'sink', user: 'sink' }], address));
   // Eight addresses fill the 64 slots, 8 each; one of the first address's transfers moves, the others trickle.
   const first = open('10.0.0.1', 8);
   for (let a = 2; a <= 8; a++) open(`10.0.0.${a}`, 8);
+  now += 10_000;
   tr.data('10.0.0.1-0', first[0]!.stream, 50);
+  tr.data('10.0.0.1-7', first[7]!.stream, 1_000); // all its bytes are in, and then the end: spared
+  tr.end('10.0.0.1-7', first[7]!.stream);
   t.equal(tr.refusal('alice', '10.0.0.99', false), undefined, 'alice may send but for the full book');
   t.match(tr.refusal('alice', '10.0.0.99'), /relaying 64 files/);
   const victim = tr.displaced('10.0.0.99');
   t.equal(victim?.address, '10.0.0.1', 'an address holding the most (the first of those that do)');
   t.not(victim, first[0], 'not the one that moves');
-  t.equal(victim, first[7], 'the newest of those that moved nothing');
+  t.not(victim, first[7], 'nor one whose bytes are all in');
+  t.equal(victim, first[6], 'the newest of those that moved nothing');
   t.equal(tr.displaced('10.0.0.1'), undefined, 'an address holding as many as the heaviest displaces nobody');
   tr.abort(victim!.stream);
   t.equal(tr.displaced('10.0.0.99'), undefined, 'a free slot: nobody need give way');
