@@ -44,9 +44,11 @@ function lanchat(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildPro
   return { child, out: lines(child) };
 }
 
-async function client(address: string, user: string, register: boolean): Promise<{ child: ChildProcess; out: string[] }> {
-  const c = lanchat(['client', '--locked', '--connect', address, '--user', user, '--data-dir', join(root, `c-${user}`), ...(register ? ['--register'] : [])], { LANCHAT_PASSWORD: 'pw' });
-  await until(() => c.out.some((l) => l.includes('"type":"ready"')), `${user} ready`, 15_000);
+async function client(address: string, user: string, register: boolean, network = 'default'): Promise<{ child: ChildProcess; out: string[] }> {
+  const c = lanchat(['client', '--locked', '--connect', address, '--network', network, '--user', user, '--data-dir', join(root, `c-${user}`), ...(register ? ['--register'] : [])], { LANCHAT_PASSWORD: 'pw' });
+  await until(() => c.out.some((l) => l.includes('"type":"ready"')), `${user} ready`, 15_000).catch((err: Error) => {
+    throw new Error(`${err.message} (it said: ${c.out.slice(-3).join(' | ') || 'nothing'})`);
+  });
   return c;
 }
 
@@ -91,8 +93,8 @@ async function firstScreen(): Promise<{ samples_ms: number[]; drawn_at_uptime_ms
 }
 
 /** Ten bots send 2,000 messages in all at ~15/s each; resolves when the UI shows the last. */
-async function fill(address: string, name: string): Promise<void> {
-  const bots = await Promise.all(Array.from({ length: SENDERS }, (_, i) => client(address, `bot${i}`, true)));
+async function fill(address: string, name: string, network?: string): Promise<void> {
+  const bots = await Promise.all(Array.from({ length: SENDERS }, (_, i) => client(address, `bot${i}`, true, network)));
   const per = MESSAGES / SENDERS;
   await Promise.all(
     bots.map(async (b, i) => {
@@ -109,7 +111,7 @@ async function fill(address: string, name: string): Promise<void> {
 
 async function memory(): Promise<{ ui_only_rss_at_login_mib: number; ui_only_rss_mib: number; ui_with_node_rss_mib: number; messages: number }> {
   // The UI alone, connected to a coordinator elsewhere.
-  const server = lanchat(['serve', '--locked', '--host', '127.0.0.1', '--port', '0', '--data-dir', join(root, 'server'), '--bcrypt-cost', '4']);
+  const server = lanchat(['serve', '--locked', '--host', '127.0.0.1', '--port', '0', '--data-dir', join(root, 'server'), '--bcrypt-cost', '4', '--registration-rate', '1000']);
   const address = await until(() => server.out.map((l) => /coordinator for network .* at (127\.0\.0\.1:\d+)/.exec(l)?.[1]).find(Boolean), 'the coordinator', 15_000);
   (await client(address, 'alice', true)).child.stdin!.end();
   ui('mem1', ['--connect', address, '--user', 'alice', '--data-dir', join(root, 'ui1')], 'LANCHAT_PASSWORD=pw');
@@ -123,16 +125,16 @@ async function memory(): Promise<{ ui_only_rss_at_login_mib: number; ui_only_rss
   server.child.kill('SIGKILL');
 
   // The UI with its own node, which coordinates (alone in this namespace): the default way to start it.
-  ui('mem2', ['--user', 'alice', '--data-dir', join(root, 'ui2'), '--network', 'mem', '--bcrypt-cost', '4', '--port', '7790'], 'LANCHAT_PASSWORD=pw');
+  ui('mem2', ['--user', 'alice', '--data-dir', join(root, 'ui2'), '--network', 'mem', '--bcrypt-cost', '4', '--registration-rate', '1000', '--port', '7790'], 'LANCHAT_PASSWORD=pw');
   await until(() => /log in/.test(view('mem2')), 'the login screen', 20_000, 20);
   const local = '127.0.0.1:7790';
-  (await client(local, 'alice', true)).child.stdin!.end();
+  (await client(local, 'alice', true, 'mem')).child.stdin!.end();
   // Her first login (from LANCHAT_PASSWORD) came before the account: the form says so and asks again.
   await until(() => /wrong username or password/.test(view('mem2')), 'the failed first login', 20_000, 20);
   tmux('send-keys', '-t', 'mem2', '-l', 'pw');
   tmux('send-keys', '-t', 'mem2', 'Enter');
   await until(() => view('mem2').includes('alice · online'), 'alice online on her own node', 20_000, 20);
-  await fill(local, 'mem2');
+  await fill(local, 'mem2', 'mem');
   await sleep(2_000);
   const withNode = rssKiB(panePid('mem2'));
   await stop('mem2');

@@ -83,8 +83,9 @@ const program = new Command('lanchat')
   .option('--bcrypt-cost <n>', 'bcrypt cost for new password hashes (local node)', intOption(4, 31), DEFAULT_BCRYPT_COST)
   .option('--download-dir <dir>', 'where files sent to you are saved', defaultDownloadDir())
   .addOption(new Option('--max-file-size <size>', 'largest file the local node relays when it coordinates').argParser(sizeOption).default(DEFAULT_LIMITS.maxFileBytes, '100MiB'))
+  .option('--registration-rate <n>', 'new accounts one address may register a minute at the local node (the network: ten times this)', intOption(1, 1_000_000), 5)
   .addOption(new Option('--log-level <level>', 'log level (the log is lanchat.log in the data directory)').choices(LOG_LEVELS).default('info'))
-  .action(async (opts: { connect?: string; locked?: boolean; user?: string; network: string; port: number; dataDir: string; passwordFile?: string; networkPasswordFile?: string; nodePasswordFile?: string; reconnectTimeout: number; bcryptCost: number; downloadDir: string; maxFileSize: number; logLevel: string }) => {
+  .action(async (opts: { connect?: string; locked?: boolean; user?: string; network: string; port: number; dataDir: string; passwordFile?: string; networkPasswordFile?: string; nodePasswordFile?: string; reconnectTimeout: number; bcryptCost: number; downloadDir: string; maxFileSize: number; registrationRate: number; logLevel: string }) => {
     if (!process.stdout.isTTY || !process.stdin.isTTY) {
       throw new UsageError('the chat UI needs a terminal; from scripts and pipes use `lanchat client` (see lanchat client --help)');
     }
@@ -124,6 +125,7 @@ const program = new Command('lanchat')
       bcryptCost: opts.bcryptCost,
       downloadDir: opts.downloadDir,
       maxFileBytes: opts.maxFileSize,
+      registrationRate: opts.registrationRate,
     });
     process.exit(code);
   });

@@ -33,6 +33,8 @@ export interface UiOptions {
   downloadDir: string;
   /** The largest file the local node relays when it coordinates. */
   maxFileBytes: number;
+  /** New accounts one address may register a minute at the local node when it coordinates. */
+  registrationRate?: number;
 }
 
 // With the alternate screen: bracketed paste (a paste comes marked, so its line ends do not send it line by
@@ -219,6 +221,7 @@ async function startNode(opts: UiOptions, log: Logger, discovery: BonjourDiscove
     network: opts.network,
     bcryptCost: opts.bcryptCost,
     limits: { maxFileBytes: opts.maxFileBytes },
+    ...(opts.registrationRate === undefined ? {} : { registrationRate: opts.registrationRate }),
     discovery,
     ...(opts.networkPassword === undefined ? {} : { networkPassword: opts.networkPassword }),
     ...(opts.nodePassword === undefined ? {} : { nodePassword: opts.nodePassword }),
