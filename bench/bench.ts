@@ -5,6 +5,8 @@
  *    maximum rate through the relay and through a bare `ws` broadcast server
  *    (the transport's limit, same process layout), their ratio, and latency
  *    p50/p99 in a paced run at half the relay's maximum message rate.
+ *    The relay with and without the optional `bufferutil` (ws's JavaScript masking), 100 clients; and
+ *    `lanchat --help` against a bare `node -e 0`.
  * 2. Relay RSS per idle, logged-in connection (2,000 connections).
  * 3. Failover: time from `kill -9` / `kill -STOP` of the coordinator until
  *    another client can send again, messages lost or duplicated; the same
@@ -37,8 +39,12 @@ import { benchUi, type UiBenchResult } from './ui.js';
 import { benchIdentity, type IdentityBenchResult } from './identity.js';
 import { benchCrowdFailover, type CrowdFailoverReport } from './crowd.js';
 import { benchAbuse, type AbuseRow } from './abuse.js';
+import { benchCliStart, type CliStartResult } from './cli.js';
+
+/** `lanchat --help` and `node -e 0`, each this many times. */
+const CLI_TRIALS = 15;
 import { benchPartition, benchStability, type PartitionResult, type StabilityResult } from './cluster.js';
-import { formatReport, NOISY_OTHER_CPU_PCT, type FanoutRow, type Report } from './report.js';
+import { formatReport, NOISY_OTHER_CPU_PCT, type FanoutRow, type MaskingResult, type Report } from './report.js';
 import { round } from './stats.js';
 
 /** How much work one bench run does. */
@@ -121,6 +127,7 @@ const TARGET_FILE_RATIO = 0.5; // relay ÷ plain TCP throughput for one 100 MiB 
 const TARGET_FILE_PEAK_MIB = 64; // coordinator RSS above idle during that transfer
 const TARGET_TLS_RATIO_AT_100 = 0.8 * 0.72; // ⅘ of the ratio at 100 clients before TLS (0.72, plain WebSocket on both sides)
 const TARGET_ABUSE_P95_MS = 3_000; // good users' logins during the registration flood (issue #14), and during every other attack
+const TARGET_CLI_HELP_RATIO = 2; // `lanchat --help` within 2× a bare `node -e 0` (issue #15: the commands load their modules when they run)
 const TARGET_CROWD_PROBE_P50_MS = 250; // failover after kill -9 with 500 clients reconnecting: a send acknowledged
 const TARGET_NEW_NETWORK_MS = 300; // a node's first start: the network's authority and its certificate
 
@@ -144,8 +151,8 @@ interface Target {
 }
 
 /** Starts a fresh server of `kind` and connects `n` clients to it; stops the server again if that fails. */
-async function startTarget(kind: ServerKind, n: number): Promise<Target> {
-  const server = kind === 'relay' ? await spawnRelay(relayNodeArgs) : await spawnBare();
+async function startTarget(kind: ServerKind, n: number, env: NodeJS.ProcessEnv = {}): Promise<Target> {
+  const server = kind === 'relay' ? await spawnRelay(relayNodeArgs, env) : await spawnBare();
   const fleet = new Fleet(kind, `wss://127.0.0.1:${server.port}`);
   try {
     await fleet.grow(n, CONNECT_CONCURRENCY, kind === 'relay' ? 'u' : 'b');
@@ -244,6 +251,33 @@ async function fanout(n: number): Promise<FanoutRow> {
   }
 }
 
+/**
+ * `bufferutil` is optional (a machine without a compiler or a prebuilt binary installs without it): the
+ * relay with it and with ws's JavaScript fallback (`WS_NO_BUFFER_UTIL=1`), 100 clients, max-rate runs
+ * alternating as in `fanout`.
+ */
+async function masking(n: number): Promise<MaskingResult> {
+  progress(`masking: the relay with bufferutil and with ws's JavaScript fallback, ${n} clients`);
+  const targets: Target[] = [];
+  try {
+    const native = await startTarget('relay', n);
+    targets.push(native);
+    const js = await startTarget('relay', n, { WS_NO_BUFFER_UTIL: '1' });
+    targets.push(js);
+    let best = { native: 0, js: 0 };
+    for (let round = 1; round <= profile.rounds; round++) {
+      const a = await quietRun('with bufferutil ', (i) => runMaxRate(loadOptions(native, `mask${round}.${i}`), profile.window), faster);
+      const b = await quietRun('JS fallback     ', (i) => runMaxRate(loadOptions(js, `mask${round}.${i}`), profile.window), faster);
+      best = { native: Math.max(best.native, a.deliveriesPerS), js: Math.max(best.js, b.deliveriesPerS) };
+    }
+    checkNoDrops(native);
+    checkNoDrops(js);
+    return { clients: n, native_deliveries_per_s: Math.round(best.native), js_deliveries_per_s: Math.round(best.js), ratio: round(best.js / best.native, 3) };
+  } finally {
+    for (const t of targets) await stopTarget(t);
+  }
+}
+
 function toRow(n: number, relay: { max: RunResult; paced: RunResult }, bare: { max: RunResult; paced: RunResult }): FanoutRow {
   const runs = [relay.max, relay.paced, bare.max, bare.paced];
   return {
@@ -275,7 +309,7 @@ function toRow(n: number, relay: { max: RunResult; paced: RunResult }, bare: { m
   };
 }
 
-function buildReport(rows: FanoutRow[], idle: IdleResult, failover: FailoverReport, zeroConfig: ZeroConfigResult, ui: UiBenchResult, files: FileBenchResult, cluster: { stability: StabilityResult; partition: PartitionResult; identity: IdentityBenchResult; crowd: CrowdFailoverReport; abuse: AbuseRow[] }, seconds: number): Report {
+function buildReport(rows: FanoutRow[], idle: IdleResult, failover: FailoverReport, zeroConfig: ZeroConfigResult, ui: UiBenchResult, files: FileBenchResult, cluster: { stability: StabilityResult; partition: PartitionResult; identity: IdentityBenchResult; crowd: CrowdFailoverReport; abuse: AbuseRow[]; masking: MaskingResult; cli: CliStartResult }, seconds: number): Report {
   const at100 = rows.find((r) => r.clients === 100);
   return {
     profile: profile.name,
@@ -308,6 +342,8 @@ function buildReport(rows: FanoutRow[], idle: IdleResult, failover: FailoverRepo
     new_network: cluster.identity,
     crowd_failover: cluster.crowd,
     abuse: cluster.abuse,
+    masking: cluster.masking,
+    cli_start: cluster.cli,
     targets: {
       p99_ms_at_half_rate_below: TARGET_P99_MS,
       p99_met: rows.every((r) => r.p99_ms < TARGET_P99_MS),
@@ -342,6 +378,8 @@ function buildReport(rows: FanoutRow[], idle: IdleResult, failover: FailoverRepo
       crowd_met: cluster.crowd.probe_p50_ms <= TARGET_CROWD_PROBE_P50_MS && cluster.crowd.gave_up === 0,
       abuse_p95_ms_at_most: TARGET_ABUSE_P95_MS,
       abuse_met: cluster.abuse.every((row) => row.failed === 0 && row.p95_ms <= TARGET_ABUSE_P95_MS),
+      cli_help_ratio_at_most: TARGET_CLI_HELP_RATIO,
+      cli_help_met: cluster.cli.ratio <= TARGET_CLI_HELP_RATIO,
       partition_met: 'acked' in cluster.partition ? cluster.partition.missing_5s_after_heal <= TARGET_PARTITION_MISSING && cluster.partition.coordinators_after === 1 : null,
     },
     config: {
@@ -362,6 +400,9 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const rows: FanoutRow[] = [];
   for (const n of profile.sizes) rows.push(await fanout(n));
+  const mask = await masking(100);
+  progress(`command line: ${CLI_TRIALS} × --help against a bare node -e 0`);
+  const cli = benchCliStart(CLI_TRIALS);
   progress(`idle memory, ${profile.idleConnections} connections`);
   const idle = await measureIdleMemory(profile.idleConnections, relayNodeArgs, progress);
   progress(`  ${idle.kibPerConnection.toFixed(1)} KiB per connection (RSS ${idle.rssBeforeKiB} → ${idle.rssAfterKiB} KiB, peak ${idle.peakRssKiB} KiB)`);
@@ -384,7 +425,7 @@ async function main(): Promise<void> {
   const stability = await benchStability(profile.stabilityMinutes, burners, progress);
   progress(`partition, ${profile.partitionSplitS} s between two virtual LANs`);
   const partition = await benchPartition(profile.partitionSplitS, progress);
-  const report = buildReport(rows, idle, failover, zeroConfig, ui, files, { stability, partition, identity, crowd, abuse }, (performance.now() - t0) / 1000);
+  const report = buildReport(rows, idle, failover, zeroConfig, ui, files, { stability, partition, identity, crowd, abuse, masking: mask, cli }, (performance.now() - t0) / 1000);
   process.stdout.write(json ? `${JSON.stringify(report)}\n` : formatReport(report));
 }
 

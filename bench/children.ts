@@ -40,8 +40,8 @@ export interface ServerChild {
  * matches `addressRe` (its first group is the port). Stdout keeps being
  * drained afterwards so a chatty child never blocks on a full pipe.
  */
-export async function spawnServer(script: string, args: string[], addressRe: RegExp, nodeArgs: string[] = []): Promise<ServerChild> {
-  const child = spawn(process.execPath, [...nodeArgs, script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export async function spawnServer(script: string, args: string[], addressRe: RegExp, nodeArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<ServerChild> {
+  const child = spawn(process.execPath, [...nodeArgs, script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   live.add(child);
   const stderr: string[] = [];
   createInterface({ input: child.stderr! }).on('line', (l) => {
@@ -95,10 +95,11 @@ export async function spawnServer(script: string, args: string[], addressRe: Reg
 }
 
 /** Starts the lanchat coordinator on 127.0.0.1:0 (no mDNS) with a fresh data dir, cheap bcrypt and no practical rate limit. */
-export function spawnRelay(nodeArgs: string[] = []): Promise<ServerChild> {
+/** `env`: e.g. `WS_NO_BUFFER_UTIL=1`, the relay without the optional native masking (ws's JS fallback). */
+export function spawnRelay(nodeArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<ServerChild> {
   const dataDir = makeTempDir('lanchat-bench-');
   const args = ['serve', '--locked', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--bcrypt-cost', '4', '--max-message-rate', '1000000', '--registration-rate', '1000000'];
-  return spawnServer(CLI, args, /^lanchat coordinator for network "default" at 127\.0\.0\.1:(\d+)\b/, nodeArgs);
+  return spawnServer(CLI, args, /^lanchat coordinator for network "default" at 127\.0\.0\.1:(\d+)\b/, nodeArgs, env);
 }
 
 /** Starts the bare `ws` broadcast server on 127.0.0.1:0. */

@@ -3,6 +3,16 @@ import type { IdentityBenchResult } from './identity.js';
 import type { FailoverFigures, ZeroConfigResult } from './failover.js';
 import type { CrowdFailoverReport } from './crowd.js';
 import type { AbuseRow } from './abuse.js';
+import type { CliStartResult } from './cli.js';
+
+/** The relay with and without the optional native masking of `bufferutil`. */
+export interface MaskingResult {
+  clients: number;
+  native_deliveries_per_s: number;
+  js_deliveries_per_s: number;
+  /** JS fallback ÷ native. */
+  ratio: number;
+}
 import type { FileBenchResult } from './files.js';
 import type { PartitionResult, StabilityResult } from './cluster.js';
 
@@ -81,6 +91,8 @@ export interface Report {
   new_network: IdentityBenchResult;
   crowd_failover: CrowdFailoverReport;
   abuse: AbuseRow[];
+  masking: MaskingResult;
+  cli_start: CliStartResult;
   targets: {
     p99_ms_at_half_rate_below: number;
     p99_met: boolean;
@@ -118,6 +130,8 @@ export interface Report {
     crowd_met: boolean;
     abuse_p95_ms_at_most: number;
     abuse_met: boolean;
+    cli_help_ratio_at_most: number;
+    cli_help_met: boolean;
     /** null when the partition run was skipped (not root, or no network namespaces). */
     partition_met: boolean | null;
   };
@@ -171,6 +185,8 @@ export function formatReport(r: Report): string {
     `Failover with a crowd (2 nodes, ${r.crowd_failover.clients} clients resuming with jitter, all of them in the bench process on this machine; kill -9, ${r.crowd_failover.trials} trials)`,
     `  a client's send acknowledged: p50 ${r.crowd_failover.probe_p50_ms} ms, max ${r.crowd_failover.probe_max_ms} ms; half the clients back: p50 ${r.crowd_failover.client_p50_ms} ms; ` +
       `all back: p50 ${r.crowd_failover.all_back_p50_ms} ms, max ${r.crowd_failover.all_back_max_ms} ms${r.crowd_failover.gave_up > 0 ? `; ${r.crowd_failover.gave_up} gave up` : ''}`,
+    `Masking (optional bufferutil), ${r.masking.clients} clients, max rate: with it ${r.masking.native_deliveries_per_s} deliveries/s, with ws's JavaScript fallback ${r.masking.js_deliveries_per_s} (ratio ${r.masking.ratio.toFixed(2)})`,
+    `Command line: lanchat --help p50 ${r.cli_start.help_ms} ms, node -e 0 p50 ${r.cli_start.node_bare_ms} ms (ratio ${r.cli_start.ratio.toFixed(2)}, ${r.cli_start.trials} each)`,
     'Good users during attacks (bcrypt cost 12; logins one after another from their own addresses, connect → auth:ok)',
     ...table([['attack', 'good', 'failed', 'p50 ms', 'p95 ms', 'p99 ms'], ...r.abuse.map((a) => [a.attack, String(a.good), String(a.failed), a.p50_ms.toFixed(0), a.p95_ms.toFixed(0), a.p99_ms.toFixed(0)])]),
     'p50_ms' in r.zero_config_start
@@ -207,6 +223,7 @@ export function formatReport(r: Report): string {
     `  relay/bare ratio with TLS ≥ ${t.tls_ratio_at_100_at_least} at 100 clients (⅘ of the one before TLS): ${mark(t.tls_ratio_met)} (${at100 === undefined ? 'not measured' : at100.ratio.toFixed(2)})`,
     `  failover with ${r.crowd_failover.clients} clients: a send acknowledged p50 ≤ ${t.crowd_probe_p50_ms_at_most} ms: ${mark(t.crowd_met)} (${r.crowd_failover.probe_p50_ms} ms; all back after ${r.crowd_failover.all_back_max_ms} ms at most)`,
     `  good users' logins p95 ≤ ${t.abuse_p95_ms_at_most} ms and none refused, during every attack: ${mark(t.abuse_met)} (${r.abuse.map((a) => `${a.p95_ms.toFixed(0)}`).join(', ')} ms)`,
+    `  lanchat --help within ${t.cli_help_ratio_at_most}× a bare node -e 0: ${mark(t.cli_help_met)} (${r.cli_start.ratio.toFixed(2)}×)`,
     `  new network start-up ≤ ${t.new_network_ms_at_most} ms (every trial): ${mark(t.new_network_met)} (max ${r.new_network.max_ms} ms)`,
     `  file relay/TCP ratio ≥ ${t.file_ratio_at_least}: ${mark(t.file_ratio_met)} (${r.file_transfer.ratio.toFixed(2)})`,
     `  coordinator peak ≤ ${t.file_peak_mib_at_most} MiB above idle during the file: ${mark(t.file_peak_met)} (${r.file_transfer.coordinator_peak_above_idle_mib} MiB)`,

@@ -82,7 +82,7 @@ async function firstScreen(): Promise<{ samples_ms: number[]; drawn_at_uptime_ms
   for (let i = 0; i < trials; i++) {
     const dir = join(root, `first${i}`);
     const t0 = performance.now();
-    ui(`first${i}`, ['--data-dir', dir, '--network', `first${i}`, '--bcrypt-cost', '4'], '');
+    ui(`first${i}`, ['--data-dir', dir, '--log-file', join(dir, 'lanchat.log'), '--network', `first${i}`, '--bcrypt-cost', '4'], '');
     await until(() => /lanchat —/.test(view(`first${i}`)), 'first screen', 20_000);
     samples.push(performance.now() - t0);
     const logged = readFileSync(join(dir, 'lanchat.log'), 'utf8').split('\n').find((l) => l.includes('first screen drawn'));
@@ -114,7 +114,7 @@ async function memory(): Promise<{ ui_only_rss_at_login_mib: number; ui_only_rss
   const server = lanchat(['serve', '--locked', '--host', '127.0.0.1', '--port', '0', '--data-dir', join(root, 'server'), '--bcrypt-cost', '4', '--registration-rate', '1000']);
   const address = await until(() => server.out.map((l) => /coordinator for network .* at (127\.0\.0\.1:\d+)/.exec(l)?.[1]).find(Boolean), 'the coordinator', 15_000);
   (await client(address, 'alice', true)).child.stdin!.end();
-  ui('mem1', ['--connect', address, '--user', 'alice', '--data-dir', join(root, 'ui1')], 'LANCHAT_PASSWORD=pw');
+  ui('mem1', ['--connect', address, '--user', 'alice', '--data-dir', join(root, 'ui1'), '--log-file', join(root, 'ui1.log')], 'LANCHAT_PASSWORD=pw');
   await until(() => view('mem1').includes('alice · online'), 'alice online', 20_000, 20);
   await sleep(1_000);
   const atLogin = rssKiB(panePid('mem1'));
@@ -125,7 +125,7 @@ async function memory(): Promise<{ ui_only_rss_at_login_mib: number; ui_only_rss
   server.child.kill('SIGKILL');
 
   // The UI with its own node, which coordinates (alone in this namespace): the default way to start it.
-  ui('mem2', ['--user', 'alice', '--data-dir', join(root, 'ui2'), '--network', 'mem', '--bcrypt-cost', '4', '--registration-rate', '1000', '--port', '7790'], 'LANCHAT_PASSWORD=pw');
+  ui('mem2', ['--user', 'alice', '--data-dir', join(root, 'ui2'), '--log-file', join(root, 'ui2.log'), '--network', 'mem', '--bcrypt-cost', '4', '--registration-rate', '1000', '--port', '7790'], 'LANCHAT_PASSWORD=pw');
   await until(() => /log in/.test(view('mem2')), 'the login screen', 20_000, 20);
   const local = '127.0.0.1:7790';
   (await client(local, 'alice', true, 'mem')).child.stdin!.end();

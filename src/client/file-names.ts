@@ -1,18 +1,12 @@
 import { constants } from 'node:fs';
 import { copyFile, link, mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { homedir } from 'node:os';
 
 /** Longest saved name, in UTF-8 bytes (file systems allow 255; room is left for " (12)"). */
 export const MAX_NAME_BYTES = 200;
 const MAX_COPIES = 10_000;
 /** Names Windows reserves, whatever the extension (the folder may be shared with it). */
 const RESERVED = /^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$/i;
-
-/** Where received files go unless `--download-dir` says otherwise. */
-export function defaultDownloadDir(): string {
-  return join(homedir(), 'Downloads', 'lanchat');
-}
 
 /**
  * Makes a name offered by another user safe to create in the download folder

@@ -7,9 +7,8 @@ import { nameSkeleton } from '../protocol/messages.js';
 import type { Entry, NewEntry, UserEntry } from '../protocol/entries.js';
 import type { ChatState } from '../core/chat-state.js';
 import { BcryptPool } from './bcrypt-pool.js';
+import { DEFAULT_BCRYPT_COST } from './bcrypt-cost.js';
 
-/** bcrypt cost: 12 ≈ 0.23 s per hash in bcryptjs on our 2-core VM (measured 2026-11-25); tests use 4. */
-export const DEFAULT_BCRYPT_COST = 12;
 /** Hashes at once: one worker thread each (the machines have 2 cores). */
 const MAX_CONCURRENT_HASHES = 2;
 /**

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { syncDir } from './log-store.js';
 
@@ -17,12 +16,6 @@ export class DataDirLockedError extends Error {
 /** The data directory holds something unexpected. */
 export class DataDirError extends Error {
   override readonly name = 'DataDirError';
-}
-
-/** The default data directory: `$XDG_DATA_HOME/lanchat`, else `~/.local/share/lanchat`. */
-export function defaultDataDir(): string {
-  const base = process.env.XDG_DATA_HOME || join(homedir(), '.local', 'share');
-  return join(base, 'lanchat');
 }
 
 let writes = 0;

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import { mkdirSync } from 'node:fs';
 import { render } from 'ink';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { createFileLogger } from '../node/logger.js';
 import { App } from './app.js';
 import { BonjourDiscovery } from '../discovery/bonjour.js';
 import { trustIn } from '../client/trust.js';
@@ -27,6 +27,8 @@ export interface UiOptions {
   /** What the local node presents to hold a replica, when the network has a node password. */
   nodePassword?: string;
   logLevel: string;
+  /** Where the UI (and its node) log: never over the screen. */
+  logFile: string;
   reconnectTimeoutMs: number;
   bcryptCost: number;
   /** Where files sent to the user are saved. */
@@ -47,11 +49,6 @@ const POP_TITLE = '\x1b[23;2t';
 const SHOW_CURSOR = '\x1b[?25h';
 const STOP_DEADLINE_MS = 10_000;
 
-/** Logs go to a file in the data directory: never over the screen. */
-function fileLogger(dataDir: string, level: string): Logger {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  return pino({ name: 'lanchat', level }, pino.destination({ dest: join(dataDir, 'lanchat.log'), sync: true, mkdir: true }));
-}
 
 /**
  * `lanchat`: starts a node on this machine (unless `--connect` or
@@ -61,7 +58,7 @@ function fileLogger(dataDir: string, level: string): Logger {
 export async function runUi(opts: UiOptions): Promise<number> {
   // NO_COLOR (non-empty) turns colours off; FORCE_COLOR wins over it, as chalk itself reads FORCE_COLOR.
   setColour(!(process.env.NO_COLOR ?? '') || (process.env.FORCE_COLOR ?? '') !== '');
-  const log = fileLogger(opts.dataDir, opts.logLevel);
+  const log = createFileLogger(opts.logLevel, opts.logFile);
   const clientOnly = opts.connect !== undefined || opts.locked;
   const discovery = opts.locked ? undefined : new BonjourDiscovery(log.child({ component: 'mdns' }));
   // The local node starts while the UI draws its first screen (finding out whether the network already has
@@ -140,7 +137,7 @@ export async function runUi(opts: UiOptions): Promise<number> {
   const crash = (err: unknown): void => {
     restore();
     log.fatal({ err }, 'crashed');
-    process.stderr.write(`lanchat: crashed: ${(err as Error)?.stack ?? String(err)}\n(log: ${join(opts.dataDir, 'lanchat.log')})\n`);
+    process.stderr.write(`lanchat: crashed: ${(err as Error)?.stack ?? String(err)}\n(log: ${opts.logFile})\n`);
     process.exit(1);
   };
   process.on('uncaughtException', crash);

@@ -1,7 +1,8 @@
 import t, { type Test } from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { CLI, startClient, startServe } from '../helpers/processes.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
@@ -14,6 +15,10 @@ import { inPrivateNetwork } from '../helpers/netns.js';
  */
 // The UI looks for networks over mDNS unless it is locked down: it runs in a private network namespace (tmux's
 // server, started from here, with it), so nothing reaches a real interface.
+// The UIs' logs (XDG state), never in the home of whoever runs the tests; two tests read theirs by --log-file.
+const STATE = mkdtempSync(join(tmpdir(), 'lanchat-state-'));
+t.teardown(() => rmSync(STATE, { recursive: true, force: true }));
+
 if (inPrivateNetwork(import.meta.url)) main();
 
 function main(): void {
@@ -50,7 +55,7 @@ function main(): void {
     /** `lanchat ARGS` in its own tmux session (80×24 unless `size`) with `env` (killed at the end); `hold` keeps the pane after it exits. */
     const session = (t: Test, name: string, env: string, args: string, hold = true, size = { columns: 80, rows: 24 }) => {
       t.teardown(() => void spawnSync('tmux', ['-L', socket, 'kill-session', '-t', name]));
-      tmux('new-session', '-d', '-s', name, '-x', String(size.columns), '-y', String(size.rows), `env ${env} TERM=xterm-256color ${process.execPath} ${CLI} ${args}${hold ? '; sleep 60' : ''}`);
+      tmux('new-session', '-d', '-s', name, '-x', String(size.columns), '-y', String(size.rows), `env XDG_STATE_HOME=${STATE} ${env} TERM=xterm-256color ${process.execPath} ${CLI} ${args}${hold ? '; sleep 60' : ''}`);
       const view = (): string => tmux('capture-pane', '-p', '-t', name);
       const shows = (what: string) => waitFor(() => view().includes(what), `the terminal to show ${what}`).catch((err: Error) => {
         throw new Error(`${err.message}\n--- screen ---\n${view()}`);
@@ -67,7 +72,7 @@ function main(): void {
       const bob = await startClient(t, address, 'bob', { register: true });
 
       t.teardown(() => void spawnSync('tmux', ['-L', socket, 'kill-server']));
-      const cmd = `env LANCHAT_PASSWORD=alice-pw TERM=xterm-256color ${process.execPath} ${CLI} --connect ${address} --user alice --data-dir ${join(root, 'ui')}; echo "exit code $?"; sleep 60`;
+      const cmd = `env XDG_STATE_HOME=${STATE} LANCHAT_PASSWORD=alice-pw TERM=xterm-256color ${process.execPath} ${CLI} --connect ${address} --user alice --data-dir ${join(root, 'ui')}; echo "exit code $?"; sleep 60`;
       tmux('new-session', '-d', '-s', 'ui', '-x', '80', '-y', '24', cmd);
       await see(/alice · online/);
       t.equal(tmux('display-message', '-p', '-t', 'ui', '#{alternate_on}').trim(), '1', 'the UI runs on the alternate screen');
@@ -123,7 +128,7 @@ function main(): void {
       const { root, address, bob: other } = await network(t);
       const bob = other!;
       const ui = join(root, 'ui');
-      const { shows } = session(t, 'closing', 'LANCHAT_PASSWORD=alice-pw', `--connect ${address} --user alice --data-dir ${ui}`, false);
+      const { shows } = session(t, 'closing', 'LANCHAT_PASSWORD=alice-pw', `--connect ${address} --user alice --log-file ${join(ui, 'lanchat.log')} --data-dir ${ui}`, false);
       await shows('alice · online');
       await waitFor(() => bob.events.some((e) => e.type === 'presence' && Array.isArray(e.online) && e.online.includes('alice')), 'bob to see alice');
       tmux('kill-session', '-t', 'closing'); // the window closes: SIGHUP, and the terminal is gone
@@ -138,7 +143,7 @@ function main(): void {
       const bob = other!;
       const ui = join(root, 'ui-term');
       t.teardown(() => void spawnSync('tmux', ['-L', socket, 'kill-session', '-t', 'term']));
-      tmux('new-session', '-d', '-s', 'term', '-x', '80', '-y', '24', `env LANCHAT_PASSWORD=alice-pw TERM=xterm-256color ${process.execPath} ${CLI} --connect ${address} --user alice --data-dir ${ui}; echo "exit code $?"; sleep 60`);
+      tmux('new-session', '-d', '-s', 'term', '-x', '80', '-y', '24', `env XDG_STATE_HOME=${STATE} LANCHAT_PASSWORD=alice-pw TERM=xterm-256color ${process.execPath} ${CLI} --connect ${address} --user alice --log-file ${join(ui, 'lanchat.log')} --data-dir ${ui}; echo "exit code $?"; sleep 60`);
       const view = (): string => tmux('capture-pane', '-p', '-t', 'term');
       await waitFor(() => view().includes('alice · online'), 'alice online');
       await waitFor(() => bob.events.some((e) => e.type === 'presence' && Array.isArray(e.online) && e.online.includes('alice')), 'bob to see alice');
