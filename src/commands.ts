@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { LOG_LEVELS, defaultDataDir, defaultDownloadDir, defaultLogFile } from './defaults.js';
+import { ConfigError, applyConfig, defaultConfigFile, fromEnv } from './config-file.js';
 import { servedAddresses } from './discovery/interfaces.js';
 import { DEFAULT_BCRYPT_COST } from './store/bcrypt-cost.js';
 import { USERNAME_RE } from './protocol/limits.js';
@@ -147,25 +148,27 @@ const program = new Command('lanchat')
     process.exit(code);
   });
 
-program
+const serve = program
   .command('serve')
   .allowExcessArguments(false) // the root's leniency (for its unknown-command message) is not inherited
   .description('run a node: it finds the coordinator of its network and stands by, or becomes it')
-  .option('--port <n>', 'TCP port to listen on (0 = pick a free one)', intOption(0, 65535), 7777)
-  .option('--host <addr>', 'address to bind', '0.0.0.0')
-  .option('--data-dir <dir>', 'where accounts and messages are kept', defaultDataDir())
-  .option('--network <name>', 'network name, to run several chats on one LAN', 'default')
-  .option('--network-password-file <file>', 'file holding the network password (else LANCHAT_NETWORK_PASSWORD)')
-  .option('--node-password-file <file>', 'file holding the node password: only nodes that know it hold a replica (else LANCHAT_NODE_PASSWORD)')
-  .option('--join <host:port>', 'a node to contact besides those found by mDNS (repeatable)', collect, [])
-  .option('--locked', 'locked-down mode: no mDNS at all; use --join to reach other nodes')
-  .option('--priority <n>', 'preference to coordinate (higher first)', intOption(0, 1000), 0)
-  .option('--no-coordinator', 'never coordinate and hold no replica')
-  .option('--bcrypt-cost <n>', 'bcrypt cost for new password hashes', intOption(4, 31), DEFAULT_BCRYPT_COST)
-  .option('--max-message-rate <n>', 'messages per second one session may send', intOption(1, 1_000_000), 20)
-  .option('--registration-rate <n>', 'new accounts one address may register a minute (the network: ten times this)', intOption(1, 1_000_000), 5)
-  .addOption(new Option('--max-file-size <size>', 'largest file relayed (e.g. 100MiB, 2G); larger ones are refused before any data flows').argParser(sizeOption).default(DEFAULT_LIMITS.maxFileBytes, '100MiB'))
-  .addOption(new Option('--log-level <level>', 'log level (logs go to stderr)').choices(LOG_LEVELS).default('warn'))
+  .addOption(new Option('--config <file>', 'options from this JSON file (default: $XDG_CONFIG_HOME/lanchat/config.json when there is one)').env('LANCHAT_CONFIG'))
+  .addOption(fromEnv(new Option('--port <n>', 'TCP port to listen on (0 = pick a free one)').argParser(intOption(0, 65535)).default(7777)))
+  .addOption(fromEnv(new Option('--host <addr>', 'address to bind').default('0.0.0.0')))
+  .addOption(fromEnv(new Option('--data-dir <dir>', 'where accounts and messages are kept').default(defaultDataDir())))
+  .addOption(fromEnv(new Option('--network <name>', 'network name, to run several chats on one LAN').default('default')))
+  .addOption(fromEnv(new Option('--network-password-file <file>', 'file holding the network password (else LANCHAT_NETWORK_PASSWORD)')))
+  .addOption(fromEnv(new Option('--node-password-file <file>', 'file holding the node password: only nodes that know it hold a replica (else LANCHAT_NODE_PASSWORD)')))
+  .addOption(fromEnv(new Option('--join <host:port>', 'a node to contact besides those found by mDNS (repeatable)').argParser(collect).default([])))
+  .addOption(fromEnv(new Option('--locked', 'locked-down mode: no mDNS at all; use --join to reach other nodes')))
+  .addOption(fromEnv(new Option('--priority <n>', 'preference to coordinate (higher first)').argParser(intOption(0, 1000)).default(0)))
+  .addOption(fromEnv(new Option('--no-coordinator', 'never coordinate and hold no replica')))
+  .addOption(fromEnv(new Option('--bcrypt-cost <n>', 'bcrypt cost for new password hashes').argParser(intOption(4, 31)).default(DEFAULT_BCRYPT_COST)))
+  .addOption(fromEnv(new Option('--max-message-rate <n>', 'messages per second one session may send').argParser(intOption(1, 1_000_000)).default(20)))
+  .addOption(fromEnv(new Option('--registration-rate <n>', 'new accounts one address may register a minute (the network: ten times this)').argParser(intOption(1, 1_000_000)).default(5)))
+  .addOption(fromEnv(new Option('--max-file-size <size>', 'largest file relayed (e.g. 100MiB, 2G); larger ones are refused before any data flows').argParser(sizeOption).default(DEFAULT_LIMITS.maxFileBytes, '100MiB')))
+  .addOption(fromEnv(new Option('--log-level <level>', 'log level (logs go to stderr)').choices(LOG_LEVELS).default('warn')))
+  .addHelpText('after', '\nEvery option may also come from its environment variable (--max-file-size: LANCHAT_MAX_FILE_SIZE) or the\nconfig file ({"maxFileSize": "2GiB"}); the command line wins over the environment, the environment over the file.')
   .action(async (opts: { port: number; host: string; dataDir: string; network: string; networkPasswordFile?: string; nodePasswordFile?: string; join: string[]; locked?: boolean; priority: number; coordinator: boolean; bcryptCost: number; maxMessageRate: number; registrationRate: number; maxFileSize: number; logLevel: string }) => {
     const [{ createLogger }, { Node }, { BonjourDiscovery }] = await Promise.all([import('./node/logger.js'), import('./node/node.js'), import('./discovery/bonjour.js')]);
     if (!/^[A-Za-z0-9_.-]{1,32}$/.test(opts.network)) throw new UsageError('--network: 1–32 letters, digits, "_", "." or "-"');
@@ -239,6 +242,12 @@ program
     // reload: a node's options come from its start, and a restart by its service manager is the way to change them.
     process.on('SIGHUP', () => shutdown('SIGHUP'));
   });
+
+// serve: every option also as LANCHAT_* (fromEnv above), and from the config file (for a service: contrib/lanchat.service).
+serve.hook('preAction', (cmd) => {
+  const named = cmd.getOptionValue('config') as string | undefined;
+  applyConfig(cmd, named ?? defaultConfigFile(), named !== undefined);
+});
 
 program
   .command('client')
@@ -324,7 +333,8 @@ program.parseAsync().catch((err: unknown) => {
   }
   const e = err as Error & { code?: string; syscall?: string };
   // Environment failures (a taken port, a bad data directory, a file we cannot read) are one line, no stack.
-  const known = e instanceof UsageError || ['ListenError', 'CorruptDataError', 'DataDirLockedError', 'DataDirError'].includes(e.name) || e.syscall !== undefined;
+  const usage = e instanceof UsageError || e instanceof ConfigError;
+  const known = usage || ['ListenError', 'CorruptDataError', 'DataDirLockedError', 'DataDirError'].includes(e.name) || e.syscall !== undefined;
   process.stderr.write(`lanchat: ${known ? e.message : String(e.stack ?? e)}\n`);
-  process.exit(e instanceof UsageError ? 2 : 1);
+  process.exit(usage ? 2 : 1);
 });

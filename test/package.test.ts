@@ -13,7 +13,7 @@ t.test('the package ships the program, its docs and licence, and nothing of the 
   const r = npm(['pack', '--dry-run', '--json', '--ignore-scripts']);
   t.equal(r.status, 0, r.stderr);
   const files = (JSON.parse(r.stdout) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
-  for (const must of ['package.json', 'README.md', 'LICENSE', 'dist/src/cli.js', 'dist/src/commands.js', 'dist/src/store/bcrypt-worker.js', 'docs/PROTOCOL.md']) t.ok(files.includes(must), `ships ${must}`);
+  for (const must of ['package.json', 'README.md', 'LICENSE', 'dist/src/cli.js', 'dist/src/commands.js', 'dist/src/store/bcrypt-worker.js', 'docs/PROTOCOL.md', 'contrib/lanchat.service']) t.ok(files.includes(must), `ships ${must}`);
   const unwanted = files.filter((f) => /^(dist\/(test|bench)\/|test\/|bench\/|src\/|\.ci\/|\.taprc|tsconfig)|\.map$|\.ts$/.test(f));
   t.same(unwanted, [], 'no tests, benchmarks, sources, source maps or CI files');
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string }; optionalDependencies?: Record<string, string>; dependencies: Record<string, string> };

@@ -80,8 +80,13 @@ t.test('partition: each side chats; after the heal, one coordinator and every me
   await bob.line(/"type":"ready"/, 15_000);
 
   // Split the switch: A and B can no longer reach each other.
+  // The term the three agree on (a fresh node that looked for its network under load may have joined one up,
+  // and the coordinator moved past it): B's takeover must go above it.
+  const termOf = (p: Proc) => Number(p.stdout.map((l) => /^lanchat (?:coordinator|standby) .*\(term (\d+)\)/.exec(l)?.[1]).filter(Boolean).at(-1));
+  const agreed = await waitFor(() => [a2, b1].every((p) => termOf(p) === termOf(a1)) && termOf(a1), 'the three to agree on a term', 10_000);
   ip('-n', ns.sw, 'link', 'set', 'p2', 'master', 'br1');
-  await b1.line(/^lanchat coordinator .*\(term 2\)/, 10_000); // B lost its coordinator: it takes over
+  // B lost its coordinator: it takes over, in a term above.
+  await waitFor(() => b1.stdout.some((l) => Number(/^lanchat coordinator .*\(term (\d+)\)/.exec(l)?.[1] ?? 0) > agreed), `b1 to coordinate above term ${agreed}`, 10_000);
   await bob.line(/"resumed":true/, 10_000);
   // More than the 200-message history on one side (issue #11: the other side got only the last 200).
   const BURST = 250;

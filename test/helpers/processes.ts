@@ -31,8 +31,8 @@ export class Proc {
   constructor(args: string[], env: NodeJS.ProcessEnv = {}, wrap: string[] = []) {
     const [cmd, ...pre] = wrap.length > 0 ? [...wrap, process.execPath] : [process.execPath];
     const nodePassword = env['LANCHAT_NODE_PASSWORD'] ?? TEST_NODE_PASSWORD;
-    // XDG_DATA_HOME, XDG_STATE_HOME: a process a test starts without --data-dir never writes into the user's home.
-    const merged: NodeJS.ProcessEnv = { ...process.env, XDG_DATA_HOME: join(CLIENT_DATA, 'xdg'), XDG_STATE_HOME: join(CLIENT_DATA, 'xdg-state'), ...env, LANCHAT_NODE_PASSWORD: nodePassword };
+    // XDG_*: a process a test starts never writes into the user's home, nor reads the user's config file.
+    const merged: NodeJS.ProcessEnv = { ...process.env, XDG_DATA_HOME: join(CLIENT_DATA, 'xdg'), XDG_STATE_HOME: join(CLIENT_DATA, 'xdg-state'), XDG_CONFIG_HOME: join(CLIENT_DATA, 'xdg-config'), ...env, LANCHAT_NODE_PASSWORD: nodePassword };
     if (nodePassword === '') delete merged['LANCHAT_NODE_PASSWORD'];
     this.child = spawn(cmd!, [...pre, CLI, ...args], { env: merged, stdio: ['pipe', 'pipe', 'pipe'] });
     createInterface({ input: this.child.stdout! }).on('line', (l) => this.stdout.push(l));

@@ -55,7 +55,7 @@ function main(): void {
     /** `lanchat ARGS` in its own tmux session (80×24 unless `size`) with `env` (killed at the end); `hold` keeps the pane after it exits. */
     const session = (t: Test, name: string, env: string, args: string, hold = true, size = { columns: 80, rows: 24 }) => {
       t.teardown(() => void spawnSync('tmux', ['-L', socket, 'kill-session', '-t', name]));
-      tmux('new-session', '-d', '-s', name, '-x', String(size.columns), '-y', String(size.rows), `env XDG_STATE_HOME=${STATE} ${env} TERM=xterm-256color ${process.execPath} ${CLI} ${args}${hold ? '; sleep 60' : ''}`);
+      tmux('new-session', '-d', '-s', name, '-x', String(size.columns), '-y', String(size.rows), `env ${env} XDG_STATE_HOME=${STATE} TERM=xterm-256color ${process.execPath} ${CLI} ${args}${hold ? '; sleep 60' : ''}`);
       const view = (): string => tmux('capture-pane', '-p', '-t', name);
       const shows = (what: string) => waitFor(() => view().includes(what), `the terminal to show ${what}`).catch((err: Error) => {
         throw new Error(`${err.message}\n--- screen ---\n${view()}`);
