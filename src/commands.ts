@@ -2,8 +2,8 @@ import { tuneHeap } from './node/heap-tuning.js'; // first: see there
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { LOG_LEVELS, defaultDataDir, defaultDownloadDir, defaultLogFile } from './defaults.js';
-import { ConfigError, applyConfig, defaultConfigFile, fromEnv } from './config-file.js';
+import { LOG_LEVELS, defaultConfigFile, defaultDataDir, defaultDownloadDir, defaultLogFile } from './defaults.js';
+import { ConfigError, applyConfig, fromEnv } from './config-file.js';
 import { servedAddresses } from './discovery/interfaces.js';
 import { DEFAULT_BCRYPT_COST } from './store/bcrypt-cost.js';
 import { USERNAME_RE } from './protocol/limits.js';

@@ -1,15 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import type { Command, Option } from 'commander';
 
 /** A config file larger than this is refused (a node's options fit in a few hundred bytes). */
 const MAX_CONFIG_BYTES = 64 * 1024;
-
-/** `serve`'s config file unless `--config` says: `$XDG_CONFIG_HOME/lanchat/config.json`, else `~/.config/lanchat/config.json`. */
-export function defaultConfigFile(env: NodeJS.ProcessEnv = process.env): string {
-  return join(env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'lanchat', 'config.json');
-}
 
 /** The environment variable of an option: `LANCHAT_` and its long name, `--max-file-size` → `LANCHAT_MAX_FILE_SIZE`. */
 export function envName(option: Option): string {

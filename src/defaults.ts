@@ -18,6 +18,11 @@ export function defaultLogFile(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.XDG_STATE_HOME || join(homedir(), '.local', 'state'), 'lanchat', 'lanchat.log');
 }
 
+/** `serve`'s config file unless `--config` says: `$XDG_CONFIG_HOME/lanchat/config.json`, else `~/.config/lanchat/config.json`. */
+export function defaultConfigFile(env: NodeJS.ProcessEnv = process.env): string {
+  return join(configHome(env), 'lanchat', 'config.json');
+}
+
 /**
  * Where received files go: `lanchat` in the user's download folder — `XDG_DOWNLOAD_DIR` from the environment,
  * else from `$XDG_CONFIG_HOME/user-dirs.dirs` (where desktops keep it, often in the user's language), else
@@ -31,7 +36,7 @@ export function defaultDownloadDir(env: NodeJS.ProcessEnv = process.env): string
 function userDirsDownload(env: NodeJS.ProcessEnv): string | undefined {
   let text: string;
   try {
-    text = readFileSync(join(env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'user-dirs.dirs'), 'utf8');
+    text = readFileSync(join(configHome(env), 'user-dirs.dirs'), 'utf8');
   } catch {
     return undefined;
   }
@@ -42,4 +47,9 @@ function userDirsDownload(env: NodeJS.ProcessEnv): string | undefined {
   if (!raw.startsWith('/')) return undefined;
   const path = normalize(raw).replace(/(?<=.)\/+$/, '');
   return path === homedir() ? undefined : path; // the home itself: downloads switched off by the desktop, so our own default
+}
+
+/** `$XDG_CONFIG_HOME`, else `~/.config`. */
+function configHome(env: NodeJS.ProcessEnv): string {
+  return env.XDG_CONFIG_HOME || join(homedir(), '.config');
 }

@@ -2,7 +2,8 @@ import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { ConfigError, applyConfig, defaultConfigFile, envName, fromEnv } from '../src/config-file.js';
+import { ConfigError, applyConfig, envName, fromEnv } from '../src/config-file.js';
+import { defaultConfigFile } from '../src/defaults.js';
 import { Proc } from './helpers/processes.js';
 import { tmpDir } from './helpers/tmp.js';
 
