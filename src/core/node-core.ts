@@ -76,7 +76,7 @@ export type CoreEvent =
   /** Entries made outside a session's send (a registration, a rehash): `appended` or `append-failed` follows. */
   | { type: 'append'; ticket: number; entries: readonly NewEntry[]; now: number };
 
-type RoleEventPassThrough = Extract<RoleEvent, { type: 'tick' | 'candidates' | 'probed' | 'term-saved' | 'hint' }>;
+type RoleEventPassThrough = Extract<RoleEvent, { type: 'tick' | 'candidates' | 'probed' | 'answer' | 'term-saved' | 'hint' }>;
 
 export type Effect =
   /** Write these records durably, in order after earlier writes; `written` or `write-failed` follows. */
@@ -250,6 +250,7 @@ export class NodeCore {
         return this.#tick(ev.now);
       case 'candidates':
       case 'probed':
+      case 'answer':
       case 'term-saved':
       case 'hint':
         return this.#role(ev);

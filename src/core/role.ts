@@ -119,6 +119,11 @@ export type RoleEvent =
   /** Addresses worth asking (`--join`, mDNS peers of our network), as the driver sees them now. */
   | { type: 'candidates'; addresses: readonly string[] }
   | { type: 'probed'; probe: number; answers: readonly Answer[]; now: number }
+  /**
+   * One answer of a probe of several addresses, as it comes (the `probed` that follows carries them all): the
+   * terms it names are known at once, so a term being saved meanwhile is never one another node is heard to hold.
+   */
+  | { type: 'answer'; probe: number; answer: Answer; now: number }
   | { type: 'term-saved'; term: number; now: number }
   /** The coordinator welcomed this node as a standby. */
   | { type: 'link-up'; term: number; now: number }
@@ -319,6 +324,9 @@ export class RoleMachine {
         this.#probe = undefined;
         return this.#probed(purpose, ev.answers, ev.now);
       }
+      case 'answer':
+        if (this.#probe?.id === ev.probe) this.#answered(this.#probe.purpose, ev.answer);
+        return;
       case 'term-saved':
         this.#saved = Math.max(this.#saved, ev.term);
         if (s.kind === 'joining' && s.welcomed !== undefined && s.welcomed <= this.#saved) this.#state = { kind: 'standby', address: s.address };
@@ -450,17 +458,7 @@ export class RoleMachine {
     }
     if (purpose === 'failover' && s.kind === 'failover') return this.#failover(s, answers, now);
     if ((purpose === 'rival' || purpose === 'fence') && s.kind === 'coordinator' && !this.leaving) {
-      const me = { id: this.#self.id, priority: this.#self.priority, position: this.#position(), term: this.#leading };
-      for (const a of mine) {
-        const st = a.status!;
-        if (st.role !== 'coordinator') continue;
-        if (resolveCoordinators(me, { id: st.id, priority: st.priority, position: st.position, term: st.term }).id === st.id) {
-          this.#out.push({ type: 'log', level: 'warn', msg: 'another coordinator outranks this one: stepping down and merging', data: { rival: a.address, term: st.term } });
-          this.#out.push({ type: 'step-down', to: a.address });
-          this.#state = { kind: 'joining', address: a.address };
-          return;
-        }
-      }
+      if (this.#outranked(mine)) return;
       // A node that follows another coordinator: ask that one before anything else (it may outrank us).
       const elsewhere = [...new Set(mine.map((a) => a.status!).filter((st) => st.role !== 'coordinator' && st.coordinator !== null && st.coordinator !== this.#address).map((st) => st.coordinator!))];
       if (elsewhere.length > 0) {
@@ -479,6 +477,37 @@ export class RoleMachine {
         this.#out.push({ type: 'fence', on: false });
       }
     }
+  }
+
+  /**
+   * One answer of a round of several, before the rest: its terms are known now (a bump being saved checks them),
+   * and a coordinator that outranks us is followed at once. What nobody answered is decided when the round ends.
+   */
+  #answered(purpose: ProbePurpose, answer: Answer): void {
+    const st = answer.status;
+    if (st === undefined || st.network !== this.#self.network || st.id === this.#self.id) return;
+    this.#addAddress(answer.address);
+    this.#known = Math.max(this.#known, st.term);
+    this.#heard = Math.max(this.#heard, st.term);
+    this.#remember();
+    const s = this.#state;
+    if ((purpose === 'rival' || purpose === 'fence') && s.kind === 'coordinator' && !this.leaving) this.#outranked([answer]);
+  }
+
+  /** As coordinator: steps down to the first of these coordinators that outranks us; true if one did. */
+  #outranked(answers: readonly Answer[]): boolean {
+    const me = { id: this.#self.id, priority: this.#self.priority, position: this.#position(), term: this.#leading };
+    for (const a of answers) {
+      const st = a.status!;
+      if (st.role !== 'coordinator') continue;
+      if (resolveCoordinators(me, { id: st.id, priority: st.priority, position: st.position, term: st.term }).id === st.id) {
+        this.#out.push({ type: 'log', level: 'warn', msg: 'another coordinator outranks this one: stepping down and merging', data: { rival: a.address, term: st.term } });
+        this.#out.push({ type: 'step-down', to: a.address });
+        this.#state = { kind: 'joining', address: a.address };
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Remembers an address of this network; the least recently seen goes first past the bound. */

@@ -154,6 +154,27 @@ t.test('frozen again while the check was out: its late answer does not lift the 
   t.same(find(acts, 'fence'), { type: 'fence', on: false }, 'nobody took over since: acknowledging alone again');
 });
 
+t.test('a check of several addresses: each answer counts as it comes, not when the slowest is in', async (t) => {
+  for (const rival of ['coordinator', 'standby'] as const) {
+    const x = machine();
+    for (let i = 0; i < 22; i++) x.tick();
+    x.step({ type: 'term-saved', term: 1, now: x.at() });
+    x.m.published({ term: 1, coordinator: { id: self.id, address: 'n1:7777' }, standbys: [{ id: 'fffffffffffffff6', address: 'n6:7777' }, { id: 'eeeeeeeeeeeeeee5', address: 'n5:7777' }] });
+    x.probes.length = 0;
+    t.same(find(x.tick(4_000), 'fence'), { type: 'fence', on: true });
+    const check = x.probes.find((p) => p.addresses.includes('n6:7777') && p.addresses.includes('n5:7777'))!;
+    t.ok(check, 'one check asks both');
+    // A stale standby link says term 2: the coordinator saves term 3 to move past it.
+    t.same(find(x.step({ type: 'peer-term', term: 2, now: x.at() }), 'save-term'), { type: 'save-term', term: 3 });
+    // n6 answers that term 3 is taken; n5 is cut off and holds up the round.
+    const answered = x.step({ type: 'answer', probe: check.probe, answer: { address: 'n6:7777', status: status('fffffffffffffff6', rival, 3, rival === 'coordinator' ? null : 'n9:7777') }, now: x.at() });
+    const saved = x.step({ type: 'term-saved', term: 3, now: x.at() });
+    t.notOk(find(saved, 'new-term'), `${rival}: term 3 is not taken, though the round is not over`);
+    if (rival === 'coordinator') t.same(find(answered, 'step-down'), { type: 'step-down', to: 'n6:7777' }, 'a coordinator that outranks us is followed at once');
+    else t.same(find(saved, 'save-term'), { type: 'save-term', term: 4 }, 'past the term heard of instead');
+  }
+});
+
 t.test('hints (/status?from=) are bounded: a few probes at once, and an address is remembered only once it answers as a node of the network', async (t) => {
   const x = machine();
   for (let i = 0; i < 22; i++) x.tick();

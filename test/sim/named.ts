@@ -162,4 +162,27 @@ export const NAMED: Schedule[] = [
       { at: 12_000, kind: 'disk-ok', node: 1 },
     ],
   },
+  {
+    // 9. A stale coordinator, cut off, hears a standby of its old term and saves the next term while the answers
+    //    naming that term's holder are already in but its round still waits on an unreachable address: it must
+    //    not take that term (found by seed 31930 of the random schedules, shrunk).
+    name: 'stale coordinator bumps while its round waits',
+    seed: 31930,
+    nodes: 4,
+    clients: 3,
+    duration: 18_281,
+    historySize: 11,
+    faults: [
+      { at: 6_134, kind: 'split', groups: [['n0', 'n3', 'c1', 'n1', 'c0', 'c2'], ['n2']] },
+      { at: 6_548, kind: 'slow-status', node: 3, ms: 1_876 },
+      { at: 6_768, kind: 'crash', node: 0 },
+      { at: 8_374, kind: 'freeze', node: 1 },
+      { at: 9_153, kind: 'restart', node: 0 },
+      { at: 10_368, kind: 'thaw', node: 1 },
+      { at: 10_500, kind: 'cut', host: 'n1' },
+      { at: 12_398, kind: 'heal' },
+      { at: 12_780, kind: 'split', groups: [['c0', 'c2', 'c1', 'n3'], ['n0', 'n1', 'n2']] },
+      { at: 13_218, kind: 'uncut', host: 'n1' },
+    ],
+  },
 ];

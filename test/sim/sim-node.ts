@@ -370,8 +370,11 @@ export class SimNode {
     if (process.env.SIM_PROBES) console.log(`${(w.now / 1000).toFixed(3)} ${this.name} PROBE ${probe} -> ${addresses.join(',')} timeout ${timeoutMs}${from ? ` from ${from}` : ''}`);
     const done = (address: string, status: Status | undefined) => {
       if (process.env.SIM_PROBES) console.log(`${(w.now / 1000).toFixed(3)} ${this.name} PROBE ${probe} <- ${address}: ${status ? `${status.role} t${status.term}` : 'none'}`);
-      answers.push({ address, status });
+      const answer = { address, status };
+      answers.push(answer);
+      // Like the node: of several, each answer reaches the core as it comes, the round when the last is in.
       if (--left === 0) w.at(this.host, () => this.#step({ type: 'probed', probe, answers, now: w.now }));
+      else w.at(this.host, () => this.#step({ type: 'answer', probe, answer, now: w.now }));
     };
     if (left === 0) return void w.later(this.host, 0, () => this.#step({ type: 'probed', probe, answers: [], now: w.now }));
     for (const address of addresses) {
