@@ -170,12 +170,12 @@ const serve = program
   .addOption(fromEnv(new Option('--log-level <level>', 'log level (logs go to stderr)').choices(LOG_LEVELS).default('warn')))
   .addHelpText('after', '\nEvery option may also come from its environment variable (--max-file-size: LANCHAT_MAX_FILE_SIZE) or the\nconfig file ({"maxFileSize": "2GiB"}); the command line wins over the environment, the environment over the file.')
   .action(async (opts: { port: number; host: string; dataDir: string; network: string; networkPasswordFile?: string; nodePasswordFile?: string; join: string[]; locked?: boolean; priority: number; coordinator: boolean; bcryptCost: number; maxMessageRate: number; registrationRate: number; maxFileSize: number; logLevel: string }) => {
-    const [{ createLogger }, { Node }, { BonjourDiscovery }] = await Promise.all([import('./node/logger.js'), import('./node/node.js'), import('./discovery/bonjour.js')]);
+    const [{ createLogger }, { Node }, { MdnsDiscovery }] = await Promise.all([import('./node/logger.js'), import('./node/node.js'), import('./discovery/mdns.js')]);
     if (!/^[A-Za-z0-9_.-]{1,32}$/.test(opts.network)) throw new UsageError('--network: 1–32 letters, digits, "_", "." or "-"');
     const log = createLogger(opts.logLevel);
     const networkPassword = secret(opts.networkPasswordFile, 'LANCHAT_NETWORK_PASSWORD');
     const nodePassword = secret(opts.nodePasswordFile, 'LANCHAT_NODE_PASSWORD');
-    const discovery = opts.locked ? undefined : new BonjourDiscovery(log.child({ component: 'mdns' }));
+    const discovery = opts.locked ? undefined : new MdnsDiscovery(log.child({ component: 'mdns' }));
     discovery?.once('error', (err) => console.error(`lanchat: ${err.message}; this node is not advertised: other nodes need --join HOST:PORT and clients --connect HOST:PORT`));
     const node = await Node.start(
       {
@@ -275,11 +275,11 @@ stdin, one JSON object a line:
 stdout: ready, message, ack, presence, file-progress, file-sent, file, file-failed and error lines (see README).`,
   )
   .action(async (opts: { connect?: string; network: string; locked?: boolean; dataDir: string; reconnectTimeout: number; user: string; register?: boolean; downloadDir: string; passwordFile?: string; networkPasswordFile?: string; logLevel: string }) => {
-    const [{ createLogger }, { runJsonClient }, { trustIn }, { BonjourDiscovery }, { findCoordinator }] = await Promise.all([
+    const [{ createLogger }, { runJsonClient }, { trustIn }, { MdnsDiscovery }, { findCoordinator }] = await Promise.all([
       import('./node/logger.js'),
       import('./client/json-client.js'),
       import('./client/trust.js'),
-      import('./discovery/bonjour.js'),
+      import('./discovery/mdns.js'),
       import('./client/find-coordinator.js'),
     ]);
     if (opts.locked && !opts.connect) throw new UsageError('--locked needs --connect HOST:PORT: nothing is discovered in locked-down mode');
@@ -288,7 +288,7 @@ stdout: ready, message, ack, presence, file-progress, file-sent, file, file-fail
     if (password === undefined || password === '') throw new UsageError('no password: set LANCHAT_PASSWORD or use --password-file');
     const networkPassword = secret(opts.networkPasswordFile, 'LANCHAT_NETWORK_PASSWORD');
     const log = createLogger(opts.logLevel);
-    const discovery = opts.locked ? undefined : new BonjourDiscovery(log.child({ component: 'mdns' }));
+    const discovery = opts.locked ? undefined : new MdnsDiscovery(log.child({ component: 'mdns' }));
     let mdnsProblem: string | undefined;
     discovery?.on('error', (err) => (mdnsProblem = err.message));
     const discover = async (): Promise<string[]> => {

@@ -1,9 +1,11 @@
+import { formatHostPort } from '../protocol/fields.js';
 import type { Discovery } from '../discovery/discovery.js';
 import { lanAddresses } from '../discovery/interfaces.js';
 import { fetchStatus } from '../discovery/status.js';
 import { readKnown } from '../store/known-networks.js';
 
 const BROWSE_MS = 1_500; // mDNS answers a query in ~20 ms on a LAN; a second and a half covers a slow or lossy one
+const SETTLE_MS = 200;
 
 /** What a search tried, so a user who gets nothing knows why. */
 export interface SearchReport {
@@ -27,9 +29,10 @@ export async function findCoordinator(
   const d = opts.discovery;
   const deadline = started + (opts.browseMs ?? BROWSE_MS);
   d?.browse();
+  let firstFound: number | undefined;
   for (;;) {
     const peers = (d?.peers() ?? []).filter((p) => p.network === network);
-    const candidates = [...new Set([...peers.flatMap((p) => p.addresses.slice(0, 2).map((a) => `${a}:${p.port}`)), ...remembered])];
+    const candidates = [...new Set([...peers.flatMap((p) => p.addresses.slice(0, 2).map((a) => formatHostPort(a, p.port))), ...remembered])];
     const statuses = await Promise.all(candidates.map((a) => fetchStatus(a)));
     const found = new Map<string, number>();
     statuses.forEach((st, i) => {
@@ -37,7 +40,10 @@ export async function findCoordinator(
       if (st.role === 'coordinator') found.set(candidates[i]!, st.term);
       else if (st.coordinator) found.set(st.coordinator, Math.max(found.get(st.coordinator) ?? -1, st.term - 1));
     });
-    if (found.size > 0 || Date.now() >= deadline) {
+    // Responders spread their answers over 20–120 ms (RFC 6762 §6): once one coordinator is found, the others'
+    // answers are waited for a moment, so that a node claiming a high term (a rogue, a stale one) is not all we try.
+    if (found.size > 0) firstFound ??= Date.now();
+    if ((firstFound !== undefined && Date.now() - firstFound >= SETTLE_MS) || Date.now() >= deadline) {
       const addresses = [...found.entries()].sort((a, b) => b[1] - a[1]).map(([a]) => a);
       return {
         addresses,

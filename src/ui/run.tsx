@@ -3,7 +3,7 @@ import { render } from 'ink';
 import type { Logger } from 'pino';
 import { createFileLogger } from '../node/logger.js';
 import { App } from './app.js';
-import { BonjourDiscovery } from '../discovery/bonjour.js';
+import { MdnsDiscovery } from '../discovery/mdns.js';
 import { trustIn } from '../client/trust.js';
 import { NetworkScan } from '../client/network-scan.js';
 import { Node } from '../node/node.js';
@@ -60,7 +60,7 @@ export async function runUi(opts: UiOptions): Promise<number> {
   setColour(!(process.env.NO_COLOR ?? '') || (process.env.FORCE_COLOR ?? '') !== '');
   const log = createFileLogger(opts.logLevel, opts.logFile);
   const clientOnly = opts.connect !== undefined || opts.locked;
-  const discovery = opts.locked ? undefined : new BonjourDiscovery(log.child({ component: 'mdns' }));
+  const discovery = opts.locked ? undefined : new MdnsDiscovery(log.child({ component: 'mdns' }));
   // The local node starts while the UI draws its first screen (finding out whether the network already has
   // a coordinator takes a moment): it joins the list of networks when it is up.
   let node: Node | undefined;
@@ -211,7 +211,7 @@ export async function runUi(opts: UiOptions): Promise<number> {
   return code;
 }
 
-async function startNode(opts: UiOptions, log: Logger, discovery: BonjourDiscovery): Promise<Node> {
+async function startNode(opts: UiOptions, log: Logger, discovery: MdnsDiscovery): Promise<Node> {
   const base = {
     dataDir: opts.dataDir,
     host: '0.0.0.0',

@@ -24,7 +24,7 @@ time.sleep(seconds)
 out = []
 for name in sorted(names):
     info = ServiceInfo(STYPE, name)
-    info.request(zc, 1000)  # on lo-only hosts there are no A records (bonjour-service skips loopback): SRV + TXT suffice
+    info.request(zc, 1000)
     if info.port is not None:
         txt = {k.decode(): (v.decode() if v is not None else None) for k, v in (info.properties or {}).items()}
         out.append({"name": name, "host": info.server, "port": info.port, "txt": txt, "addresses": sorted(info.parsed_addresses(IPVersion.V4Only))})

@@ -1,0 +1,375 @@
+import { isIP } from 'node:net';
+import type { Answer, Question, SrvData } from 'dns-packet';
+import { PROTOCOL_VERSION } from '../protocol/limits.js';
+import type { Advertisement } from './discovery.js';
+
+/**
+ * DNS-SD over mDNS as RFC 6762 and 6763 ask, without I/O or a clock: the
+ * records a node advertises, the answer to a query (known answers
+ * suppressed), the cache a browser keeps (flushes, goodbyes, expiry), and
+ * when it asks (1 s doubling to an hour, and refreshes at 80–95 % of a
+ * record's life). `mdns.ts` drives it with sockets and timers.
+ */
+
+/** The service type's name (DNS-SD `_lanchat._tcp`, DESIGN §3). */
+export const SERVICE = '_lanchat._tcp.local';
+/** Service type enumeration (RFC 6763 §9): lists the types a host offers. */
+export const SERVICES = '_services._dns-sd._udp.local';
+
+/** RFC 6762 §10: 120 s for records naming a host (SRV, A, AAAA), 75 minutes for the others. */
+export const HOST_TTL = 120;
+export const OTHER_TTL = 4_500;
+
+/** Between queries: at least 1 s, then each interval double the last, up to an hour (RFC 6762 §5.2). */
+export const FIRST_INTERVAL_MS = 1_000;
+export const MAX_INTERVAL_MS = 3_600_000;
+
+/** Bounds on what a browser keeps from the network (anyone on the LAN may send anything). */
+export const MAX_INSTANCES = 256;
+const MAX_ADDRESSES = 8;
+/** Record sets (a name and a type) kept: an instance has a PTR entry, SRV, TXT, A and AAAA. */
+const MAX_SETS = MAX_INSTANCES * 4 + 1;
+
+/** Every record kind but EDNS's OPT (which has no TTL or data of its own). */
+export type Rr = Exclude<Answer, { type: 'OPT' }>;
+
+/** A host name's label: letters, digits and hyphens (RFC 952/1123), at most 40 characters, never empty. */
+export function hostLabel(hostname: string): string {
+  const label = (hostname.split('.')[0] ?? '')
+    .normalize('NFKD')
+    .replace(/\p{M}+/gu, '')
+    .replace(/[^A-Za-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 40)
+    .replace(/-+$/, '');
+  return label === '' ? 'lanchat' : label;
+}
+
+/** The names a node advertises under: unique by its id, so two machines of one host name never clash. */
+export function namesFor(ad: Pick<Advertisement, 'id'>, hostname: string): { instance: string; target: string } {
+  const label = `${hostLabel(hostname)}-${ad.id.slice(0, 8)}`;
+  return { instance: `${label}.${SERVICE}`, target: `${label}.local` };
+}
+
+/** TXT strings: `txtvers` first (RFC 6763 §6.7), short keys. */
+export function txtStrings(ad: Advertisement): string[] {
+  return ['txtvers=1', `id=${ad.id}`, `net=${ad.network}`, `v=${PROTOCOL_VERSION}`];
+}
+
+/** Everything a node answers for on one link: its addresses there are that link's only. */
+export function recordsFor(ad: Advertisement, hostname: string, addresses: readonly string[]): Rr[] {
+  const { instance, target } = namesFor(ad, hostname);
+  const out: Rr[] = [
+    { name: SERVICE, type: 'PTR', ttl: OTHER_TTL, data: instance },
+    { name: SERVICES, type: 'PTR', ttl: OTHER_TTL, data: SERVICE },
+    { name: instance, type: 'SRV', ttl: HOST_TTL, flush: true, data: { priority: 0, weight: 0, port: ad.port, target } },
+    { name: instance, type: 'TXT', ttl: OTHER_TTL, flush: true, data: txtStrings(ad).map((s) => Buffer.from(s)) },
+  ];
+  for (const a of addresses) {
+    const family = isIP(a);
+    if (family === 4) out.push({ name: target, type: 'A', ttl: HOST_TTL, flush: true, data: a });
+    if (family === 6) out.push({ name: target, type: 'AAAA', ttl: HOST_TTL, flush: true, data: a });
+  }
+  return out;
+}
+
+/** The same record set with TTL 0: a goodbye (RFC 6762 §10.1). */
+export function goodbyes(records: readonly Rr[]): Rr[] {
+  return records.map((r) => ({ ...r, ttl: 0 }) as Rr);
+}
+
+const lower = (s: string) => s.toLowerCase();
+
+/** The record's data in one comparable form (names compare without case). */
+export function dataKey(r: Rr): string {
+  switch (r.type) {
+    case 'PTR':
+      return lower(r.data);
+    case 'SRV':
+      return `${r.data.priority} ${r.data.weight} ${r.data.port} ${lower(r.data.target)}`;
+    case 'TXT': {
+      const parts = Array.isArray(r.data) ? r.data : [r.data];
+      return parts.map((p) => Buffer.from(p).toString('hex')).join(' ');
+    }
+    case 'A':
+    case 'AAAA':
+      return r.data;
+    default:
+      return '';
+  }
+}
+
+const classOk = (q: Question) => q.class === undefined || q.class === 'IN' || q.class === 'ANY' || String(q.class) === 'UNKNOWN_32769'; // IN with the QU bit (dns-packet does not decode it)
+
+/**
+ * What to answer to a query, or nothing: the records asked for, less those the querier says it already has
+ * with at least half their life left (known-answer suppression, RFC 6762 §7.1), and as additional records
+ * what it will want next (RFC 6763 §12).
+ */
+export function respond(records: readonly Rr[], questions: readonly Question[], known: readonly Rr[]): { answers: Rr[]; additionals: Rr[] } | undefined {
+  const suppressed = (r: Rr) => known.some((k) => k.type === r.type && lower(k.name) === lower(r.name) && dataKey(k) === dataKey(r) && (k.ttl ?? 0) >= (r.ttl ?? 0) / 2);
+  const answers: Rr[] = [];
+  for (const q of questions) {
+    if (!classOk(q)) continue;
+    for (const r of records) {
+      if (lower(r.name) !== lower(q.name) || ((q.type as string) !== 'ANY' && q.type !== r.type)) continue;
+      if (!answers.includes(r) && !suppressed(r)) answers.push(r);
+    }
+  }
+  if (answers.length === 0) return undefined;
+  const additionals: Rr[] = [];
+  const add = (r: Rr) => {
+    if (!answers.includes(r) && !additionals.includes(r)) additionals.push(r);
+  };
+  for (const a of answers) {
+    if (a.type === 'PTR' && lower(a.name) === lower(SERVICE)) for (const r of records) if (lower(r.name) === lower(a.data)) add(r);
+  }
+  for (const a of [...answers, ...additionals]) {
+    if (a.type === 'SRV') for (const r of records) if ((r.type === 'A' || r.type === 'AAAA') && lower(r.name) === lower(a.data.target)) add(r);
+  }
+  return { answers, additionals };
+}
+
+/** True when a response from elsewhere claims one of our unique records with other data (a conflict). */
+export function conflicts(records: readonly Rr[], received: readonly Rr[]): Rr[] {
+  return received.filter(
+    (x) => (x.ttl ?? 0) > 0 && records.some((r) => r.flush === true && r.type === x.type && lower(r.name) === lower(x.name) && (r.type === 'SRV' || r.type === 'TXT') && dataKey(r) !== dataKey(x)),
+  );
+}
+
+/** A service instance as the cache knows it. */
+export interface Instance {
+  /** The instance's full name, e.g. `lab-9f2c1a3b._lanchat._tcp.local`. */
+  name: string;
+  host: string;
+  port: number;
+  /** TXT keys (lower case) and values, first occurrence of each key (RFC 6763 §6.4). */
+  txt: Record<string, string>;
+  /** Addresses to dial, best first: where the SRV came from, then A, then AAAA (no link-local ones). */
+  addresses: string[];
+}
+
+interface Cached {
+  rr: Rr;
+  /** When received (ms) and when it dies. */
+  at: number;
+  expires: number;
+  /** Refresh queries sent for it so far (at 80, 85, 90, 95 % of its life). */
+  refreshes: number;
+}
+
+const REFRESH_AT = [0.8, 0.85, 0.9, 0.95];
+
+/** Whether an address is worth dialling: IPv4, or IPv6 that is not link-local (a URL cannot carry a zone). */
+export function dialable(address: string): boolean {
+  const family = isIP(address);
+  if (family === 4) return !address.startsWith('169.254.');
+  if (family === 6) return !/^fe[89ab]/i.test(address) && address !== '::1' && address !== '::';
+  return false;
+}
+
+/**
+ * A browser's cache of `_lanchat._tcp` instances and their hosts. `now` is given to every call. Records of
+ * other names are ignored; the number of instances and addresses kept is bounded.
+ */
+export class ServiceCache {
+  readonly #records = new Map<string, Cached[]>();
+  /** Where each instance's SRV last came from (the source address answers from a reachable address). */
+  readonly #source = new Map<string, string>();
+  readonly #random: () => number;
+
+  constructor(random: () => number = Math.random) {
+    this.#random = random;
+  }
+
+  /** Applies the records of a response received from `from` at `now`. Returns whether anything changed. */
+  add(records: readonly Rr[], from: string, now: number): boolean {
+    let changed = false;
+    const flushed = new Set<string>();
+    for (const rr of records) {
+      if (!this.#wanted(rr)) continue;
+      const key = `${rr.type} ${lower(rr.name)}`;
+      let list = this.#records.get(key);
+      if (list === undefined) {
+        if (this.#records.size >= MAX_SETS) continue;
+        list = [];
+        this.#records.set(key, list);
+      }
+      // Cache flush (RFC 6762 §10.2): records of this set older than a second are replaced by this response's.
+      if (rr.flush === true && !flushed.has(key)) {
+        flushed.add(key);
+        const kept = list.filter((c) => now - c.at < 1_000 || dataKey(c.rr) === dataKey(rr));
+        if (kept.length !== list.length) changed = true;
+        list.splice(0, list.length, ...kept);
+      }
+      const i = list.findIndex((c) => dataKey(c.rr) === dataKey(rr));
+      const ttl = rr.ttl ?? 0;
+      if (ttl === 0) {
+        // A goodbye: gone now (RFC 6762 §10.1 allows a second's grace; nothing here needs it).
+        if (i >= 0) {
+          list.splice(i, 1);
+          changed = true;
+        }
+      } else if (i >= 0) {
+        list[i] = { rr, at: now, expires: now + ttl * 1_000, refreshes: 0 };
+      } else if (list.length < (rr.type === 'PTR' ? MAX_INSTANCES : MAX_ADDRESSES)) {
+        list.push({ rr, at: now, expires: now + ttl * 1_000, refreshes: 0 });
+        changed = true;
+      }
+      if (list.length === 0) this.#records.delete(key);
+      if (rr.type === 'SRV' && ttl > 0) this.#source.set(lower(rr.name), from);
+    }
+    return changed;
+  }
+
+  /** Drops what has outlived its TTL. Returns whether anything went. */
+  expire(now: number): boolean {
+    let changed = false;
+    for (const [key, list] of this.#records) {
+      const kept = list.filter((c) => c.expires > now);
+      if (kept.length === list.length) continue;
+      changed = true;
+      if (kept.length === 0) this.#records.delete(key);
+      else this.#records.set(key, kept);
+    }
+    for (const name of this.#source.keys()) if (!this.#records.has(`SRV ${name}`)) this.#source.delete(name);
+    return changed;
+  }
+
+  /** The instances whose PTR, SRV and TXT are all known, with their addresses. */
+  instances(): Instance[] {
+    const out: Instance[] = [];
+    for (const ptr of this.#get('PTR', SERVICE)) {
+      const name = ptr.rr.data as string;
+      const srv = this.#get('SRV', name)[0]?.rr.data as SrvData | undefined;
+      const txt = this.#get('TXT', name)[0];
+      if (srv === undefined || txt === undefined) continue;
+      const a = this.#get('A', srv.target).map((c) => c.rr.data as string);
+      const aaaa = this.#get('AAAA', srv.target).map((c) => c.rr.data as string);
+      const source = this.#source.get(lower(name));
+      const addresses = [...new Set([...(source !== undefined ? [source] : []), ...a, ...aaaa])].filter(dialable);
+      out.push({ name, host: srv.target, port: srv.port, txt: parseTxt(txt.rr), addresses });
+    }
+    return out;
+  }
+
+  /**
+   * Questions worth asking now: what a known instance lacks (its SRV and TXT, its host's addresses), and the
+   * records past 80 % of their life (each asked at most four times, at 80, 85, 90 and 95 %, RFC 6762 §5.2).
+   */
+  questions(now: number): Question[] {
+    const out = new Map<string, Question>();
+    const ask = (name: string, type: Question['type']) => out.set(`${type} ${lower(name)}`, { name, type });
+    for (const ptr of this.#get('PTR', SERVICE)) {
+      const name = ptr.rr.data as string;
+      const srv = this.#get('SRV', name)[0]?.rr.data as SrvData | undefined;
+      if (srv === undefined) ask(name, 'SRV');
+      if (this.#get('TXT', name).length === 0) ask(name, 'TXT');
+      if (srv !== undefined && this.#get('A', srv.target).length + this.#get('AAAA', srv.target).length === 0) {
+        ask(srv.target, 'A');
+        ask(srv.target, 'AAAA');
+      }
+    }
+    for (const list of this.#records.values()) {
+      for (const c of list) {
+        const life = c.expires - c.at;
+        const due = c.refreshes < REFRESH_AT.length && now >= c.at + life * (REFRESH_AT[c.refreshes]! + this.#jitter(c));
+        if (!due) continue;
+        c.refreshes++;
+        ask(c.rr.name, c.rr.type as Question['type']);
+      }
+    }
+    return [...out.values()];
+  }
+
+  /** When `questions` will next have a refresh to ask (or Infinity). */
+  nextRefresh(): number {
+    let next = Infinity;
+    for (const list of this.#records.values()) {
+      for (const c of list) if (c.refreshes < REFRESH_AT.length) next = Math.min(next, c.at + (c.expires - c.at) * (REFRESH_AT[c.refreshes]! + 0.02));
+    }
+    return next;
+  }
+
+  /** The answers to put in a query for these questions: those with more than half their life left (RFC 6762 §7.1). */
+  knownAnswers(questions: readonly Question[], now: number): Rr[] {
+    const out: Rr[] = [];
+    for (const q of questions) {
+      for (const c of this.#get(q.type, q.name)) {
+        const left = c.expires - now;
+        if (left > (c.expires - c.at) / 2) out.push({ ...c.rr, ttl: Math.floor(left / 1_000) } as Rr);
+      }
+    }
+    return out;
+  }
+
+  /** The earliest expiry (or Infinity). */
+  nextExpiry(): number {
+    let next = Infinity;
+    for (const list of this.#records.values()) for (const c of list) next = Math.min(next, c.expires);
+    return next;
+  }
+
+  #get(type: string, name: string): Cached[] {
+    return this.#records.get(`${type} ${lower(name)}`) ?? [];
+  }
+
+  /** Only the service's PTRs and the SRV, TXT, A and AAAA records of names it points at are kept. */
+  #wanted(rr: Rr): boolean {
+    if (rr.type === 'PTR') return lower(rr.name) === lower(SERVICE);
+    if (rr.type === 'SRV' || rr.type === 'TXT') return lower(rr.name).endsWith(`.${lower(SERVICE)}`);
+    if (rr.type === 'A' || rr.type === 'AAAA') return lower(rr.name).endsWith('.local') && isIP(rr.data) !== 0;
+    return false;
+  }
+
+  /** A record's own 0–2 % (RFC 6762 §5.2), fixed for its life so a refresh is asked once per step. */
+  #jitter(c: Cached & { jitter?: number }): number {
+    c.jitter ??= this.#random() * 0.02;
+    return c.jitter;
+  }
+}
+
+/** TXT strings as keys and values: keys without case, the first of each key, `key` alone as empty (RFC 6763 §6). */
+export function parseTxt(rr: Rr): Record<string, string> {
+  const out: Record<string, string> = {};
+  const data = rr.type === 'TXT' ? rr.data : [];
+  for (const part of Array.isArray(data) ? data : [data]) {
+    const s = Buffer.from(part).toString('utf8');
+    if (s === '') continue;
+    const eq = s.indexOf('=');
+    const key = (eq < 0 ? s : s.slice(0, eq)).toLowerCase();
+    if (key === '' || key in out) continue;
+    out[key] = eq < 0 ? '' : s.slice(eq + 1);
+  }
+  return out;
+}
+
+/**
+ * When to ask: the first query 20–120 ms after browsing starts (RFC 6762 §5.2), then 1 s later, then each
+ * interval twice the last, up to an hour. `restart` when the network changed (an interface came up).
+ */
+export class QuerySchedule {
+  #next: number;
+  #interval = FIRST_INTERVAL_MS;
+  readonly #random: () => number;
+
+  constructor(now: number, random: () => number = Math.random) {
+    this.#random = random;
+    this.#next = now + 20 + Math.floor(random() * 100);
+  }
+
+  get next(): number {
+    return this.#next;
+  }
+
+  /** A query went out at `now`: the next one is due after the current interval, which doubles. */
+  sent(now: number): void {
+    this.#next = now + this.#interval;
+    this.#interval = Math.min(this.#interval * 2, MAX_INTERVAL_MS);
+  }
+
+  restart(now: number): void {
+    this.#interval = FIRST_INTERVAL_MS;
+    this.#next = now + 20 + Math.floor(this.#random() * 100);
+  }
+}
