@@ -154,7 +154,7 @@ const serve = program
   .description('run a node: it finds the coordinator of its network and stands by, or becomes it')
   .addOption(new Option('--config <file>', 'options from this JSON file (default: $XDG_CONFIG_HOME/lanchat/config.json when there is one)').env('LANCHAT_CONFIG'))
   .addOption(fromEnv(new Option('--port <n>', 'TCP port to listen on (0 = pick a free one)').argParser(intOption(0, 65535)).default(7777)))
-  .addOption(fromEnv(new Option('--host <addr>', 'address to bind').default('0.0.0.0')))
+  .addOption(fromEnv(new Option('--host <addr>', 'address to bind (:: is every address, IPv6 and IPv4; 0.0.0.0 every IPv4 one)').default('::')))
   .addOption(fromEnv(new Option('--data-dir <dir>', 'where accounts and messages are kept').default(defaultDataDir())))
   .addOption(fromEnv(new Option('--network <name>', 'network name, to run several chats on one LAN').default('default')))
   .addOption(fromEnv(new Option('--network-password-file <file>', 'file holding the network password (else LANCHAT_NETWORK_PASSWORD)')))

@@ -6,7 +6,7 @@ import { NetworkName } from '../protocol/fields.js';
 /** The DNS-SD service type every lanchat node advertises (DESIGN §3). */
 export const SERVICE_TYPE = 'lanchat';
 
-/** What a node advertises: static for the life of the process (bonjour-service cannot update TXT in place). */
+/** What a node advertises: static for the life of the process (role and term are asked of the node, never in TXT). */
 export interface Advertisement {
   /** Node id (16 hex digits). */
   id: string;
@@ -39,7 +39,7 @@ export interface DiscoveryEvents {
 
 /**
  * Advertises this node and browses for others. Two implementations share
- * one contract test suite: bonjour-service (real multicast) and an in-memory
+ * one contract test suite: DNS-SD over multicast-dns (real multicast) and an in-memory
  * bus for unit tests.
  */
 export interface Discovery extends EventEmitter<DiscoveryEvents> {

@@ -6,7 +6,7 @@ import type { Answer, Packet, Question } from 'dns-packet';
 import type { Logger } from 'pino';
 import { inSubnet, lanInterfaces, type LanInterface } from './interfaces.js';
 import { Txt, type Advertisement, type Discovery, type DiscoveryEvents, type Peer } from './discovery.js';
-import { conflicts, goodbyes, QuerySchedule, recordsFor, respond, SERVICE, ServiceCache, type Instance, type Rr } from './dns-sd.js';
+import { conflicts, dataKey, goodbyes, QuerySchedule, recordsFor, respond, SERVICE, ServiceCache, type Instance, type Rr } from './dns-sd.js';
 
 type Mdns = ReturnType<typeof makeMdns>;
 
@@ -20,6 +20,7 @@ const ANNOUNCE_GAP_MS = 1_000;
 const GOODBYE_MS = 1_000;
 /** A legacy querier (not from port 5353) gets answers with TTLs of at most 10 s (RFC 6762 §6.7). */
 const LEGACY_TTL = 10;
+const LEGACY_PER_SECOND = 20;
 
 /** mDNS cannot run here: UDP port 5353 cannot be bound. The node goes on without discovery. */
 export class MdnsUnavailableError extends Error {
@@ -47,6 +48,10 @@ interface Link {
   readonly known: Map<string, Peer>;
   readonly timers: Set<NodeJS.Timeout>;
   conflictWarned: boolean;
+  /** When each record was last multicast on each socket: not again within a second (RFC 6762 §6), whoever asks. */
+  readonly multicastAt: Map<Mdns, Map<string, number>>;
+  /** Legacy unicast replies in the current second (bounded: a spoofed source would make us a reflector). */
+  legacy: { second: number; count: number };
 }
 
 /**
@@ -157,7 +162,7 @@ export class MdnsDiscovery extends EventEmitter<DiscoveryEvents> implements Disc
   }
 
   #open(key: string, lan: LanInterface | undefined): Link | undefined {
-    const link: Link = { key, lan, sockets: [], records: [], cache: new ServiceCache(), schedule: this.#browsing ? new QuerySchedule(Date.now()) : undefined, known: new Map(), timers: new Set(), conflictWarned: false };
+    const link: Link = { key, lan, sockets: [], records: [], cache: new ServiceCache(), schedule: this.#browsing ? new QuerySchedule(Date.now()) : undefined, known: new Map(), timers: new Set(), conflictWarned: false, multicastAt: new Map(), legacy: { second: 0, count: 0 } };
     const onError = (err: NodeJS.ErrnoException, socket: Mdns, family: 4 | 6): void => {
       if (err.code !== 'EADDRINUSE' && err.code !== 'EACCES') {
         // A send that failed (an interface going away before the next rescan): not fatal for the link.
@@ -227,6 +232,7 @@ export class MdnsDiscovery extends EventEmitter<DiscoveryEvents> implements Disc
       if (--left === 0) done?.();
     };
     for (const socket of link.sockets) {
+      if (packet.type === 'response') this.#mark(link, socket, only(packet.answers), Date.now());
       if (packet.type === 'response') socket.respond({ answers: packet.answers ?? [], additionals: packet.additionals ?? [] }, sent); // authoritative
       else socket.query({ questions: packet.questions ?? [], answers: packet.answers ?? [] }, sent);
     }
@@ -248,15 +254,34 @@ export class MdnsDiscovery extends EventEmitter<DiscoveryEvents> implements Disc
     if (reply === undefined) return;
     if (rinfo.port !== 5353) {
       // A legacy resolver (not a full mDNS querier): a unicast reply with its question and ID, short TTLs, no flush.
+      const second = Math.floor(now / 1_000);
+      if (link.legacy.second !== second) link.legacy = { second, count: 0 };
+      if (++link.legacy.count > LEGACY_PER_SECOND) return;
       const cap = (r: Rr) => ({ ...r, ttl: Math.min(r.ttl ?? 0, LEGACY_TTL), flush: false }) as Rr;
       socket.respond({ id: packet.id ?? 0, questions, answers: reply.answers.map(cap), additionals: reply.additionals.map(cap) }, { port: rinfo.port, address: rinfo.address });
       return;
     }
+    // Not a record multicast here in the last second (a flood of queries gets one answer a second).
+    const answers = reply.answers.filter((r) => now - (this.#sentAt(link, socket).get(recordKey(r)) ?? -Infinity) >= 1_000);
+    if (answers.length === 0) return;
+    this.#mark(link, socket, answers, now);
     // Shared records (a PTR many hosts may hold) wait 20–120 ms so answers do not collide (§6); unique ones go at once.
-    const shared = reply.answers.some((r) => r.type === 'PTR');
-    const go = () => this.#send(link, { type: 'response', answers: reply.answers, additionals: reply.additionals });
+    const shared = answers.some((r) => r.type === 'PTR');
+    // On the socket the query came in on: a querier that asks over IPv4 and IPv6 gets one answer on each.
+    const go = () => socket.respond({ answers, additionals: reply.additionals });
     if (shared) this.#later(link, 20 + Math.floor(Math.random() * 100), go);
     else go();
+  }
+
+  #sentAt(link: Link, socket: Mdns): Map<string, number> {
+    let m = link.multicastAt.get(socket);
+    if (m === undefined) link.multicastAt.set(socket, (m = new Map()));
+    return m;
+  }
+
+  #mark(link: Link, socket: Mdns, records: readonly Rr[], now: number): void {
+    const m = this.#sentAt(link, socket);
+    for (const r of records) m.set(recordKey(r), now);
   }
 
   #onResponse(link: Link, packet: Packet, rinfo: RemoteInfo): void {
@@ -336,6 +361,11 @@ export class MdnsDiscovery extends EventEmitter<DiscoveryEvents> implements Disc
     for (const link of this.#links.values()) if (link !== except && link.known.has(name)) return true;
     return false;
   }
+}
+
+/** A record's identity for the one-second rule: name, type and data. */
+function recordKey(r: Rr): string {
+  return `${r.type} ${r.name.toLowerCase()} ${dataKey(r)}`;
 }
 
 /** A packet's records less EDNS's OPT. */

@@ -184,7 +184,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       nodeId: options.nodeId,
       tls: options.tls,
       network: options.network ?? 'default',
-      host: options.host ?? '0.0.0.0',
+      host: options.host ?? '::',
       port: options.port ?? 7777,
       maxMessageRate: options.maxMessageRate ?? options.limits?.maxMessageRate ?? DEFAULT_LIMITS.maxMessageRate,
       heartbeatMs: options.heartbeatMs ?? HEARTBEAT_MS,
@@ -287,15 +287,22 @@ export class Relay extends EventEmitter<RelayEvents> {
       wss.handleUpgrade(req, socket, head, (ws) => this.#onConnection(ws, req));
     });
     http.on('clientError', (_err, socket) => socket.destroy());
-    await new Promise<void>((resolve, reject) => {
-      http.once('error', (err: NodeJS.ErrnoException) => {
-        const where = `${this.#opts.host}:${this.#opts.port}`;
-        if (err.code === 'EADDRINUSE') reject(new ListenError(err.code, `port ${this.#opts.port} is already in use on ${this.#opts.host} (is another lanchat running? try --port 0)`));
-        else if (err.code === 'EADDRNOTAVAIL') reject(new ListenError(err.code, `cannot listen on ${where}: no such local address`));
-        else if (err.code === 'EACCES') reject(new ListenError(err.code, `cannot listen on ${where}: permission denied`));
-        else reject(new ListenError(err.code ?? 'ELISTEN', `cannot listen on ${where}: ${err.message}`));
+    const listen = (host: string) =>
+      new Promise<void>((resolve, reject) => {
+        http.once('error', (err: NodeJS.ErrnoException) => {
+          const where = `${host}:${this.#opts.port}`;
+          if (err.code === 'EADDRINUSE') reject(new ListenError(err.code, `port ${this.#opts.port} is already in use on ${host} (is another lanchat running? try --port 0)`));
+          else if (err.code === 'EADDRNOTAVAIL') reject(new ListenError(err.code, `cannot listen on ${where}: no such local address`));
+          else if (err.code === 'EACCES') reject(new ListenError(err.code, `cannot listen on ${where}: permission denied`));
+          else reject(new ListenError(err.code ?? 'ELISTEN', `cannot listen on ${where}: ${err.message}`));
+        });
+        http.listen(this.#opts.port, host, () => resolve());
       });
-      http.listen(this.#opts.port, this.#opts.host, () => resolve());
+    await listen(this.#opts.host).catch((err: ListenError) => {
+      // `::` (the default: IPv6 and IPv4 at once) on a machine without IPv6: every IPv4 address instead.
+      if (this.#opts.host !== '::' || (err.code !== 'EAFNOSUPPORT' && err.code !== 'EADDRNOTAVAIL')) throw err;
+      this.#opts.host = '0.0.0.0';
+      return listen(this.#opts.host);
     });
     const bound = http.address();
     if (bound === null || typeof bound === 'string') throw new Error('relay is not listening on an IP address');
@@ -543,7 +550,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       id: this.#nextSessionId++,
       ws,
       tls: req.socket as TLSSocket,
-      address: req.socket.remoteAddress ?? 'unknown',
+      address: addressKey(req.socket.remoteAddress ?? 'unknown'),
       source: addressKey(req.socket.remoteAddress ?? 'unknown'),
       networkOk: !this.#networkPasswordRequired,
       proof: undefined,

@@ -214,7 +214,7 @@ export async function runUi(opts: UiOptions): Promise<number> {
 async function startNode(opts: UiOptions, log: Logger, discovery: MdnsDiscovery): Promise<Node> {
   const base = {
     dataDir: opts.dataDir,
-    host: '0.0.0.0',
+    host: '::',
     network: opts.network,
     bcryptCost: opts.bcryptCost,
     limits: { maxFileBytes: opts.maxFileBytes },
