@@ -24,6 +24,19 @@ t.test('client: no password, bad address, nobody listening', async (t) => {
   t.match(refused.events, [{ type: 'error', code: 'connection_failed' }]);
 });
 
+t.test('a coordinator stalled past the dead-session bound (SIGSTOP: a long GC, a starved CPU) keeps its clients', async (t) => {
+  const server = await startServe(t, tmpDir(t), ['--log-level', 'info']);
+  const alice = await startClient(t, server.address, 'alice', { register: true });
+  server.proc.kill('SIGSTOP');
+  await new Promise((r) => setTimeout(r, 4_500)); // the stall itself: longer than the 3 s a silent session is given
+  server.proc.kill('SIGCONT');
+  await waitFor(() => server.proc.stderr.some((l) => l.includes('this process was stalled')), 'the coordinator to notice its stall', 15_000);
+  alice.child.stdin!.write('{"type":"send","text":"still here","id":"s1"}\n');
+  await alice.next((e) => e.type === 'ack' && e.id === 's1', 'the ack', 15_000);
+  // (alice may have reconnected on her side: to her the coordinator was silent; she resumes.)
+  t.notOk(server.proc.stderr.some((l) => l.includes('no pong')), 'nobody was dropped as silent: what they sent was waiting unread');
+});
+
 t.test('the client reports a lost coordinator and exits non-zero', async (t) => {
   const server = await startServe(t, tmpDir(t));
   const alice = await startClient(t, server.address, 'alice', { register: true, args: ['--reconnect-timeout', '1'] });

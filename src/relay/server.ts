@@ -172,6 +172,9 @@ export class Relay extends EventEmitter<RelayEvents> {
   #succession: string | undefined;
   /** Connections that came while this node was deciding its role: answered once it has one (see #onConnection). */
   readonly #held = new Map<WebSocket, { req: IncomingMessage; timer: NodeJS.Timeout; pinger: NodeJS.Timeout }>();
+  /** When the heartbeat last ran, and when it last found this process stalled. */
+  #lastBeat: number | undefined;
+  #stalledAt = -Infinity;
   /** The port bound at start (kept: the server's own address is gone once it closes, and `/status` may still be answered). */
   #bound: AddressInfo | undefined;
 
@@ -677,8 +680,16 @@ export class Relay extends EventEmitter<RelayEvents> {
   #heartbeat(): void {
     checkTransfers(this.#ctx);
     const now = this.#ctx.now();
+    // A late beat means this process was stalled (a long GC, a starved CPU): what peers sent meanwhile still
+    // waits unread in the sockets, so nobody is judged silent until a beat after, when it has been read.
+    if (this.#lastBeat !== undefined && now - this.#lastBeat > 2 * this.#opts.heartbeatMs) {
+      this.#stalledAt = now;
+      this.#deps.log.info({ stalledMs: now - this.#lastBeat }, 'this process was stalled: sessions are judged silent only from the next heartbeat');
+    }
+    this.#lastBeat = now;
+    const judging = now - this.#stalledAt >= this.#opts.heartbeatMs;
     for (const s of this.#sessions.values()) {
-      if (now - s.lastPong > this.#opts.deadAfterMs) {
+      if (judging && now - s.lastPong > this.#opts.deadAfterMs) {
         this.#deps.log.info({ session: s.id, user: s.user?.name, node: s.peer?.id }, 'no pong: dropping a dead session');
         if (s.peer !== undefined) {
           // A close frame first: a standby that was only frozen reads it when it thaws and rejoins (DESIGN §4.4).
