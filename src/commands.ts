@@ -5,6 +5,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { LOG_LEVELS, defaultConfigFile, defaultDataDir, defaultDownloadDir, defaultLogFile } from './defaults.js';
 import { ConfigError, applyConfig, fromEnv } from './config-file.js';
 import { servedAddresses } from './discovery/interfaces.js';
+import { formatHostPort } from './protocol/host-port.js';
 import { DEFAULT_BCRYPT_COST } from './store/bcrypt-cost.js';
 import { USERNAME_RE } from './protocol/limits.js';
 import { ProtocolError } from './protocol/errors.js';
@@ -203,9 +204,9 @@ const serve = program
     const describeRole = (): void => {
       const r = node.role;
       if (r.role === 'coordinator') {
-        for (const addr of addrs) console.log(`lanchat coordinator for network "${opts.network}" at ${addr.includes(':') ? `[${addr}]` : addr}:${port} (term ${r.term}); identity ${node.identity.code}`);
+        for (const addr of addrs) console.log(`lanchat coordinator for network "${opts.network}" at ${formatHostPort(addr, port)} (term ${r.term}); identity ${node.identity.code}`);
       } else if (r.role === 'standby' || r.role === 'observer') {
-        console.log(`lanchat ${r.role} for network "${opts.network}" at ${addrs[0]}:${port}; coordinator at ${r.coordinator} (term ${r.term}); identity ${node.identity.code}`);
+        console.log(`lanchat ${r.role} for network "${opts.network}" at ${formatHostPort(addrs[0]!, port)}; coordinator at ${r.coordinator} (term ${r.term}); identity ${node.identity.code}`);
       } else console.log(`looking for the coordinator of network "${opts.network}"…`);
     };
     // A standby is announced once its coordinator has welcomed it (the 'role' event below).

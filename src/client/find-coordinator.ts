@@ -30,14 +30,16 @@ export async function findCoordinator(
   const deadline = started + (opts.browseMs ?? BROWSE_MS);
   d?.browse();
   let firstFound: number | undefined;
+  // What every round found, kept across rounds (a status that timed out once does not undo a sighting).
+  const found = new Map<string, number>();
+  let candidates: string[] = [];
   for (;;) {
     const peers = (d?.peers() ?? []).filter((p) => p.network === network);
-    const candidates = [...new Set([...peers.flatMap((p) => p.addresses.slice(0, 2).map((a) => formatHostPort(a, p.port))), ...remembered])];
+    candidates = [...new Set([...peers.flatMap((p) => p.addresses.slice(0, 2).map((a) => formatHostPort(a, p.port))), ...remembered])];
     const statuses = await Promise.all(candidates.map((a) => fetchStatus(a)));
-    const found = new Map<string, number>();
     statuses.forEach((st, i) => {
       if (!st || st.network !== network) return;
-      if (st.role === 'coordinator') found.set(candidates[i]!, st.term);
+      if (st.role === 'coordinator') found.set(candidates[i]!, Math.max(found.get(candidates[i]!) ?? -1, st.term));
       else if (st.coordinator) found.set(st.coordinator, Math.max(found.get(st.coordinator) ?? -1, st.term - 1));
     });
     // Responders spread their answers over 20–120 ms (RFC 6762 §6): once one coordinator is found, the others'

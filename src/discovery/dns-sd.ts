@@ -29,6 +29,8 @@ export const MAX_INSTANCES = 256;
 const MAX_ADDRESSES = 8;
 /** Record sets (a name and a type) kept: an instance has a PTR entry, SRV, TXT, A and AAAA. */
 const MAX_SETS = MAX_INSTANCES * 4 + 1;
+/** A TXT record longer than this is not kept (RFC 6763 §6.2 recommends at most 1,300 bytes). */
+const MAX_TXT_BYTES = 1_300;
 
 /** Every record kind but EDNS's OPT (which has no TTL or data of its own). */
 export type Rr = Exclude<Answer, { type: 'OPT' }>;
@@ -99,6 +101,15 @@ export function dataKey(r: Rr): string {
   }
 }
 
+/** At most this many questions and known answers of one query are looked at. */
+export const MAX_QUESTIONS = 64;
+export const MAX_KNOWN = 256;
+
+/** A record's identity: type, name (without case) and data. */
+export function recordKey(r: Rr): string {
+  return `${r.type} ${lower(r.name)} ${dataKey(r)}`;
+}
+
 const classOk = (q: Question) => q.class === undefined || q.class === 'IN' || q.class === 'ANY' || String(q.class) === 'UNKNOWN_32769'; // IN with the QU bit (dns-packet does not decode it)
 
 /**
@@ -107,9 +118,15 @@ const classOk = (q: Question) => q.class === undefined || q.class === 'IN' || q.
  * what it will want next (RFC 6763 §12).
  */
 export function respond(records: readonly Rr[], questions: readonly Question[], known: readonly Rr[]): { answers: Rr[]; additionals: Rr[] } | undefined {
-  const suppressed = (r: Rr) => known.some((k) => k.type === r.type && lower(k.name) === lower(r.name) && dataKey(k) === dataKey(r) && (k.ttl ?? 0) >= (r.ttl ?? 0) / 2);
+  // Bounded, and each lookup O(1): a packet from anyone may hold thousands of questions and known answers.
+  const knownTtl = new Map<string, number>();
+  for (const k of known.slice(0, MAX_KNOWN)) {
+    const key = recordKey(k);
+    knownTtl.set(key, Math.max(knownTtl.get(key) ?? 0, k.ttl ?? 0));
+  }
+  const suppressed = (r: Rr) => (knownTtl.get(recordKey(r)) ?? -1) >= (r.ttl ?? 0) / 2;
   const answers: Rr[] = [];
-  for (const q of questions) {
+  for (const q of questions.slice(0, MAX_QUESTIONS)) {
     if (!classOk(q)) continue;
     for (const r of records) {
       if (lower(r.name) !== lower(q.name) || ((q.type as string) !== 'ANY' && q.type !== r.type)) continue;
@@ -160,22 +177,37 @@ interface Cached {
 
 const REFRESH_AT = [0.8, 0.85, 0.9, 0.95];
 
-/** Whether an address is worth dialling: IPv4, or IPv6 that is not link-local (a URL cannot carry a zone). */
+/** Whether an address is worth dialling: IPv4 (not link-local, not a wildcard or multicast one), or IPv6 that is not link-local (a URL cannot carry a zone). */
 export function dialable(address: string): boolean {
   const family = isIP(address);
-  if (family === 4) return !address.startsWith('169.254.');
-  if (family === 6) return !/^fe[89ab]/i.test(address) && address !== '::1' && address !== '::';
+  if (family === 4) return !address.startsWith('169.254.') && address !== '0.0.0.0' && !/^(22[4-9]|2[3-5]\d)\./.test(address);
+  if (family === 6) return !/^fe[89ab]/i.test(address) && !/^ff/i.test(address) && address !== '::1' && address !== '::';
   return false;
 }
 
+/** A TXT record's data, copied out of the datagram it came in (kept alone, not the whole packet), if not too long (RFC 6763 §6.2). */
+function ownTxt(rr: Rr): Rr | undefined {
+  if (rr.type !== 'TXT') return rr;
+  const parts = (Array.isArray(rr.data) ? rr.data : [rr.data]).map((p) => Buffer.from(p));
+  if (parts.reduce((n, p) => n + p.length + 1, 0) > MAX_TXT_BYTES) return undefined;
+  return { ...rr, data: parts };
+}
+
+/** Retries of a question about a record an instance lacks: 1 s, 2 s, 4 s, 8 s, then the instance is given up. */
+const MISSING_TRIES = 4;
+
 /**
- * A browser's cache of `_lanchat._tcp` instances and their hosts. `now` is given to every call. Records of
- * other names are ignored; the number of instances and addresses kept is bounded.
+ * A browser's cache of `_lanchat._tcp` instances and their hosts. `now` is given to every call. Only the
+ * service's PTRs, the SRV and TXT of instances they name and the addresses of hosts those SRVs name are
+ * kept; TTLs are capped (75 min, 120 s for host records) and the number of record sets is bounded, the
+ * least recently refreshed going first.
  */
 export class ServiceCache {
   readonly #records = new Map<string, Cached[]>();
   /** Where each instance's SRV last came from (the source address answers from a reachable address). */
   readonly #source = new Map<string, string>();
+  /** Questions about what an instance lacks: how often asked, and when next. */
+  readonly #missing = new Map<string, { tries: number; next: number }>();
   readonly #random: () => number;
 
   constructor(random: () => number = Math.random) {
@@ -186,12 +218,21 @@ export class ServiceCache {
   add(records: readonly Rr[], from: string, now: number): boolean {
     let changed = false;
     const flushed = new Set<string>();
-    for (const rr of records) {
-      if (!this.#wanted(rr)) continue;
+    // Names this packet or the cache make worth keeping: instances a PTR names, hosts an SRV names.
+    const instances = new Set(this.#get('PTR', SERVICE).map((c) => lower(c.rr.data as string)));
+    for (const rr of records) if (rr.type === 'PTR' && lower(rr.name) === lower(SERVICE) && (rr.ttl ?? 0) > 0) instances.add(lower(rr.data));
+    const hosts = new Set<string>();
+    for (const name of instances) for (const c of this.#get('SRV', name)) hosts.add(lower((c.rr.data as SrvData).target));
+    for (const rr of records) if (rr.type === 'SRV' && instances.has(lower(rr.name))) hosts.add(lower(rr.data.target));
+    for (const raw of records) {
+      if (!wanted(raw, instances, hosts)) continue;
+      const rr = ownTxt(raw);
+      if (rr === undefined) continue;
       const key = `${rr.type} ${lower(rr.name)}`;
       let list = this.#records.get(key);
       if (list === undefined) {
-        if (this.#records.size >= MAX_SETS) continue;
+        if ((rr.ttl ?? 0) === 0) continue;
+        if (this.#records.size >= MAX_SETS) this.#evictOldest();
         list = [];
         this.#records.set(key, list);
       }
@@ -203,7 +244,7 @@ export class ServiceCache {
         list.splice(0, list.length, ...kept);
       }
       const i = list.findIndex((c) => dataKey(c.rr) === dataKey(rr));
-      const ttl = rr.ttl ?? 0;
+      const ttl = Math.min(rr.ttl ?? 0, rr.type === 'PTR' || rr.type === 'TXT' ? OTHER_TTL : HOST_TTL);
       if (ttl === 0) {
         // A goodbye: gone now (RFC 6762 §10.1 allows a second's grace; nothing here needs it).
         if (i >= 0) {
@@ -219,7 +260,7 @@ export class ServiceCache {
       if (list.length === 0) this.#records.delete(key);
       if (rr.type === 'SRV' && ttl > 0) this.#source.set(lower(rr.name), from);
     }
-    return changed;
+    return this.#forgetHalfGone() || changed;
   }
 
   /** Drops what has outlived its TTL. Returns whether anything went. */
@@ -232,8 +273,7 @@ export class ServiceCache {
       if (kept.length === 0) this.#records.delete(key);
       else this.#records.set(key, kept);
     }
-    for (const name of this.#source.keys()) if (!this.#records.has(`SRV ${name}`)) this.#source.delete(name);
-    return changed;
+    return this.#forgetHalfGone() || changed;
   }
 
   /** The instances whose PTR, SRV and TXT are all known, with their addresses. */
@@ -254,22 +294,36 @@ export class ServiceCache {
   }
 
   /**
-   * Questions worth asking now: what a known instance lacks (its SRV and TXT, its host's addresses), and the
-   * records past 80 % of their life (each asked at most four times, at 80, 85, 90 and 95 %, RFC 6762 §5.2).
+   * Questions worth asking now: what a known instance lacks (its SRV and TXT, its host's addresses; each
+   * asked 1, 2, 4 and 8 s apart, then the instance is given up), and the records past 80 % of their life
+   * (each asked at most four times, at 80, 85, 90 and 95 %, RFC 6762 §5.2).
    */
   questions(now: number): Question[] {
     const out = new Map<string, Question>();
     const ask = (name: string, type: Question['type']) => out.set(`${type} ${lower(name)}`, { name, type });
-    for (const ptr of this.#get('PTR', SERVICE)) {
+    const lacking = new Set<string>();
+    const askMissing = (instance: string, name: string, type: Question['type']) => {
+      const key = `${type} ${lower(name)}`;
+      lacking.add(key);
+      const m = this.#missing.get(key) ?? { tries: 0, next: now };
+      if (now < m.next) return;
+      if (m.tries >= MISSING_TRIES) return this.#giveUp(instance);
+      m.tries++;
+      m.next = now + 1_000 * 2 ** (m.tries - 1);
+      this.#missing.set(key, m);
+      ask(name, type);
+    };
+    for (const ptr of [...this.#get('PTR', SERVICE)]) {
       const name = ptr.rr.data as string;
       const srv = this.#get('SRV', name)[0]?.rr.data as SrvData | undefined;
-      if (srv === undefined) ask(name, 'SRV');
-      if (this.#get('TXT', name).length === 0) ask(name, 'TXT');
+      if (srv === undefined) askMissing(name, name, 'SRV');
+      if (this.#get('TXT', name).length === 0) askMissing(name, name, 'TXT');
       if (srv !== undefined && this.#get('A', srv.target).length + this.#get('AAAA', srv.target).length === 0) {
-        ask(srv.target, 'A');
-        ask(srv.target, 'AAAA');
+        askMissing(name, srv.target, 'A');
+        askMissing(name, srv.target, 'AAAA');
       }
     }
+    for (const key of this.#missing.keys()) if (!lacking.has(key)) this.#missing.delete(key);
     for (const list of this.#records.values()) {
       for (const c of list) {
         const life = c.expires - c.at;
@@ -280,15 +334,6 @@ export class ServiceCache {
       }
     }
     return [...out.values()];
-  }
-
-  /** When `questions` will next have a refresh to ask (or Infinity). */
-  nextRefresh(): number {
-    let next = Infinity;
-    for (const list of this.#records.values()) {
-      for (const c of list) if (c.refreshes < REFRESH_AT.length) next = Math.min(next, c.at + (c.expires - c.at) * (REFRESH_AT[c.refreshes]! + 0.02));
-    }
-    return next;
   }
 
   /** The answers to put in a query for these questions: those with more than half their life left (RFC 6762 §7.1). */
@@ -303,23 +348,45 @@ export class ServiceCache {
     return out;
   }
 
-  /** The earliest expiry (or Infinity). */
-  nextExpiry(): number {
-    let next = Infinity;
-    for (const list of this.#records.values()) for (const c of list) next = Math.min(next, c.expires);
-    return next;
-  }
-
   #get(type: string, name: string): Cached[] {
     return this.#records.get(`${type} ${lower(name)}`) ?? [];
   }
 
-  /** Only the service's PTRs and the SRV, TXT, A and AAAA records of names it points at are kept. */
-  #wanted(rr: Rr): boolean {
-    if (rr.type === 'PTR') return lower(rr.name) === lower(SERVICE);
-    if (rr.type === 'SRV' || rr.type === 'TXT') return lower(rr.name).endsWith(`.${lower(SERVICE)}`);
-    if (rr.type === 'A' || rr.type === 'AAAA') return lower(rr.name).endsWith('.local') && isIP(rr.data) !== 0;
-    return false;
+  /** An instance that stopped answering for what it lacks: its PTR (and what else it left) goes. */
+  #giveUp(instance: string): void {
+    const ptrs = this.#records.get(`PTR ${lower(SERVICE)}`);
+    if (ptrs !== undefined) {
+      const kept = ptrs.filter((c) => lower(c.rr.data as string) !== lower(instance));
+      if (kept.length === 0) this.#records.delete(`PTR ${lower(SERVICE)}`);
+      else this.#records.set(`PTR ${lower(SERVICE)}`, kept);
+    }
+    for (const type of ['SRV', 'TXT']) this.#records.delete(`${type} ${lower(instance)}`);
+    this.#source.delete(lower(instance));
+  }
+
+  /** An instance whose SRV went (expired, said goodbye) is gone, PTR and all (RFC 6762 §10.5); strays too. */
+  #forgetHalfGone(): boolean {
+    let changed = false;
+    for (const name of [...this.#source.keys()]) {
+      if (this.#records.has(`SRV ${name}`)) continue;
+      this.#giveUp(name);
+      changed = true;
+    }
+    return changed;
+  }
+
+  /** Makes room: the record set refreshed least recently goes. */
+  #evictOldest(): void {
+    let oldest: string | undefined;
+    let at = Infinity;
+    for (const [key, list] of this.#records) {
+      const newest = Math.max(...list.map((c) => c.at));
+      if (newest < at) {
+        at = newest;
+        oldest = key;
+      }
+    }
+    if (oldest !== undefined) this.#records.delete(oldest);
   }
 
   /** A record's own 0–2 % (RFC 6762 §5.2), fixed for its life so a refresh is asked once per step. */
@@ -327,6 +394,14 @@ export class ServiceCache {
     c.jitter ??= this.#random() * 0.02;
     return c.jitter;
   }
+}
+
+/** Only the service's PTRs, the SRV and TXT records of instances they name, and the addresses of hosts those name. */
+function wanted(rr: Rr, instances: ReadonlySet<string>, hosts: ReadonlySet<string>): boolean {
+  if (rr.type === 'PTR') return lower(rr.name) === lower(SERVICE);
+  if (rr.type === 'SRV' || rr.type === 'TXT') return instances.has(lower(rr.name));
+  if (rr.type === 'A' || rr.type === 'AAAA') return hosts.has(lower(rr.name)) && isIP(rr.data) !== 0;
+  return false;
 }
 
 /** TXT strings as keys and values: keys without case, the first of each key, `key` alone as empty (RFC 6763 §6). */

@@ -51,9 +51,14 @@ export function inSubnet(address: string, base: string, netmask: string): boolea
   return ((n(address) & mask) >>> 0) === ((n(base) & mask) >>> 0);
 }
 
-/** The addresses to print for a server bound to `host`: every LAN address for a wildcard bind, else `host`. */
+/**
+ * The addresses to print (and advertise as this node's) for a server bound to `host`: every LAN address for
+ * a wildcard bind (IPv4 ones, else routable IPv6 ones on an IPv6-only LAN; IPv4 only for `0.0.0.0`), else `host`.
+ */
 export function servedAddresses(host: string, ifaces?: NodeJS.Dict<NetworkInterfaceInfo[]>): string[] {
   if (host !== '0.0.0.0' && host !== '::') return [host];
   const lan = lanAddresses(ifaces).map((a) => a.address);
-  return lan.length > 0 ? lan : ['127.0.0.1'];
+  if (lan.length > 0) return lan;
+  const v6 = host === '::' ? lanInterfaces(ifaces).flatMap((l) => l.v6) : [];
+  return v6.length > 0 ? v6 : ['127.0.0.1'];
 }

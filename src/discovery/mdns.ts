@@ -6,7 +6,7 @@ import type { Answer, Packet, Question } from 'dns-packet';
 import type { Logger } from 'pino';
 import { inSubnet, lanInterfaces, type LanInterface } from './interfaces.js';
 import { Txt, type Advertisement, type Discovery, type DiscoveryEvents, type Peer } from './discovery.js';
-import { conflicts, dataKey, goodbyes, QuerySchedule, recordsFor, respond, SERVICE, ServiceCache, type Instance, type Rr } from './dns-sd.js';
+import { conflicts, goodbyes, MAX_KNOWN, MAX_QUESTIONS, namesFor, recordKey, QuerySchedule, recordsFor, respond, SERVICE, ServiceCache, type Instance, type Rr } from './dns-sd.js';
 
 type Mdns = ReturnType<typeof makeMdns>;
 
@@ -50,6 +50,8 @@ interface Link {
   conflictWarned: boolean;
   /** When each record was last multicast on each socket: not again within a second (RFC 6762 §6), whoever asks. */
   readonly multicastAt: Map<Mdns, Map<string, number>>;
+  /** Signatures of the queries we sent in the last second. */
+  readonly ownQueries: Set<string>;
   /** Legacy unicast replies in the current second (bounded: a spoofed source would make us a reflector). */
   legacy: { second: number; count: number };
 }
@@ -149,11 +151,16 @@ export class MdnsDiscovery extends EventEmitter<DiscoveryEvents> implements Disc
         continue;
       }
       if (this.#describe(link.lan) === this.#describe(lan)) continue;
-      // An address came or went on the interface: say the new records, and ask again (the network changed).
-      link.lan = lan;
+      // An address came or went (DHCP, SLAAC): the sockets were set up for the old ones (a socket sends from
+      // the address it was given), so the link starts again: goodbyes for the old records, new sockets, records
+      // announced anew, queries from 1 s again (the network changed).
       this.#log.info({ address: this.#describe(lan) }, 'mDNS: addresses changed');
-      if (this.#ad) this.#publish(link);
-      link.schedule?.restart(Date.now());
+      this.#links.delete(key);
+      void this.#close(link, true);
+      const made = this.#open(key, lan);
+      if (made === undefined) continue;
+      this.#links.set(key, made);
+      if (this.#ad) this.#publish(made);
     }
   }
 
@@ -162,27 +169,36 @@ export class MdnsDiscovery extends EventEmitter<DiscoveryEvents> implements Disc
   }
 
   #open(key: string, lan: LanInterface | undefined): Link | undefined {
-    const link: Link = { key, lan, sockets: [], records: [], cache: new ServiceCache(), schedule: this.#browsing ? new QuerySchedule(Date.now()) : undefined, known: new Map(), timers: new Set(), conflictWarned: false, multicastAt: new Map(), legacy: { second: 0, count: 0 } };
+    const link: Link = { key, lan, sockets: [], records: [], cache: new ServiceCache(), schedule: this.#browsing ? new QuerySchedule(Date.now()) : undefined, known: new Map(), timers: new Set(), conflictWarned: false, multicastAt: new Map(), ownQueries: new Set(), legacy: { second: 0, count: 0 } };
+    const ready = new Set<Mdns>();
+    const failed = new Set<Mdns>();
     const onError = (err: NodeJS.ErrnoException, socket: Mdns, family: 4 | 6): void => {
-      if (err.code !== 'EADDRINUSE' && err.code !== 'EACCES') {
+      if (failed.has(socket)) return; // multicast-dns reports a bind failure twice
+      const binding = !ready.has(socket) || err.code === 'EADDRINUSE' || err.code === 'EACCES';
+      if (!binding) {
         // A send that failed (an interface going away before the next rescan): not fatal for the link.
         this.#log.debug({ err, iface: key }, 'mDNS send failed');
         return;
       }
+      failed.add(socket);
       const i = link.sockets.indexOf(socket);
       if (i >= 0) link.sockets.splice(i, 1);
       socket.destroy();
-      if (family === 6) return void this.#log.debug({ err, iface: key }, 'mDNS over IPv6 is unavailable on this interface');
+      if (family === 6 && link.sockets.length > 0) return void this.#log.debug({ err, iface: key }, 'mDNS over IPv6 is unavailable on this interface');
+      if (err.code !== 'EADDRINUSE' && err.code !== 'EACCES') {
+        this.#log.debug({ err, iface: key, family }, 'mDNS socket could not be set up');
+        if (link.sockets.length > 0) return;
+      }
       // Binding UDP 5353 failed: another responder holds it without sharing, or no permission.
       // The link goes; the next rescan tries again. Without mDNS the node still works by address (--join, --connect).
-      const failed = new MdnsUnavailableError(err);
-      if (!this.#warned) this.#log.warn({ err, iface: key }, failed.message);
+      const unavailable = new MdnsUnavailableError(err);
+      if (!this.#warned) this.#log.warn({ err, iface: key }, unavailable.message);
       this.#warned = true;
       if (this.#links.get(key) === link) {
         this.#links.delete(key);
         void this.#close(link, false);
       }
-      if (this.listenerCount('error') > 0) this.emit('error', failed);
+      if (this.listenerCount('error') > 0) this.emit('error', unavailable);
     };
     const add = (family: 4 | 6, options: makeMdns.Options): void => {
       let socket: Mdns;
@@ -192,9 +208,10 @@ export class MdnsDiscovery extends EventEmitter<DiscoveryEvents> implements Disc
         return void this.#log.debug({ err, iface: key, family }, 'mDNS socket not opened');
       }
       socket.on('error', (err: NodeJS.ErrnoException) => onError(err, socket, family));
+      socket.once('ready', () => ready.add(socket));
       socket.on('warning', (err: Error) => this.#log.debug({ err }, 'mDNS warning (a malformed packet or a failed send, ignored)'));
       socket.on('query', (packet: Packet, rinfo: RemoteInfo) => this.#onQuery(link, socket, family, packet, rinfo));
-      socket.on('response', (packet: Packet, rinfo: RemoteInfo) => this.#onResponse(link, packet, rinfo));
+      socket.on('response', (packet: Packet, rinfo: RemoteInfo) => this.#onResponse(link, family, packet, rinfo));
       link.sockets.push(socket);
     };
     // Send on and join the group on this interface only; receive from any (the group's port is shared).
@@ -236,21 +253,27 @@ export class MdnsDiscovery extends EventEmitter<DiscoveryEvents> implements Disc
       if (packet.type === 'response') socket.respond({ answers: packet.answers ?? [], additionals: packet.additionals ?? [] }, sent); // authoritative
       else socket.query({ questions: packet.questions ?? [], answers: packet.answers ?? [] }, sent);
     }
+    if (packet.type === 'query') {
+      // Remembered a moment, so that our own query, looped back, is not taken for another host's (§7.3).
+      const signature = querySignature(packet.questions ?? [], only(packet.answers));
+      link.ownQueries.add(signature);
+      this.#later(link, 1_000, () => link.ownQueries.delete(signature));
+    }
   }
 
   #onQuery(link: Link, socket: Mdns, family: 4 | 6, packet: Packet, rinfo: RemoteInfo): void {
-    const questions = packet.questions ?? [];
+    if (this.#stopping || !this.#onLink(link, family, rinfo)) return;
+    const questions = (packet.questions ?? []).slice(0, MAX_QUESTIONS);
+    const known = only(packet.answers).slice(0, MAX_KNOWN);
     const now = Date.now();
     // Another host asking what we would ask, knowing no more than we do: our own query counts as sent (§7.3).
-    if (link.schedule !== undefined && questions.some((q) => q.name.toLowerCase() === SERVICE && (q.type === 'PTR' || (q.type as string) === 'ANY')) && link.schedule.next - now < 1_000) {
+    if (link.schedule !== undefined && !link.ownQueries.has(querySignature(questions, known)) && questions.some((q) => q.name.toLowerCase() === SERVICE && (q.type === 'PTR' || (q.type as string) === 'ANY')) && link.schedule.next - now < 1_000) {
       const ours = link.cache.knownAnswers([{ name: SERVICE, type: 'PTR' }], now);
-      const theirs = new Set(only(packet.answers).map((a) => (a.type === 'PTR' ? a.data.toLowerCase() : '')));
+      const theirs = new Set(known.map((a) => (a.type === 'PTR' ? a.data.toLowerCase() : '')));
       if (ours.every((a) => a.type === 'PTR' && theirs.has(a.data.toLowerCase()))) link.schedule.sent(now);
     }
-    if (link.records.length === 0 || this.#stopping) return;
-    // A query that reached this socket from another LAN (the group's port is shared by every interface's socket).
-    if (family === 4 && link.lan !== undefined && !link.lan.v4.some((a) => inSubnet(rinfo.address, a.address, a.netmask))) return;
-    const reply = respond(link.records, questions, only(packet.answers));
+    if (link.records.length === 0) return;
+    const reply = respond(link.records, questions, known);
     if (reply === undefined) return;
     if (rinfo.port !== 5353) {
       // A legacy resolver (not a full mDNS querier): a unicast reply with its question and ID, short TTLs, no flush.
@@ -261,16 +284,34 @@ export class MdnsDiscovery extends EventEmitter<DiscoveryEvents> implements Disc
       socket.respond({ id: packet.id ?? 0, questions, answers: reply.answers.map(cap), additionals: reply.additionals.map(cap) }, { port: rinfo.port, address: rinfo.address });
       return;
     }
-    // Not a record multicast here in the last second (a flood of queries gets one answer a second).
-    const answers = reply.answers.filter((r) => now - (this.#sentAt(link, socket).get(recordKey(r)) ?? -Infinity) >= 1_000);
+    // A record goes out on a socket at most once a second (RFC 6762 §6): one multicast within the last second
+    // delays it to a second after that one; one already on its way is not sent twice.
+    const sentAt = this.#sentAt(link, socket);
+    const answers = reply.answers.filter((r) => (sentAt.get(recordKey(r)) ?? -Infinity) <= now);
     if (answers.length === 0) return;
-    this.#mark(link, socket, answers, now);
+    const wait = Math.max(0, ...answers.map((r) => (sentAt.get(recordKey(r)) ?? -Infinity) + 1_000 - now));
     // Shared records (a PTR many hosts may hold) wait 20–120 ms so answers do not collide (§6); unique ones go at once.
-    const shared = answers.some((r) => r.type === 'PTR');
+    const delay = Math.max(wait, answers.some((r) => r.type === 'PTR') ? 20 + Math.floor(Math.random() * 100) : 0);
+    this.#mark(link, socket, answers, now + delay);
     // On the socket the query came in on: a querier that asks over IPv4 and IPv6 gets one answer on each.
     const go = () => socket.respond({ answers, additionals: reply.additionals });
-    if (shared) this.#later(link, 20 + Math.floor(Math.random() * 100), go);
+    if (delay > 0) this.#later(link, delay, go);
     else go();
+  }
+
+  /**
+   * Whether a packet came from this link's LAN: every socket on the shared port hears every interface, so an
+   * IPv4 source must be in one of the interface's subnets (or link-local), an IPv6 one link-local on this
+   * interface or in its prefixes. The default-route link (no LAN interface) takes everything.
+   */
+  #onLink(link: Link, family: 4 | 6, rinfo: RemoteInfo): boolean {
+    const lan = link.lan;
+    if (lan === undefined) return true;
+    const address = rinfo.address;
+    if (family === 4) return address.startsWith('169.254.') || lan.v4.some((a) => inSubnet(address, a.address, a.netmask));
+    const zone = /%(.+)$/.exec(address)?.[1];
+    if (/^fe[89ab]/i.test(address)) return zone === undefined || zone === lan.iface;
+    return lan.v6.some((mine) => samePrefix64(address, mine));
   }
 
   #sentAt(link: Link, socket: Mdns): Map<string, number> {
@@ -284,8 +325,10 @@ export class MdnsDiscovery extends EventEmitter<DiscoveryEvents> implements Disc
     for (const r of records) m.set(recordKey(r), now);
   }
 
-  #onResponse(link: Link, packet: Packet, rinfo: RemoteInfo): void {
-    const records = [...only(packet.answers), ...only(packet.additionals)];
+  #onResponse(link: Link, family: 4 | 6, packet: Packet, rinfo: RemoteInfo): void {
+    // Responses come from port 5353 (RFC 6762 §6), from this LAN; a bounded number of records is looked at.
+    if (this.#stopping || rinfo.port !== 5353 || !this.#onLink(link, family, rinfo)) return;
+    const records = [...only(packet.answers), ...only(packet.additionals)].slice(0, MAX_RECORDS);
     if (link.records.length > 0 && !link.conflictWarned) {
       const clash = conflicts(link.records, records);
       if (clash.length > 0) {
@@ -294,7 +337,10 @@ export class MdnsDiscovery extends EventEmitter<DiscoveryEvents> implements Disc
       }
     }
     if (!this.#browsing) return;
-    if (link.cache.add(records, rinfo.address, Date.now())) this.#update(link);
+    // Our own records, echoed back by the multicast loop, are not something we found.
+    const own = this.#ad === undefined ? undefined : namesFor(this.#ad, hostname());
+    const others = own === undefined ? records : records.filter((r) => ![own.instance, own.target].includes(r.name.toLowerCase()) && !(r.type === 'PTR' && r.data.toLowerCase() === own.instance));
+    if (link.cache.add(others, rinfo.address.replace(/%.*$/, ''), Date.now())) this.#update(link);
   }
 
   /** Sends what is due on each link (queries, refreshes) and drops what expired. */
@@ -363,9 +409,24 @@ export class MdnsDiscovery extends EventEmitter<DiscoveryEvents> implements Disc
   }
 }
 
-/** A record's identity for the one-second rule: name, type and data. */
-function recordKey(r: Rr): string {
-  return `${r.type} ${r.name.toLowerCase()} ${dataKey(r)}`;
+/** At most this many records of one response are looked at. */
+const MAX_RECORDS = 512;
+
+/** What identifies a query of ours when it comes back: its questions and known answers. */
+function querySignature(questions: readonly Question[], known: readonly Rr[]): string {
+  return `${questions.map((q) => `${q.type} ${q.name.toLowerCase()}`).join(',')}|${known.map(recordKey).join(',')}`;
+}
+
+/** Whether two IPv6 addresses share their first 64 bits (the LAN's prefix). */
+function samePrefix64(a: string, b: string): boolean {
+  const head = (x: string) => {
+    const [left = '', right] = x.replace(/%.*$/, '').toLowerCase().split('::');
+    const l = left === '' ? [] : left.split(':');
+    const r = right === undefined || right === '' ? [] : right.split(':');
+    const groups = right === undefined ? l : [...l, ...Array<string>(8 - l.length - r.length).fill('0'), ...r];
+    return groups.slice(0, 4).map((g) => parseInt(g || '0', 16)).join(':');
+  };
+  return head(a) === head(b);
 }
 
 /** A packet's records less EDNS's OPT. */

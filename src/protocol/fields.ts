@@ -20,8 +20,4 @@ export const VersionVector = z.array(z.tuple([z.string().min(1).max(64), z.numbe
 /** A network's name as nodes announce it (`--network`, mDNS TXT `net`, `peer:hello`, `/status`). */
 export const NetworkName = z.string().regex(/^[A-Za-z0-9_.-]{1,32}$/);
 
-/** `host:port`, with an IPv6 host in brackets: the one way addresses are written. */
-export function formatHostPort(host: string, port: number): string {
-  const h = host.replace(/^::ffff:/, '');
-  return `${h.includes(':') ? `[${h}]` : h}:${port}`;
-}
+export { formatHostPort } from './host-port.js';

@@ -10,6 +10,7 @@ import { Node } from '../node/node.js';
 import { findCoordinator } from '../client/find-coordinator.js';
 import { remember } from '../store/known-networks.js';
 import { lanAddresses, servedAddresses } from '../discovery/interfaces.js';
+import { formatHostPort } from '../protocol/host-port.js';
 import type { ChatDeps } from './hooks/use-chat.js';
 import { setColour } from './format.js';
 import { setWidthFit } from './safe.js';
@@ -81,8 +82,8 @@ export async function runUi(opts: UiOptions): Promise<number> {
       );
   const local = (): { network: string; address: string }[] => {
     if (!node) return [];
-    const host = servedAddresses('0.0.0.0')[0] ?? '127.0.0.1';
-    return [{ network: opts.network, address: `${host}:${node.relay.address.port}` }];
+    const host = servedAddresses('::')[0] ?? '127.0.0.1';
+    return [{ network: opts.network, address: formatHostPort(host, node.relay.address.port) }];
   };
   // The live list of networks is for the connect screen: with --connect there is none (mDNS is then only
   // asked during a failover, for where the coordinator went).
@@ -231,7 +232,7 @@ async function startNode(opts: UiOptions, log: Logger, discovery: MdnsDiscovery)
     if ((err as Error).name !== 'ListenError' || opts.port === 0) throw err;
     node = await Node.start({ ...base, port: 0 }, log);
   }
-  const host = servedAddresses('0.0.0.0')[0];
+  const host = servedAddresses('::')[0];
   if (host) node.setAdvertisedHost(host);
   return node;
 }

@@ -111,3 +111,39 @@ t.test('queries: 20–120 ms after the start, then 1 s, doubling to an hour', as
 t.test('TXT: keys without case, the first of each, a bare key as empty', async (t) => {
   t.same(parseTxt({ name: 'x', type: 'TXT', data: [Buffer.from('ID=1'), Buffer.from('id=2'), Buffer.from('flag'), Buffer.from('')] }), { id: '1', flag: '' });
 });
+
+t.test('what an instance lacks is asked 1, 2, 4 and 8 s apart, then the instance is given up', async (t) => {
+  const c = new ServiceCache();
+  c.add(byType(mine, 'PTR'), '10.0.0.5', 0);
+  const asked: number[] = [];
+  for (let now = 0; now <= 30_000; now += 100) if (c.questions(now).length > 0) asked.push(now);
+  t.same(asked, [0, 1_000, 3_000, 7_000], 'four tries, the intervals doubling (not a query a tick)');
+  t.same(c.knownAnswers([{ name: SERVICE, type: 'PTR' }], 30_000), [], 'then its PTR is dropped');
+});
+
+t.test('an instance whose SRV expires goes, PTR and all; TTLs are capped; strays are not kept', async (t) => {
+  const c = new ServiceCache();
+  c.add(mine.map((r) => ({ ...r, ttl: 0xffffffff }) as Rr), '10.0.0.5', 0);
+  t.equal(c.instances().length, 1);
+  c.expire(HOST_TTL * 1_000);
+  t.same(c.instances(), [], 'the SRV lived 120 s, whatever TTL it came with');
+  t.same(c.knownAnswers([{ name: SERVICE, type: 'PTR' }], HOST_TTL * 1_000), [], 'and the PTR went with it');
+  const d = new ServiceCache();
+  for (let i = 0; i < 5_000; i++) d.add([{ name: `junk${i}.local`, type: 'A', ttl: 0xffffffff, data: '10.9.9.9' }], '10.9.9.9', 0);
+  d.add(mine, '10.0.0.5', 1);
+  t.equal(d.instances().length, 1, 'addresses of hosts no SRV names do not fill the cache');
+  const big = recordsFor(ad, 'raspberrypi', ['10.0.0.5']).map((r) => (r.type === 'TXT' ? ({ ...r, data: [Buffer.alloc(2_000, 97)] } as Rr) : r));
+  const e = new ServiceCache();
+  e.add(big, '10.0.0.5', 0);
+  t.same(e.instances(), [], 'a TXT record over 1,300 bytes is not kept');
+});
+
+t.test('a query of thousands of questions and known answers: only the first 64 and 256 are looked at', async (t) => {
+  // A 60 KB query like this once held a node's event loop for 37 s (every question against every known answer).
+  const questions = Array.from({ length: 5_000 }, (_, i) => ({ name: `q${i}.local`, type: 'A' as const }));
+  t.equal(respond(mine, [...questions, { name: SERVICE, type: 'PTR' as 'A' }], []), undefined, 'a question past the first 64 is not looked at');
+  const ptr = byType(mine, 'PTR')[0]!;
+  const known = Array.from({ length: 300 }, (_, i): Rr => ({ name: SERVICE, type: 'PTR', ttl: 4500, data: `x${i}.${SERVICE}` }));
+  t.ok(respond(mine, [{ name: SERVICE, type: 'PTR' }], [...known, ptr]), 'a known answer past the first 256 does not suppress');
+  t.equal(respond(mine, [{ name: SERVICE, type: 'PTR' }], [ptr, ...known]), undefined, 'one within them does');
+});

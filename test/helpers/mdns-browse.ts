@@ -1,3 +1,4 @@
+import { networkInterfaces } from 'node:os';
 import { pino } from 'pino';
 import { MdnsDiscovery } from '../../src/discovery/mdns.js';
 
@@ -6,6 +7,12 @@ import { MdnsDiscovery } from '../../src/discovery/mdns.js';
  * the peers it found as one JSON line. With `--advertise ID NETWORK PORT` it advertises too, until killed.
  * Used to check interoperability with other DNS-SD implementations (avahi, python-zeroconf).
  */
+// Only inside a private network namespace (lo and the tests' lan* links): never multicast on a real interface.
+const names = Object.keys(networkInterfaces());
+if (names.some((n) => !/^(lo|lan\d+)$/.test(n))) {
+  process.stderr.write(`refusing: not in a private namespace (interfaces: ${names.join(', ')})\n`);
+  process.exit(2);
+}
 const args = process.argv.slice(2);
 const d = new MdnsDiscovery(pino({ level: process.env.LOG_LEVEL ?? 'silent' }, pino.destination(2)));
 if (args[0] === '--advertise') {
