@@ -285,10 +285,12 @@ export class Node extends EventEmitter<NodeEvents> {
       }
       case 'probe': {
         const { probe, addresses, timeoutMs, from } = e;
+        let left = addresses.length;
         const answers = addresses.map(async (address) => {
           const answer = { address, status: this.#vetted(address, await probeStatus(address, timeoutMs, from)) };
-          // Of several, each answer as it comes: a cut-off address holds up the round, not what the others said.
-          if (addresses.length > 1) this.#step({ type: 'answer', probe, answer, now: Date.now() });
+          // Of several, each answer as it comes (the last one with the round): a cut-off address holds up the
+          // round, not what the others said.
+          if (--left > 0) this.#step({ type: 'answer', probe, answer, now: Date.now() });
           return answer;
         });
         void Promise.all(answers).then((all) => this.#step({ type: 'probed', probe, answers: all, now: Date.now() }));
