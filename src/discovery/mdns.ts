@@ -156,7 +156,9 @@ export class MdnsDiscovery extends EventEmitter<DiscoveryEvents> implements Disc
       // announced anew, queries from 1 s again (the network changed).
       this.#log.info({ address: this.#describe(lan) }, 'mDNS: addresses changed');
       this.#links.delete(key);
+      const gone = [...link.known.values()].filter((p) => !this.#seenElsewhere(p.name, link));
       void this.#close(link, true);
+      for (const p of gone) this.emit('down', p); // found again on the new link, as its answers come
       const made = this.#open(key, lan);
       if (made === undefined) continue;
       this.#links.set(key, made);
