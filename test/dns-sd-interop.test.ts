@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { tmpDir } from './helpers/tmp.js';
 import { waitFor } from './helpers/wait.js';
-import { deleteNamespaces, namespaceProcs } from './helpers/netns.js';
+import { deleteNamespaces, namespaceProcs, switchedLan } from './helpers/netns.js';
 import { readMdns, type MdnsPacket } from './helpers/pcap.js';
 import { SERVICE } from '../src/discovery/dns-sd.js';
 
@@ -32,18 +32,7 @@ function setUp(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root for ip netns';
   if (spawnSync('tcpdump', ['--version']).status !== 0) return 'needs tcpdump (apt-get install tcpdump)';
   try {
-    for (const n of Object.values(ns)) ip('netns', 'add', n);
-    ip('-n', ns.sw, 'link', 'add', 'br0', 'type', 'bridge', 'mcast_snooping', '0');
-    ip('-n', ns.sw, 'link', 'set', 'br0', 'up');
-    for (const [n, i] of [['a', 1], ['b', 2], ['z', 3]] as const) {
-      ip('-n', ns.sw, 'link', 'add', `p${i}`, 'type', 'veth', 'peer', 'name', 'lan0', 'netns', ns[n]);
-      ip('-n', ns.sw, 'link', 'set', `p${i}`, 'master', 'br0', 'up');
-      ip('-n', ns[n], 'addr', 'add', `${v4[n]}/24`, 'dev', 'lan0');
-      ip('-n', ns[n], 'addr', 'add', `${v6[n]}/64`, 'dev', 'lan0', 'nodad');
-      ip('-n', ns[n], 'link', 'set', 'lo', 'up');
-      ip('-n', ns[n], 'link', 'set', 'lan0', 'up', 'multicast', 'on');
-      ip('-n', ns[n], 'route', 'add', '224.0.0.0/4', 'dev', 'lan0');
-    }
+    switchedLan(ns.sw, (['a', 'b', 'z'] as const).map((n) => ({ ns: ns[n], v4: v4[n], v6: v6[n] })));
     return undefined;
   } catch (err) {
     tearDown();

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { readFileSync } from 'node:fs';
@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Proc } from './helpers/processes.js';
 import { tmpDir } from './helpers/tmp.js';
 import { waitFor } from './helpers/wait.js';
-import { deleteNamespaces, namespaceProcs } from './helpers/netns.js';
+import { deleteNamespaces, namespaceProcs, switchedLan } from './helpers/netns.js';
 
 /**
  * Rogue nodes on a LAN of namespaces (issue #13): hosts A (the coordinator), B (a standby, when the network
@@ -23,24 +23,17 @@ const id = `lcr${process.pid % 100_000}`;
 const ns = { a: `${id}a`, b: `${id}b`, r: `${id}r`, sw: `${id}s` };
 const net = `10.252.${process.pid % 250}`;
 const hosts = { a: `${net}.1`, b: `${net}.2`, r: `${net}.3` };
-const ip = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' });
 const ROGUE = fileURLToPath(new URL('./helpers/rogue-node.js', import.meta.url));
 
 function setUp(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root for ip netns';
   if (spawnSync('tcpdump', ['--version']).status !== 0) return 'needs tcpdump (apt-get install tcpdump)';
   try {
-    for (const n of Object.values(ns)) ip('netns', 'add', n);
-    ip('-n', ns.sw, 'link', 'add', 'br0', 'type', 'bridge', 'mcast_snooping', '0');
-    ip('-n', ns.sw, 'link', 'set', 'br0', 'up');
-    for (const [n, host, i] of [[ns.a, hosts.a, 1], [ns.b, hosts.b, 2], [ns.r, hosts.r, 3]] as const) {
-      ip('-n', ns.sw, 'link', 'add', `p${i}`, 'type', 'veth', 'peer', 'name', 'lan0', 'netns', n);
-      ip('-n', ns.sw, 'link', 'set', `p${i}`, 'master', 'br0', 'up');
-      ip('-n', n, 'addr', 'add', `${host}/24`, 'dev', 'lan0');
-      ip('-n', n, 'link', 'set', 'lo', 'up');
-      ip('-n', n, 'link', 'set', 'lan0', 'up', 'multicast', 'on');
-      ip('-n', n, 'route', 'add', '224.0.0.0/4', 'dev', 'lan0');
-    }
+    switchedLan(ns.sw, [
+      { ns: ns.a, v4: hosts.a },
+      { ns: ns.b, v4: hosts.b },
+      { ns: ns.r, v4: hosts.r },
+    ]);
     return undefined;
   } catch (err) {
     tearDown();

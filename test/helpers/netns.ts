@@ -60,3 +60,24 @@ export function namespaceProcs(t: { teardown(fn: () => unknown): void }): (ns: s
     return p;
   };
 }
+
+/**
+ * A LAN of namespaces: a switch namespace holding bridge `br0` (no multicast snooping, so mDNS floods), and
+ * each host a namespace whose `lan0` is plugged into it, with its IPv4 address (/24) and optionally an IPv6
+ * one (/64, no duplicate detection), `lo` up and the multicast route. Throws if `ip` refuses.
+ */
+export function switchedLan(sw: string, hosts: readonly { ns: string; v4: string; v6?: string }[]): void {
+  const ip = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' });
+  for (const n of [sw, ...hosts.map((h) => h.ns)]) ip('netns', 'add', n);
+  ip('-n', sw, 'link', 'add', 'br0', 'type', 'bridge', 'mcast_snooping', '0');
+  ip('-n', sw, 'link', 'set', 'br0', 'up');
+  hosts.forEach((h, i) => {
+    ip('-n', sw, 'link', 'add', `p${i + 1}`, 'type', 'veth', 'peer', 'name', 'lan0', 'netns', h.ns);
+    ip('-n', sw, 'link', 'set', `p${i + 1}`, 'master', 'br0', 'up');
+    ip('-n', h.ns, 'addr', 'add', `${h.v4}/24`, 'dev', 'lan0');
+    if (h.v6 !== undefined) ip('-n', h.ns, 'addr', 'add', `${h.v6}/64`, 'dev', 'lan0', 'nodad');
+    ip('-n', h.ns, 'link', 'set', 'lo', 'up');
+    ip('-n', h.ns, 'link', 'set', 'lan0', 'up', 'multicast', 'on');
+    ip('-n', h.ns, 'route', 'add', '224.0.0.0/4', 'dev', 'lan0');
+  });
+}
