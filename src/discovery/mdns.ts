@@ -76,6 +76,11 @@ export class MdnsDiscovery extends EventEmitter<DiscoveryEvents> implements Disc
   #stopping: Promise<void> | undefined;
   #warned = false;
   #synced = 0;
+  /**
+   * The ID our queries carry, one per process (RFC 6762 §18.1 lets it be non-zero; responders ignore it): two
+   * processes of one host asking the same thing are told apart, so neither takes the other's query for its own.
+   */
+  readonly #queryId = 1 + Math.floor(Math.random() * 0xfffe);
 
   constructor(log: Logger) {
     super();
@@ -253,11 +258,11 @@ export class MdnsDiscovery extends EventEmitter<DiscoveryEvents> implements Disc
     for (const socket of link.sockets) {
       if (packet.type === 'response') this.#mark(link, socket, only(packet.answers), Date.now());
       if (packet.type === 'response') socket.respond({ answers: packet.answers ?? [], additionals: packet.additionals ?? [] }, sent); // authoritative
-      else socket.query({ questions: packet.questions ?? [], answers: packet.answers ?? [] }, sent);
+      else socket.query({ id: this.#queryId, questions: packet.questions ?? [], answers: packet.answers ?? [] }, sent);
     }
     if (packet.type === 'query') {
       // Remembered a moment, so that our own query, looped back, is not taken for another host's (§7.3).
-      const signature = querySignature(packet.questions ?? [], only(packet.answers));
+      const signature = querySignature(this.#queryId, packet.questions ?? [], only(packet.answers));
       link.ownQueries.add(signature);
       this.#later(link, 1_000, () => link.ownQueries.delete(signature));
     }
@@ -268,8 +273,10 @@ export class MdnsDiscovery extends EventEmitter<DiscoveryEvents> implements Disc
     const questions = (packet.questions ?? []).slice(0, MAX_QUESTIONS);
     const known = only(packet.answers).slice(0, MAX_KNOWN);
     const now = Date.now();
+    // Our own query, looped back: nothing to answer (we hold our records) and nobody else's question (§7.3).
+    if (link.ownQueries.has(querySignature(packet.id ?? 0, questions, known))) return;
     // Another host asking what we would ask, knowing no more than we do: our own query counts as sent (§7.3).
-    if (link.schedule !== undefined && !link.ownQueries.has(querySignature(questions, known)) && questions.some((q) => q.name.toLowerCase() === SERVICE && (q.type === 'PTR' || (q.type as string) === 'ANY')) && link.schedule.next - now < 1_000) {
+    if (link.schedule !== undefined && questions.some((q) => q.name.toLowerCase() === SERVICE && (q.type === 'PTR' || (q.type as string) === 'ANY')) && link.schedule.next - now < 1_000) {
       const ours = link.cache.knownAnswers([{ name: SERVICE, type: 'PTR' }], now);
       const theirs = new Set(known.map((a) => (a.type === 'PTR' ? a.data.toLowerCase() : '')));
       if (ours.every((a) => a.type === 'PTR' && theirs.has(a.data.toLowerCase()))) link.schedule.sent(now);
@@ -414,9 +421,9 @@ export class MdnsDiscovery extends EventEmitter<DiscoveryEvents> implements Disc
 /** At most this many records of one response are looked at. */
 const MAX_RECORDS = 512;
 
-/** What identifies a query of ours when it comes back: its questions and known answers. */
-function querySignature(questions: readonly Question[], known: readonly Rr[]): string {
-  return `${questions.map((q) => `${q.type} ${q.name.toLowerCase()}`).join(',')}|${known.map(recordKey).join(',')}`;
+/** What identifies a query of ours when it comes back: this process's query ID, its questions and known answers. */
+function querySignature(id: number, questions: readonly Question[], known: readonly Rr[]): string {
+  return `${id}|${questions.map((q) => `${q.type} ${q.name.toLowerCase()}`).join(',')}|${known.map(recordKey).join(',')}`;
 }
 
 /** Whether two IPv6 addresses share their first 64 bits (the LAN's prefix). */
