@@ -29,6 +29,8 @@ export interface Succession {
 export interface RoleInfo {
   role: Role;
   term: number;
+  /** A later term than `term` heard of (`/status` tells it, so that whoever asks moves past it too). */
+  highest?: number;
   /** The coordinator's `host:port`, when known (undefined while we are it: callers reach us). */
   coordinator: string | undefined;
   priority: number;
@@ -82,6 +84,8 @@ export interface RoleTiming {
 const MAX_ADDRESSES = 256;
 /** Probes asked for by `/status?from=` hints that may be out at once. */
 const MAX_HINT_PROBES = 8;
+/** Hinted addresses remembered within a round (more in one round are not asked: hints are unauthenticated). */
+const MAX_HINTED = 256;
 
 export const ROLE_TIMING: Readonly<RoleTiming> = Object.freeze({
   browseMs: 1_000, // mDNS answers a query in ~20 ms; a second covers a slow LAN (DESIGN §4.2)
@@ -212,6 +216,8 @@ export class RoleMachine {
    * address still being asked is not asked again (however slowly a node answers, a rival is found).
    */
   readonly #singles = new Map<number, { purpose: 'rival' | 'startup'; address: string; at: number; hinted: boolean }>();
+  /** When each hinted address was last asked (bounded): a hint is answered at most once a round per address. */
+  readonly #hintedAt = new Map<string, number>();
   #nextProbeId = 1;
   /** The latest time an event carried (a tick, an answer): a long gap since means this process was frozen. */
   #lastTick: number;
@@ -280,11 +286,12 @@ export class RoleMachine {
 
   get info(): RoleInfo {
     const s = this.#state;
-    const base = { term: this.#saved, priority: this.#self.priority, eligible: this.#self.eligible };
+    const term = s.kind === 'coordinator' ? this.#leading : this.#saved;
+    const base = { term, ...(this.#known > term ? { highest: this.#known } : {}), priority: this.#self.priority, eligible: this.#self.eligible };
     switch (s.kind) {
       case 'coordinator':
         // The term it leads in (saved before it led; a move past a later one shows once saved).
-        return { ...base, term: this.#leading, role: 'coordinator', coordinator: undefined };
+        return { ...base, role: 'coordinator', coordinator: undefined };
       case 'joining':
       case 'standby':
         return { ...base, role: this.#self.eligible ? 'standby' : 'observer', coordinator: s.address, ...(s.kind === 'joining' ? { joining: true as const } : {}) };
@@ -378,9 +385,16 @@ export class RoleMachine {
         // Only a question: the answer to our own probe decides, and only an address that answers as a node of
         // this network is remembered. Unauthenticated, so bounded: an address asked recently is not asked
         // again, and at most MAX_HINT_PROBES hinted probes are out at once.
+        // (Two coordinators that hint each other would otherwise ask each other back and forth at the speed of
+        // the network: one whose answer does not make it step down, as when leaving, kept both busy.)
         if (s.kind !== 'coordinator' || ev.address === this.#address) return;
-        const asking = this.#asking('rival', ev.now - this.#t.maintainMs);
+        const since = ev.now - this.#t.maintainMs;
+        if ((this.#hintedAt.get(ev.address) ?? -Infinity) > since) return;
+        const asking = this.#asking('rival', since);
         if (asking.has(ev.address) || [...this.#singles.values()].filter((x) => x.hinted).length >= MAX_HINT_PROBES) return;
+        if (this.#hintedAt.size >= MAX_HINTED) for (const [a, at] of this.#hintedAt) if (at <= since) this.#hintedAt.delete(a);
+        if (this.#hintedAt.size >= MAX_HINTED) return;
+        this.#hintedAt.set(ev.address, ev.now);
         this.#single('rival', ev.address, this.#t.rivalProbeMs, ev.now, true);
         return;
       }
@@ -447,8 +461,8 @@ export class RoleMachine {
     const mine = answers.filter((a) => a.status !== undefined && a.status.network === this.#self.network && a.status.id !== this.#self.id);
     for (const a of mine) {
       this.#addAddress(a.address); // a node of this network: asked in every rival round from now on
-      this.#known = Math.max(this.#known, a.status!.term);
-      this.#heard = Math.max(this.#heard, a.status!.term);
+      this.#known = Math.max(this.#known, told(a.status!));
+      this.#heard = Math.max(this.#heard, told(a.status!));
     }
     this.#remember();
     const s = this.#state;
@@ -468,7 +482,7 @@ export class RoleMachine {
       }
       // A node that has seen a later term and follows nobody (it is starting): it will either lead — then it
       // outranks us — or join us, and we move past its term then (`peer-term`). Until then we stay fenced.
-      if (purpose === 'fence' && mine.some((a) => a.status!.term > this.#leading)) {
+      if (purpose === 'fence' && mine.some((a) => told(a.status!) > this.#leading)) {
         this.#send('fence', this.#rivalAddresses(), this.#t.fenceProbeMs);
         return;
       }
@@ -487,8 +501,8 @@ export class RoleMachine {
     const st = answer.status;
     if (st === undefined || st.network !== this.#self.network || st.id === this.#self.id) return;
     this.#addAddress(answer.address);
-    this.#known = Math.max(this.#known, st.term);
-    this.#heard = Math.max(this.#heard, st.term);
+    this.#known = Math.max(this.#known, told(st));
+    this.#heard = Math.max(this.#heard, told(st));
     this.#remember();
     const s = this.#state;
     if ((purpose === 'rival' || purpose === 'fence') && s.kind === 'coordinator' && !this.leaving) this.#outranked([answer]);
@@ -630,7 +644,7 @@ export class RoleMachine {
       if (since !== undefined && now - since > this.#t.waitForSuccessorMs) return { kind: 'unreachable' };
       const st = byAddress.get(e.address);
       if (!st || st.id !== e.id || st.network !== this.#self.network) return { kind: 'unreachable' };
-      this.#known = Math.max(this.#known, st.term); this.#heard = Math.max(this.#heard, st.term);
+      this.#known = Math.max(this.#known, told(st)); this.#heard = Math.max(this.#heard, told(st));
       if (st.role === 'coordinator') return { kind: 'coordinator', term: st.term };
       return { kind: 'standby' };
     });
@@ -790,4 +804,9 @@ function candidate(s: Status): Candidate {
 
 function claim(s: Status) {
   return { ...candidate(s), term: s.term };
+}
+
+/** The highest term a status tells of: the one it holds, or a later one its node heard of. */
+function told(s: Status): number {
+  return Math.max(s.term, s.highest ?? 0);
 }

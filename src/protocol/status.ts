@@ -11,6 +11,8 @@ export const Status = z.object({
   network: NetworkName,
   role: Role,
   term: z.number().int().nonnegative(),
+  /** A later term than `term` its node has heard of: whoever asks moves past it too (the term never goes back). */
+  highest: z.number().int().nonnegative().optional(),
   coordinator: HostPort.nullable(),
   priority: z.number().int(),
   eligible: z.boolean(),

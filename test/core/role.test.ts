@@ -193,6 +193,43 @@ t.test('hints (/status?from=) are bounded: a few probes at once, and an address 
   t.notOk(asked.has('10.0.0.4:7777'), 'an address that never answered is not');
 });
 
+t.test('a hinted address that answered is asked again only a round later (two coordinators hinting each other do not ping-pong)', async (t) => {
+  const x = machine();
+  for (let i = 0; i < 22; i++) x.tick();
+  x.step({ type: 'term-saved', term: 1, now: x.at() });
+  x.probes.length = 0;
+  const rival = () => status('bbbbbbbbbbbbbbb2', 'coordinator', 0, null);
+  x.step({ type: 'hint', address: 'n2:7777', now: x.at() });
+  t.equal(x.probes.length, 1, 'the first hint is asked');
+  x.answer(rival);
+  x.step({ type: 'hint', address: 'n2:7777', now: x.at() });
+  t.equal(x.probes.length, 0, 'answered a moment ago: not asked again');
+  x.tick(1_001);
+  x.answer(rival); // the round's own probes
+  x.step({ type: 'hint', address: 'n2:7777', now: x.at() });
+  t.equal(x.probes.length, 1, 'a hint a round after the last: asked');
+});
+
+t.test('/status tells a later term heard of, and a node that reads it moves past it', async (t) => {
+  const x = machine();
+  for (let i = 0; i < 22; i++) x.tick();
+  x.step({ type: 'term-saved', term: 1, now: x.at() });
+  t.equal(x.m.info.highest, undefined, 'nothing later heard of');
+  // Asked (here on a hint): a node starting with term 1 saved that stood by in term 3 (not saved yet).
+  x.probes.length = 0;
+  x.step({ type: 'hint', address: 'n2:7777', now: x.at() });
+  x.answer(() => ({ ...status('bbbbbbbbbbbbbbb2', 'starting', 1), highest: 3 }));
+  t.match(x.m.info, { role: 'coordinator', term: 1, highest: 3 }, 'its own /status now tells of term 3 (and its succession list names it)');
+  // A node starting after it hears of term 3 the same way, and leads above it.
+  const y = machine();
+  y.step({ type: 'candidates', addresses: ['n2:7777'] });
+  y.tick();
+  y.answer(() => ({ ...status('bbbbbbbbbbbbbbb2', 'standby', 1, null), highest: 3, eligible: false }));
+  let acts: RoleAction[] = [];
+  for (let i = 0; i < 60 && !find(acts, 'save-term'); i++) acts = [...y.tick(), ...y.answer(() => undefined)];
+  t.same(find(acts, 'save-term'), { type: 'save-term', term: 4 });
+});
+
 t.test('stop: a coordinator with a successor stops accepting, drains, hands off, then stops', async (t) => {
   const x = machine();
   for (let i = 0; i < 22; i++) x.tick();

@@ -185,4 +185,26 @@ export const NAMED: Schedule[] = [
       { at: 13_218, kind: 'uncut', host: 'n1' },
     ],
   },
+  {
+    // 10. A coordinator thaws after another node led a later term and left; the only node it can reach had
+    //     stood by in that term but not yet saved it, and `/status` told only its saved term: the thawed one
+    //     served a client that had seen the later term with its older one. `/status` now tells the highest term
+    //     heard of as well (found by seed 70084 of the random schedules, shrunk).
+    name: 'a thawed coordinator learns the later term from a node that has not saved it',
+    seed: 70084,
+    nodes: 3,
+    clients: 2,
+    duration: 12_666,
+    faults: [
+      { at: 6_282, kind: 'slow-disk', node: 2, ms: 763 },
+      { at: 6_664, kind: 'crash', node: 1 },
+      { at: 7_679, kind: 'stop', node: 2 },
+      { at: 7_952, kind: 'restart', node: 1 },
+      { at: 8_126, kind: 'cut', host: 'c0' },
+      { at: 8_475, kind: 'freeze', node: 0 },
+      { at: 9_975, kind: 'restart', node: 2 },
+      { at: 10_160, kind: 'stop', node: 1 },
+      { at: 10_919, kind: 'thaw', node: 0 },
+    ],
+  },
 ];
