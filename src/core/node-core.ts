@@ -195,6 +195,11 @@ export class NodeCore {
     return this.role.term;
   }
 
+  /** A later term than `info.term` heard of, if any (`/status`). */
+  get highest(): number | undefined {
+    return this.role.highest;
+  }
+
   /** Entries held: a rank criterion (`/status`). */
   get position(): number {
     return size(this.replica.vector);

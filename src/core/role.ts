@@ -29,8 +29,6 @@ export interface Succession {
 export interface RoleInfo {
   role: Role;
   term: number;
-  /** A later term than `term` heard of (`/status` tells it, so that whoever asks moves past it too). */
-  highest?: number;
   /** The coordinator's `host:port`, when known (undefined while we are it: callers reach us). */
   coordinator: string | undefined;
   priority: number;
@@ -215,7 +213,7 @@ export class RoleMachine {
    * Rival rounds run beside everything else and may overlap: a slow answer holds only its own round, and an
    * address still being asked is not asked again (however slowly a node answers, a rival is found).
    */
-  readonly #singles = new Map<number, { purpose: 'rival' | 'startup'; address: string; at: number; hinted: boolean }>();
+  readonly #singles = new Map<number, { purpose: 'rival' | 'startup' | 'failover'; address: string; at: number; hinted: boolean }>();
   /** When each hinted address was last asked (bounded): a hint is answered at most once a round per address. */
   readonly #hintedAt = new Map<string, number>();
   #nextProbeId = 1;
@@ -269,6 +267,11 @@ export class RoleMachine {
     return this.#known;
   }
 
+  /** A later term than `info.term` heard of, if any (`/status` tells it, so that whoever asks moves past it too). */
+  get highest(): number | undefined {
+    return this.#known > this.info.term ? this.#known : undefined;
+  }
+
   get kind(): State['kind'] {
     return this.#state.kind;
   }
@@ -286,12 +289,11 @@ export class RoleMachine {
 
   get info(): RoleInfo {
     const s = this.#state;
-    const term = s.kind === 'coordinator' ? this.#leading : this.#saved;
-    const base = { term, ...(this.#known > term ? { highest: this.#known } : {}), priority: this.#self.priority, eligible: this.#self.eligible };
+    const base = { term: this.#saved, priority: this.#self.priority, eligible: this.#self.eligible };
     switch (s.kind) {
       case 'coordinator':
         // The term it leads in (saved before it led; a move past a later one shows once saved).
-        return { ...base, role: 'coordinator', coordinator: undefined };
+        return { ...base, term: this.#leading, role: 'coordinator', coordinator: undefined };
       case 'joining':
       case 'standby':
         return { ...base, role: this.#self.eligible ? 'standby' : 'observer', coordinator: s.address, ...(s.kind === 'joining' ? { joining: true as const } : {}) };
@@ -324,6 +326,7 @@ export class RoleMachine {
         const single = this.#singles.get(ev.probe);
         if (single !== undefined) {
           this.#singles.delete(ev.probe);
+          if (single.purpose === 'failover') return this.#lostAnswered(ev.answers);
           return this.#probed(single.purpose, ev.answers, ev.now);
         }
         if (this.#probe?.id !== ev.probe) return;
@@ -532,7 +535,7 @@ export class RoleMachine {
   }
 
   /** Asks one address (answers come one by one, each in its own time). */
-  #single(purpose: 'rival' | 'startup', address: string, timeoutMs: number, now: number, hinted = false): void {
+  #single(purpose: 'rival' | 'startup' | 'failover', address: string, timeoutMs: number, now: number, hinted = false): void {
     const id = this.#nextProbeId++;
     this.#singles.set(id, { purpose, address, at: now, hinted });
     const from = purpose === 'rival' && this.#address !== undefined ? { from: this.#address } : {};
@@ -540,7 +543,7 @@ export class RoleMachine {
   }
 
   /** Addresses being asked for `purpose` (since `after`). */
-  #asking(purpose: 'rival' | 'startup', after = -Infinity): Set<string> {
+  #asking(purpose: 'rival' | 'startup' | 'failover', after = -Infinity): Set<string> {
     const out = new Set<string>();
     for (const x of this.#singles.values()) if (x.purpose === purpose && x.at > after) out.add(x.address);
     return out;
@@ -596,6 +599,18 @@ export class RoleMachine {
 
   // ---- standby ----
 
+  /** In failover, the coordinator we lost answered: if it still coordinates (its term or later), we rejoin it. */
+  #lostAnswered(answers: readonly Answer[]): void {
+    const s = this.#state;
+    if (s.kind !== 'failover') return;
+    const lost = s.succession.coordinator;
+    const st = answers.find((a) => a.address === lost.address)?.status;
+    if (st === undefined || st.id !== lost.id || st.network !== this.#self.network || st.role !== 'coordinator' || st.term < s.succession.term) return;
+    this.#known = Math.max(this.#known, told(st)); this.#heard = Math.max(this.#heard, told(st));
+    this.#out.push({ type: 'log', level: 'info', msg: 'the coordinator is there after all: joining it again', data: { coordinator: lost.address, term: st.term } });
+    this.#join(lost.address);
+  }
+
   #join(address: string): void {
     this.#state = { kind: 'joining', address };
     this.#out.push({ type: 'join', address });
@@ -648,6 +663,11 @@ export class RoleMachine {
       if (st.role === 'coordinator') return { kind: 'coordinator', term: st.term };
       return { kind: 'standby' };
     });
+    // A standby ahead of us still follows the coordinator we lost: it may be we alone who lost it (a link that
+    // timed out as a cut healed). Ask it too; if it still coordinates, we go back to it (see #lostAnswered).
+    const lost = s.succession.coordinator.address;
+    const follows = [...byAddress.values()].some((st) => st !== undefined && st.role !== 'starting' && st.role !== 'coordinator' && st.coordinator === lost);
+    if (follows && lost !== this.#address && !this.#asking('failover').has(lost)) this.#single('failover', lost, this.#t.failoverProbeMs, now);
     const step = nextStep(probes, s.succession.term);
     if (step.act === 'lead') {
       if (!this.#self.eligible || !this.#storageOk) {

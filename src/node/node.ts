@@ -104,6 +104,9 @@ export class Node extends EventEmitter<NodeEvents> {
       get info() {
         return core.info;
       },
+      get highest() {
+        return core.highest;
+      },
       get position() {
         return core.position;
       },

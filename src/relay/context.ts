@@ -19,6 +19,8 @@ export interface CoreAccess {
   step(ev: CoreEvent): void;
   readonly state: ChatState;
   readonly info: RoleInfo;
+  /** A later term than `info.term` heard of, if any (`/status`). */
+  readonly highest: number | undefined;
   /** Entries held (`/status`). */
   readonly position: number;
   /** The account a session is logged in as, once the core took its login. */

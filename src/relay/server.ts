@@ -493,7 +493,7 @@ export class Relay extends EventEmitter<RelayEvents> {
         this.#deps.core.step({ type: 'hint', address: from, now: this.#ctx.now() });
       }
       const { role, term, priority, eligible } = this.#role;
-      const { highest } = this.#deps.core.info; // read now: it changes without a change of role
+      const highest = this.#deps.core.highest; // read now: it changes without a change of role
       const body: Status = {
         id: this.#opts.nodeId,
         network: this.#opts.network,

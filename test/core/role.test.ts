@@ -103,6 +103,31 @@ t.test('failover: a successor ahead that is alive is waited for; one that never 
   t.same(find(acts, 'save-term'), { type: 'save-term', term: 3 }, 'after 3 s without taking over, it is skipped');
 });
 
+t.test('failover: when the successor ahead still follows the coordinator we lost, it is asked too, and rejoined if it coordinates', async (t) => {
+  const ahead = { id: 'eeeeeeeeeeeeeee5', address: 'n5:7777' };
+  const succession: Succession = { term: 2, coordinator: { id: 'ddddddddddddddd4', address: 'n4:7777' }, standbys: [ahead, { id: self.id, address: 'n1:7777' }] };
+  for (const alive of [true, false]) {
+    const x = machine({ term: 2, succession });
+    x.step({ type: 'candidates', addresses: [] });
+    x.tick();
+    x.answer(() => status('ddddddddddddddd4', 'coordinator', 2));
+    x.step({ type: 'term-saved', term: 2, now: x.at() });
+    x.step({ type: 'link-up', term: 2, now: x.at() });
+    x.step({ type: 'link-end', end: { kind: 'lost', succession, reason: 'silent' }, now: x.at() });
+    const answers = (address: string) => (address === 'n5:7777' ? status(ahead.id, 'standby', 2, 'n4:7777') : alive ? status('ddddddddddddddd4', 'coordinator', 2) : undefined);
+    let acts = x.answer(answers);
+    t.same(x.probes.map((p) => p.addresses), [['n4:7777']], 'the coordinator is asked');
+    acts = x.answer(answers);
+    if (alive) {
+      t.same(find(acts, 'join'), { type: 'join', address: 'n4:7777' }, 'it coordinates: joined again, no new term');
+      t.notOk(find(acts, 'save-term'));
+    } else {
+      for (let i = 0; i < 80 && !find(acts, 'save-term'); i++) acts = [...x.tick(), ...x.answer(answers)];
+      t.same(find(acts, 'save-term'), { type: 'save-term', term: 3 }, 'gone: the failover goes on as before');
+    }
+  }
+});
+
 t.test('dropped by a live coordinator, or silent just after our own freeze: stand by again, no takeover', async (t) => {
   for (const [end, label] of [
     [{ kind: 'lost', succession: undefined, reason: 'dropped' }, 'dropped'],
@@ -214,12 +239,13 @@ t.test('/status tells a later term heard of, and a node that reads it moves past
   const x = machine();
   for (let i = 0; i < 22; i++) x.tick();
   x.step({ type: 'term-saved', term: 1, now: x.at() });
-  t.equal(x.m.info.highest, undefined, 'nothing later heard of');
+  t.equal(x.m.highest, undefined, 'nothing later heard of');
   // Asked (here on a hint): a node starting with term 1 saved that stood by in term 3 (not saved yet).
   x.probes.length = 0;
   x.step({ type: 'hint', address: 'n2:7777', now: x.at() });
   x.answer(() => ({ ...status('bbbbbbbbbbbbbbb2', 'starting', 1), highest: 3 }));
-  t.match(x.m.info, { role: 'coordinator', term: 1, highest: 3 }, 'its own /status now tells of term 3 (and its succession list names it)');
+  t.match(x.m.info, { role: 'coordinator', term: 1 });
+  t.equal(x.m.highest, 3, 'its own /status now tells of term 3 (and its succession list names it)');
   // A node starting after it hears of term 3 the same way, and leads above it.
   const y = machine();
   y.step({ type: 'candidates', addresses: ['n2:7777'] });

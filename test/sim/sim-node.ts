@@ -416,7 +416,7 @@ export class SimNode {
       network: 'default',
       role: info.role,
       term: info.term,
-      ...(info.highest !== undefined ? { highest: info.highest } : {}),
+      ...(c.highest !== undefined ? { highest: c.highest } : {}),
       coordinator: info.role === 'coordinator' ? this.address : (info.coordinator ?? null),
       priority: info.priority,
       eligible: info.eligible,
