@@ -24,6 +24,8 @@ const SILENCE_MS = 3_000; // …and after this much, presume it gone (DESIGN §4
 const MAX_SERVER_FRAME = 8 * 1024 * 1024; // bytes: a server frame larger than this is hostile
 const RECONNECT_SPREAD_PER_USER_MS = 1; // after a coordinator is lost, first attempts spread over 1 ms per user online…
 const RECONNECT_SPREAD_MAX_MS = 1_000; // …and never more than this (DESIGN §4)
+/** Searches a first connect makes when all it found impersonate the network (see connect). */
+const MAX_SEARCHES = 3;
 const RECONNECT_TIMEOUT_MS = 60_000; // give up (and report `disconnected`) after this long without a coordinator
 const MAX_REDIRECTS = 5;
 /** What a node may send at each step of the handshake (an error or a redirect at any): nothing else is followed. */
@@ -214,10 +216,12 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
    * `username_taken`, …) when that fails.
    */
   async connect(): Promise<Ready> {
-    const candidates = this.#opts.address ? [this.#opts.address] : await (this.#opts.discover?.() ?? Promise.resolve([]));
+    const discover = this.#opts.address ? undefined : this.#opts.discover;
+    let candidates = this.#opts.address ? [this.#opts.address] : await (discover?.() ?? Promise.resolve([]));
     if (candidates.length === 0) throw new ProtocolError('connection_failed', 'no coordinator address to connect to');
     const deadline = Date.now() + (this.#opts.reconnectTimeoutMs ?? RECONNECT_TIMEOUT_MS);
     let delay = RETRY_MIN_MS;
+    let searches = 1;
     for (;;) {
       let last: ProtocolError = new ProtocolError('connection_failed', 'no coordinator answered');
       let starting = false;
@@ -230,9 +234,17 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
         if (this.#core.isFinal(r.error.code) || r.error.code === 'rate_limited') throw r.error;
       }
       // A node that is still deciding its role will have one shortly: wait for it, within the reconnect timeout.
-      if (!starting || Date.now() + delay > deadline || this.#closed) throw starting ? new ProtocolError('connection_failed', 'the node is still starting: no coordinator yet') : last;
+      // Everything found by discovery impersonating the network (a rogue that answered first, claiming a high
+      // term, while the real nodes' answers were still on their way): search again, a few times.
+      const again = discover !== undefined && last.code === 'identity_changed' && searches < MAX_SEARCHES;
+      if ((!starting && !again) || Date.now() + delay > deadline || this.#closed) throw starting ? new ProtocolError('connection_failed', 'the node is still starting: no coordinator yet') : last;
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay * 2, RETRY_MAX_MS);
+      if (again) {
+        searches++;
+        const found = await discover().catch(() => []);
+        if (found.length > 0) candidates = found;
+      }
     }
   }
 

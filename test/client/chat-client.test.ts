@@ -13,10 +13,11 @@ import { fetchStatus } from '../../src/discovery/status.js';
 import { createServer as createHttpsServer } from 'node:https';
 import { serverOptions } from '../../src/trust/tls.js';
 import { testIdentity } from '../helpers/identity.js';
+import { createNetworkIdentity, issueNodeCertificate, type KeyPair } from '../../src/trust/identity.js';
 
 /** A WebSocket server over TLS on 127.0.0.1, as a node serves (with a test network's certificate). */
-async function tlsWebSocketServer(t: { teardown(fn: () => unknown): void }): Promise<{ wss: WebSocketServer; address: string }> {
-  const { authority, node } = await testIdentity();
+async function tlsWebSocketServer(t: { teardown(fn: () => unknown): void }, identity?: { authority: KeyPair; node: KeyPair }): Promise<{ wss: WebSocketServer; address: string }> {
+  const { authority, node } = identity ?? (await testIdentity());
   const https = createHttpsServer(serverOptions(authority.certPem, node));
   const wss = new WebSocketServer({ server: https });
   await new Promise<void>((r) => https.listen(0, '127.0.0.1', r));
@@ -27,8 +28,8 @@ async function tlsWebSocketServer(t: { teardown(fn: () => unknown): void }): Pro
 const silent = pino({ level: 'silent' });
 
 /** A WebSocket server on 127.0.0.1 that says `welcome` and then does what `then` says with each frame. */
-async function fakeNode(t: { teardown(fn: () => unknown): void }, onFrame: (frame: { type: string }, send: (o: object) => void) => void = () => undefined) {
-  const { wss, address } = await tlsWebSocketServer(t);
+async function fakeNode(t: { teardown(fn: () => unknown): void }, onFrame: (frame: { type: string }, send: (o: object) => void) => void = () => undefined, identity?: { authority: KeyPair; node: KeyPair }) {
+  const { wss, address } = await tlsWebSocketServer(t, identity);
   wss.on('connection', (ws) => {
     ws.send(JSON.stringify({ type: 'welcome', protocol: 1, network: 'default', node: 'fake', networkPassword: false, limits: DEFAULT_LIMITS }));
     ws.on('message', (d) => onFrame(JSON.parse(d.toString()) as { type: string }, (o) => ws.send(JSON.stringify(o))));
@@ -43,6 +44,24 @@ t.test('a node that says welcome and never answers the login does not hold the c
   const started = performance.now();
   await t.rejects(client.connect(), { code: 'connection_failed', message: /did not answer the login within 0\.8 s/ });
   t.ok(performance.now() - started < 4_000, 'bounded');
+});
+
+t.test('a first search that finds only an impersonator (it answered first) searches again, a few times', async (t) => {
+  const real = await fakeNode(t, (f, send) => f.type === 'auth:login' && send({ type: 'auth:ok', user: 'alice' }));
+  const rogueAuthority = await createNetworkIdentity('default');
+  const rogue = await fakeNode(t, () => undefined, { authority: rogueAuthority, node: await issueNodeCertificate(rogueAuthority, '00000000000000bb') });
+  const trust = { pins: new Map([['default', (await testIdentity()).authority.certPem]]) };
+  let searches = 0;
+  const client = new ChatClient({ user: 'alice', password: 'pw', log: silent, trust, discover: async () => (++searches === 1 ? [rogue] : [rogue, real]) });
+  t.teardown(() => client.close());
+  t.match(await client.connect(), { user: 'alice', coordinator: real }, 'the real node, found by the second search');
+  t.equal(searches, 2);
+
+  let alone = 0;
+  const fooled = new ChatClient({ user: 'alice', password: 'pw', log: silent, trust, discover: async () => (++alone, [rogue]) });
+  t.teardown(() => fooled.close());
+  await t.rejects(fooled.connect(), { code: 'identity_changed' }, 'only the impersonator, search after search: said');
+  t.equal(alone, 3, 'three searches, then it says so');
 });
 
 t.test('a node that never says welcome is skipped too', async (t) => {
