@@ -93,8 +93,9 @@ t.test('a real node still deciding its role: a client that reaches it waits and 
   const node = new Proc(['serve', '--locked', '--host', '127.0.0.1', '--port', String(port), '--data-dir', join(dir, 'n'), '--bcrypt-cost', '4', '--join', `127.0.0.1:${(hole.address() as { port: number }).port}`], {});
   t.teardown(() => node.kill('SIGKILL'));
   const address = `127.0.0.1:${port}`;
+  // Once it listens it looks at the hole for 1.5 s: asked as soon as it answers, it is still starting.
   let st = await fetchStatus(address);
-  for (let i = 0; i < 200 && st === undefined; i++) st = await new Promise((r) => setTimeout(r, 25)).then(() => fetchStatus(address));
+  for (const deadline = Date.now() + 30_000; st === undefined && Date.now() < deadline; ) st = await new Promise((r) => setTimeout(r, 25)).then(() => fetchStatus(address));
   t.equal(st?.role, 'starting', 'it is still starting');
   const client = new ChatClient({ address, user: 'alice', password: 'pw', register: true, log: silent, reconnectTimeoutMs: 15_000 });
   t.teardown(() => client.close());
