@@ -464,8 +464,7 @@ export class RoleMachine {
     const mine = answers.filter((a) => a.status !== undefined && a.status.network === this.#self.network && a.status.id !== this.#self.id);
     for (const a of mine) {
       this.#addAddress(a.address); // a node of this network: asked in every rival round from now on
-      this.#known = Math.max(this.#known, told(a.status!));
-      this.#heard = Math.max(this.#heard, told(a.status!));
+      this.#learn(a.status!);
     }
     this.#remember();
     const s = this.#state;
@@ -485,7 +484,7 @@ export class RoleMachine {
       }
       // A node that has seen a later term and follows nobody (it is starting): it will either lead — then it
       // outranks us — or join us, and we move past its term then (`peer-term`). Until then we stay fenced.
-      if (purpose === 'fence' && mine.some((a) => told(a.status!) > this.#leading)) {
+      if (purpose === 'fence' && mine.some((a) => a.status!.role === 'starting' && told(a.status!) > this.#leading)) {
         this.#send('fence', this.#rivalAddresses(), this.#t.fenceProbeMs);
         return;
       }
@@ -501,14 +500,26 @@ export class RoleMachine {
    * and a coordinator that outranks us is followed at once. What nobody answered is decided when the round ends.
    */
   #answered(purpose: ProbePurpose, answer: Answer): void {
-    const st = answer.status;
-    if (st === undefined || st.network !== this.#self.network || st.id === this.#self.id) return;
-    this.#addAddress(answer.address);
-    this.#known = Math.max(this.#known, told(st));
-    this.#heard = Math.max(this.#heard, told(st));
-    this.#remember();
+    if (!this.#hear(answer)) return;
     const s = this.#state;
     if ((purpose === 'rival' || purpose === 'fence') && s.kind === 'coordinator' && !this.leaving) this.#outranked([answer]);
+  }
+
+  /** An answer of a node of this network: its address is asked from now on, its terms known. False if not one. */
+  #hear(answer: Answer): boolean {
+    const st = answer.status;
+    if (st === undefined || st.network !== this.#self.network || st.id === this.#self.id) return false;
+    this.#addAddress(answer.address);
+    this.#learn(st);
+    this.#remember();
+    return true;
+  }
+
+  /** The terms a node's status tells of: the one it holds, or a later one it heard of. */
+  #learn(st: Status): void {
+    const term = told(st);
+    this.#known = Math.max(this.#known, term);
+    this.#heard = Math.max(this.#heard, term);
   }
 
   /** As coordinator: steps down to the first of these coordinators that outranks us; true if one did. */
@@ -601,12 +612,12 @@ export class RoleMachine {
 
   /** In failover, the coordinator we lost answered: if it still coordinates (its term or later), we rejoin it. */
   #lostAnswered(answers: readonly Answer[]): void {
+    for (const a of answers) this.#hear(a);
     const s = this.#state;
     if (s.kind !== 'failover') return;
     const lost = s.succession.coordinator;
     const st = answers.find((a) => a.address === lost.address)?.status;
     if (st === undefined || st.id !== lost.id || st.network !== this.#self.network || st.role !== 'coordinator' || st.term < s.succession.term) return;
-    this.#known = Math.max(this.#known, told(st)); this.#heard = Math.max(this.#heard, told(st));
     this.#out.push({ type: 'log', level: 'info', msg: 'the coordinator is there after all: joining it again', data: { coordinator: lost.address, term: st.term } });
     this.#join(lost.address);
   }
@@ -659,15 +670,17 @@ export class RoleMachine {
       if (since !== undefined && now - since > this.#t.waitForSuccessorMs) return { kind: 'unreachable' };
       const st = byAddress.get(e.address);
       if (!st || st.id !== e.id || st.network !== this.#self.network) return { kind: 'unreachable' };
-      this.#known = Math.max(this.#known, told(st)); this.#heard = Math.max(this.#heard, told(st));
+      this.#learn(st);
       if (st.role === 'coordinator') return { kind: 'coordinator', term: st.term };
       return { kind: 'standby' };
     });
     // A standby ahead of us still follows the coordinator we lost: it may be we alone who lost it (a link that
     // timed out as a cut healed). Ask it too; if it still coordinates, we go back to it (see #lostAnswered).
+    // (Not when it said it was leaving: it is, and the successor is on its way.)
     const lost = s.succession.coordinator.address;
-    const follows = [...byAddress.values()].some((st) => st !== undefined && st.role !== 'starting' && st.role !== 'coordinator' && st.coordinator === lost);
-    if (follows && lost !== this.#address && !this.#asking('failover').has(lost)) this.#single('failover', lost, this.#t.failoverProbeMs, now);
+    const ahead = new Map(s.succession.standbys.map((e) => [e.address, e.id]));
+    const follows = answers.some(({ address, status: st }) => st !== undefined && ahead.get(address) === st.id && st.network === this.#self.network && (st.role === 'standby' || st.role === 'observer') && st.coordinator === lost);
+    if (follows && !s.succession.leaving && lost !== this.#address && !this.#asking('failover').has(lost)) this.#single('failover', lost, this.#t.failoverProbeMs, now);
     const step = nextStep(probes, s.succession.term);
     if (step.act === 'lead') {
       if (!this.#self.eligible || !this.#storageOk) {

@@ -126,6 +126,26 @@ t.test('failover: when the successor ahead still follows the coordinator we lost
       t.same(find(acts, 'save-term'), { type: 'save-term', term: 3 }, 'gone: the failover goes on as before');
     }
   }
+  // Not when the coordinator said it was leaving, nor for an answer that is not the lost coordinator's.
+  for (const [label, list, lostAnswer] of [
+    ['leaving', { ...succession, leaving: true }, status('ddddddddddddddd4', 'coordinator', 2)],
+    ['another node at its address', succession, status('fffffffffffffff6', 'coordinator', 2)],
+    ['an older term', succession, status('ddddddddddddddd4', 'coordinator', 1)],
+  ] as const) {
+    const x = machine({ term: 2, succession });
+    x.step({ type: 'candidates', addresses: [] });
+    x.tick();
+    x.answer(() => status('ddddddddddddddd4', 'coordinator', 2));
+    x.step({ type: 'term-saved', term: 2, now: x.at() });
+    x.step({ type: 'link-up', term: 2, now: x.at() });
+    x.step({ type: 'link-end', end: { kind: 'lost', succession: list, reason: 'silent' }, now: x.at() });
+    const answers = (address: string) => (address === 'n5:7777' ? status(ahead.id, 'standby', 2, 'n4:7777') : lostAnswer);
+    x.answer(answers);
+    const asked = x.probes.some((p) => p.addresses.includes('n4:7777'));
+    const acts = x.answer(answers);
+    if (label === 'leaving') t.notOk(asked, 'leaving: not asked');
+    t.notOk(find(acts, 'join'), `${label}: not joined`);
+  }
 });
 
 t.test('dropped by a live coordinator, or silent just after our own freeze: stand by again, no takeover', async (t) => {
