@@ -195,6 +195,8 @@ type State =
   | { kind: 'stopped' };
 
 type ProbePurpose = 'startup' | 'failover' | 'rival' | 'fence';
+/** A probe of one address: a rival or start-up check, or (`failover`) of the coordinator we lost. */
+type SinglePurpose = 'rival' | 'startup' | 'failover';
 
 /** The role machine. Construct, then feed events; each `step` returns what to do. */
 export class RoleMachine {
@@ -213,7 +215,7 @@ export class RoleMachine {
    * Rival rounds run beside everything else and may overlap: a slow answer holds only its own round, and an
    * address still being asked is not asked again (however slowly a node answers, a rival is found).
    */
-  readonly #singles = new Map<number, { purpose: 'rival' | 'startup' | 'failover'; address: string; at: number; hinted: boolean }>();
+  readonly #singles = new Map<number, { purpose: SinglePurpose; address: string; at: number; hinted: boolean }>();
   /** When each hinted address was last asked (bounded): a hint is answered at most once a round per address. */
   readonly #hintedAt = new Map<string, number>();
   #nextProbeId = 1;
@@ -546,7 +548,7 @@ export class RoleMachine {
   }
 
   /** Asks one address (answers come one by one, each in its own time). */
-  #single(purpose: 'rival' | 'startup' | 'failover', address: string, timeoutMs: number, now: number, hinted = false): void {
+  #single(purpose: SinglePurpose, address: string, timeoutMs: number, now: number, hinted = false): void {
     const id = this.#nextProbeId++;
     this.#singles.set(id, { purpose, address, at: now, hinted });
     const from = purpose === 'rival' && this.#address !== undefined ? { from: this.#address } : {};
@@ -554,7 +556,7 @@ export class RoleMachine {
   }
 
   /** Addresses being asked for `purpose` (since `after`). */
-  #asking(purpose: 'rival' | 'startup' | 'failover', after = -Infinity): Set<string> {
+  #asking(purpose: SinglePurpose, after = -Infinity): Set<string> {
     const out = new Set<string>();
     for (const x of this.#singles.values()) if (x.purpose === purpose && x.at > after) out.add(x.address);
     return out;
