@@ -19,30 +19,6 @@ export const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
  */
 export const TEST_NODE_PASSWORD = 'test-node-password';
 
-/**
- * The environment for a process a test starts. tap puts its process-info hooks in NODE_OPTIONS, so that every
- * process under a test is instrumented; on Node 20 those hooks send each module through a loader thread, and a
- * `lanchat serve` took 2.3 s to start instead of 1.2 (most of the suite's CPU was there). A child gets V8's own
- * coverage instead, written where tap's report reads it (`.tap/coverage`): the same figures, at a fraction of the cost.
- */
-export function childEnv(env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const merged: NodeJS.ProcessEnv = { ...process.env, ...env };
-  const options = (merged['NODE_OPTIONS'] ?? '').split(/\s+/).filter((o) => o !== '' && !o.includes('@tapjs/'));
-  if (options.length > 0) merged['NODE_OPTIONS'] = options.join(' ');
-  else delete merged['NODE_OPTIONS'];
-  const root = process.env['_TAPJS_PROCESSINFO_CWD_'];
-  if (process.env['_TAPJS_PROCESSINFO_COVERAGE_'] === '1' && root !== undefined) merged['NODE_V8_COVERAGE'] = join(root, '.tap', 'coverage');
-  return merged;
-}
-
-/** childEnv as assignments for `env` (tmux runs its commands with its server's environment); an empty NODE_OPTIONS is none. */
-export function childEnvWords(): string {
-  const env = childEnv();
-  const words = [`NODE_OPTIONS='${env['NODE_OPTIONS'] ?? ''}'`];
-  if (env['NODE_V8_COVERAGE'] !== undefined) words.push(`NODE_V8_COVERAGE='${env['NODE_V8_COVERAGE']}'`);
-  return words.join(' ');
-}
-
 /** A running `lanchat` child process with its output captured line by line. */
 export class Proc {
   readonly stdout: string[] = [];
@@ -56,7 +32,7 @@ export class Proc {
     const [cmd, ...pre] = wrap.length > 0 ? [...wrap, process.execPath] : [process.execPath];
     const nodePassword = env['LANCHAT_NODE_PASSWORD'] ?? TEST_NODE_PASSWORD;
     // XDG_*: a process a test starts never writes into the user's home, nor reads the user's config file.
-    const merged = childEnv({ XDG_DATA_HOME: join(CLIENT_DATA, 'xdg'), XDG_STATE_HOME: join(CLIENT_DATA, 'xdg-state'), XDG_CONFIG_HOME: join(CLIENT_DATA, 'xdg-config'), ...env, LANCHAT_NODE_PASSWORD: nodePassword });
+    const merged: NodeJS.ProcessEnv = { ...process.env, XDG_DATA_HOME: join(CLIENT_DATA, 'xdg'), XDG_STATE_HOME: join(CLIENT_DATA, 'xdg-state'), XDG_CONFIG_HOME: join(CLIENT_DATA, 'xdg-config'), ...env, LANCHAT_NODE_PASSWORD: nodePassword };
     if (nodePassword === '') delete merged['LANCHAT_NODE_PASSWORD'];
     this.child = spawn(cmd!, [...pre, CLI, ...args], { env: merged, stdio: ['pipe', 'pipe', 'pipe'] });
     createInterface({ input: this.child.stdout! }).on('line', (l) => this.stdout.push(l));
