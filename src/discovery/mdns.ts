@@ -6,7 +6,7 @@ import type { Answer, Packet, Question } from 'dns-packet';
 import type { Logger } from 'pino';
 import { inSubnet, lanInterfaces, type LanInterface } from './interfaces.js';
 import { Txt, type Advertisement, type Discovery, type DiscoveryEvents, type Peer } from './discovery.js';
-import { conflicts, goodbyes, MAX_KNOWN, MAX_QUESTIONS, namesFor, recordKey, QuerySchedule, recordsFor, respond, SERVICE, ServiceCache, type Instance, type Rr } from './dns-sd.js';
+import { conflicts, coversOurQuery, goodbyes, MAX_KNOWN, MAX_QUESTIONS, namesFor, recordKey, QuerySchedule, recordsFor, respond, SERVICE, ServiceCache, type Instance, type Rr } from './dns-sd.js';
 
 type Mdns = ReturnType<typeof makeMdns>;
 
@@ -277,9 +277,7 @@ export class MdnsDiscovery extends EventEmitter<DiscoveryEvents> implements Disc
     if (link.ownQueries.has(querySignature(packet.id ?? 0, questions, known))) return;
     // Another host asking what we would ask, knowing no more than we do: our own query counts as sent (§7.3).
     if (link.schedule !== undefined && questions.some((q) => q.name.toLowerCase() === SERVICE && (q.type === 'PTR' || (q.type as string) === 'ANY')) && link.schedule.next - now < 1_000) {
-      const ours = link.cache.knownAnswers([{ name: SERVICE, type: 'PTR' }], now);
-      const theirs = new Set(known.map((a) => (a.type === 'PTR' ? a.data.toLowerCase() : '')));
-      if (ours.every((a) => a.type === 'PTR' && theirs.has(a.data.toLowerCase()))) link.schedule.sent(now);
+      if (coversOurQuery(link.cache.knownAnswers([{ name: SERVICE, type: 'PTR' }], now), known)) link.schedule.sent(now);
     }
     if (link.records.length === 0) return;
     const reply = respond(link.records, questions, known);

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { conflicts, goodbyes, hostLabel, HOST_TTL, MAX_INSTANCES, namesFor, OTHER_TTL, parseTxt, QuerySchedule, recordsFor, respond, SERVICE, SERVICES, ServiceCache, type Rr } from '../../src/discovery/dns-sd.js';
+import { conflicts, coversOurQuery, goodbyes, hostLabel, HOST_TTL, MAX_INSTANCES, namesFor, OTHER_TTL, parseTxt, QuerySchedule, recordsFor, respond, SERVICE, SERVICES, ServiceCache, type Rr } from '../../src/discovery/dns-sd.js';
 
 const ad = { id: '9f2c1a3b00000001', network: 'lab', port: 7777 };
 const mine = recordsFor(ad, 'raspberrypi', ['10.0.0.5', 'fd00::5']);
@@ -146,4 +146,13 @@ t.test('a query of thousands of questions and known answers: only the first 64 a
   const known = Array.from({ length: 300 }, (_, i): Rr => ({ name: SERVICE, type: 'PTR', ttl: 4500, data: `x${i}.${SERVICE}` }));
   t.ok(respond(mine, [{ name: SERVICE, type: 'PTR' }], [...known, ptr]), 'a known answer past the first 256 does not suppress');
   t.equal(respond(mine, [{ name: SERVICE, type: 'PTR' }], [ptr, ...known]), undefined, 'one within them does');
+});
+
+t.test('duplicate question suppression: another query counts as ours only if it lists no known answer we lack (§7.3)', async (t) => {
+  const ptr = (data: string): Rr => ({ name: SERVICE, type: 'PTR', ttl: OTHER_TTL, data: `${data}.${SERVICE}` });
+  t.ok(coversOurQuery([], []), 'neither knows anything: theirs is as good as ours');
+  t.ok(coversOurQuery([ptr('a'), ptr('b')], [ptr('a')]), 'they know less: the answers we lack come to them too');
+  t.notOk(coversOurQuery([], [ptr('a'), ptr('b')]), 'they know nodes we do not: those stay silent for them, so we ask');
+  t.notOk(coversOurQuery([ptr('a')], [ptr('A'), ptr('b')]), 'one more than we know (case ignored)');
+  t.ok(coversOurQuery([ptr('a')], [ptr('A'), { name: 'x.local', type: 'A', ttl: 120, data: '10.0.0.1' }]), 'records of other names do not count');
 });
