@@ -147,7 +147,6 @@ export function respond(records: readonly Rr[], questions: readonly Question[], 
   return { answers, additionals };
 }
 
-/** True when a response from elsewhere claims one of our unique records with other data (a conflict). */
 /**
  * Duplicate question suppression (RFC 6762 §7.3): another host's query of our question lets us count ours as
  * sent only when every known answer it lists is one we would list too (`ours`: the PTR data we know). A query
@@ -155,10 +154,11 @@ export function respond(records: readonly Rr[], questions: readonly Question[], 
  * must still go out: a new client that took the query of a node knowing its peers for its own heard nothing.
  */
 export function coversOurQuery(ours: readonly Rr[], theirs: readonly Rr[]): boolean {
-  const mine = new Set(ours.filter((a) => a.type === 'PTR').map((a) => String(a.data).toLowerCase()));
-  return theirs.filter((a) => a.type === 'PTR' && a.name.toLowerCase() === SERVICE).every((a) => mine.has(String(a.data).toLowerCase()));
+  const mine = new Set(ours.filter((a) => a.type === 'PTR').map((a) => lower(String(a.data))));
+  return theirs.filter((a) => a.type === 'PTR' && lower(a.name) === SERVICE).every((a) => mine.has(lower(String(a.data))));
 }
 
+/** True when a response from elsewhere claims one of our unique records with other data (a conflict). */
 export function conflicts(records: readonly Rr[], received: readonly Rr[]): Rr[] {
   return received.filter(
     (x) => (x.ttl ?? 0) > 0 && records.some((r) => r.flush === true && r.type === x.type && lower(r.name) === lower(x.name) && (r.type === 'SRV' || r.type === 'TXT') && dataKey(r) !== dataKey(x)),

@@ -86,16 +86,22 @@ t.test('failover: the first of the succession list leads at once, above the high
   t.same(find(acts, 'save-term'), { type: 'save-term', term: 6 });
 });
 
-t.test('failover: a successor ahead that is alive is waited for; one that never takes over is skipped', async (t) => {
-  const ahead = { id: 'eeeeeeeeeeeeeee5', address: 'n5:7777' };
-  const succession: Succession = { term: 2, coordinator: { id: 'ddddddddddddddd4', address: 'n4:7777' }, standbys: [ahead, { id: self.id, address: 'n1:7777' }] };
+/** A standby of n4 (term 2, `succession` saved) whose link to it ends (`lost`: the last list it had). */
+function lostCoordinator(succession: Succession, lost: Succession, reason: 'closed' | 'silent') {
   const x = machine({ term: 2, succession });
   x.step({ type: 'candidates', addresses: [] });
   x.tick();
   x.answer(() => status('ddddddddddddddd4', 'coordinator', 2));
   x.step({ type: 'term-saved', term: 2, now: x.at() });
   x.step({ type: 'link-up', term: 2, now: x.at() });
-  x.step({ type: 'link-end', end: { kind: 'lost', succession, reason: 'closed' }, now: x.at() });
+  x.step({ type: 'link-end', end: { kind: 'lost', succession: lost, reason }, now: x.at() });
+  return x;
+}
+
+t.test('failover: a successor ahead that is alive is waited for; one that never takes over is skipped', async (t) => {
+  const ahead = { id: 'eeeeeeeeeeeeeee5', address: 'n5:7777' };
+  const succession: Succession = { term: 2, coordinator: { id: 'ddddddddddddddd4', address: 'n4:7777' }, standbys: [ahead, { id: self.id, address: 'n1:7777' }] };
+  const x = lostCoordinator(succession, succession, 'closed');
   t.same(x.probes.map((p) => p.addresses), [['n5:7777']], 'only the one ahead is asked');
   let acts = x.answer(() => status(ahead.id, 'starting', 2));
   t.notOk(find(acts, 'save-term'), 'it is alive: wait');
@@ -107,13 +113,7 @@ t.test('failover: when the successor ahead still follows the coordinator we lost
   const ahead = { id: 'eeeeeeeeeeeeeee5', address: 'n5:7777' };
   const succession: Succession = { term: 2, coordinator: { id: 'ddddddddddddddd4', address: 'n4:7777' }, standbys: [ahead, { id: self.id, address: 'n1:7777' }] };
   for (const alive of [true, false]) {
-    const x = machine({ term: 2, succession });
-    x.step({ type: 'candidates', addresses: [] });
-    x.tick();
-    x.answer(() => status('ddddddddddddddd4', 'coordinator', 2));
-    x.step({ type: 'term-saved', term: 2, now: x.at() });
-    x.step({ type: 'link-up', term: 2, now: x.at() });
-    x.step({ type: 'link-end', end: { kind: 'lost', succession, reason: 'silent' }, now: x.at() });
+    const x = lostCoordinator(succession, succession, 'silent');
     const answers = (address: string) => (address === 'n5:7777' ? status(ahead.id, 'standby', 2, 'n4:7777') : alive ? status('ddddddddddddddd4', 'coordinator', 2) : undefined);
     let acts = x.answer(answers);
     t.same(x.probes.map((p) => p.addresses), [['n4:7777']], 'the coordinator is asked');
@@ -132,13 +132,7 @@ t.test('failover: when the successor ahead still follows the coordinator we lost
     ['another node at its address', succession, status('fffffffffffffff6', 'coordinator', 2)],
     ['an older term', succession, status('ddddddddddddddd4', 'coordinator', 1)],
   ] as const) {
-    const x = machine({ term: 2, succession });
-    x.step({ type: 'candidates', addresses: [] });
-    x.tick();
-    x.answer(() => status('ddddddddddddddd4', 'coordinator', 2));
-    x.step({ type: 'term-saved', term: 2, now: x.at() });
-    x.step({ type: 'link-up', term: 2, now: x.at() });
-    x.step({ type: 'link-end', end: { kind: 'lost', succession: list, reason: 'silent' }, now: x.at() });
+    const x = lostCoordinator(succession, list, 'silent');
     const answers = (address: string) => (address === 'n5:7777' ? status(ahead.id, 'standby', 2, 'n4:7777') : lostAnswer);
     x.answer(answers);
     const asked = x.probes.some((p) => p.addresses.includes('n4:7777'));
