@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, startServe } from './helpers/processes.js';
+import { CLI, childEnv, nodeShell, startServe } from './helpers/processes.js';
 import { tmpDir } from './helpers/tmp.js';
 
 // Issue #14: `lanchat client … | (sleep 1; cat)` delivered 11 of 203 lines, the last cut mid-JSON, exit 0.
@@ -18,9 +18,9 @@ async function pipeline(dir: string, address: string, user: string, input: strin
   // Started as `npx lanchat` or npm's bin shim would: by a parent Node that has opened its stdout, which
   // makes the shared pipe non-blocking, so the client's writes are queued in memory, not written at once.
   const parent = `process.stdout.write(''); const r = require('child_process').spawnSync(process.execPath, ${JSON.stringify(args)}, { stdio: 'inherit' }); process.exitCode = r.status ?? 1;`;
-  const client = `'${process.execPath}' -e "${parent.replace(/["$`\\]/g, '\\$&')}"`;
+  const client = `${nodeShell()} -e "${parent.replace(/["$`\\]/g, '\\$&')}"`;
   const sh = spawn('bash', ['-c', `${client} < '${inFile}' | ${reader} > '${outFile}'; echo "\${PIPESTATUS[0]}"`], {
-    env: { ...process.env, LANCHAT_PASSWORD: `pw-${user}` },
+    env: childEnv({ LANCHAT_PASSWORD: `pw-${user}` }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

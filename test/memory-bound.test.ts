@@ -22,7 +22,7 @@ function rss(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) * KiB;
 }
 
-t.test('the coordinator stays within its memory formula at its limits, and gives the memory back', { timeout: 110_000 }, async (t) => {
+t.test('the coordinator stays within its memory formula at its limits, and gives the memory back', { timeout: 180_000 }, async (t) => {
   const dir = tmpDir(t);
   const { address, proc } = await startServe(t, join(dir, 'node'), ['--max-message-rate', '10000', '--registration-rate', '100', '--log-level', 'info']);
   const url = `wss://${address}`;
@@ -94,6 +94,10 @@ t.test('the coordinator stays within its memory formula at its limits, and gives
   await waitFor(() => proc.stdout.some((l) => /dave left/.test(l)), 'dave to leave');
   for (let i = 0; i < 5; i++) (await loggedIn(url, `after${i}`)).close();
   let after = rss(pid);
-  await waitFor(() => (after = rss(pid)) - base <= 20 * MiB, 'the memory to come back within 20 MiB', 40_000).catch(() => undefined); // V8's memory reducer gives pages back after some idle seconds
+  // What the burst took comes back when V8's memory reducer shrinks the heap, once the process has been idle
+  // a while: measured at ~40 s after start on Node 20, and at most its watchdog's 100 s after the last full
+  // collection. Until then the allocator keeps the freed buffers' pages (+20–33 MiB measured), and what the
+  // collector has not yet reached (12–25 MiB of buffers). The bound is the watchdog's, not a budget.
+  await waitFor(() => (after = rss(pid)) - base <= 20 * MiB, 'the memory to come back within 20 MiB', 110_000).catch(() => undefined);
   t.ok(after - base <= 20 * MiB, `after: ${mib(after)} MiB (base ${mib(base)}, within 20 MiB)`);
 });

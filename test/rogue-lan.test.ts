@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Proc } from './helpers/processes.js';
+import { Proc, nodeCommand } from './helpers/processes.js';
 import { tmpDir } from './helpers/tmp.js';
 import { waitFor } from './helpers/wait.js';
 import { deleteNamespaces, namespaceProcs, switchedLan } from './helpers/netns.js';
@@ -47,7 +47,7 @@ t.teardown(tearDown);
 
 /** A rogue in namespace R; its lines (everything it was sent) kept. */
 function startRogue(t: { teardown(fn: () => unknown): void }, mode: 'plain' | 'tls', port: number): { lines: string[]; child: ChildProcess } {
-  const child = spawn('ip', ['netns', 'exec', ns.r, process.execPath, ROGUE, mode, String(port), hosts.r], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('ip', ['netns', 'exec', ns.r, ...nodeCommand(), ROGUE, mode, String(port), hosts.r], { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   createInterface({ input: child.stdout! }).on('line', (l) => lines.push(l));
   createInterface({ input: child.stderr! }).on('line', (l) => lines.push(`stderr: ${l}`));

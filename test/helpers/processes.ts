@@ -19,6 +19,40 @@ export const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
  */
 export const TEST_NODE_PASSWORD = 'test-node-password';
 
+/** The environment for a process a test starts: ours with `env` on top. */
+export function childEnv(env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return { ...process.env, ...env };
+}
+
+/**
+ * How a test starts `node`. tap loads its process-info hooks into every process under a test, and its spawn
+ * hook puts them back into the NODE_OPTIONS of every child, whatever environment the child is given; on Node 20
+ * those hooks send each module through a loader thread (a `lanchat serve` took 2.3 s of CPU to start instead
+ * of 1.2). So children start through `env`, which drops them after the hook has run; what else NODE_OPTIONS
+ * held is kept, and V8's own coverage is written where tap's report reads it (`.tap/coverage`).
+ */
+export function nodeCommand(): string[] {
+  const words = ['env', '-u', 'NODE_OPTIONS'];
+  const kept: string[] = [];
+  for (const o of (process.env['NODE_OPTIONS'] ?? '').split(/\s+/)) {
+    if (o.includes('@tapjs/')) {
+      if (/^"?--(import|loader|require)"?$/.test(kept.at(-1) ?? '')) kept.pop(); // `--import PATH`: both go
+    } else if (o !== '') kept.push(o);
+  }
+  if (kept.length > 0) words.push(`NODE_OPTIONS=${kept.join(' ')}`);
+  const root = process.env['_TAPJS_PROCESSINFO_CWD_'];
+  if (process.env['_TAPJS_PROCESSINFO_COVERAGE_'] === '1' && root !== undefined) words.push(`NODE_V8_COVERAGE=${join(root, '.tap', 'coverage')}`);
+  words.push(process.execPath);
+  return words;
+}
+
+/** nodeCommand for a shell command line (tmux, bash -c), each word quoted. */
+export function nodeShell(): string {
+  return nodeCommand()
+    .map((w) => `'${w.replace(/'/g, `'\\''`)}'`)
+    .join(' ');
+}
+
 /** A running `lanchat` child process with its output captured line by line. */
 export class Proc {
   readonly stdout: string[] = [];
@@ -29,10 +63,10 @@ export class Proc {
 
   /** `wrap` runs the CLI under another command, e.g. `ip netns exec NS`. */
   constructor(args: string[], env: NodeJS.ProcessEnv = {}, wrap: string[] = []) {
-    const [cmd, ...pre] = wrap.length > 0 ? [...wrap, process.execPath] : [process.execPath];
+    const [cmd, ...pre] = [...wrap, ...nodeCommand()];
     const nodePassword = env['LANCHAT_NODE_PASSWORD'] ?? TEST_NODE_PASSWORD;
     // XDG_*: a process a test starts never writes into the user's home, nor reads the user's config file.
-    const merged: NodeJS.ProcessEnv = { ...process.env, XDG_DATA_HOME: join(CLIENT_DATA, 'xdg'), XDG_STATE_HOME: join(CLIENT_DATA, 'xdg-state'), XDG_CONFIG_HOME: join(CLIENT_DATA, 'xdg-config'), ...env, LANCHAT_NODE_PASSWORD: nodePassword };
+    const merged = childEnv({ XDG_DATA_HOME: join(CLIENT_DATA, 'xdg'), XDG_STATE_HOME: join(CLIENT_DATA, 'xdg-state'), XDG_CONFIG_HOME: join(CLIENT_DATA, 'xdg-config'), ...env, LANCHAT_NODE_PASSWORD: nodePassword });
     if (nodePassword === '') delete merged['LANCHAT_NODE_PASSWORD'];
     this.child = spawn(cmd!, [...pre, CLI, ...args], { env: merged, stdio: ['pipe', 'pipe', 'pipe'] });
     createInterface({ input: this.child.stdout! }).on('line', (l) => this.stdout.push(l));

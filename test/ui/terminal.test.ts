@@ -3,7 +3,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { CLI, startClient, startServe } from '../helpers/processes.js';
+import { CLI, nodeCommand, nodeShell, startClient, startServe } from '../helpers/processes.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 import { inPrivateNetwork } from '../helpers/netns.js';
@@ -23,7 +23,8 @@ if (inPrivateNetwork(import.meta.url)) main();
 
 function main(): void {
   t.test('without a terminal, lanchat points to `lanchat client` and exits non-zero', async (t) => {
-    const r = spawnSync(process.execPath, [CLI, '--locked'], { encoding: 'utf8', input: '', timeout: 10_000 });
+    const [node, ...pre] = nodeCommand();
+    const r = spawnSync(node!, [...pre, CLI, '--locked'], { encoding: 'utf8', input: '', timeout: 10_000 });
     t.equal(r.status, 2);
     t.match(r.stderr, /needs a terminal.*lanchat client/);
     t.equal(r.stdout, '', 'nothing drawn on a pipe');
@@ -55,7 +56,7 @@ function main(): void {
     /** `lanchat ARGS` in its own tmux session (80×24 unless `size`) with `env` (killed at the end); `hold` keeps the pane after it exits. */
     const session = (t: Test, name: string, env: string, args: string, hold = true, size = { columns: 80, rows: 24 }) => {
       t.teardown(() => void spawnSync('tmux', ['-L', socket, 'kill-session', '-t', name]));
-      tmux('new-session', '-d', '-s', name, '-x', String(size.columns), '-y', String(size.rows), `env ${env} XDG_STATE_HOME=${STATE} TERM=xterm-256color ${process.execPath} ${CLI} ${args}${hold ? '; sleep 60' : ''}`);
+      tmux('new-session', '-d', '-s', name, '-x', String(size.columns), '-y', String(size.rows), `env ${env} XDG_STATE_HOME=${STATE} TERM=xterm-256color ${nodeShell()} ${CLI} ${args}${hold ? '; sleep 60' : ''}`);
       const view = (): string => tmux('capture-pane', '-p', '-t', name);
       const shows = (what: string) => waitFor(() => view().includes(what), `the terminal to show ${what}`).catch((err: Error) => {
         throw new Error(`${err.message}\n--- screen ---\n${view()}`);
@@ -72,7 +73,7 @@ function main(): void {
       const bob = await startClient(t, address, 'bob', { register: true });
 
       t.teardown(() => void spawnSync('tmux', ['-L', socket, 'kill-server']));
-      const cmd = `env XDG_STATE_HOME=${STATE} LANCHAT_PASSWORD=alice-pw TERM=xterm-256color ${process.execPath} ${CLI} --connect ${address} --user alice --data-dir ${join(root, 'ui')}; echo "exit code $?"; sleep 60`;
+      const cmd = `env XDG_STATE_HOME=${STATE} LANCHAT_PASSWORD=alice-pw TERM=xterm-256color ${nodeShell()} ${CLI} --connect ${address} --user alice --data-dir ${join(root, 'ui')}; echo "exit code $?"; sleep 60`;
       tmux('new-session', '-d', '-s', 'ui', '-x', '80', '-y', '24', cmd);
       await see(/alice · online/);
       t.equal(tmux('display-message', '-p', '-t', 'ui', '#{alternate_on}').trim(), '1', 'the UI runs on the alternate screen');
@@ -143,7 +144,7 @@ function main(): void {
       const bob = other!;
       const ui = join(root, 'ui-term');
       t.teardown(() => void spawnSync('tmux', ['-L', socket, 'kill-session', '-t', 'term']));
-      tmux('new-session', '-d', '-s', 'term', '-x', '80', '-y', '24', `env XDG_STATE_HOME=${STATE} LANCHAT_PASSWORD=alice-pw TERM=xterm-256color ${process.execPath} ${CLI} --connect ${address} --user alice --log-file ${join(ui, 'lanchat.log')} --data-dir ${ui}; echo "exit code $?"; sleep 60`);
+      tmux('new-session', '-d', '-s', 'term', '-x', '80', '-y', '24', `env XDG_STATE_HOME=${STATE} LANCHAT_PASSWORD=alice-pw TERM=xterm-256color ${nodeShell()} ${CLI} --connect ${address} --user alice --log-file ${join(ui, 'lanchat.log')} --data-dir ${ui}; echo "exit code $?"; sleep 60`);
       const view = (): string => tmux('capture-pane', '-p', '-t', 'term');
       await waitFor(() => view().includes('alice · online'), 'alice online');
       await waitFor(() => bob.events.some((e) => e.type === 'presence' && Array.isArray(e.online) && e.online.includes('alice')), 'bob to see alice');
