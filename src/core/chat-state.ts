@@ -137,7 +137,7 @@ export class ChatState {
         pendingFor.set(m.id, [...(pendingFor.get(m.id) ?? []), name]);
       }
     }
-    for (const m of [...messages.values()].sort(byTime)) yield { ...m, pending: pendingFor.get(m.id) ?? [] };
+    for (const m of [...messages.values()].sort(byTime)) yield Object.assign({}, m, { pending: pendingFor.get(m.id) ?? [] }); // not a spread: see #writeOwn in node-core
   }
 
   /** The network secret for session tokens, once one exists. */

