@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import WebSocket from 'ws';
+import { WebSocket } from '../protocol/ws.js';
 import type { Logger } from 'pino';
 import { ServerMessage, type ChatMessage } from '../protocol/messages.js';
 import { DEFAULT_LIMITS, type Limits } from '../protocol/limits.js';

@@ -7,7 +7,7 @@ import type { TLSSocket } from 'node:tls';
 import { serverOptions } from '../trust/tls.js';
 import { authorityId } from '../trust/identity.js';
 import type { KeyPair } from '../trust/identity.js';
-import { WebSocketServer, WebSocket, type RawData } from 'ws';
+import { WebSocketServer, WebSocket, type RawData } from '../protocol/ws.js';
 import type { Logger } from 'pino';
 import { DEFAULT_LIMITS, FILE_CHUNK_BYTES, FILE_HEADER_BYTES, FILE_WINDOW_BYTES, HARD_MAX_PAYLOAD, PROTOCOL_VERSION, type Limits } from '../protocol/limits.js';
 import { ERROR_CODES, ProtocolError, type ErrorCode } from '../protocol/errors.js';

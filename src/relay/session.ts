@@ -1,5 +1,5 @@
 import type { TLSSocket } from 'node:tls';
-import type { WebSocket } from 'ws';
+import type { WebSocket } from '../protocol/ws.js';
 import type { PasswordProof } from '../trust/cpace.js';
 import type { UserEntry } from '../protocol/entries.js';
 import type { ServerMessage } from '../protocol/messages.js';

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { TLSSocket } from 'node:tls';
-import WebSocket from 'ws';
+import { WebSocket } from '../protocol/ws.js';
 import type { Logger } from 'pino';
 import { ServerMessage, type ClientMessage } from '../protocol/messages.js';
 import type { LinkEnd } from '../core/role.js';

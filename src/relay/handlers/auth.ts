@@ -1,4 +1,4 @@
-import { WebSocket } from 'ws';
+import { WebSocket } from '../../protocol/ws.js';
 import { ProtocolError } from '../../protocol/errors.js';
 import { errorFrame, userKey } from '../../protocol/messages.js';
 import { proofOver } from '../../trust/tls.js';
