@@ -20,6 +20,8 @@ export class BcryptPool {
   readonly #idle: Worker[] = [];
   readonly #all = new Set<Worker>();
   readonly #waiting: { job: DistributiveOmit<BcryptJob, 'id'>; resolve: (v: string | boolean) => void; reject: (e: Error) => void }[] = [];
+  /** Started, not online yet: they take no job until they are. */
+  readonly #starting = new Set<Worker>();
   readonly #busy = new Map<Worker, { id: number; resolve: (v: string | boolean) => void; reject: (e: Error) => void }>();
   #nextId = 1;
   #closed = false;
@@ -65,10 +67,18 @@ export class BcryptPool {
     });
   }
 
+  /**
+   * Gives waiting jobs to idle workers, and starts workers for the jobs left (up to the size). A job waits for
+   * whichever worker is free first, never for the start of a particular one (30–120 ms): a login that comes
+   * while a thread starts goes to the one that finishes a registration first.
+   */
   #next(): void {
     while (this.#waiting.length > 0) {
-      const worker = this.#idle.pop() ?? (this.#all.size < this.#size ? this.#spawn() : undefined);
-      if (worker === undefined) return;
+      const worker = this.#idle.pop();
+      if (worker === undefined) {
+        while (this.#all.size < this.#size && this.#starting.size < this.#waiting.length) this.#spawn();
+        return;
+      }
       clearTimeout(this.#idleTimers.get(worker));
       this.#idleTimers.delete(worker);
       const { job, resolve, reject } = this.#waiting.shift()!;
@@ -78,12 +88,20 @@ export class BcryptPool {
     }
   }
 
-  #spawn(): Worker {
+  #spawn(): void {
     // No inherited loaders or flags: the worker only runs bcryptjs (and starts in ~30 ms instead of ~500 under test hooks).
     const worker = new Worker(new URL('./bcrypt-worker.js', import.meta.url), { execArgv: [] });
     worker.unref(); // never what keeps a process alive
     this.#all.add(worker);
-    worker.once('online', reassertHeapFlags);
+    this.#starting.add(worker);
+    worker.once('online', () => {
+      reassertHeapFlags();
+      this.#starting.delete(worker);
+      if (this.#closed || !this.#all.has(worker)) return;
+      this.#idle.push(worker);
+      this.#retireWhenIdle(worker);
+      this.#next();
+    });
     worker.on('message', (r: BcryptResult) => {
       const job = this.#busy.get(worker);
       this.#busy.delete(worker);
@@ -96,13 +114,14 @@ export class BcryptPool {
       this.#next();
     });
     worker.on('error', (err) => {
-      // A dead worker fails its job; the pool replaces it on demand.
+      // A dead worker fails its job (one that died starting, the job that waited longest: a worker that cannot
+      // start is not started again and again for the same jobs); the pool replaces it on demand.
+      if (this.#starting.has(worker)) this.#waiting.shift()?.reject(err);
       this.#busy.get(worker)?.reject(err);
       this.#busy.delete(worker);
       this.#forget(worker);
       this.#next();
     });
-    return worker;
   }
 
   /** Ends `worker` once it has been idle for `idleMs` (a job taking it first cancels this). */
@@ -121,6 +140,7 @@ export class BcryptPool {
     clearTimeout(this.#idleTimers.get(worker));
     this.#idleTimers.delete(worker);
     this.#all.delete(worker);
+    this.#starting.delete(worker);
     const i = this.#idle.indexOf(worker);
     if (i >= 0) this.#idle.splice(i, 1);
   }

@@ -21,6 +21,22 @@ t.test('an idle worker exits, and the next job starts one again', async (t) => {
   t.equal(pool.workers, 1);
 });
 
+t.test('a burst starts no more workers than the size, and every job is answered', async (t) => {
+  const pool = new BcryptPool(3);
+  t.teardown(() => pool.close());
+  const jobs = Array.from({ length: 9 }, (_, i) => pool.hash(`p${i}`, 4));
+  t.equal(pool.workers, 3, 'nine jobs at once start three workers, not nine');
+  const hashes = await Promise.all(jobs);
+  t.equal(new Set(hashes).size, 9, 'every job answered');
+  t.equal(pool.workers, 3, 'and no more were started meanwhile');
+  const one = new BcryptPool(2);
+  t.teardown(() => one.close());
+  await one.hash('warm', 4);
+  t.equal(one.workers, 1, 'one job, one worker');
+  t.equal(await one.compare('warm', await one.hash('warm', 4)), true, 'the next jobs go to the worker already free');
+  t.equal(one.workers, 1, 'one at a time starts no second worker');
+});
+
 t.test('a busy worker is not retired under its job', async (t) => {
   const pool = new BcryptPool(1, 1);
   t.teardown(() => pool.close());
