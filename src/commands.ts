@@ -11,6 +11,7 @@ import { USERNAME_RE } from './protocol/limits.js';
 import { ProtocolError } from './protocol/errors.js';
 import { DEFAULT_LIMITS } from './protocol/limits.js';
 import { parseBytes } from './protocol/units.js';
+import type { Node as LanchatNode } from './node/node.js';
 
 // The commands' own modules (the node, TLS and certificates, mDNS, the JSON client, pino) load when a command
 // runs, not for `--help`, `--version` or a usage error.
@@ -178,6 +179,30 @@ const serve = program
     const nodePassword = secret(opts.nodePasswordFile, 'LANCHAT_NODE_PASSWORD');
     const discovery = opts.locked ? undefined : new MdnsDiscovery(log.child({ component: 'mdns' }));
     discovery?.once('error', (err) => console.error(`lanchat: ${err.message}; this node is not advertised: other nodes need --join HOST:PORT and clients --connect HOST:PORT`));
+    // Signals are taken from the start: a SIGTERM while the node starts (a service manager stopping it at once),
+    // or just after it said it serves, is the same graceful stop, never the default of dying on the spot.
+    let running: LanchatNode | undefined;
+    let signalled = false;
+    const stopNode = (n: LanchatNode): void => {
+      n.stop().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error({ err }, 'unclean shutdown');
+          process.exit(1);
+        },
+      );
+    };
+    const shutdown = (signal: string): void => {
+      if (signalled) process.exit(130); // a second Ctrl+C: stop waiting
+      signalled = true;
+      console.log(`${signal}: shutting down`);
+      if (running !== undefined) stopNode(running); // else once it has started (below)
+    };
+    process.on('SIGINT', () => shutdown('SIGINT'));
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+    // A closed terminal (or `systemctl kill -s HUP`): the same graceful stop, handing off to the successor. Not a
+    // reload: a node's options come from its start, and a restart by its service manager is the way to change them.
+    process.on('SIGHUP', () => shutdown('SIGHUP'));
     const node = await Node.start(
       {
         dataDir: opts.dataDir,
@@ -197,6 +222,8 @@ const serve = program
       },
       log,
     );
+    running = node;
+    if (signalled) return stopNode(node);
     const { relay } = node;
     const { port } = relay.address;
     const addrs = servedAddresses(opts.host);
@@ -224,24 +251,6 @@ const serve = program
     relay.on('user:joined', (name, address) => console.log(`${name} joined (from ${address})`));
     relay.on('user:left', (name) => console.log(`${name} left`));
     relay.on('error', (err) => log.error({ err }, 'relay error'));
-    let signalled = false;
-    const shutdown = (signal: string): void => {
-      if (signalled) process.exit(130); // a second Ctrl+C: stop waiting
-      signalled = true;
-      console.log(`${signal}: shutting down`);
-      node.stop().then(
-        () => process.exit(0),
-        (err: unknown) => {
-          log.error({ err }, 'unclean shutdown');
-          process.exit(1);
-        },
-      );
-    };
-    process.on('SIGINT', () => shutdown('SIGINT'));
-    process.on('SIGTERM', () => shutdown('SIGTERM'));
-    // A closed terminal (or `systemctl kill -s HUP`): the same graceful stop, handing off to the successor. Not a
-    // reload: a node's options come from its start, and a restart by its service manager is the way to change them.
-    process.on('SIGHUP', () => shutdown('SIGHUP'));
   });
 
 // serve: every option also as LANCHAT_* (fromEnv above), and from the config file (for a service: contrib/lanchat.service).
