@@ -183,6 +183,7 @@ const serve = program
     // or just after it said it serves, is the same graceful stop, never the default of dying on the spot.
     let running: LanchatNode | undefined;
     let signalled = false;
+    const starting = new AbortController(); // a node that finds no role (e.g. --no-coordinator, alone) still stops
     const stopNode = (n: LanchatNode): void => {
       n.stop().then(
         () => process.exit(0),
@@ -196,7 +197,8 @@ const serve = program
       if (signalled) process.exit(130); // a second Ctrl+C: stop waiting
       signalled = true;
       console.log(`${signal}: shutting down`);
-      if (running !== undefined) stopNode(running); // else once it has started (below)
+      if (running !== undefined) stopNode(running);
+      else starting.abort(); // it stops once started (below)
     };
     process.on('SIGINT', () => shutdown('SIGINT'));
     process.on('SIGTERM', () => shutdown('SIGTERM'));
@@ -221,6 +223,7 @@ const serve = program
         ...(nodePassword === undefined ? {} : { nodePassword }),
       },
       log,
+      starting.signal,
     );
     running = node;
     if (signalled) return stopNode(node);

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, Proc, startServe } from './helpers/processes.js';
 import { tmpDir } from './helpers/tmp.js';
+import { waitFor } from './helpers/wait.js';
 
 // Issue #15: the command line behaves as users of git, npm and systemd expect.
 
@@ -57,4 +58,16 @@ t.test('SIGHUP stops serve as SIGTERM does: handed off, lock released, exit 0', 
   // The data directory is free again: a new node starts on it at once.
   const again = await startServe(t, dir);
   t.match(again.address, /^127\.0\.0\.1:\d+$/, 'a node starts on the same data directory');
+});
+
+t.test('a signal while serve still looks for its role (a node that may not coordinate, alone) stops it too', async (t) => {
+  const dir = join(tmpDir(t), 'node');
+  const proc = new Proc(['serve', '--locked', '--no-coordinator', '--host', '127.0.0.1', '--port', '0', '--data-dir', dir]);
+  t.teardown(() => proc.kill('SIGKILL'));
+  // The lock is taken once serve handles signals: from then on it waits for a coordinator that never comes.
+  await waitFor(() => existsSync(join(dir, 'lock')) || undefined, 'the node to hold its lock');
+  proc.kill('SIGTERM');
+  t.equal(await proc.exited(), 0, 'a graceful stop, not a wait for a role that never comes');
+  t.ok(proc.stdout.some((l) => /SIGTERM: shutting down/.test(l)), 'it says so');
+  t.notOk(existsSync(join(dir, 'lock')), 'and leaves no lock behind');
 });

@@ -122,7 +122,8 @@ export class Node extends EventEmitter<NodeEvents> {
   }
 
   /** Opens the data directory and log, starts serving, and settles a role. */
-  static async start(options: NodeOptions, log: Logger): Promise<Node> {
+  /** `signal`: once aborted, start stops waiting for a role (a node asked to stop while it looks for one). */
+  static async start(options: NodeOptions, log: Logger, signal?: AbortSignal): Promise<Node> {
     const dataDir = await DataDir.open(options.dataDir).catch((err: unknown) => {
       throw describe(err, options.dataDir);
     });
@@ -156,7 +157,7 @@ export class Node extends EventEmitter<NodeEvents> {
       const identity = await ensureNodeIdentity(dataDir.path, network, dataDir.nodeId);
       node = new Node({ dataDir, store, core, identity }, options, log);
       await node.relay.start();
-      await node.#run();
+      await node.#run(signal);
       return node;
     } catch (err) {
       if (node) await node.stop().catch(() => undefined);
@@ -224,7 +225,7 @@ export class Node extends EventEmitter<NodeEvents> {
   // ---- the loop ----
 
   /** Starts discovery and the tick, and resolves once the node has a role. */
-  async #run(): Promise<void> {
+  async #run(signal?: AbortSignal): Promise<void> {
     const d = this.#opts.discovery;
     if (d) {
       d.advertise({ id: this.id, network: this.#opts.network ?? 'default', port: this.relay.address.port });
@@ -239,13 +240,17 @@ export class Node extends EventEmitter<NodeEvents> {
     this.#step({ type: 'tick', now: Date.now() });
     await new Promise<void>((resolve) => {
       const settled = (r: RoleInfo) => r.role === 'coordinator' || r.coordinator !== undefined;
-      if (settled(this.role)) return resolve();
-      const onRole = (r: RoleInfo) => {
-        if (!settled(r)) return;
+      if (settled(this.role) || signal?.aborted) return resolve();
+      const done = () => {
         this.off('role', onRole);
+        signal?.removeEventListener('abort', done);
         resolve();
       };
+      const onRole = (r: RoleInfo) => {
+        if (settled(r)) done();
+      };
       this.on('role', onRole);
+      signal?.addEventListener('abort', done);
     });
   }
 

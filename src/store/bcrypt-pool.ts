@@ -114,9 +114,10 @@ export class BcryptPool {
       this.#next();
     });
     worker.on('error', (err) => {
-      // A dead worker fails its job (one that died starting, the job that waited longest: a worker that cannot
-      // start is not started again and again for the same jobs); the pool replaces it on demand.
-      if (this.#starting.has(worker)) this.#waiting.shift()?.reject(err);
+      // A dead worker fails its job; the pool replaces it on demand. One that died starting (its script runs
+      // after 'online', so: its thread could not be made) fails the job that waited longest if no other worker
+      // could take it, so that a thread that cannot start is not started again and again for the same jobs.
+      if (this.#starting.has(worker) && this.#all.size === 1) this.#waiting.shift()?.reject(err);
       this.#busy.get(worker)?.reject(err);
       this.#busy.delete(worker);
       this.#forget(worker);

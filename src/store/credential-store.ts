@@ -130,7 +130,6 @@ export class CredentialStore {
     return this.#limited('create', () => this.#pool.hash(password, this.#cost));
   }
 
-
   /** Stops the hashing threads. Idempotent. */
   close(): Promise<void> {
     return this.#pool.close();

@@ -598,8 +598,8 @@ t.test('registrations have a budget of their own, per address and for the networ
 t.test('logins go before registrations to the hashing threads (issue #14)', async (t) => {
   const { url } = await testCoordinator(t, { bcryptCost: 9 });
   (await loggedIn(url, 'alice', { password: 'right' })).close();
-  // Both hashing threads running first (they start on demand: ~50 ms, and ~400 ms in a process under tap's
-  // hooks, as long as seven registrations): two logins at once.
+  // Both hashing threads started first (they start on demand: ~50 ms, and ~400 ms in a process under tap's
+  // hooks, as long as seven registrations): two logins at once start two.
   for (const s of await Promise.all([loggedIn(url, 'alice', { password: 'right', register: false }), loggedIn(url, 'alice', { password: 'right', register: false })])) s.close();
   const done: string[] = [];
   const sockets = await Promise.all(
