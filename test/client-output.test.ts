@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, childEnv, nodeShell, startServe } from './helpers/processes.js';
+import { CLI, nodeShell, startServe } from './helpers/processes.js';
 import { tmpDir } from './helpers/tmp.js';
 
 // Issue #14: `lanchat client … | (sleep 1; cat)` delivered 11 of 203 lines, the last cut mid-JSON, exit 0.
@@ -20,7 +20,7 @@ async function pipeline(dir: string, address: string, user: string, input: strin
   const parent = `process.stdout.write(''); const r = require('child_process').spawnSync(process.execPath, ${JSON.stringify(args)}, { stdio: 'inherit' }); process.exitCode = r.status ?? 1;`;
   const client = `${nodeShell()} -e "${parent.replace(/["$`\\]/g, '\\$&')}"`;
   const sh = spawn('bash', ['-c', `${client} < '${inFile}' | ${reader} > '${outFile}'; echo "\${PIPESTATUS[0]}"`], {
-    env: childEnv({ LANCHAT_PASSWORD: `pw-${user}` }),
+    env: { ...process.env, LANCHAT_PASSWORD: `pw-${user}` },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

@@ -137,7 +137,7 @@ export class ChatState {
         pendingFor.set(m.id, [...(pendingFor.get(m.id) ?? []), name]);
       }
     }
-    for (const m of [...messages.values()].sort(byTime)) yield Object.assign({}, m, { pending: pendingFor.get(m.id) ?? [] }); // not a spread: see #writeOwn in node-core
+    for (const m of [...messages.values()].sort(byTime)) yield Object.assign({}, m, { pending: pendingFor.get(m.id) ?? [] }); // not a spread: one adding a key costs ~2.5 µs on Node 20
   }
 
   /** The network secret for session tokens, once one exists. */

@@ -57,7 +57,6 @@ export class CredentialStore {
   readonly #deps: CredentialDeps;
   readonly #cost: number;
   readonly #registering = new Set<string>();
-  readonly #dummyHash: string;
   readonly #running = { check: 0, suspect: 0, create: 0 };
   readonly #pool = new BcryptPool(MAX_CONCURRENT_HASHES);
   readonly #waiting: Record<Line, (() => void)[]> = { check: [], suspect: [], create: [] };
@@ -67,7 +66,6 @@ export class CredentialStore {
     if (!Number.isInteger(cost) || cost < 4 || cost > 31) throw new TypeError('bcrypt cost must be an integer from 4 to 31');
     this.#deps = deps;
     this.#cost = cost;
-    this.#dummyHash = dummyHash(cost);
   }
 
   /** Creates an account. Throws `username_taken`, `password_too_long` or `rate_limited`. */
@@ -101,7 +99,7 @@ export class CredentialStore {
     checkPasswordLength(password);
     const user = this.#deps.state.user(name);
     // Compare against a dummy hash for unknown users so both failures take the same time (DESIGN §7).
-    const hash = user?.hash ?? this.#dummyHash;
+    const hash = user?.hash ?? dummyHash(this.#cost);
     const ok = await this.#limited(line, () => this.#pool.compare(password, hash));
     if (!ok || user === undefined) {
       for (const lost of this.#deps.state.displaced(name)) {

@@ -19,11 +19,6 @@ export const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
  */
 export const TEST_NODE_PASSWORD = 'test-node-password';
 
-/** The environment for a process a test starts: ours with `env` on top. */
-export function childEnv(env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return { ...process.env, ...env };
-}
-
 /**
  * How a test starts `node`. tap loads its process-info hooks into every process under a test, and its spawn
  * hook puts them back into the NODE_OPTIONS of every child, whatever environment the child is given; on Node 20
@@ -66,7 +61,7 @@ export class Proc {
     const [cmd, ...pre] = [...wrap, ...nodeCommand()];
     const nodePassword = env['LANCHAT_NODE_PASSWORD'] ?? TEST_NODE_PASSWORD;
     // XDG_*: a process a test starts never writes into the user's home, nor reads the user's config file.
-    const merged = childEnv({ XDG_DATA_HOME: join(CLIENT_DATA, 'xdg'), XDG_STATE_HOME: join(CLIENT_DATA, 'xdg-state'), XDG_CONFIG_HOME: join(CLIENT_DATA, 'xdg-config'), ...env, LANCHAT_NODE_PASSWORD: nodePassword });
+    const merged: NodeJS.ProcessEnv = { ...process.env, XDG_DATA_HOME: join(CLIENT_DATA, 'xdg'), XDG_STATE_HOME: join(CLIENT_DATA, 'xdg-state'), XDG_CONFIG_HOME: join(CLIENT_DATA, 'xdg-config'), ...env, LANCHAT_NODE_PASSWORD: nodePassword };
     if (nodePassword === '') delete merged['LANCHAT_NODE_PASSWORD'];
     this.child = spawn(cmd!, [...pre, CLI, ...args], { env: merged, stdio: ['pipe', 'pipe', 'pipe'] });
     createInterface({ input: this.child.stdout! }).on('line', (l) => this.stdout.push(l));
