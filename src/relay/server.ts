@@ -26,6 +26,7 @@ import type { CoreAccess, Handler, RelayContext } from './context.js';
 import type { Session } from './session.js';
 import { HANDLERS } from './dispatch.js';
 import { LoginLimits, PER_ADDRESS } from '../core/login-limits.js';
+import { StallWatch } from '../core/stall.js';
 import { checkTransfers, fileData, leaveTransfers } from './handlers/files.js';
 
 export type { Role } from '../protocol/status.js';
@@ -172,9 +173,6 @@ export class Relay extends EventEmitter<RelayEvents> {
   #succession: string | undefined;
   /** Connections that came while this node was deciding its role: answered once it has one (see #onConnection). */
   readonly #held = new Map<WebSocket, { req: IncomingMessage; timer: NodeJS.Timeout; pinger: NodeJS.Timeout }>();
-  /** When the heartbeat last ran, and when it last found this process stalled. */
-  #lastBeat: number | undefined;
-  #stalledAt = -Infinity;
   /** The port bound at start (kept: the server's own address is gone once it closes, and `/status` may still be answered). */
   #bound: AddressInfo | undefined;
 
@@ -313,7 +311,8 @@ export class Relay extends EventEmitter<RelayEvents> {
     http.on('error', (err) => this.emit('error', err));
     this.#http = http;
     this.#wss = wss;
-    this.#timer = setInterval(() => this.#heartbeat(), this.#opts.heartbeatMs);
+    const stall = new StallWatch(this.#opts.heartbeatMs, this.#ctx.now()); // a stall before the first beat counts too
+    this.#timer = setInterval(() => this.#heartbeat(stall), this.#opts.heartbeatMs);
     this.#timer.unref();
     this.#peerTimer = setInterval(() => this.#pingPeers(), Math.min(PEER_HEARTBEAT_MS, this.#opts.heartbeatMs));
     this.#peerTimer.unref();
@@ -679,17 +678,11 @@ export class Relay extends EventEmitter<RelayEvents> {
     if (s.user !== undefined || s.peer !== undefined) this.#deps.core.step({ type: 'session-closed', session: s.id, now: this.#ctx.now() });
   }
 
-  #heartbeat(): void {
+  #heartbeat(stall: StallWatch): void {
     checkTransfers(this.#ctx);
     const now = this.#ctx.now();
-    // A late beat means this process was stalled (a long GC, a starved CPU): what peers sent meanwhile still
-    // waits unread in the sockets, so nobody is judged silent until a beat after, when it has been read.
-    if (this.#lastBeat !== undefined && now - this.#lastBeat > 2 * this.#opts.heartbeatMs) {
-      this.#stalledAt = now;
-      this.#deps.log.info({ stalledMs: now - this.#lastBeat }, 'this process was stalled: sessions are judged silent only from the next heartbeat');
-    }
-    this.#lastBeat = now;
-    const judging = now - this.#stalledAt >= this.#opts.heartbeatMs;
+    const { stalledMs, judging } = stall.beat(now);
+    if (stalledMs > 0) this.#deps.log.info({ stalledMs }, 'this process was stalled: sessions are judged silent only from the next heartbeat');
     for (const s of this.#sessions.values()) {
       if (judging && now - s.lastPong > this.#opts.deadAfterMs) {
         this.#deps.log.info({ session: s.id, user: s.user?.name, node: s.peer?.id }, 'no pong: dropping a dead session');
