@@ -600,8 +600,7 @@ t.test('logins go before registrations to the hashing threads (issue #14)', asyn
   // running the whole suite (at cost 9 alice once came fourth behind three registrations, whole-suite load only).
   const { url } = await testCoordinator(t, { bcryptCost: 11 });
   (await loggedIn(url, 'alice', { password: 'right' })).close();
-  // Both hashing threads started first (they start on demand, in 50–400 ms, longer than a registration takes):
-  // two logins at once start two.
+  // Both hashing threads started first (they start on demand, in 50–400 ms): two logins at once start two.
   for (const s of await Promise.all([loggedIn(url, 'alice', { password: 'right', register: false }), loggedIn(url, 'alice', { password: 'right', register: false })])) s.close();
   const done: string[] = [];
   const sockets = await Promise.all(
