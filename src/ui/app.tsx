@@ -1,8 +1,9 @@
-import { useEffect, useReducer, useRef, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { networkCode } from '../trust/identity.js';
 import { Box, useApp, useInput } from 'ink';
 import type { Key } from './line-editor.js';
 import { useRawKeys } from './hooks/use-raw-keys.js';
+import { useLatestReducer } from './hooks/use-latest-reducer.js';
 import { safe } from './safe.js';
 import { probeStatus, type Probe } from '../discovery/status.js';
 import { initialState, reducer, type InitialOptions, type NetworkInfo } from './state.js';
@@ -44,7 +45,7 @@ const MANUAL_PROBE_MS = 2_000;
 
 /** Picks the screen; owns the state (one reducer) and the session (one hook). */
 export function App(props: AppProps) {
-  const [state, dispatch] = useReducer(reducer, props, (p) => {
+  const [state, dispatch, latest] = useLatestReducer(reducer, props, (p: AppProps) => {
     const s = initialState(p);
     return {
       ...s,
@@ -144,8 +145,9 @@ export function App(props: AppProps) {
     }
   }, [state.screen]);
 
+  // A line is taken with the recipients picked as of its Enter, though the screen may not show them yet.
   const submit = (line: string): void => {
-    const cmd = parseCommand(line, state.chat.selected);
+    const cmd = parseCommand(line, latest().chat.selected);
     if (cmd.kind !== 'none') dispatch({ type: 'submitted', line });
     const now = Date.now();
     switch (cmd.kind) {
@@ -153,7 +155,7 @@ export function App(props: AppProps) {
         return chat.send(cmd.text, cmd.to);
       case 'who':
         chat.who();
-        return dispatch({ type: 'notice', text: `online: ${state.chat.online.join(', ') || 'nobody'}`, now });
+        return dispatch({ type: 'notice', text: `online: ${latest().chat.online.join(', ') || 'nobody'}`, now });
       case 'help':
         for (const text of HELP) dispatch({ type: 'notice', text, now });
         return;
@@ -172,7 +174,7 @@ export function App(props: AppProps) {
     <Box flexDirection="column">
       {state.screen === 'connect' && <ConnectScreen state={state} dispatch={dispatch} searching={searching} />}
       {state.screen === 'login' && <LoginScreen state={state} dispatch={dispatch} onSubmit={(patch) => chat.login(patch)} typeahead={typeahead.current} identity={pinnedCode(props.deps, state.target?.network)} />}
-      {state.screen === 'chat' && <ChatScreen state={state} dispatch={dispatch} columns={columns} rows={rows} onSubmit={submit} typeahead={typeahead.current} />}
+      {state.screen === 'chat' && <ChatScreen state={state} latest={latest} dispatch={dispatch} columns={columns} rows={rows} onSubmit={submit} typeahead={typeahead.current} />}
     </Box>
   );
 }

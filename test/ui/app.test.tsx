@@ -195,7 +195,8 @@ t.test('log in, chat with a real coordinator: everyone, one, several; history; p
   await press(' ', '›[x] bob');
   await press(DOWN, '›[ ] carol');
   await press(' ', '›[x] carol');
-  await press(ESC, 'to bob, carol ›');
+  await press(ESC, 'Esc: pick recipients'); // the input has the keys again
+  await see('to bob, carol ›');
   await say('you two');
   await waitFor(() => toBob.includes('you two') && toCarol.includes('you two'), 'the message to two');
   t.notOk(toCarol.includes('just you'), 'carol never saw the direct message to bob');
@@ -224,13 +225,18 @@ t.test('log in, chat with a real coordinator: everyone, one, several; history; p
   t.ok(app.frames.some((f) => f.includes('unknown command /bogus')), 'the first line was its own command'); // (the screen is gone now)
 });
 
-t.test('keys in one read: typed on after Enter at login, after ↑, and pastes whose end marker is cut between reads', async (t) => {
+t.test('keys in one read: typed on after Enter at login, after ↑, after Esc into the users pane, and pastes whose end marker is cut between reads', async (t) => {
   const { url } = await testCoordinator(t);
   const address = url.replace('wss://', '');
   const bob = await peer(t, address, 'bob');
   await peer(t, address, 'alice');
   const got: string[] = [];
-  bob.on('message', (m) => void (m.from === 'alice' && got.push(m.text)));
+  const gotTo: string[][] = [];
+  bob.on('message', (m) => {
+    if (m.from !== 'alice') return;
+    got.push(m.text);
+    gotTo.push(m.to);
+  });
   const { see, type, press } = mount(t, { address, user: 'alice' });
   await see('log in on 127.0.0.1');
   await press('p', 'Password:         •');
@@ -251,6 +257,11 @@ t.test('keys in one read: typed on after Enter at login, after ↑, and pastes w
   await type('\x1b[200~two\nlines\x1b', '[201~ typed\r');
   await waitFor(() => got.length === 4, 'the second paste, sent by Enter');
   t.equal(got[3], 'two lines typed', 'the newline a space, the marker gone, the paste closed (typed text after it is kept)');
+  // Esc, a pick and Enter, then a line, all in one read: the keys after Esc go to the users pane (↓ moves to
+  // bob, Space picks him), and those after Enter back to the line, which goes to bob alone.
+  await type('\x1b\x1b[B \rjust bob\r');
+  await waitFor(() => got.length === 5, 'the line typed after the pick');
+  t.same([got[4], gotTo[4]], ['just bob', ['bob']], 'picked in the pane, typed in the line');
 });
 
 t.test('the chat screen fits the terminal and follows a resize', async (t) => {

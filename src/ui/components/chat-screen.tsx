@@ -10,6 +10,8 @@ import { safe } from '../safe.js';
 
 interface Props {
   readonly state: UiState;
+  /** The state as of the last dispatch, ahead of `state` (which is as last rendered). */
+  readonly latest: () => UiState;
   readonly dispatch: Dispatch<Action>;
   readonly columns: number;
   readonly rows: number;
@@ -24,7 +26,7 @@ const MAX_TRANSFER_ROWS = 3; // progress bars shown at once; more are summed up 
 const MAX_INPUT_ROWS = 3; // the input grows to this many rows, then scrolls inside
 
 /** Status bar, message pane, users pane and input line; at most `rows - 1` rows high. */
-export function ChatScreen({ state, dispatch, columns, rows, onSubmit, typeahead }: Props) {
+export function ChatScreen({ state, latest, dispatch, columns, rows, onSubmit, typeahead }: Props) {
   const c = state.chat;
   // The line being edited, ahead of the state: every key of a chunk applies to what the keys before it made,
   // before any re-render. The state catches up at the end of each chunk; it replaces the line only when
@@ -51,8 +53,9 @@ export function ChatScreen({ state, dispatch, columns, rows, onSubmit, typeahead
   const scroll = Math.min(c.scroll, maxScroll);
   const page = Math.max(1, height - 1);
 
-  // Keys come raw, as the terminal sent them: every one is applied, in order. Handlers read the state as last
-  // rendered. Keys after ↑ or ↓ in the same read wait for the recalled line to be rendered, then apply to it.
+  // Keys come raw, as the terminal sent them: every one is applied, in order. Which pane has them is read as of
+  // the last key (Esc may have moved them in this read). Keys after ↑ or ↓ in the same read wait for the
+  // recalled line to be rendered, then apply to it.
   const pending = useRef<Key[]>([]);
   const held = useRef(false);
   if (typeahead !== undefined && typeahead.length > 0) pending.current.push(...typeahead.splice(0));
@@ -73,7 +76,7 @@ export function ChatScreen({ state, dispatch, columns, rows, onSubmit, typeahead
       }
       if (key.type === 'page-up') dispatch({ type: 'scroll', rows: page, max: maxScroll });
       else if (key.type === 'page-down') dispatch({ type: 'scroll', rows: -page, max: maxScroll });
-      else if (c.focus === 'users') {
+      else if (latest().chat.focus === 'users') {
         if (key.type === 'up') dispatch({ type: 'users:move', delta: -1 });
         else if (key.type === 'down') dispatch({ type: 'users:move', delta: 1 });
         else if (key.type === 'space' || (key.type === 'insert' && key.text.trim() === '')) dispatch({ type: 'users:toggle' });
