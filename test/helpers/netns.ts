@@ -7,7 +7,7 @@ const MARK = 'LANCHAT_TEST_NETNS';
 
 /**
  * Runs the calling test file inside a private network namespace with only
- * `lo`, multicast on, and a 224.0.0.0/4 route (DEVELOPERS.md: never send
+ * `lo`, multicast on, and a 224.0.0.0/4 route (the tests never send
  * multicast on a real interface). Returns true when the caller is already
  * inside and should run its tests; otherwise re-runs the file there, relays
  * its TAP output, and returns false (the caller then does nothing). Where

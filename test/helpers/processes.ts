@@ -96,7 +96,7 @@ export async function startServe(
   extra: string[] = [],
   env: NodeJS.ProcessEnv = {},
 ): Promise<{ proc: Proc; address: string }> {
-  // --locked: outside a private network namespace, tests send no multicast at all (DEVELOPERS.md, the network rule).
+  // --locked: outside a private network namespace, tests send no multicast at all (README, "Test it").
   const proc = new Proc(['serve', '--locked', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--bcrypt-cost', '4', ...extra], env);
   t.teardown(() => proc.kill('SIGKILL'));
   const m = await proc.line(/coordinator for network .* at (127\.0\.0\.1:\d+)/).catch((err: Error) => {

@@ -97,7 +97,10 @@ t.test('with a standby: a coordinator that cannot write hands the network to one
     // Acknowledged (by the full coordinator while it could, or by the new one after a resend), or refused: never left waiting.
     t.ok(answer.type === 'ack' || answer.code === 'storage_full', `f${i}: ${answer.type}`);
   }
-  await second.line(/^lanchat coordinator .*\(term 2\)/, 15_000);
+  await second.line(/^lanchat coordinator .*\(term 2\)/, 15_000).catch((err: Error) => {
+    const logs = (name: string, p: { stdout: string[]; stderr: string[] }) => `--- ${name} ---\n${[...p.stdout, ...p.stderr].join('\n')}`;
+    throw new Error(`${err.message}\n${logs('the full coordinator', first.proc)}\n${logs('its standby', second)}`);
+  });
   alice.write({ type: 'send', text: 'on the new coordinator', id: 'n' });
   t.match(await alice.next((e) => (e.type === 'ack' || e.type === 'error') && e.id === 'n', 'stored by the successor', 15_000), { type: 'ack' });
 });
