@@ -5,7 +5,7 @@ import { RistrettoPoint } from '@noble/curves/ed25519';
  * Proving a shared password without showing it: CPace (draft-irtf-cfrg-cpace, CPACE-RISTR255-SHA512),
  * a balanced PAKE, on the audited curve library @noble/curves (ristretto255). No npm package offers a
  * maintained balanced PAKE; CPace is a hash, a map to the group and two scalar multiplications, checked
- * here against the draft's test vectors (test/trust/cpace.test.ts).
+ * here against the draft's test vectors (test/trust/cpace.pure.test.ts).
  *
  * Bound to a TLS session: `sid` is that session's exported keying material, never sent, so a proof made
  * in one session is worthless in another, and a man in the middle (two sessions) fails. A peer that does
