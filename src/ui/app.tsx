@@ -57,7 +57,7 @@ export function App(props: AppProps) {
       },
     };
   });
-  const chat = useChat(state, dispatch, props.deps);
+  const chat = useChat(latest, dispatch, props.deps);
   const terminal = useTerminalSize();
   const { columns, rows } = props.size ?? terminal;
   const { exit } = useApp();
@@ -173,7 +173,7 @@ export function App(props: AppProps) {
   return (
     <Box flexDirection="column">
       {state.screen === 'connect' && <ConnectScreen state={state} dispatch={dispatch} searching={searching} />}
-      {state.screen === 'login' && <LoginScreen state={state} dispatch={dispatch} onSubmit={(patch) => chat.login(patch)} typeahead={typeahead.current} identity={pinnedCode(props.deps, state.target?.network)} />}
+      {state.screen === 'login' && <LoginScreen state={state} latest={latest} dispatch={dispatch} onSubmit={(patch) => chat.login(patch)} typeahead={typeahead.current} identity={pinnedCode(props.deps, state.target?.network)} />}
       {state.screen === 'chat' && <ChatScreen state={state} latest={latest} dispatch={dispatch} columns={columns} rows={rows} onSubmit={submit} typeahead={typeahead.current} />}
     </Box>
   );

@@ -264,6 +264,24 @@ t.test('keys in one read: typed on after Enter at login, after ↑, after Esc in
   t.same([got[4], gotTo[4]], ['just bob', ['bob']], 'picked in the pane, typed in the line');
 });
 
+t.test('keys in one read: Space on "create a new account" then Enter creates it; the first line sent, then ↑, recalls it', async (t) => {
+  const { url } = await testCoordinator(t);
+  const address = url.replace('wss://', '');
+  const bob = await peer(t, address, 'bob');
+  const got: string[] = [];
+  bob.on('message', (m) => void (m.from === 'dora' && got.push(m.text)));
+  const { see, type, press } = mount(t, { address, user: 'dora' });
+  await see('log in on 127.0.0.1');
+  await press('pw', 'Password:         ••');
+  await press(DOWN, '› [ ] create a new account');
+  await type(' \r'); // Space and Enter in one read: the account is asked for, not a login
+  await see('dora · online');
+  // The first line ever sent, Enter, ↑ and an edit, in one read: ↑ finds the line just sent.
+  await type('hi\r\x1b[A!\r');
+  await waitFor(() => got.length === 2, 'two lines from dora');
+  t.same(got, ['hi', 'hi!']);
+});
+
 t.test('the chat screen fits the terminal and follows a resize', async (t) => {
   const { url } = await testCoordinator(t);
   const address = url.replace('wss://', '');

@@ -83,8 +83,9 @@ export function ChatScreen({ state, latest, dispatch, columns, rows, onSubmit, t
         else if (key.type === 'escape' || key.type === 'submit' || key.type === 'tab') dispatch({ type: 'focus', focus: 'input' });
       } else if (key.type === 'up' || key.type === 'down') {
         const delta = key.type === 'up' ? -1 : 1;
-        const at = c.recallIndex ?? c.recall.length;
-        if (Math.max(0, Math.min(c.recall.length, at + delta)) === at) continue; // nothing older or newer to recall
+        const { recall, recallIndex } = latest().chat; // a line sent in this read is in it already
+        const at = recallIndex ?? recall.length;
+        if (Math.max(0, Math.min(recall.length, at + delta)) === at) continue; // nothing older or newer to recall
         if (line.current !== before) dispatch({ type: 'input', value: line.current.text, caret: line.current.cursor });
         dispatch({ type: 'recall', delta });
         // The recalled line replaces this one at the next render: what comes until then (the rest of this read,

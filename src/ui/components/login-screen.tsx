@@ -9,6 +9,8 @@ import { tint } from '../format.js';
 
 interface Props {
   readonly state: UiState;
+  /** The state as of the last dispatch, ahead of `state` (which is as last rendered). */
+  readonly latest: () => UiState;
   readonly dispatch: Dispatch<Action>;
   readonly onSubmit: (patch?: Partial<Record<Field, string>>) => void;
   /** Where keys typed while logging in go (the chat screen takes them). */
@@ -22,7 +24,7 @@ const TEXT_FIELDS: readonly Field[] = ['user', 'password', 'networkPassword'];
 const end = (text: string): Line => ({ text, cursor: text.length });
 
 /** Username, password (masked), network password when needed, and the register toggle. */
-export function LoginScreen({ state, dispatch, onSubmit, typeahead, identity }: Props) {
+export function LoginScreen({ state, latest, dispatch, onSubmit, typeahead, identity }: Props) {
   const l = state.login;
   const t = state.target;
   // The fields and the focus as the keys left them, ahead of the state: `alice`, Tab and a password typed in
@@ -37,7 +39,7 @@ export function LoginScreen({ state, dispatch, onSubmit, typeahead, identity }: 
   const paste = useRef(false);
   useRawKeys((keys) => {
     // While logging in, keys are for the chat that follows: they wait for it (a login failure drops them).
-    if (l.busy) return void typeahead?.push(...keys);
+    if (latest().login.busy) return void typeahead?.push(...keys);
     const before = { ...lines.current };
     const fields = loginFields(l.needNetworkPassword);
     const move = (delta: number) => {

@@ -37,16 +37,15 @@ export interface ChatActions {
 }
 
 /** The only UI code that talks to the `ChatClient` (DESIGN §8): client events in, actions out. */
-export function useChat(state: UiState, dispatch: Dispatch<Action>, deps: ChatDeps): ChatActions {
+/** `latest`: the state as of the last dispatch (the keys just typed, such as Space on "create a new account", included). */
+export function useChat(latest: () => UiState, dispatch: Dispatch<Action>, deps: ChatDeps): ChatActions {
   const client = useRef<ChatClient | undefined>(undefined);
   const connecting = useRef(false);
-  const stateRef = useRef(state);
-  stateRef.current = state;
   const depsRef = useRef(deps);
   depsRef.current = deps;
 
   const login = useCallback((patch: Partial<Pick<UiState['login'], 'user' | 'password' | 'networkPassword'>> = {}) => {
-    const s = stateRef.current;
+    const s = latest();
     const d = depsRef.current;
     // One attempt at a time, decided synchronously: two Enter handlers can fire before the state says "busy".
     if (!s.target || connecting.current || client.current) return;
