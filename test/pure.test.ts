@@ -1,20 +1,32 @@
-import { readdirSync } from 'node:fs';
+import t from 'tap';
+import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join, relative } from 'node:path';
 
 /**
- * The tests of pure code (`*.pure.test.ts`: tables and properties of decision logic, parsers and formatters,
- * with no I/O, no clock and no process of their own) run here, in one process, in path order. A test file
- * run by tap gets a process of its own, which costs ~0.8 s of CPU (tap, and its module-loader thread on Node
- * 20) and 3-4 s of a slot on a loaded 2-core machine: more than most of these take to run. Each still runs on
- * its own, e.g. `node dist/test/core/election.pure.test.js`; `.taprc` keeps tap from running them twice.
+ * The tests of pure code (`*.pure.test.ts`: tables and properties of decision logic, parsers, formatters and
+ * the UI's reducer, with no I/O and no process of their own) run here, in one process, in path order. A
+ * test file run by tap gets a process of its own, which costs ~0.8 s of CPU (tap, and its module-loader
+ * thread on Node 20) and 3-4 s of a slot on a loaded 2-core machine: more than most of these take to run.
+ * Each still runs on its own, e.g. `node dist/test/core/election.pure.test.js`; `.taprc` keeps tap from
+ * running them twice.
  */
-const here = fileURLToPath(new URL('.', import.meta.url));
+const compiled = fileURLToPath(new URL('.', import.meta.url)); // dist/test
+const sources = join(compiled, '..', '..', 'test');
 
-function pureTests(dir: string): string[] {
+/** Paths under `root` (relative, without the extension) of the files whose names end with one of `ends`. */
+function pureTests(root: string, ends: string[], dir = root): string[] {
   return readdirSync(dir, { withFileTypes: true })
-    .flatMap((e) => (e.isDirectory() ? pureTests(join(dir, e.name)) : e.name.endsWith('.pure.test.js') ? [join(dir, e.name)] : []))
+    .flatMap((e) => {
+      if (e.isDirectory()) return pureTests(root, ends, join(dir, e.name));
+      const end = ends.find((x) => e.name.endsWith(x));
+      return end === undefined ? [] : [relative(root, join(dir, e.name)).slice(0, -end.length + '.pure.test'.length)];
+    })
     .sort();
 }
 
-for (const file of pureTests(here)) await import(`./${relative(here, file)}`);
+const found = pureTests(compiled, ['.pure.test.js']);
+// What is run is what the sources hold: none missing, no stale copy of a renamed or deleted test.
+if (existsSync(sources)) t.same(found, pureTests(sources, ['.pure.test.ts', '.pure.test.tsx']), `${found.length} tests of pure code, as compiled from test/`);
+t.ok(found.length > 0, 'tests of pure code were found');
+for (const file of found) await import(`./${file}.js`);

@@ -24,7 +24,6 @@ function main(): void {
     t.equal(r.stdout, '', 'nothing drawn on a pipe');
   });
 
-
   const term = terminals(t);
   if (term === undefined) {
     t.comment('skipped: tmux is not installed (apt-get install tmux)');
@@ -36,14 +35,14 @@ function main(): void {
   t.test('lanchat in tmux: log in from the environment, send, receive, quit with the terminal restored', async (t) => {
     const { root, address, bob: other } = await network(t);
     const bob = other!;
-    const { view, shows: see } = session(t, 'ui', 'LANCHAT_PASSWORD=alice-pw', `--connect ${address} --user alice --data-dir ${join(root, 'ui')}`);
+    const { view, shows: see, keys } = session(t, 'ui', 'LANCHAT_PASSWORD=alice-pw', `--connect ${address} --user alice --data-dir ${join(root, 'ui')}`);
     await see(/alice · online/);
     t.equal(tmux('display-message', '-p', '-t', 'ui', '#{alternate_on}').trim(), '1', 'the UI runs on the alternate screen');
     await see('online (2)');
 
-    tmux('send-keys', '-t', 'ui', '-l', 'hello from a real terminal');
+    keys('-l', 'hello from a real terminal');
     await see('› hello from a real terminal'); // look before pressing Enter, as a person would
-    tmux('send-keys', '-t', 'ui', 'Enter');
+    keys('Enter');
     const got = await bob.next((e) => e.type === 'message' && e.text === 'hello from a real terminal', 'the line typed in tmux').catch((err: Error) => {
       throw new Error(`${err.message}\n--- screen ---\n${view()}`);
     });
@@ -54,9 +53,9 @@ function main(): void {
     bob.write({ type: 'send', text: 'only for alice', to: ['alice'] });
     await see(/bob → alice \[direct\]: only for alice/);
 
-    tmux('send-keys', '-t', 'ui', '-l', '/quit');
+    keys('-l', '/quit');
     await see('› /quit');
-    tmux('send-keys', '-t', 'ui', 'Enter');
+    keys('Enter');
     await see('exit code 0');
     t.equal(tmux('display-message', '-p', '-t', 'ui', '#{alternate_on}').trim(), '0', 'back on the normal screen');
     t.equal(tmux('display-message', '-p', '-t', 'ui', '#{cursor_flag}').trim(), '1', 'the cursor is visible again');
@@ -81,15 +80,13 @@ function main(): void {
     const { root, address, bob: other } = await network(t);
     const bob = other!;
     const ui = join(root, 'ui-term');
-    const { view, shows } = session(t, 'term', 'LANCHAT_PASSWORD=alice-pw', `--connect ${address} --user alice --log-file ${join(ui, 'lanchat.log')} --data-dir ${ui}`);
+    const { shows } = session(t, 'term', 'LANCHAT_PASSWORD=alice-pw', `--connect ${address} --user alice --log-file ${join(ui, 'lanchat.log')} --data-dir ${ui}`);
     await shows('alice · online');
     await waitFor(() => bob.events.some((e) => e.type === 'presence' && Array.isArray(e.online) && e.online.includes('alice')), 'bob to see alice');
     const pid = Number(spawnSync('pgrep', ['-f', '--', `--data-dir ${ui}$`], { encoding: 'utf8' }).stdout.trim().split('\n')[0]);
     t.ok(pid > 0, `the UI's process (${pid})`);
     process.kill(pid, 'SIGTERM');
-    await waitFor(() => view().includes('exit code 0'), 'the UI to exit with 0').catch((err: Error) => {
-      throw new Error(`${err.message}\n--- screen ---\n${view()}`);
-    });
+    await shows('exit code 0');
     t.equal(tmux('display-message', '-p', '-t', 'term', '#{alternate_on}').trim(), '0', 'back on the normal screen');
     await bob.next((e) => e.type === 'presence' && Array.isArray(e.online) && !e.online.includes('alice'), 'alice to leave');
     const logged = readFileSync(join(ui, 'lanchat.log'), 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { level: number; msg: string });
