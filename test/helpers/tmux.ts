@@ -11,10 +11,15 @@ import { waitFor } from './wait.js';
  * The UI in a real terminal: tmux runs `lanchat`, keys go in with send-keys, the screen comes back with
  * capture-pane. Each test file has a tmux server of its own (a socket named by its pid), started from the
  * file's private network namespace (see inPrivateNetwork): the UI looks for networks over mDNS unless it is
- * locked down, and nothing reaches a real interface. Undefined where tmux is not installed.
+ * locked down, and nothing reaches a real interface. Where tmux is not installed, says so in `root` (a
+ * skip, with the reason) and returns undefined.
  */
 export function terminals(root: Test) {
-  if (spawnSync('tmux', ['-V'], { encoding: 'utf8' }).status !== 0) return undefined;
+  if (spawnSync('tmux', ['-V'], { encoding: 'utf8' }).status !== 0) {
+    root.comment('skipped: tmux is not installed (apt-get install tmux)');
+    root.pass('skipped: no tmux');
+    return undefined;
+  }
   // The UIs' logs (XDG state), never in the home of whoever runs the tests.
   const state = mkdtempSync(join(tmpdir(), 'lanchat-state-'));
   root.teardown(() => rmSync(state, { recursive: true, force: true }));
