@@ -14,19 +14,19 @@ import { join, relative } from 'node:path';
 const compiled = fileURLToPath(new URL('.', import.meta.url)); // dist/test
 const sources = join(compiled, '..', '..', 'test');
 
-/** Paths under `root` (relative, without the extension) of the files whose names end with one of `ends`. */
-function pureTests(root: string, ends: string[], dir = root): string[] {
+/** Paths under `root`, relative and without their extension, of the files named `*.pure.test.<ext>` for an `ext` of `exts`. */
+function pureTests(root: string, exts: string[], dir = root): string[] {
   return readdirSync(dir, { withFileTypes: true })
     .flatMap((e) => {
-      if (e.isDirectory()) return pureTests(root, ends, join(dir, e.name));
-      const end = ends.find((x) => e.name.endsWith(x));
-      return end === undefined ? [] : [relative(root, join(dir, e.name)).slice(0, -end.length + '.pure.test'.length)];
+      if (e.isDirectory()) return pureTests(root, exts, join(dir, e.name));
+      const [, base, ext] = /^(.*\.pure\.test)\.([a-z]+)$/.exec(e.name) ?? [];
+      return base !== undefined && exts.includes(ext!) ? [relative(root, join(dir, base))] : [];
     })
     .sort();
 }
 
-const found = pureTests(compiled, ['.pure.test.js']);
+const found = pureTests(compiled, ['js']);
 // What is run is what the sources hold: none missing, no stale copy of a renamed or deleted test.
-if (existsSync(sources)) t.same(found, pureTests(sources, ['.pure.test.ts', '.pure.test.tsx']), `${found.length} tests of pure code, as compiled from test/`);
+if (existsSync(sources)) t.same(found, pureTests(sources, ['ts', 'tsx']), `${found.length} tests of pure code, as compiled from test/`);
 t.ok(found.length > 0, 'tests of pure code were found');
 for (const file of found) await import(`./${file}.js`);

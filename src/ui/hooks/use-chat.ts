@@ -36,8 +36,10 @@ export interface ChatActions {
   close: () => Promise<void>;
 }
 
-/** The only UI code that talks to the `ChatClient` (DESIGN §8): client events in, actions out. */
-/** `latest`: the state as of the last dispatch (the keys just typed, such as Space on "create a new account", included). */
+/**
+ * The only UI code that talks to the `ChatClient` (DESIGN §8): client events in, actions out. `latest`: the
+ * state as of the last dispatch (the keys just typed, such as Space on "create a new account", included).
+ */
 export function useChat(latest: () => UiState, dispatch: Dispatch<Action>, deps: ChatDeps): ChatActions {
   const client = useRef<ChatClient | undefined>(undefined);
   const connecting = useRef(false);
