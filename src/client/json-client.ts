@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Logger } from 'pino';
 import { ChatClient, type ChatClientOptions } from './chat-client.js';
 import { ProtocolError } from '../protocol/errors.js';
-import { remember as rememberSuccession } from '../store/known-networks.js';
+import { SuccessionMemory } from '../store/known-networks.js';
 
 const MAX_INPUT_LINE = 1024 * 1024; // chars: far above any valid command; longer lines are refused unparsed
 
@@ -85,12 +85,9 @@ async function session(
   client.on('gap', () => out({ type: 'gap', message: 'some older messages are not in this replay: it holds the newest that fit' }));
   // Failover: say so, then a new `ready` line once the successor has us (DESIGN §4).
   client.on('reconnecting', () => out({ type: 'reconnecting' }));
-  if (remember) {
-    // Remember the coordinator and its successors, for when mDNS finds nothing next time (issue #4).
-    client.on('succession', (succession) => {
-      rememberSuccession(remember.dataDir, remember.network, succession).catch((err: unknown) => log.debug({ err }, 'could not remember the coordinator'));
-    });
-  }
+  // Remember the coordinator and its successors, for when mDNS finds nothing next time (issue #4).
+  const memory = remember && new SuccessionMemory(remember.dataDir, (err: unknown) => log.debug({ err }, 'could not remember the coordinator'));
+  if (remember && memory) client.on('succession', (succession) => memory.remember(remember.network, succession));
   // Files (issue #6): the sender's progress and outcome carry its id; recipients get one line per saved file.
   client.on('file:progress', (p) => {
     if (p.direction === 'out') out({ type: 'file-progress', id: idFor(p.id), sent: p.done, size: p.size });
@@ -125,6 +122,7 @@ async function session(
       finished = true;
       rl.close();
       await client.close();
+      await memory?.settled();
       resolve(code);
     };
     finishEarly = (code) => void finish(code);

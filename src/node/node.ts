@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { DataDir, DataDirError, writeFileAtomic } from '../store/data-dir.js';
 import { CorruptDataError, LogStore } from '../store/log-store.js';
 import { CredentialStore } from '../store/credential-store.js';
-import { readKnown, remember } from '../store/known-networks.js';
+import { readKnown, SuccessionMemory } from '../store/known-networks.js';
 import { NodeCore, type CoreEvent, type Effect } from '../core/node-core.js';
 import type { ChatState } from '../core/chat-state.js';
 import type { RoleInfo, RoleTiming } from '../core/role.js';
@@ -79,6 +79,8 @@ export class Node extends EventEmitter<NodeEvents> {
   /** Writes done in this turn of the event loop, handed to the core together (group commit). */
   #written: number[] = [];
   #termWrites: Promise<void> = Promise.resolve();
+  /** The succession lists seen, kept for a restart (stopping waits for the last one). */
+  readonly #succession: SuccessionMemory;
   readonly #appends = new Map<number, { resolve: (e: Entry[]) => void; reject: (err: Error) => void }>();
   #nextAppend = 1;
   #stopped: (() => void) | undefined;
@@ -94,6 +96,7 @@ export class Node extends EventEmitter<NodeEvents> {
     this.core = parts.core;
     this.#opts = options;
     this.#log = log;
+    this.#succession = new SuccessionMemory(this.dataDir.path, (err: unknown) => log.debug({ err }, 'could not remember the succession list'));
     this.#credentials = new CredentialStore({ append: (e) => this.append(e), state: this.core.state, log: log.child({ component: 'credentials' }) }, { cost: options.bcryptCost });
     const core = this.core;
     const access: CoreAccess = {
@@ -325,7 +328,7 @@ export class Node extends EventEmitter<NodeEvents> {
         return;
       case 'succession':
         this.relay.publishSuccession(e.frame);
-        remember(this.dataDir.path, this.#opts.network ?? 'default', e.frame, e.peers).catch((err: unknown) => this.#log.debug({ err }, 'could not remember the succession list'));
+        this.#succession.remember(this.#opts.network ?? 'default', e.frame, e.peers);
         return;
       case 'presence':
         if (e.online) this.relay.emit('user:joined', e.user, this.relay.addressOf(e.session) ?? 'unknown');
@@ -437,7 +440,7 @@ export class Node extends EventEmitter<NodeEvents> {
   #adopt(authority: KeyPair): void {
     if (this.#identity.member || this.#adopting !== undefined) return;
     const network = this.#opts.network ?? 'default';
-    this.#adopting = (async () => {
+    const adopting = (this.#adopting = (async () => {
       try {
         const next = await adoptAuthority(this.dataDir.path, network, this.id, authority);
         this.relay.setIdentity(next); // throws on a bad context: then nothing changes here either
@@ -448,9 +451,9 @@ export class Node extends EventEmitter<NodeEvents> {
       } finally {
         this.#adopting = undefined;
       }
-    })();
-    this.#writes.add(this.#adopting);
-    void this.#adopting.finally(() => this.#writes.delete(this.#adopting!));
+    })());
+    this.#writes.add(adopting);
+    void adopting.finally(() => this.#writes.delete(adopting));
   }
 
   /** The address standbys and clients use for us: the first LAN address, else the bound one. */
@@ -473,6 +476,7 @@ export class Node extends EventEmitter<NodeEvents> {
     await this.#opts.discovery?.stop();
     await this.#credentials.close();
     await this.#termWrites;
+    await this.#succession.settled();
     await this.store.close();
     await this.dataDir.close();
   }

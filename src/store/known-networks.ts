@@ -35,9 +35,51 @@ export async function readKnown(dataDir: string, network: string): Promise<{ suc
   }
 }
 
+/** A succession list as remembered (clients keep fewer fields than nodes). */
+export interface RememberedSuccession {
+  term?: number;
+  coordinator: { id?: string; address: string };
+  standbys: { id?: string; address: string }[];
+  leaving?: boolean;
+}
+
 /** Remembers a network's succession list (and, for a node, every replica it knows of). */
-export async function remember(dataDir: string, network: string, s: { term?: number; coordinator: { id?: string; address: string }; standbys: { id?: string; address: string }[]; leaving?: boolean }, peers?: readonly string[]): Promise<void> {
+export async function remember(dataDir: string, network: string, s: RememberedSuccession, peers?: readonly string[]): Promise<void> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const { term, coordinator, standbys } = s;
   await writeFileAtomic(dataDir, `known-${network}.json`, JSON.stringify({ term, coordinator, standbys, ...(s.leaving ? { leaving: true } : {}), ...(peers ? { peers } : {}) }));
+}
+
+/**
+ * Remembers the succession lists of one data directory as they come, one write at a time: lists that come
+ * while one is written are coalesced to the newest, so an older list never lands after a newer one (two
+ * writes at once finish in any order). `settled()` resolves once all asked so far is on disk (or failed:
+ * `onError` is told), so a process that stops keeps the last list it saw.
+ */
+export class SuccessionMemory {
+  readonly #dataDir: string;
+  readonly #onError: (err: unknown) => void;
+  /** The newest list of each network not yet being written. */
+  readonly #next = new Map<string, { s: RememberedSuccession; peers: readonly string[] | undefined }>();
+  #chain: Promise<void> = Promise.resolve();
+
+  constructor(dataDir: string, onError: (err: unknown) => void) {
+    this.#dataDir = dataDir;
+    this.#onError = onError;
+  }
+
+  remember(network: string, s: RememberedSuccession, peers?: readonly string[]): void {
+    const queued = this.#next.has(network);
+    this.#next.set(network, { s, peers });
+    if (queued) return; // the write already queued takes this newer list
+    this.#chain = this.#chain.then(() => {
+      const { s: latest, peers: known } = this.#next.get(network)!;
+      this.#next.delete(network);
+      return remember(this.#dataDir, network, latest, known).catch(this.#onError);
+    });
+  }
+
+  settled(): Promise<void> {
+    return this.#chain;
+  }
 }

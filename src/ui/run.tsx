@@ -8,7 +8,7 @@ import { trustIn } from '../client/trust.js';
 import { NetworkScan } from '../client/network-scan.js';
 import { Node } from '../node/node.js';
 import { findCoordinator } from '../client/find-coordinator.js';
-import { remember } from '../store/known-networks.js';
+import { SuccessionMemory } from '../store/known-networks.js';
 import { lanAddresses, servedAddresses } from '../discovery/interfaces.js';
 import { formatHostPort } from '../protocol/host-port.js';
 import type { ChatDeps } from './hooks/use-chat.js';
@@ -91,6 +91,8 @@ export async function runUi(opts: UiOptions): Promise<number> {
   scan?.start();
 
   let titled = false;
+  // A node remembers its network's succession itself (with its peers); a client-only UI does it here.
+  const memory = clientOnly ? new SuccessionMemory(opts.dataDir, (err: unknown) => log.debug({ err }, 'could not remember the coordinator')) : undefined;
   const deps: ChatDeps = {
     log,
     bell: () => void process.stdout.write('\x07'),
@@ -103,8 +105,7 @@ export async function runUi(opts: UiOptions): Promise<number> {
     downloadDir: opts.downloadDir,
     trust: await trustIn(opts.dataDir, clientOnly),
     ...(discovery ? { discover: async (network: string) => (await findCoordinator(network, { discovery, dataDir: opts.dataDir })).addresses } : {}),
-    // A node remembers its network's succession itself (with its peers); a client-only UI does it here.
-    ...(!clientOnly ? {} : { remember: (network, s) => void remember(opts.dataDir, network, s).catch((err: unknown) => log.debug({ err }, 'could not remember the coordinator')) }),
+    ...(memory ? { remember: (network, s) => memory.remember(network, s) } : {}),
   };
 
   // The terminal can go away under us (its window closed: SIGHUP, then EIO or EPIPE on every write). Then
@@ -208,6 +209,7 @@ export async function runUi(opts: UiOptions): Promise<number> {
     say('stopping the local node (handing off to a standby)…\n');
     await node.stop();
   } else await discovery?.stop();
+  await memory?.settled();
   clearTimeout(deadline);
   return code;
 }

@@ -6,6 +6,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { Node, type NodeOptions } from '../../src/node/node.js';
 import { readIdentity } from '../../src/store/identity-store.js';
+import { readKnown } from '../../src/store/known-networks.js';
 import { createNetworkIdentity, issueNodeCertificate } from '../../src/trust/identity.js';
 import { serverOptions } from '../../src/trust/tls.js';
 import { loggedIn } from '../helpers/ws-client.js';
@@ -74,11 +75,17 @@ t.test('a member never follows a coordinator of another network identity, even o
   const b = await founded(t, { nodePassword: 'cluster-key' }); // another network of the same name
   const s = await node(t, { nodePassword: 'cluster-key', join: [a.address] });
   await waitFor(() => s.node.role.role === 'standby' && !s.node.role.joining && s.node.identity.member, 'a standby of a');
+  // What it remembers is the succession list a sent it (the welcome comes first, the list after).
+  await waitFor(() => s.node.core.role.succession?.standbys.some((x) => x.id === s.node.id), "a's succession list, naming it");
   await s.node.stop();
+  t.equal((await readKnown(s.dataDir, 'default')).succession?.coordinator.id, a.node.id, 'the list kept on disk');
   const again = await node(t, { nodePassword: 'cluster-key', dataDir: s.dataDir, join: [b.address] });
   await waitFor(() => logged(again.lines, `an unknown node at ${b.address} claims`), "b's claim ignored");
   t.equal(again.node.identity.code, a.node.identity.code, "still a's");
-  await waitFor(() => again.node.role.role === 'standby' && again.node.role.coordinator === a.address, 'back with a, which it remembers');
+  await waitFor(() => again.node.role.role === 'standby' && again.node.role.coordinator === a.address, 'back with a, which it remembers').catch((err: Error) => {
+    const log = (n: typeof a) => n.lines.map((l) => JSON.stringify(l)).join('\n');
+    throw new Error(`${err.message}; it is ${again.node.role.role} of ${again.node.role.coordinator}, a is ${a.node.role.role} of ${a.node.role.coordinator} at ${a.address}\n${log(again)}\n--- a:\n${log(a)}`);
+  });
   t.pass("a standby of a again, never of b");
 });
 
