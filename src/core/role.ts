@@ -180,9 +180,13 @@ type State =
       /** Coordinators other nodes named: asked at once; while one has not answered, nobody is elected. */
       pointed: Set<string>;
       awaiting: Set<string>;
+      /** Ids of the nodes that answered. */
       answered: Set<string>;
+      /** Addresses whose probe has come back (an answer, a refusal, a timeout) at least once. */
+      returned: Set<string>;
     }
-  | { kind: 'saving'; term: number; succession: Succession | undefined }
+  /** About to lead this term once it is saved; `startup`: elected at start-up (not by failover). */
+  | { kind: 'saving'; term: number; succession: Succession | undefined; startup?: boolean }
   /** Linking to a coordinator; `welcomed`: it welcomed us in this term, which is being saved before we say so. */
   | { kind: 'joining'; address: string; welcomed?: number }
   | { kind: 'standby'; address: string }
@@ -355,7 +359,7 @@ export class RoleMachine {
         if (s.kind === 'joining' && s.welcomed !== undefined && s.welcomed <= this.#saved) this.#state = { kind: 'standby', address: s.address };
         if (s.kind === 'saving' && ev.term === s.term) {
           // Another node took this term while we saved it (we heard of it meanwhile): take the next one instead.
-          if (this.#heard >= s.term) return this.#saveAndLead(s.succession);
+          if (this.#heard >= s.term) return this.#saveAndLead(s.succession, s.startup);
           return this.#lead(s.term, s.succession, ev.now);
         }
         if (s.kind === 'coordinator' && s.bump === ev.term) {
@@ -482,8 +486,22 @@ export class RoleMachine {
     this.#remember();
     const s = this.#state;
     if (purpose === 'startup' && s.kind === 'starting') {
-      for (const a of answers) s.awaiting.delete(a.address);
+      for (const a of answers) {
+        s.awaiting.delete(a.address);
+        s.returned.add(a.address);
+      }
       return this.#startup(s, mine, now);
+    }
+    // Elected at start-up, but a coordinator's answer came late, while the term was being saved: it runs, so
+    // we join it (sticky leadership). Leading instead would put us a term above it, and the higher term wins
+    // when two coordinators meet: a fresh node would take over a running network because it answered slowly.
+    if (purpose === 'startup' && s.kind === 'saving' && s.startup === true) {
+      const coordinators = mine.filter((a) => a.status!.role === 'coordinator');
+      if (coordinators.length > 0) {
+        const best = coordinators.reduce((a, b) => (resolveCoordinators(claim(a.status!), claim(b.status!)).id === a.status!.id ? a : b));
+        this.#out.push({ type: 'log', level: 'info', msg: 'a coordinator answered while this node was about to lead: joining it', data: { coordinator: best.address, term: best.status!.term } });
+        return this.#join(best.address);
+      }
     }
     if (purpose === 'failover' && s.kind === 'failover') return this.#failover(s, answers, now);
     if ((purpose === 'rival' || purpose === 'fence') && s.kind === 'coordinator' && !this.leaving) {
@@ -582,7 +600,7 @@ export class RoleMachine {
 
   /** Start-up, after `delay` (a refusal's back-off): probing and the election windows begin then. */
   #starting(now: number, delay: number): State {
-    return { kind: 'starting', since: now + delay, next: now + delay, seen: new Map(), pointed: new Set(), awaiting: new Set(), answered: new Set() };
+    return { kind: 'starting', since: now + delay, next: now + delay, seen: new Map(), pointed: new Set(), awaiting: new Set(), answered: new Set(), returned: new Set() };
   }
 
   /** Start-up: what the answers so far say (called with each answer and each tick). */
@@ -610,14 +628,17 @@ export class RoleMachine {
     if (s.awaiting.size > 0) return;
     // A node that cannot write its log does not lead (it could store nothing).
     if (!this.#self.eligible || !this.#storageOk || now - s.since < this.#t.browseMs) return;
-    // In a restart storm the members we remember may answer slowly: wait for them a little longer.
+    // In a restart storm the members we remember may answer slowly: wait for them a little longer. So too for
+    // an address we were given or found (`--join`, mDNS) whose first probe is still out: on a loaded machine
+    // a first TLS answer can take longer than the browse window, and the node would lead beside a coordinator.
     const missing = this.#memberEntries().filter((m) => !s.answered.has(m.id));
-    if (missing.length > 0 && now - s.since < this.#t.browseMaxMs) return;
+    const unreturned = this.#candidates.filter((a) => a !== this.#address && !s.returned.has(a));
+    if ((missing.length > 0 || unreturned.length > 0) && now - s.since < this.#t.browseMaxMs) return;
     const rivals = fresh.filter((x) => x.status.role === 'starting' && x.status.eligible).map((x) => candidate(x.status));
     const self = { id: this.#self.id, priority: this.#self.priority, position: this.#position() };
     if (rivals.every((r) => compareRank(self, r) < 0)) {
       this.#out.push({ type: 'log', level: 'info', msg: 'no coordinator found: this node ranks first', data: { self, rivals, members: this.#memberEntries().map((m) => m.id), answered: [...s.answered] } });
-      this.#saveAndLead(undefined);
+      this.#saveAndLead(undefined, true);
     }
   }
 
@@ -710,11 +731,11 @@ export class RoleMachine {
 
   // ---- coordinator ----
 
-  #saveAndLead(succession: Succession | undefined): void {
+  #saveAndLead(succession: Succession | undefined, startup = false): void {
     const term = Math.max(this.#term, this.#known) + 1;
     this.#term = term;
     this.#known = term;
-    this.#state = { kind: 'saving', term, succession };
+    this.#state = { kind: 'saving', term, succession, ...(startup ? { startup } : {}) };
     this.#out.push({ type: 'save-term', term });
   }
 

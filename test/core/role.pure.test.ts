@@ -63,6 +63,52 @@ t.test('a running coordinator is joined, whatever the rank (sticky)', async (t) 
   t.same(x.m.info, { role: 'standby', term: 4, coordinator: 'n2:7777', priority: 0, eligible: true });
 });
 
+t.test('an address given or found whose first probe is still out holds the election, up to the longer window', async (t) => {
+  // Under load a first TLS answer can take longer than the browse window: leading then would put a fresh node
+  // beside a running coordinator (and a term above it, once it heard of it).
+  const slow = machine();
+  slow.step({ type: 'candidates', addresses: ['n2:7777'] });
+  slow.tick();
+  t.equal(slow.probes.length, 1, 'n2 asked');
+  let acts: RoleAction[] = [];
+  while (slow.at() < 1_400) acts.push(...slow.tick());
+  t.notOk(find(acts, 'save-term'), 'no election past the browse window while the answer is out');
+  acts = slow.answer(() => status('bbbbbbbbbbbbbbb2', 'coordinator', 1));
+  t.same(find(acts, 'join'), { type: 'join', address: 'n2:7777' }, 'its late answer: joined');
+
+  const gone = machine();
+  gone.step({ type: 'candidates', addresses: ['n2:7777'] });
+  acts = [];
+  while (gone.at() < 2_900) acts.push(...gone.tick());
+  t.notOk(find(acts, 'save-term'), 'still waiting within the longer window');
+  while (gone.at() < 3_200) acts.push(...gone.tick());
+  t.match(find(acts, 'save-term'), { term: 1 }, 'led once the longer window is over, answer or none');
+
+  const refused = machine();
+  refused.step({ type: 'candidates', addresses: ['n2:7777'] });
+  refused.tick();
+  refused.answer(() => undefined); // a refusal, or a timeout: it came back
+  acts = [];
+  while (refused.at() < 1_200) acts.push(...refused.tick(), ...refused.answer(() => undefined));
+  t.match(find(acts, 'save-term'), { term: 1 }, 'one that came back empty does not hold it');
+});
+
+t.test("a coordinator's answer that comes while the start-up term is being saved: joined, not led a term above it", async (t) => {
+  const x = machine();
+  x.step({ type: 'candidates', addresses: ['n2:7777'] });
+  x.tick();
+  x.answer(() => undefined); // its first probe came back empty (a slow answer timed out)…
+  let acts: RoleAction[] = [];
+  while (!find(acts, 'save-term') && x.at() < 2_000) acts = x.tick(); // …the next one is still out
+  t.match(find(acts, 'save-term'), { term: 1 });
+  t.ok(x.probes.length > 0, 'a probe still out');
+  acts = x.answer(() => status('bbbbbbbbbbbbbbb2', 'coordinator', 1));
+  t.same(find(acts, 'join'), { type: 'join', address: 'n2:7777' }, 'joined');
+  acts = x.step({ type: 'term-saved', term: 1, now: x.at() });
+  t.notOk(find(acts, 'lead'), 'the saved term is not led');
+  t.match(x.m.info, { role: 'standby', coordinator: 'n2:7777', joining: true });
+});
+
 t.test('a node that follows another coordinator points to it: it is asked before anyone is elected', async (t) => {
   const x = machine();
   x.step({ type: 'candidates', addresses: ['n2:7777'] });
