@@ -702,8 +702,13 @@ export class NodeCore {
     }
     this.#peers.set(session, hello.id);
     const theirs = fromPairs(hello.vv);
+    // A node that comes back (it restarted, or its old link hung) replaces its entry: what it held before
+    // is no longer known, so it leaves the succession list until it catches up. If it was the successor,
+    // what waited on it is not acknowledged alone before the fence check (another may have taken over).
+    const wasListed = this.#book.get(hello.id)?.inSync === true;
     this.#book.attach(hello, theirs, this.replica.vector);
     this.#log('info', 'standby joined', { node: hello.id, address: hello.address, eligible: hello.eligible });
+    if (wasListed) this.#successionChanged(now);
     this.#emit({ type: 'send', to: [session], frame: { type: 'peer:welcome', term: this.role.term, vv: toPairs(this.replica.vector) } });
     if (hello.eligible) {
       // Everything it lacks, whatever the chat's window (DESIGN §5); then every new entry as it is durable.

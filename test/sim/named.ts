@@ -224,4 +224,23 @@ export const NAMED: Schedule[] = [
       { at: 14_415, kind: 'cut', host: 'n0' },
     ],
   },
+  {
+    // 12. A coordinator cut off while its successor crashed and came back: the successor's new link replaced
+    //     the hung one, and what waited on it was acknowledged alone, with no check, while another node led a
+    //     later term (found by seed 82735, shrunk). A returning standby now changes the list like one that
+    //     left: with no successor the coordinator is fenced until a probe finds nobody who took over.
+    name: 'a successor that comes back does not leave its coordinator acknowledging alone',
+    seed: 82735,
+    nodes: 4,
+    clients: 4,
+    duration: 15_027,
+    faults: [
+      { at: 8_195, kind: 'slow-status', node: 1, ms: 1_985 },
+      { at: 13_197, kind: 'cut', host: 'n2' },
+      { at: 13_929, kind: 'crash', node: 1 },
+      { at: 14_038, kind: 'crash', node: 0, power: true },
+      { at: 15_026, kind: 'restart', node: 0 },
+      { at: 15_026, kind: 'uncut', host: 'n2' },
+    ],
+  },
 ];

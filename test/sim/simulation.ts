@@ -117,7 +117,7 @@ export function run(schedule: Schedule): Outcome {
         const mine = n.core?.state.duplicateOf(m.from, cidOf.get(frame.messageId)!);
         return (mine ? [mine] : copies).some((e) => n.holds(e.origin, e.seq)); // a stopped node: its disk
       }).length;
-      if (process.env.SIM_WHY === '1' && /#(69|70|71)$/.test(entry.text)) console.log(`ack ${entry.text} by ${node.name}: holders ${nodes.filter((n) => n.holds(entry.origin, entry.seq)).map((n) => n.name)} succession ${JSON.stringify(core.succession?.standbys.map((x) => x.address))}`);
+      if (process.env.SIM_WHY !== undefined && new RegExp(process.env.SIM_WHY).test(entry.text)) console.log(`ack ${entry.text} by ${node.name}: holders ${nodes.filter((n) => n.holds(entry.origin, entry.seq)).map((n) => n.name)} succession ${JSON.stringify(core.succession?.standbys.map((x) => x.address))}`);
       if (holders >= 2) return;
       if ((core.succession?.standbys.length ?? 0) > 0) violate(`${node.name} acknowledged ${entry.text} held by ${holders} node(s) while it had a successor`);
       aloneAcks++;
