@@ -4,6 +4,7 @@ import { mkdirSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from
 import { join } from 'node:path';
 import { startClient, startServe, Proc } from '../helpers/processes.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * A full disk (issue #11): a coordinator alone answers `storage_full` and
@@ -86,18 +87,23 @@ t.test('with a standby: a coordinator that cannot write hands the network to one
   const second = new Proc(['serve', '--locked', '--host', '127.0.0.1', '--port', '0', '--data-dir', join(dir, 'n2'), '--bcrypt-cost', '4', '--join', first.address]);
   t.teardown(() => second.kill('SIGKILL'));
   await second.line(/^lanchat standby/);
+  // It stood by from the start (it did not lead beside the coordinator first); whatever term it takes over
+  // in (one above every term it heard of), its first line saying it coordinates comes after that one.
+  const stoodBy = second.stdout.findIndex((l) => /^lanchat standby/.test(l));
+  t.notOk(second.stdout.slice(0, stoodBy).some((l) => /^lanchat coordinator/.test(l)), 'a standby from the start');
+  const tookOver = () => second.stdout.slice(stoodBy + 1).some((l) => /^lanchat coordinator/.test(l));
   const alice = await startClient(t, first.address, 'alice', { register: true });
   alice.write({ type: 'send', text: 'before', id: 'b' });
   await alice.next((e) => e.type === 'ack' && e.id === 'b', 'stored');
   fill(disk);
   // A write may still fit in the file's last page: send until the coordinator can write no more and hands off.
-  for (let i = 0; i < 200 && !second.stdout.some((l) => /^lanchat coordinator .*\(term 2\)/.test(l)); i++) {
+  for (let i = 0; i < 200 && !tookOver(); i++) {
     alice.write({ type: 'send', text: `while full ${'x'.repeat(500)}`, id: `f${i}` });
     const answer = await alice.next((e) => (e.type === 'ack' || e.type === 'error') && e.id === `f${i}`, 'the send', 15_000);
     // Acknowledged (by the full coordinator while it could, or by the new one after a resend), or refused: never left waiting.
     t.ok(answer.type === 'ack' || answer.code === 'storage_full', `f${i}: ${answer.type}`);
   }
-  await second.line(/^lanchat coordinator .*\(term 2\)/, 15_000).catch((err: Error) => {
+  await waitFor(tookOver, 'the standby to take over', 15_000).catch((err: Error) => {
     const logs = (name: string, p: { stdout: string[]; stderr: string[] }) => `--- ${name} ---\n${[...p.stdout, ...p.stderr].join('\n')}`;
     throw new Error(`${err.message}\n${logs('the full coordinator', first.proc)}\n${logs('its standby', second)}`);
   });
