@@ -67,6 +67,8 @@ export function App(props: AppProps) {
   const leaving = useRef(false);
   const typeahead = useRef<Key[]>([]);
   if (state.screen === 'login' && !state.login.busy) typeahead.current.length = 0; // a failed login drops them
+  const loginAhead = useRef<Key[]>([]);
+  if (state.screen === 'connect' && state.manual?.checking === undefined) loginAhead.current.length = 0; // so does a failed check
 
   const quit = (code = 0): void => {
     if (leaving.current) return;
@@ -172,8 +174,8 @@ export function App(props: AppProps) {
 
   return (
     <Box flexDirection="column">
-      {state.screen === 'connect' && <ConnectScreen state={state} dispatch={dispatch} searching={searching} />}
-      {state.screen === 'login' && <LoginScreen state={state} latest={latest} dispatch={dispatch} onSubmit={(patch) => chat.login(patch)} typeahead={typeahead.current} identity={pinnedCode(props.deps, state.target?.network)} />}
+      {state.screen === 'connect' && <ConnectScreen state={state} latest={latest} dispatch={dispatch} searching={searching} typeahead={loginAhead.current} />}
+      {state.screen === 'login' && <LoginScreen state={state} latest={latest} dispatch={dispatch} onSubmit={(patch) => chat.login(patch)} typeahead={typeahead.current} ahead={loginAhead.current} identity={pinnedCode(props.deps, state.target?.network)} />}
       {state.screen === 'chat' && <ChatScreen state={state} latest={latest} dispatch={dispatch} columns={columns} rows={rows} onSubmit={submit} typeahead={typeahead.current} />}
     </Box>
   );

@@ -107,6 +107,10 @@ t.test('connect screen: the live list of networks, and the manual entry with che
   t.match(frame(), /Port:\s+77770/, 'the port field got the digit typed after Tab');
   await type(ESC);
   await see('1 network found');
+  // ↑ back to the network, Enter and a username, in one read: the username is the login screen's.
+  await type('\x1b[A\ralice');
+  await see('log in on network "lab" at 10.0.0.9:7777');
+  await see(/Username:\s+alice/);
 });
 
 t.test('manual address: it is asked for its status before any password, and what was typed stays', async (t) => {
@@ -135,6 +139,27 @@ t.test('manual address: it is asked for its status before any password, and what
   await see('connect by address');
   t.match(frame(), /IP address: 10\.0\.0\.5/, 'back from the login form, the address is still there');
   t.match(frame(), /Port:\s+7778/);
+});
+
+t.test('keys in one read on the address form: typed on after Enter, or while it is checked, are for the login screen; a refused address drops them', async (t) => {
+  let answer: ((p: Probe) => void) | undefined;
+  const probe = (): Promise<Probe> => new Promise((resolve) => (answer = resolve));
+  const { see, type, frame } = mount(t, { locked: true, probe });
+  await see('locked-down mode');
+  await type('10.0.0.5\ral'); // the address, Enter and the start of a username, in one read
+  await see('checking 10.0.0.5:7777');
+  await type('ice\t'); // while it is checked
+  answer!({ ok: false, errno: 'ECONNREFUSED' });
+  await see('nothing answers at 10.0.0.5:7777');
+  t.match(frame(), /IP address: 10\.0\.0\.5\s*$/m, 'what was typed for the login screen is not in the form');
+  await type('\x15127.0.0.1\ralice\t'); // Ctrl+U, another address, Enter, a username and Tab
+  await see('checking 127.0.0.1:7777');
+  await type('pw'); // the password, while it is checked
+  answer!({ ok: true, status: { network: 'lab' } as Status });
+  await see('log in on network "lab" at 127.0.0.1:7777');
+  await see('Password:         ••');
+  t.match(frame(), /Username:\s+alice\b/, 'the username typed ahead, in its field');
+  t.match(frame(), /› Password:/, 'Tab moved on to the password');
 });
 
 t.test('exactly one network found: straight to the login screen', async (t) => {

@@ -1,7 +1,7 @@
-import { Box, Text, useInput } from 'ink';
+import { Box, Text } from 'ink';
 import { useLayoutEffect, useRef, type Dispatch } from 'react';
 import type { Action, UiState } from '../state.js';
-import { edit, pasted, type Line } from '../line-editor.js';
+import { edit, pasted, type Key, type Line } from '../line-editor.js';
 import { useRawKeys } from '../hooks/use-raw-keys.js';
 import { InputLine } from './input-line.js';
 import { safe } from '../safe.js';
@@ -9,21 +9,33 @@ import { tint } from '../format.js';
 
 interface Props {
   readonly state: UiState;
+  /** The state as of the last dispatch, ahead of `state` (which is as last rendered). */
+  readonly latest: () => UiState;
   readonly dispatch: Dispatch<Action>;
   /** Seconds spent looking so far (shown while nothing is found). */
   readonly searching: number;
+  /** Where keys typed on after Enter on the address go (the login screen takes them). */
+  readonly typeahead?: Key[];
 }
 
 /** Networks found on the LAN, plus "enter an address manually"; in locked-down mode only the form. */
-export function ConnectScreen({ state, dispatch, searching }: Props) {
-  return state.manual ? <ManualForm state={state} dispatch={dispatch} /> : <NetworkList state={state} dispatch={dispatch} searching={searching} />;
+export function ConnectScreen({ state, latest, dispatch, searching, typeahead }: Props) {
+  return state.manual ? <ManualForm state={state} latest={latest} dispatch={dispatch} typeahead={typeahead} /> : <NetworkList state={state} latest={latest} dispatch={dispatch} searching={searching} typeahead={typeahead} />;
 }
 
-function NetworkList({ state, dispatch, searching }: Props) {
-  useInput((_input, key) => {
-    if (key.upArrow) dispatch({ type: 'cursor', delta: -1 });
-    else if (key.downArrow) dispatch({ type: 'cursor', delta: 1 });
-    else if (key.return) dispatch({ type: 'choose' });
+function NetworkList({ state, latest, dispatch, searching, typeahead }: Props) {
+  useRawKeys((keys) => {
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      if (key.type === 'up') dispatch({ type: 'cursor', delta: -1 });
+      else if (key.type === 'down') dispatch({ type: 'cursor', delta: 1 });
+      else if (key.type === 'submit') {
+        dispatch({ type: 'choose' });
+        // Typed on after Enter, in the same read: for the login screen of the network chosen.
+        if (latest().screen === 'login') typeahead?.push(...keys.slice(i + 1));
+        return;
+      }
+    }
   });
   const { networks, cursor } = state;
   const nameWidth = Math.max(0, ...networks.map((n) => safe(n.network).length));
@@ -57,7 +69,7 @@ const end = (text: string): Line => ({ text, cursor: text.length });
  * The address form, on the same line editor as the chat input: every key of every read applies, in order.
  * Enter asks the address for its status first; what was typed stays, whatever the answer.
  */
-function ManualForm({ state, dispatch }: Omit<Props, 'searching'>) {
+function ManualForm({ state, latest, dispatch, typeahead }: Omit<Props, 'searching'>) {
   const m = state.manual!;
   const lines = useRef<Record<Field, Line>>({ host: end(m.host), port: end(m.port) });
   const focused = useRef<Field>(m.field);
@@ -67,12 +79,15 @@ function ManualForm({ state, dispatch }: Omit<Props, 'searching'>) {
   }, [m.host, m.port, m.field]);
   const paste = useRef(false);
   useRawKeys((keys) => {
-    if (m.checking !== undefined) return;
-    const before = { ...lines.current };
+    // While the address is checked, keys are for the login screen that follows (a failed check drops them).
+    if (latest().manual?.checking !== undefined) return void typeahead?.push(...keys);
+    let before = { ...lines.current };
     const flush = () => {
       for (const f of ['host', 'port'] as const) if (lines.current[f] !== before[f]) dispatch({ type: 'manual:edit', field: f, value: lines.current[f].text });
+      before = { ...lines.current };
     };
-    for (const key of keys) {
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
       const field = focused.current;
       if (key.type === 'paste-start' || key.type === 'paste-end') {
         paste.current = key.type === 'paste-start';
@@ -90,7 +105,11 @@ function ManualForm({ state, dispatch }: Omit<Props, 'searching'>) {
         return dispatch({ type: 'manual:cancel' });
       } else if (key.type === 'submit') {
         flush();
-        return dispatch({ type: 'manual:submit' });
+        dispatch({ type: 'manual:submit' });
+        const after = latest().manual;
+        // Typed on after Enter, in the same read: for the login screen, once the address answers…
+        if (after?.checking !== undefined || after === undefined) return void typeahead?.push(...keys.slice(i + 1));
+        focused.current = after.field; // …or, refused here (a bad host or port), for the field it points to
       } else lines.current[field] = edit(lines.current[field], key);
     }
     flush();

@@ -15,6 +15,8 @@ interface Props {
   readonly onSubmit: (patch?: Partial<Record<Field, string>>) => void;
   /** Where keys typed while logging in go (the chat screen takes them). */
   readonly typeahead?: Key[];
+  /** Keys typed before this screen was drawn (after Enter on the address form): applied first, in order. */
+  readonly ahead?: Key[];
   /** The short code of the network identity this machine pinned for the target's network, if any. */
   readonly identity?: string | undefined;
 }
@@ -24,7 +26,7 @@ const TEXT_FIELDS: readonly Field[] = ['user', 'password', 'networkPassword'];
 const end = (text: string): Line => ({ text, cursor: text.length });
 
 /** Username, password (masked), network password when needed, and the register toggle. */
-export function LoginScreen({ state, latest, dispatch, onSubmit, typeahead, identity }: Props) {
+export function LoginScreen({ state, latest, dispatch, onSubmit, typeahead, ahead, identity }: Props) {
   const l = state.login;
   const t = state.target;
   // The fields and the focus as the keys left them, ahead of the state: `alice`, Tab and a password typed in
@@ -37,7 +39,7 @@ export function LoginScreen({ state, latest, dispatch, onSubmit, typeahead, iden
     focused.current = l.field;
   }, [l.user, l.password, l.networkPassword, l.field]);
   const paste = useRef(false);
-  useRawKeys((keys) => {
+  const onKeys = (keys: Key[]): void => {
     // While logging in, keys are for the chat that follows: they wait for it (a login failure drops them).
     if (latest().login.busy) return void typeahead?.push(...keys);
     const before = { ...lines.current };
@@ -75,7 +77,11 @@ export function LoginScreen({ state, latest, dispatch, onSubmit, typeahead, iden
       } else lines.current[field] = edit(lines.current[field], key);
     }
     flush();
-  });
+  };
+  useRawKeys(onKeys);
+  useLayoutEffect(() => {
+    if (ahead !== undefined && ahead.length > 0) onKeys(ahead.splice(0));
+  }, []); // once, as the screen is drawn
   const field = (name: Field, label: string, mask?: string) => (
     <Box>
       <Text>{l.field === name ? '› ' : '  '}{label}</Text>
