@@ -1,6 +1,7 @@
 import { nameSkeleton, userKey } from '../protocol/messages.js';
 import { accountOf, messageId, type CollectEntry, type Entry, type MessageEntry, type SecretEntry, type UserEntry } from '../protocol/entries.js';
 import { at, type ReadonlyVersionVector, type VersionVector } from './version-vector.js';
+import { Rooms } from './rooms.js';
 
 /** Undelivered direct messages kept per offline user; the oldest beyond this are dropped. */
 const MAX_PENDING_PER_USER = 1_000;
@@ -62,6 +63,10 @@ export class ChatState {
   readonly #broadcasts: MessageEntry[] = [];
   /** Per user: last `historySize` direct messages they sent or received. */
   readonly #direct = new Map<string, MessageEntry[]>();
+  /** Per room (name key): its last `historySize` messages. */
+  readonly #roomHistory = new Map<string, MessageEntry[]>();
+  /** Rooms, their members and topics (issue #16). */
+  readonly rooms = new Rooms();
   /** The last `resumeWindow` messages of any kind. */
   readonly #window: MessageEntry[] = [];
   /** Per origin: the highest sequence number of a message that left the resume window. */
@@ -109,6 +114,12 @@ export class ChatState {
           this.#secret = e;
         }
         return;
+      case 'room':
+      case 'member':
+      case 'topic':
+        // Stamped by the same clock as messages: a room's entries and messages keep the order they were stored in.
+        this.#tick(e.kind === 'room' ? e.created : e.ts);
+        return this.rooms.apply(e);
     }
   }
 
@@ -121,6 +132,7 @@ export class ChatState {
   *retained(): Iterable<Entry> {
     if (this.#secret) yield this.#secret;
     yield* this.#users.values();
+    yield* this.rooms.retained();
     for (const list of this.#displaced.values()) yield* list;
     this.#pruneCollects();
     yield* this.#collects.values();
@@ -128,6 +140,7 @@ export class ChatState {
     const keep = (m: MessageEntry) => messages.set(m.id, m);
     this.#broadcasts.forEach(keep);
     for (const list of this.#direct.values()) list.forEach(keep);
+    for (const list of this.#roomHistory.values()) list.forEach(keep);
     this.#window.forEach(keep);
     const pendingFor = new Map<string, string[]>();
     for (const [key, queue] of this.#pending) {
@@ -223,7 +236,8 @@ export class ChatState {
     const key = userKey(name);
     const offline = [...(this.#pending.get(key)?.values() ?? [])].sort(byTime);
     const offlineIds = new Set(offline.map((m) => m.id));
-    const history = mergeByTime(newest(this.#broadcasts, this.#historySize), newest(this.#direct.get(key) ?? [], this.#historySize)).filter((m) => !offlineIds.has(m.id));
+    const rooms = this.rooms.roomsOf(name).map((r) => newest(this.#roomHistory.get(userKey(r)) ?? [], this.#historySize));
+    const history = mergeByTime(newest(this.#broadcasts, this.#historySize), newest(this.#direct.get(key) ?? [], this.#historySize), ...rooms).filter((m) => !offlineIds.has(m.id));
     let bytes = 0;
     let from = history.length;
     while (from > 0 && bytes + weight(history[from - 1]!) <= MAX_HISTORY_BYTES) bytes += weight(history[--from]!);
@@ -268,6 +282,8 @@ export class ChatState {
     parts.push(`s ${this.#secret?.value ?? '-'}`);
     parts.push(`b ${newest(this.#broadcasts, this.#historySize).map((m) => m.id).join(',')}`);
     for (const [k, list] of [...this.#direct].sort(byKey)) parts.push(`m ${k} ${newest(list, this.#historySize).map((m) => m.id).join(',')}`);
+    for (const [k, list] of [...this.#roomHistory].sort(byKey)) parts.push(`rh ${k} ${newest(list, this.#historySize).map((m) => m.id).join(',')}`);
+    parts.push(...this.rooms.digest());
     for (const [k, q] of [...this.#pending].sort(byKey)) if (q.size > 0) parts.push(`p ${k} ${[...q.keys()].sort().join(',')}`);
     parts.push(`w ${newest(this.#window, this.#resumeWindow).map((m) => m.id).join(',')}`);
     return parts.join('\n');
@@ -332,19 +348,37 @@ export class ChatState {
     }
     this.#ids.set(m.id, m);
     this.#clientIds.set(`${userKey(m.from)}\n${m.cid}`, m.id);
-    if (m.ts > this.#clock) this.#clock = m.ts;
+    this.#tick(m.ts);
     if (this.#resumeWindow > 0) insertBounded(this.#window, m, this.#resumeWindow, (gone) => this.#evict(gone));
     else this.#evict(m);
-    if (m.to.length === 0) {
-      insertBounded(this.#broadcasts, m, this.#historySize);
-      return;
+    this.#file(m);
+    this.#queueFor(m, m);
+  }
+
+  /** Files `m` in the history it belongs to: the broadcasts, its room's, or its sender's and recipients'. */
+  #file(m: MessageEntry): void {
+    if (m.room !== undefined) {
+      const key = userKey(m.room);
+      let list = this.#roomHistory.get(key);
+      if (list === undefined) this.#roomHistory.set(key, (list = []));
+      return insertBounded(list, m, this.#historySize);
     }
+    if (m.to.length === 0) return insertBounded(this.#broadcasts, m, this.#historySize);
     for (const key of involved(m)) {
       let list = this.#direct.get(key);
       if (list === undefined) this.#direct.set(key, (list = []));
       insertBounded(list, m, this.#historySize);
     }
-    this.#queueFor(m, m);
+  }
+
+  /** The hybrid logical clock moves past every timestamp stored. */
+  #tick(ts: number): void {
+    if (ts > this.#clock) this.#clock = ts;
+  }
+
+  /** A room's last messages, oldest first (what a late joiner gets). */
+  roomHistory(room: string): MessageEntry[] {
+    return newest(this.#roomHistory.get(userKey(room)) ?? [], this.#historySize);
   }
 
   /** Notes that the resume window no longer holds `gone`: a cursor below it has a gap. */
@@ -374,16 +408,10 @@ export class ChatState {
     };
     drop(this.#window);
     if (this.#resumeWindow > 0) insertBounded(this.#window, m, this.#resumeWindow, (gone) => this.#evict(gone));
-    if (old.to.length === 0) drop(this.#broadcasts);
+    if (old.room !== undefined) drop(this.#roomHistory.get(userKey(old.room)));
+    else if (old.to.length === 0) drop(this.#broadcasts);
     else for (const key of involved(old)) drop(this.#direct.get(key));
-    if (m.to.length === 0) insertBounded(this.#broadcasts, m, this.#historySize);
-    else {
-      for (const key of involved(m)) {
-        let list = this.#direct.get(key);
-        if (list === undefined) this.#direct.set(key, (list = []));
-        insertBounded(list, m, this.#historySize);
-      }
-    }
+    this.#file(m);
     for (const queue of this.#pending.values()) if (queue.get(m.id) === old) queue.set(m.id, m);
   }
 
@@ -491,8 +519,8 @@ function insertBounded(list: MessageEntry[], m: MessageEntry, max: number, evict
   if (list.length > max) for (const gone of list.splice(0, list.length - max)) evict?.(gone);
 }
 
-/** Merges two time-ordered lists into one, dropping an id that appears in both. */
-function mergeByTime(a: readonly MessageEntry[], b: readonly MessageEntry[]): MessageEntry[] {
+/** Merges time-ordered lists into one, dropping an id that appears in more than one. */
+function mergeByTime(...lists: (readonly MessageEntry[])[]): MessageEntry[] {
   const seen = new Set<string>();
-  return [...a, ...b].sort(byTime).filter((m) => !seen.has(m.id) && (seen.add(m.id), true));
+  return lists.flat().sort(byTime).filter((m) => !seen.has(m.id) && (seen.add(m.id), true));
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { Username } from './fields.js';
+import { MAX_TOPIC_CHARS } from './limits.js';
 
 /**
  * The replicated log's entries (DESIGN §5). Every entry is immutable and
@@ -37,6 +38,8 @@ export const MessageEntry = z.object({
   text: z.string(),
   ts: z.number(),
   pending: z.array(Username),
+  /** A room message: `to` is the room's members when it was stored (the sender among them). */
+  room: Username.optional(),
 });
 
 /** Marks a user's offline messages up to `upTo` as delivered, so each is delivered once. */
@@ -59,12 +62,53 @@ export const SecretEntry = z.object({
   created: z.number(),
 });
 
-export const Entry = z.discriminatedUnion('kind', [UserEntry, MessageEntry, CollectEntry, SecretEntry]);
+/**
+ * A room created (issue #16). Names follow the rules of usernames (case-insensitive). Two creations of one
+ * name (both sides of a partition) are one room after the merge: the earlier creation's settings win, and
+ * the members of both stay members.
+ */
+export const RoomEntry = z.object({
+  kind: z.literal('room'),
+  ...Origin,
+  room: Username,
+  private: z.boolean(),
+  creator: Username,
+  created: z.number(),
+  /** Random at creation: tells two creations of one name apart (the earlier by (created, id) wins). */
+  id: z.string().regex(/^[0-9a-f]{16}$/),
+});
+
+/** What a user is in a room from `ts` on; the latest by (ts, origin, seq) wins for each (room, user). */
+export const MemberEntry = z.object({
+  kind: z.literal('member'),
+  ...Origin,
+  room: Username,
+  user: Username,
+  /** `op`: a member who may remove members and name other ops (the creator is one from the start). */
+  state: z.enum(['member', 'op', 'invited', 'left', 'removed']),
+  by: Username,
+  ts: z.number(),
+});
+
+/** A room's topic from `ts` on (the latest wins). */
+export const TopicEntry = z.object({
+  kind: z.literal('topic'),
+  ...Origin,
+  room: Username,
+  topic: z.string().max(MAX_TOPIC_CHARS),
+  by: Username,
+  ts: z.number(),
+});
+
+export const Entry = z.discriminatedUnion('kind', [UserEntry, MessageEntry, CollectEntry, SecretEntry, RoomEntry, MemberEntry, TopicEntry]);
 export type Entry = z.infer<typeof Entry>;
 export type UserEntry = z.infer<typeof UserEntry>;
 export type MessageEntry = z.infer<typeof MessageEntry>;
 export type CollectEntry = z.infer<typeof CollectEntry>;
 export type SecretEntry = z.infer<typeof SecretEntry>;
+export type RoomEntry = z.infer<typeof RoomEntry>;
+export type MemberEntry = z.infer<typeof MemberEntry>;
+export type TopicEntry = z.infer<typeof TopicEntry>;
 
 /** Distributes `Omit` over a union, so each entry kind keeps its own fields. */
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -85,7 +129,7 @@ export const Cover = z.object({
 export type Cover = z.infer<typeof Cover>;
 
 /** One record of the log on disk: an entry, or a cover. */
-export const LogRecord = z.discriminatedUnion('kind', [UserEntry, MessageEntry, CollectEntry, SecretEntry, Cover]);
+export const LogRecord = z.discriminatedUnion('kind', [UserEntry, MessageEntry, CollectEntry, SecretEntry, RoomEntry, MemberEntry, TopicEntry, Cover]);
 export type LogRecord = z.infer<typeof LogRecord>;
 
 /** The identity of an account: its `account` field, or (older entries) its registration time. */

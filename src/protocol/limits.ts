@@ -50,5 +50,8 @@ export const HARD_MAX_PAYLOAD = 1024 * 1024; // bytes
 /** Longest accepted password, in UTF-8 bytes: bcrypt ignores anything past 72. */
 export const MAX_PASSWORD_BYTES = 72;
 
+/** Longest room topic, in characters. */
+export const MAX_TOPIC_CHARS = 200;
+
 /** Usernames: 1–32 letters, digits, `_`, `.`, `-`; unique case-insensitively. */
 export const USERNAME_RE = /^[A-Za-z0-9_.-]{1,32}$/;

@@ -22,6 +22,26 @@ t.test('history: last N broadcasts plus own direct messages, in time order', asy
   t.same(texts(s.replayFor('eve').history), ['b3', 'b4', 'b5'], 'nobody sees others\' direct messages');
 });
 
+t.test("rooms: a room message is in its room's history, replayed to its members at login (not to others), and kept apart from direct messages", async (t) => {
+  const s = new ChatState(3);
+  const room = (e: object): Entry => ({ origin: 'n1', seq: ++seq, ...e }) as Entry;
+  s.apply(room({ kind: 'room', room: 'ops', private: true, creator: 'alice', created: 1, id: '00000000000000a1' }));
+  for (const u of ['alice', 'bob']) s.apply(room({ kind: 'member', room: 'ops', user: u, state: u === 'alice' ? 'op' : 'member', by: 'alice', ts: 2 }));
+  s.apply(msg('alice', ['bob'], 'dm', 3));
+  for (let i = 1; i <= 4; i++) s.apply({ ...msg('alice', ['alice', 'bob'], `r${i}`, 3 + i, i === 4 ? ['bob'] : []), room: 'ops' });
+  t.same(s.roomHistory('OPS').map((m) => m.text), ['r2', 'r3', 'r4'], 'the room keeps its own last N');
+  t.same(texts(s.replayFor('bob').history), ['dm', 'r2', 'r3'], 'room history with the direct messages; r4 waits in the offline queue');
+  t.same(texts(s.replayFor('bob').offline), ['r4'], 'kept for bob, offline when it was sent');
+  t.same(texts(s.replayFor('carol').history), [], 'not a member: nothing of the room');
+  s.apply(room({ kind: 'member', room: 'ops', user: 'carol', state: 'member', by: 'carol', ts: 9 }));
+  t.same(texts(s.replayFor('carol').history), ['r2', 'r3', 'r4'], "a late joiner gets the room's recent history");
+  t.match(s.digest(), /rh ops .*\nr ops 00000000000000a1 private alice\nrm ops alice=op,bob=member,carol=member/, 'in the digest replicas compare');
+  const rebuilt = new ChatState(3);
+  for (const e of s.retained()) rebuilt.apply(e);
+  t.equal(rebuilt.digest(), s.digest(), 'rebuilt from what it retains');
+  t.ok(s.stampTime(0) > 9, 'the clock moved past room entries too');
+});
+
 t.test('messages stored in one millisecond keep the order they were stored in, in history and in a resume', async (t) => {
   const s = new ChatState({ historySize: 200, resumeWindow: 100 });
   // Ids that sort against the order of storing: only (origin, seq) can keep it.
