@@ -87,7 +87,7 @@ async function session(
   client.on('reconnecting', () => out({ type: 'reconnecting' }));
   // Remember the coordinator and its successors, for when mDNS finds nothing next time (issue #4).
   const memory = remember && new SuccessionMemory(remember.dataDir, (err: unknown) => log.debug({ err }, 'could not remember the coordinator'));
-  if (remember && memory) client.on('succession', (succession) => memory.remember(remember.network, succession));
+  if (memory) client.on('succession', (succession) => memory.remember(remember!.network, succession));
   // Files (issue #6): the sender's progress and outcome carry its id; recipients get one line per saved file.
   client.on('file:progress', (p) => {
     if (p.direction === 'out') out({ type: 'file-progress', id: idFor(p.id), sent: p.done, size: p.size });

@@ -447,12 +447,15 @@ export class RoleMachine {
       case 'starting': {
         if (now >= s.next) {
           s.next = now + this.#t.retryMs;
-          // While remembered members have not answered, wait for slow answers up to the end of the longer window.
+          // While remembered members have not answered, wait for slow answers up to the end of the longer window;
+          // so too for an address given or found whose first probe has not come back (see #startup).
           const missing = this.#memberEntries().some((m) => !s.answered.has(m.id));
-          const timeout = missing ? Math.max(this.#t.startupProbeMs, this.#t.browseMaxMs - (now - s.since)) : this.#t.startupProbeMs;
+          const stretched = Math.max(this.#t.startupProbeMs, this.#t.browseMaxMs - (now - s.since));
           // Each address on its own: a slow or cut-off node holds up only its own answer.
           const asking = this.#asking('startup');
-          for (const address of new Set([...this.#candidates, ...s.pointed, ...this.#members()])) if (!asking.has(address)) this.#single('startup', address, timeout, now);
+          for (const address of new Set([...this.#candidates, ...s.pointed, ...this.#members()])) {
+            if (!asking.has(address)) this.#single('startup', address, missing || !s.returned.has(address) ? stretched : this.#t.startupProbeMs, now);
+          }
         }
         if (now >= s.since) this.#startup(s, [], now);
         return;

@@ -26,12 +26,17 @@ export async function writeFileAtomic(dir: string, name: string, data: string): 
   const tmp = join(dir, `.${name}.${process.pid}.${++writes}.tmp`);
   const fh = await open(tmp, 'w', 0o600);
   try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, join(dir, name));
+  } catch (err) {
+    await rm(tmp, { force: true }).catch(() => undefined); // a full disk, or a rename refused: no temp file left
+    throw err;
   }
-  await rename(tmp, join(dir, name));
   await syncDir(dir);
 }
 

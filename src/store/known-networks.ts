@@ -75,7 +75,13 @@ export class SuccessionMemory {
     this.#chain = this.#chain.then(() => {
       const { s: latest, peers: known } = this.#next.get(network)!;
       this.#next.delete(network);
-      return remember(this.#dataDir, network, latest, known).catch(this.#onError);
+      return remember(this.#dataDir, network, latest, known).catch((err: unknown) => {
+        try {
+          this.#onError(err);
+        } catch {
+          // a failing report must not jam the writes after it
+        }
+      });
     });
   }
 

@@ -40,6 +40,7 @@ t.test('a write that fails is reported and does not stop the next one', async (t
   memory.remember('default', list(1));
   await memory.settled();
   t.equal(errors.length, 1, 'told');
+  t.same(readdirSync(dir).filter((n) => n.endsWith('.tmp')), [], 'no temporary file left by the failed write');
   rmSync(join(dir, 'known-default.json'), { recursive: true });
   memory.remember('default', list(2));
   await memory.settled();

@@ -24,10 +24,15 @@ export function ConnectScreen({ state, latest, dispatch, searching, typeahead }:
 }
 
 function NetworkList({ state, latest, dispatch, searching, typeahead }: Props) {
+  const paste = useRef(false);
   useRawKeys((keys) => {
+    // Chosen already, not yet drawn: the keys are the login screen's.
+    if (latest().screen !== 'connect') return void typeahead?.push(...keys);
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]!;
-      if (key.type === 'up') dispatch({ type: 'cursor', delta: -1 });
+      if (key.type === 'paste-start' || key.type === 'paste-end') paste.current = key.type === 'paste-start';
+      else if (paste.current) continue; // a paste chooses nothing (its Enter is text)
+      else if (key.type === 'up') dispatch({ type: 'cursor', delta: -1 });
       else if (key.type === 'down') dispatch({ type: 'cursor', delta: 1 });
       else if (key.type === 'submit') {
         dispatch({ type: 'choose' });
@@ -79,8 +84,9 @@ function ManualForm({ state, latest, dispatch, typeahead }: Omit<Props, 'searchi
   }, [m.host, m.port, m.field]);
   const paste = useRef(false);
   useRawKeys((keys) => {
-    // While the address is checked, keys are for the login screen that follows (a failed check drops them).
-    if (latest().manual?.checking !== undefined) return void typeahead?.push(...keys);
+    // While the address is checked, or once it answered (the login screen not yet drawn), keys are for the
+    // login screen (a failed check drops them).
+    if (latest().screen !== 'connect' || latest().manual?.checking !== undefined) return void typeahead?.push(...keys);
     let before = { ...lines.current };
     const flush = () => {
       for (const f of ['host', 'port'] as const) if (lines.current[f] !== before[f]) dispatch({ type: 'manual:edit', field: f, value: lines.current[f].text });
