@@ -440,12 +440,14 @@ export class NodeCore {
       for (const frame of framesOf(w.records)) this.#emit({ type: 'link-send', link: this.#link.id, frame: frame as ClientMessage });
     }
     if (w.kind === 'own') this.#pipeline.durable(w.keys, now);
-    else if (this.role.coordinating) {
+    if (this.role.coordinating) {
       // Messages merged in (from a dead coordinator's standby, the other side of a partition, or a write still
-      // in flight from when we stood by) reach who is online.
+      // in flight from when we stood by) reach who is online; so do ours of an earlier term, durable only now
+      // (their pipeline went when we stepped down: nothing else will deliver them).
       // One we are storing again ourselves (a resend) is delivered now too: its senders may see it twice (their
       // client drops the second), but nobody's cursor passes its place without it.
-      const fresh = (e: Entry): e is MessageEntry => e.kind === 'message' && (!knew.has(e.id) || this.#pipeline.holds(e.id));
+      const merged = (e: Entry) => w.kind !== 'own' || e.origin !== this.#origin;
+      const fresh = (e: Entry): e is MessageEntry => e.kind === 'message' && merged(e) && (!knew.has(e.id) || this.#pipeline.holds(e.id));
       for (const m of entries.filter(fresh).sort(byTime)) this.#deliver(m);
     }
     if (this.role.coordinating) this.#deliverQueued();

@@ -243,4 +243,27 @@ export const NAMED: Schedule[] = [
       { at: 15_026, kind: 'uncut', host: 'n2' },
     ],
   },
+  {
+    // 13. A coordinator on a slow disk, frozen with its clients' resends waiting in its sockets: thawed, it
+    //     stores them (the senders had them acknowledged by the successor meanwhile), steps down, and leads
+    //     again before those writes are durable. Durable then, with no pipeline left to release them, they
+    //     reached nobody, and the successor's copies were taken for delivered: a client that resumed in
+    //     between never got 15 acknowledged broadcasts (found by seed 601408, shrunk). Ours of an earlier
+    //     term are now delivered when durable, like entries merged in.
+    name: 'own entries of an earlier term, durable only after a step-down, still reach who is online',
+    seed: 601408,
+    nodes: 3,
+    clients: 4,
+    duration: 12_478,
+    resumeWindow: 119,
+    sendEveryMs: [60, 250],
+    faults: [
+      { at: 5_215, kind: 'slow-disk', node: 2, ms: 994 },
+      { at: 7_099, kind: 'cut', host: 'c0' },
+      { at: 7_239, kind: 'freeze', node: 2 },
+      { at: 11_085, kind: 'thaw', node: 2 },
+      { at: 11_195, kind: 'stop', node: 1 },
+      { at: 11_475, kind: 'stop', node: 0 },
+    ],
+  },
 ];
