@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { WebSocket } from '../protocol/ws.js';
 import type { Logger } from 'pino';
-import { ServerMessage, type ChatMessage } from '../protocol/messages.js';
+import { ServerMessage, type ChatMessage, type ClientMessage, type RoomFrame } from '../protocol/messages.js';
 import { DEFAULT_LIMITS, type Limits } from '../protocol/limits.js';
 import { ProtocolError, type ErrorCode, ERROR_CODES } from '../protocol/errors.js';
 import { ClientCore, RETRY_MAX_MS, RETRY_MIN_MS } from '../core/client-core.js';
@@ -69,8 +69,8 @@ export interface Ready {
   coordinator: string;
   network: string;
   protocol: number;
-  /** As the coordinator announced them (`maxFileBytes` absent from one that predates file sharing). */
-  limits: Omit<Limits, 'maxFileBytes'> & { maxFileBytes?: number };
+  /** As the coordinator announced them (absent from one that predates them: `maxFileBytes`, the room limits). */
+  limits: Omit<Limits, 'maxFileBytes' | 'maxRooms' | 'maxRoomMembers'> & Partial<Pick<Limits, 'maxFileBytes' | 'maxRooms' | 'maxRoomMembers'>>;
   /** Present after a failover or reconnect. */
   resumed?: boolean;
   /** The network's short code (its authority's), for people to compare. */
@@ -110,7 +110,15 @@ export interface ChatClientEvents {
   gap: [{ count: number }];
   /** Gave up: no coordinator within the reconnect timeout, or login refused. */
   close: [{ code: number; reason: string }];
+  /** A room as it is now: at login (each of ours), on every change of its members or topic, and as an answer. */
+  room: [RoomFrame];
+  /** Someone invited us into a room. */
+  invited: [{ room: string; by: string }];
 }
+
+/** A room request as sent (`id` added by `room()`). */
+export type RoomRequestFrame = DistributiveOmit<Extract<ClientMessage, { type: `room:${string}` }>, 'id'>;
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 type Attempt = { ok: true } | { ok: false; redirect?: string | null; error: ProtocolError };
 
@@ -248,8 +256,8 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     }
   }
 
-  /** Queues a message; returns its client id. `to` empty = everyone. */
-  send(text: string, to: readonly string[] = [], id: string = randomUUID()): string {
+  /** Queues a message; returns its client id. `to` empty = everyone; `room`: to a room's members (then `to` is empty). */
+  send(text: string, to: readonly string[] = [], id: string = randomUUID(), room?: string): string {
     // Checked here against the announced limits: the coordinator could only refuse the frame, not say which send it was.
     const limits = this.#ready?.limits ?? DEFAULT_LIMITS;
     const refusal =
@@ -268,11 +276,28 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
       });
       return id;
     }
-    this.#core.queue(id, text, to);
+    this.#core.queue(id, text, to, room);
     this.#paced.push(id);
     this.#pump();
     return id;
   }
+
+  /**
+   * Asks something of a room (join, create, invite, leave, remove, op, topic); returns its id. A `room` event
+   * with this id answers it, or an `error` with it as `ref`. Not resent after a failover: ask again then.
+   */
+  room(request: RoomRequestFrame, id: string = randomUUID()): string {
+    if (this.#ws?.readyState !== WebSocket.OPEN) {
+      queueMicrotask(() => this.emit('error', { code: 'disconnected', message: 'not connected to the coordinator now: ask again once it is back', ref: id }));
+      return id;
+    }
+    this.#roomAsks.add(id);
+    this.#write({ ...request, id });
+    return id;
+  }
+
+  /** Room requests not answered yet (drained() waits for them). */
+  readonly #roomAsks = new Set<string>();
 
   /**
    * Sends the file at `path` to `to` (empty = everyone online); returns its id.
@@ -501,6 +526,8 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     this.#ws = undefined;
     this.#core.lost();
     this.#files.interrupt('the connection to the coordinator was lost');
+    for (const id of this.#roomAsks) this.emit('error', { code: 'disconnected', message: 'the connection to the coordinator was lost before it answered: ask again once it is back', ref: id });
+    this.#roomAsks.clear();
     if (this.#closed || this.#reconnecting) return;
     this.#reconnecting = true;
     this.emit('reconnecting', { from });
@@ -568,6 +595,12 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
         this.#term = Math.max(this.#term, msg.term);
         this.#opts.log.debug({ succession: msg, leaving: msg.leaving }, 'succession');
         break;
+      case 'room':
+        this.emit('room', msg);
+        if (msg.id !== undefined && this.#roomAsks.delete(msg.id)) this.#wakeDrainWaiters();
+        return;
+      case 'room:invited':
+        return void this.emit('invited', { room: msg.room, by: msg.by });
       default:
         break;
     }
@@ -595,6 +628,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
       case 'succession':
         return void this.emit('succession', { term: ev.term, coordinator: ev.coordinator, standbys: ev.standbys, leaving: ev.leaving });
       case 'error':
+        if (ev.ref !== undefined) this.#roomAsks.delete(ev.ref);
         this.emit('error', { code: ev.code, message: ev.message, ...(ev.ref === undefined ? {} : { ref: ev.ref }) });
         return this.#wakeDrainWaiters();
     }
@@ -626,7 +660,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
   }
 
   #idle(): boolean {
-    return this.#closed || (this.#core.outbox.size === 0 && this.#files.uploading === 0 && this.#historyDone && this.#whoPending === 0 && !this.#reconnecting);
+    return this.#closed || (this.#core.outbox.size === 0 && this.#roomAsks.size === 0 && this.#files.uploading === 0 && this.#historyDone && this.#whoPending === 0 && !this.#reconnecting);
   }
 
   /** Emits the whole online list, whatever changed: consumers never apply deltas themselves. */

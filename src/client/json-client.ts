@@ -2,7 +2,7 @@ import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { z } from 'zod';
 import type { Logger } from 'pino';
-import { ChatClient, type ChatClientOptions } from './chat-client.js';
+import { ChatClient, type ChatClientOptions, type RoomRequestFrame } from './chat-client.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { SuccessionMemory } from '../store/known-networks.js';
 
@@ -14,8 +14,18 @@ const Command = z.discriminatedUnion('type', [
     type: z.literal('send'),
     text: z.string().min(1),
     to: z.array(z.string()).optional(),
+    /** To a room's members instead (issue #16). */
+    room: z.string().optional(),
     id: z.union([z.string().max(256), z.number()]).optional(),
   }),
+  // Rooms (issue #16): each answered by a `room` line with the command's id, or an `error` line.
+  z.object({ type: z.literal('join'), room: z.string(), id: z.union([z.string().max(256), z.number()]).optional() }),
+  z.object({ type: z.literal('create'), room: z.string(), private: z.boolean().optional(), id: z.union([z.string().max(256), z.number()]).optional() }),
+  z.object({ type: z.literal('invite'), room: z.string(), users: z.array(z.string()).min(1), id: z.union([z.string().max(256), z.number()]).optional() }),
+  z.object({ type: z.literal('leave'), room: z.string(), id: z.union([z.string().max(256), z.number()]).optional() }),
+  z.object({ type: z.literal('remove'), room: z.string(), user: z.string(), id: z.union([z.string().max(256), z.number()]).optional() }),
+  z.object({ type: z.literal('op'), room: z.string(), user: z.string(), id: z.union([z.string().max(256), z.number()]).optional() }),
+  z.object({ type: z.literal('topic'), room: z.string(), topic: z.string(), id: z.union([z.string().max(256), z.number()]).optional() }),
   z.object({
     type: z.literal('file'),
     path: z.string().min(1).max(4096),
@@ -75,7 +85,12 @@ async function session(
 
   // Printed from the event, not after `await connect()`: replayed messages may arrive in the same tick.
   client.on('ready', (r) => out({ type: 'ready', ...r }));
-  client.on('message', (m) => out({ type: 'message', id: m.id, from: m.from, to: m.to, text: m.text, ts: m.ts, ...(m.replay ? { replay: true } : {}) }));
+  client.on('message', (m) => out({ type: 'message', id: m.id, from: m.from, to: m.to, text: m.text, ts: m.ts, ...(m.room === undefined ? {} : { room: m.room }), ...(m.replay ? { replay: true } : {}) }));
+  client.on('room', (r) => {
+    out({ type: 'room', room: r.room, private: r.private, members: r.members, ops: r.ops, topic: r.topic, creator: r.creator, member: r.member, ...(r.id === undefined ? {} : { id: idFor(r.id) }) });
+    if (r.id !== undefined) correlation.delete(r.id);
+  });
+  client.on('invited', (i) => out({ type: 'invited', room: i.room, by: i.by }));
   client.on('ack', (a) => {
     out({ type: 'ack', id: idFor(a.id), messageId: a.messageId, ts: a.ts });
     correlation.delete(a.id);
@@ -138,27 +153,50 @@ async function session(
       const cmd = json === undefined ? undefined : Command.safeParse(json);
       if (cmd === undefined || !cmd.success) {
         const why = cmd === undefined ? (line.length > MAX_INPUT_LINE ? 'line too long' : 'not valid JSON') : cmd.error.issues.map((i) => `${i.path.join('.') || '(line)'}: ${i.message}`).slice(0, 3).join('; ');
-        out({ type: 'error', code: 'bad_input', message: `bad input line (${why}); expected {"type":"send","text":"…","to":[…]}, {"type":"file","path":"…","to":[…]}, {"type":"who"} or {"type":"quit"}` });
+        out({ type: 'error', code: 'bad_input', message: `bad input line (${why}); expected {"type":"send","text":"…","to":[…]}, {"type":"send","text":"…","room":"…"}, {"type":"file","path":"…","to":[…]}, {"type":"join","room":"…"}, {"type":"who"} or {"type":"quit"} (README: the JSON client)` });
         return;
       }
       const c = cmd.data;
       if (c.type === 'send') {
-        const cid = client.send(c.text, c.to ?? []);
+        const cid = client.send(c.text, c.to ?? [], undefined, c.room);
         if (c.id !== undefined) correlation.set(cid, c.id);
       } else if (c.type === 'file') {
         const cid = client.sendFile(c.path, c.to ?? []);
         if (c.id !== undefined) correlation.set(cid, c.id);
       } else if (c.type === 'who') {
         client.who();
-      } else {
+      } else if (c.type === 'quit') {
         quitting = true;
         void client.drained().then(() => finish(0));
+      } else {
+        const cid = client.room(roomRequest(c));
+        if (c.id !== undefined) correlation.set(cid, c.id);
       }
     });
     // End of input: quit once everything sent is acknowledged (issue #3).
     rl.on('close', () => void client.drained().then(() => finish(0)));
     log.debug({ user: ready.user }, 'json client ready');
   });
+}
+
+/** A room command as the protocol asks it. */
+function roomRequest(c: Extract<z.infer<typeof Command>, { type: 'join' | 'create' | 'invite' | 'leave' | 'remove' | 'op' | 'topic' }>): RoomRequestFrame {
+  switch (c.type) {
+    case 'join':
+      return { type: 'room:join', room: c.room };
+    case 'create':
+      return { type: 'room:create', room: c.room, private: c.private ?? false };
+    case 'invite':
+      return { type: 'room:invite', room: c.room, users: c.users };
+    case 'leave':
+      return { type: 'room:leave', room: c.room };
+    case 'remove':
+      return { type: 'room:remove', room: c.room, user: c.user };
+    case 'op':
+      return { type: 'room:op', room: c.room, user: c.user };
+    case 'topic':
+      return { type: 'room:topic', room: c.room, topic: c.topic };
+  }
 }
 
 function safeJson(text: string): unknown {

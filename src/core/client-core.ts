@@ -53,7 +53,7 @@ export const FINAL_CODES: readonly string[] = ['auth_failed', 'username_taken', 
 export class ClientCore {
   readonly #id: ClientIdentity;
   /** Sends not yet acknowledged, in the order they were made. */
-  readonly outbox = new Map<string, { text: string; to: string[] }>();
+  readonly outbox = new Map<string, { text: string; to: string[]; room?: string }>();
   #seen = new Set<string>();
   #oldSeen = new Set<string>();
   /** What this session has seen of the log: raised by `history:end` and by each message's place. */
@@ -94,13 +94,13 @@ export class ClientCore {
   }
 
   /** Queues a send; the caller writes `sendFrame(id)` when it may. */
-  queue(id: string, text: string, to: readonly string[]): void {
-    this.outbox.set(id, { text, to: [...to] });
+  queue(id: string, text: string, to: readonly string[], room?: string): void {
+    this.outbox.set(id, { text, to: [...to], ...(room === undefined ? {} : { room }) });
   }
 
   sendFrame(id: string): object | undefined {
     const m = this.outbox.get(id);
-    return m && { type: 'chat:send', id, to: m.to, text: m.text };
+    return m && { type: 'chat:send', id, to: m.to, text: m.text, ...(m.room === undefined ? {} : { room: m.room }) };
   }
 
   /** The connection is gone: nothing is ready until the next handshake succeeds. */

@@ -7,6 +7,7 @@ import { Pipeline, entryKey, type Ack } from './pipeline.js';
 import { Replica, type Batch } from './replica.js';
 import { RoleMachine, type LinkEnd, type NodeSelf, type RoleAction, type RoleEvent, type RoleInfo, type RoleTiming, type Succession } from './role.js';
 import { Sessions } from './sessions.js';
+import type { RoomAction, RoomRequest } from './rooms.js';
 import { StandbyBook, type StandbyInfo } from './standbys.js';
 import { at, fromPairs, meet, originOf, size, termOfOwnOrigin, toPairs, type ReadonlyVersionVector, type VectorPairs } from './version-vector.js';
 
@@ -70,7 +71,9 @@ export type CoreEvent =
   | { type: 'peer-entries'; session: number; batch: Batch; now: number }
   | { type: 'peer-ack'; session: number; vv: VectorPairs; term?: number | undefined; now: number }
   | { type: 'login'; session: number; user: UserEntry; token: string | undefined; cursor: VectorPairs | undefined; now: number }
-  | { type: 'send'; session: number; cid: string; to: readonly string[]; text: string; now: number }
+  | { type: 'send'; session: number; cid: string; to: readonly string[]; text: string; room?: string | undefined; now: number }
+  /** A room action (issue #16): answered with a `room` frame carrying `cid`, or an error. */
+  | { type: 'room'; session: number; cid: string; action: RoomRequest; now: number }
   | { type: 'presence-get'; session: number }
   | { type: 'session-closed'; session: number; now: number }
   /** Entries made outside a session's send (a registration, a rehash): `appended` or `append-failed` follows. */
@@ -293,7 +296,9 @@ export class NodeCore {
       case 'login':
         return this.#login(ev.session, ev.user, ev.token, ev.cursor, ev.now);
       case 'send':
-        return this.#send(ev.session, ev.cid, ev.to, ev.text, ev.now);
+        return this.#send(ev.session, ev.cid, ev.to, ev.text, ev.now, ev.room);
+      case 'room':
+        return this.#roomAction(ev.session, ev.cid, ev.action, ev.now);
       case 'presence-get':
         return this.#emit({ type: 'send', to: [ev.session], frame: { type: 'presence', online: this.#sessions.online } });
       case 'session-closed':
@@ -371,6 +376,7 @@ export class NodeCore {
   #stepDown(to: string | undefined): void {
     // Nothing in flight is acknowledged by us now: the senders resend to the winner, which has what we merge into it.
     this.#pipeline.drop();
+    this.#roomAsks.clear(); // their sessions close: the clients ask again of the winner
     this.#book.clear();
     this.#sessions.clear();
     this.#peers.clear();
@@ -468,6 +474,11 @@ export class NodeCore {
         for (const f of this.#pipeline.drop(w.keys)) {
           for (const a of f.acks) this.#emit({ type: 'send', to: [a.session], frame: errorFrame('storage_full', undefined, a.cid) });
           if (f.ticket !== undefined) this.#emit({ type: 'append-failed', ticket: f.ticket, code: 'storage_full' });
+          const ask = this.#roomAsks.get(entryKey(f.entry));
+          if (ask !== undefined) {
+            this.#roomAsks.delete(entryKey(f.entry));
+            this.#emit({ type: 'send', to: [ask.session], frame: errorFrame('storage_full', undefined, ask.cid) });
+          }
         }
       } else if (w.kind === 'peer') {
         this.#emit({ type: 'close', session: w.session, code: 1011, reason: 'the coordinator cannot store entries now' });
@@ -503,12 +514,24 @@ export class NodeCore {
   #release(now: number): void {
     if (!this.role.coordinating) return;
     const r = this.#pipeline.release(this.#held);
+    const rooms = new Map<string, { room: string; changed: Entry[]; asks: Ack[] }>();
     for (const f of r.own) {
       if (f.entry.kind === 'message') {
         const m = f.entry;
         this.#deliver(m);
         for (const a of f.acks) this.#ackTo(a, m);
         this.#emit({ type: 'stored', entry: m });
+      }
+      if (f.entry.kind === 'room' || f.entry.kind === 'member' || f.entry.kind === 'topic') {
+        const key = userKey(f.entry.room);
+        const change = rooms.get(key) ?? { room: f.entry.room, changed: [], asks: [] };
+        rooms.set(key, change);
+        change.changed.push(f.entry);
+        const ask = this.#roomAsks.get(entryKey(f.entry));
+        if (ask !== undefined) {
+          this.#roomAsks.delete(entryKey(f.entry));
+          change.asks.push(ask);
+        }
       }
       if (f.ticket !== undefined) {
         const a = this.#appends.get(f.ticket);
@@ -519,6 +542,7 @@ export class NodeCore {
       }
     }
     for (const w of r.acks) this.#ackTo(w.ack, w.entry);
+    for (const c of rooms.values()) this.#roomFrames(c.room, c.changed, c.asks);
     if (this.#accepting === 'no' && this.#pipeline.size === 0) this.#role({ type: 'drained', now });
   }
 
@@ -550,13 +574,26 @@ export class NodeCore {
     for (const name of new Set([...m.pending, ...m.to])) if (this.#sessions.isOnline(name) && this.state.hasPending(name, m.id)) this.#collect(name, m.id);
   }
 
-  #send(session: number, cid: string, toNames: readonly string[], text: string, now: number): void {
+  #send(session: number, cid: string, toNames: readonly string[], text: string, now: number, room?: string): void {
     const user = this.#sessions.user(session);
     if (user === undefined || !this.role.coordinating) return;
     const ack = { session, cid };
     if (this.#accepting === 'no') return; // leaving: the client resends to the successor
     if (this.#accepting === 'storage_full' || !this.#storageOk) return this.#emit({ type: 'send', to: [session], frame: errorFrame('storage_full', undefined, cid) });
     const to = new Map<string, string>();
+    let roomName: string | undefined;
+    if (room !== undefined) {
+      // To a room: its members as they are now (the sender among them); nobody else, whatever `to` says.
+      const r = this.state.rooms.room(room);
+      const refusal = toNames.length > 0 ? 'a message goes to a room or to users, not both' : r === undefined ? `there is no room called ${room}` : !this.state.rooms.isMember(room, user.name) ? `you are not in ${r.name}: join it first` : undefined;
+      if (refusal !== undefined) {
+        const code: ErrorCode = toNames.length > 0 ? 'invalid_message' : r === undefined ? 'room_not_found' : 'room_forbidden';
+        if (this.state.duplicateOf(user.name, cid) === undefined) return this.#emit({ type: 'send', to: [session], frame: errorFrame(code, refusal, cid) });
+      } else {
+        roomName = r!.name;
+        for (const name of r!.members) to.set(userKey(name), name);
+      }
+    }
     for (const name of toNames) {
       const u = this.state.user(name);
       if (u === undefined) return this.#emit({ type: 'send', to: [session], frame: errorFrame('unknown_recipient', `no such user: ${name}`, cid) });
@@ -574,7 +611,61 @@ export class NodeCore {
     if (inflight) return void inflight.acks.push(ack);
     const names = [...to.values()];
     const pending = names.filter((n) => userKey(n) !== userKey(user.name) && !this.#sessions.isOnline(n));
-    this.#writeOwn([{ kind: 'message', id: messageId(user.name, cid), cid, from: user.name, to: names, text, ts: this.state.stampTime(now), pending }], ack);
+    this.#writeOwn([{ kind: 'message', id: messageId(user.name, cid), cid, from: user.name, to: names, text, ts: this.state.stampTime(now), pending, ...(roomName === undefined ? {} : { room: roomName }) }], ack);
+  }
+
+  /** A room action: decided against the state as it is, stored, and answered once released (DESIGN §5.10). */
+  #roomAction(session: number, cid: string, action: RoomRequest, now: number): void {
+    const user = this.#sessions.user(session);
+    if (user === undefined || !this.role.coordinating) return;
+    if (this.#accepting === 'no') return this.#emit({ type: 'send', to: [session], frame: errorFrame('disconnected', 'the coordinator is handing over: try again in a moment', cid) });
+    if (this.#accepting === 'storage_full' || !this.#storageOk) return this.#emit({ type: 'send', to: [session], frame: errorFrame('storage_full', undefined, cid) });
+    const d = this.state.rooms.decide({ ...action, user: user.name } as RoomAction, { ts: this.state.stampTime(now), registered: (name) => this.state.user(name)?.name });
+    if (!d.ok) return this.#emit({ type: 'send', to: [session], frame: errorFrame(d.code, d.message, cid) });
+    if (d.entries.length === 0) return this.#roomFrames(action.room, [], [{ session, cid }]);
+    const stamped = this.#writeOwn(d.entries);
+    if (stamped !== undefined) this.#roomAsks.set(entryKey(stamped.at(-1)!), { session, cid });
+  }
+
+  /** The `room` frame of room `name` as it is now. */
+  #roomFrame(name: string, member: boolean, id?: string): ServerMessage | undefined {
+    const view = this.state.rooms.room(name);
+    if (view === undefined) return undefined;
+    return { type: 'room', room: view.name, private: view.private, creator: view.creator, topic: view.topic, members: view.members, ops: view.ops, member, ...(id === undefined ? {} : { id }) };
+  }
+
+  /** Room actions waiting for their last entry's release, by entry key: who asked. */
+  readonly #roomAsks = new Map<string, Ack>();
+
+  /**
+   * A room's members or topic changed (entries released), or someone asked: its view to every member online,
+   * to those who just left it or were removed (`member: false`), and to who asked (with their request's id);
+   * an invitation to the invited. Each session gets one frame.
+   */
+  #roomFrames(room: string, changed: readonly Entry[], asks: readonly Ack[]): void {
+    const view = this.state.rooms.room(room);
+    if (view === undefined) return;
+    const frame = (member: boolean, id?: string): ServerMessage => this.#roomFrame(view.name, member, id)!;
+    const asked = new Set(asks.map((a) => a.session));
+    for (const a of asks) this.#emit({ type: 'send', to: [a.session], frame: frame(this.state.rooms.isMember(room, this.#sessions.user(a.session)?.name ?? ''), a.cid) });
+    if (changed.length === 0) return;
+    const sessionsOf = (names: Iterable<string>) => [...new Set([...names].flatMap((n) => this.#sessions.recipients({ from: n, to: [n] } as MessageEntry)))].filter((s) => !asked.has(s));
+    const members = sessionsOf(view.members);
+    if (members.length > 0) this.#emit({ type: 'send', to: members, frame: frame(true) });
+    const gone = sessionsOf(changed.flatMap((e) => (e.kind === 'member' && (e.state === 'left' || e.state === 'removed') ? [e.user] : [])));
+    if (gone.length > 0) this.#emit({ type: 'send', to: gone, frame: frame(false) });
+    // One who joined gets the room's recent history (the same window as broadcasts), as a replay.
+    for (const e of changed) {
+      if (e.kind !== 'member' || e.state !== 'member' || userKey(e.by) !== userKey(e.user) || !this.state.rooms.isMember(room, e.user)) continue;
+      const to = this.#sessions.recipients({ from: e.user, to: [e.user] } as MessageEntry);
+      const history = this.state.roomHistory(room).filter((m) => !this.#pipeline.holds(m.id));
+      if (to.length > 0) for (const m of history) this.#emit({ type: 'send', to, frame: chatFrame(m, true) });
+    }
+    for (const e of changed) {
+      if (e.kind !== 'member' || e.state !== 'invited' || this.state.rooms.membership(room, e.user) !== 'invited') continue;
+      const to = this.#sessions.recipients({ from: e.user, to: [e.user] } as MessageEntry);
+      if (to.length > 0) this.#emit({ type: 'send', to, frame: { type: 'room:invited', room: view.name, by: e.by } });
+    }
   }
 
   #append(ticket: number, entries: readonly NewEntry[]): void {
@@ -600,6 +691,9 @@ export class NodeCore {
     const name = holder.name;
     this.#emit({ type: 'send', to: [session], frame: { type: 'auth:ok', user: name, ...(token === undefined ? {} : { token }) } });
     if (this.#succession) this.#emit({ type: 'send', to: [session], frame: { type: 'succession', ...this.#succession } });
+    // Their rooms and open invitations first, so the replay's room messages land in rooms the client knows.
+    for (const room of this.state.rooms.roomsOf(name)) this.#emit({ type: 'send', to: [session], frame: this.#roomFrame(room, true)! });
+    for (const inv of this.state.rooms.invitationsOf(name)) this.#emit({ type: 'send', to: [session], frame: { type: 'room:invited', room: inv.room, by: inv.by } });
     // Replay and joining happen in one step: every message released before is in the replay, every later one
     // is live (the cursor stops below the first of ours still on its way). A message we are storing again (a
     // resend) that another node stored already is sent now as that copy: the cursor passes its place.
@@ -659,6 +753,7 @@ export class NodeCore {
       return;
     }
     this.#pipeline.forgetSession(session);
+    for (const [k, a] of this.#roomAsks) if (a.session === session) this.#roomAsks.delete(k);
     const gone = this.#sessions.remove(session);
     if (gone === undefined) return;
     this.#emit({ type: 'presence', user: gone.name, online: false, session });
@@ -886,6 +981,7 @@ export class NodeCore {
 export function chatFrame(m: MessageEntry, replay: boolean): ServerMessage {
   const frame: ServerMessage = { type: 'chat:message', id: m.id, from: m.from, to: m.to, text: m.text, ts: m.ts, at: [m.origin, m.seq] };
   if (replay) frame.replay = true;
+  if (m.room !== undefined) frame.room = m.room;
   return frame;
 }
 

@@ -1,11 +1,11 @@
 import { userKey } from '../protocol/messages.js';
 import type { ErrorCode } from '../protocol/errors.js';
+import { DEFAULT_LIMITS } from '../protocol/limits.js';
 import type { MemberEntry, NewEntry, RoomEntry, TopicEntry } from '../protocol/entries.js';
 
-/** Rooms one user may be a member of at once (announced in `welcome`). */
-export const MAX_ROOMS_PER_USER = 100;
-/** Members one room may have. */
-export const MAX_MEMBERS_PER_ROOM = 1_000;
+/** Rooms one user may be a member of at once, and members one room may have (announced in `welcome`). */
+export const MAX_ROOMS_PER_USER = DEFAULT_LIMITS.maxRooms;
+export const MAX_MEMBERS_PER_ROOM = DEFAULT_LIMITS.maxRoomMembers;
 
 export type RoomEntries = RoomEntry | MemberEntry | TopicEntry;
 export type Membership = MemberEntry['state'];
@@ -32,19 +32,21 @@ export type RoomAction =
   | { type: 'op'; room: string; user: string; target: string }
   | { type: 'topic'; room: string; user: string; topic: string };
 
+/** An action as a session asks it (the coordinator knows who asks). */
+export type RoomRequest = RoomAction extends infer A ? (A extends RoomAction ? Omit<A, 'user'> : never) : never;
+
 export type Decision = { ok: true; entries: NewEntry[] } | { ok: false; code: ErrorCode; message: string };
 
-/** What a decision needs from outside: the time to stamp, a new room id, and the name a user registered (if one did). */
+/** What a decision needs from outside: the time to stamp, and the name a user registered (if one did). */
 export interface DecideContext {
   ts: number;
-  newId: () => string;
   registered: (name: string) => string | undefined;
 }
 
 /**
  * Rooms, their members and topics, as the log says (issue #16). Pure: no I/O, no clock. Applying the
  * same entries in any order gives the same state, so replicas that exchanged what they lack agree:
- * the earlier creation of a name wins (by (created, id)); what a user is in a room, and a room's topic,
+ * the earlier creation of a name wins (by (created, origin, seq)); what a user is in a room, and a room's topic,
  * are the latest entry by (ts, origin, seq). Entries are applied whatever they say (a replica checks
  * nothing: the coordinator decided before storing them, with `decide`).
  */
@@ -125,6 +127,18 @@ export class Rooms {
       .map((k) => this.#rooms.get(k)!.room);
   }
 
+  /** The existing rooms `user` is invited to and not yet in, with who invited them last, sorted by key. */
+  invitationsOf(user: string): { room: string; by: string }[] {
+    const key = userKey(user);
+    const out: { room: string; by: string }[] = [];
+    for (const [roomKey, members] of [...this.#members].sort(byKey)) {
+      const said = members.get(key);
+      const room = this.#rooms.get(roomKey);
+      if (room !== undefined && said !== undefined && stateOf(said) === 'invited') out.push({ room: room.room, by: said.invite!.by });
+    }
+    return out;
+  }
+
   /** The member names of room `name` (none if it does not exist). */
   members(name: string): string[] {
     return this.room(name)?.members ?? [];
@@ -146,7 +160,7 @@ export class Rooms {
       case 'create': {
         if (room === undefined) {
           if (tooMany(a.user)) return refuse('room_limit', `you are in ${MAX_ROOMS_PER_USER} rooms already: leave one first`);
-          const created: NewEntry = { kind: 'room', room: a.room, private: a.type === 'create' && a.private, creator: a.user, created: c.ts, id: c.newId() };
+          const created: NewEntry = { kind: 'room', room: a.room, private: a.type === 'create' && a.private, creator: a.user, created: c.ts };
           return { ok: true, entries: [created, { kind: 'member', room: a.room, user: a.user, state: 'op', by: a.user, ts: c.ts }] };
         }
         if (a.type === 'create') return refuse('room_exists', `a room called ${room.name} exists already`);
@@ -201,7 +215,7 @@ export class Rooms {
   /** What replicas must agree on, as digest lines (the simulator compares them). */
   digest(): string[] {
     const out: string[] = [];
-    for (const [k, r] of [...this.#rooms].sort(byKey)) out.push(`r ${k} ${r.id} ${r.private ? 'private' : 'public'} ${userKey(r.creator)}`);
+    for (const [k, r] of [...this.#rooms].sort(byKey)) out.push(`r ${k} ${r.origin}#${r.seq} ${r.private ? 'private' : 'public'} ${userKey(r.creator)}`);
     for (const [k, members] of [...this.#members].sort(byKey)) out.push(`rm ${k} ${[...members].sort(byKey).map(([u, said]) => `${u}=${stateOf(said)}`).join(',')}`);
     for (const [k, t] of [...this.#topics].sort(byKey)) out.push(`rt ${k} ${JSON.stringify(t.topic)}`);
     return out;
@@ -232,10 +246,9 @@ function isIn(state: Membership | undefined): boolean {
   return state === 'member' || state === 'op';
 }
 
-/** Whether creation `a` holds the name before `b`: the earlier by (created, id, origin, seq), on every replica alike. */
+/** Whether creation `a` holds the name before `b`: the earlier by (created, origin, seq), on every replica alike. */
 function createdBefore(a: RoomEntry, b: RoomEntry): boolean {
   if (a.created !== b.created) return a.created < b.created;
-  if (a.id !== b.id) return a.id < b.id;
   return a.origin < b.origin || (a.origin === b.origin && a.seq < b.seq);
 }
 

@@ -73,9 +73,8 @@ export const RoomEntry = z.object({
   room: Username,
   private: z.boolean(),
   creator: Username,
+  /** When it was created: of two creations of one name, the earlier by (created, origin, seq) holds it. */
   created: z.number(),
-  /** Random at creation: tells two creations of one name apart (the earlier by (created, id) wins). */
-  id: z.string().regex(/^[0-9a-f]{16}$/),
 });
 
 /** What a user is in a room from `ts` on; the latest by (ts, origin, seq) wins for each (room, user). */

@@ -18,6 +18,10 @@ export interface Limits {
   maxMessageRate: number;
   /** Largest file the coordinator relays, in bytes; a larger offer is refused before any data flows. */
   maxFileBytes: number;
+  /** Rooms one user may be a member of at once. */
+  maxRooms: number;
+  /** Members one room may have. */
+  maxRoomMembers: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -27,6 +31,8 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   historySize: 200,
   maxMessageRate: 20, // a fast typist sends 2/s; 20 leaves room for bots without letting one flood the room
   maxFileBytes: 100 * 1024 * 1024, // 100 MiB (issue #6): photos, logs, builds; not disk images
+  maxRooms: 100,
+  maxRoomMembers: 1_000,
 });
 
 /**

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_LIMITS, type Limits, PROTOCOL_VERSION } from './limits.js';
+import { DEFAULT_LIMITS, type Limits, MAX_TOPIC_CHARS, PROTOCOL_VERSION } from './limits.js';
 import { ERROR_CODES, type ErrorCode } from './errors.js';
 import { ClientMessageId, HostPort, NetworkName, NodeId, Username, VersionVector } from './fields.js';
 import { Cover, Entry } from './entries.js';
@@ -42,8 +42,20 @@ export function clientMessageSchema(limits: Limits = DEFAULT_LIMITS) {
       id: ClientMessageId,
       to: z.array(Username).max(limits.maxRecipients).default([]),
       text: z.string().min(1).max(limits.maxTextChars),
+      /** To a room's members (then `to` stays empty); the sender must be one. */
+      room: Username.optional(),
     }),
     z.strictObject({ type: z.literal('presence:get') }),
+    // ---- rooms (issue #16): each answered by a `room` frame carrying the request's id, or an `error` ----
+    /** Joins a room; one that does not exist is created, public, with the sender as its op. */
+    z.strictObject({ type: z.literal('room:join'), id: ClientMessageId, room: Username }),
+    z.strictObject({ type: z.literal('room:create'), id: ClientMessageId, room: Username, private: z.boolean().default(false) }),
+    z.strictObject({ type: z.literal('room:invite'), id: ClientMessageId, room: Username, users: z.array(Username).min(1).max(limits.maxRecipients) }),
+    z.strictObject({ type: z.literal('room:leave'), id: ClientMessageId, room: Username }),
+    /** An op removes a member (or an invitation), or names another op. */
+    z.strictObject({ type: z.literal('room:remove'), id: ClientMessageId, room: Username, user: Username }),
+    z.strictObject({ type: z.literal('room:op'), id: ClientMessageId, room: Username, user: Username }),
+    z.strictObject({ type: z.literal('room:topic'), id: ClientMessageId, room: Username, topic: z.string().max(MAX_TOPIC_CHARS) }),
     /**
      * Session resume after a failover: no password, no bcrypt (DESIGN §5). `cursor`: what the session has
      * seen (the version vector of `history:end`, raised by each message's `at`); it gets everything after it.
@@ -108,6 +120,9 @@ const LimitsSchema = z.object({
   maxMessageRate: z.number().positive(),
   /** Absent from a coordinator that predates file sharing: then only the coordinator checks sizes. */
   maxFileBytes: z.number().int().nonnegative().optional(),
+  /** Absent from a coordinator that predates rooms. */
+  maxRooms: z.number().int().nonnegative().optional(),
+  maxRoomMembers: z.number().int().nonnegative().optional(),
 });
 
 /** A chat message as delivered (live or from history). `to` empty = everyone. */
@@ -122,8 +137,27 @@ export const ChatMessage = z.object({
   replay: z.boolean().optional(),
   /** Its place in the log, `[origin, seq]`: a client raises its resume cursor with it. */
   at: z.tuple([z.string().min(1).max(64), z.number().int().positive()]).optional(),
+  /** A room message: `to` is the room's members when it was stored. */
+  room: Username.optional(),
 });
 export type ChatMessage = z.infer<typeof ChatMessage>;
+
+/**
+ * A room as its members see it: to the one who asked (with `id`), and to every member online whenever its
+ * members or topic change. `member: false`: the receiver is not (or no longer) a member.
+ */
+export const RoomFrame = z.object({
+  type: z.literal('room'),
+  room: Username,
+  private: z.boolean(),
+  creator: Username,
+  topic: z.string().max(MAX_TOPIC_CHARS),
+  members: z.array(Username).max(100_000),
+  ops: z.array(Username).max(100_000),
+  member: z.boolean(),
+  id: ClientMessageId.optional(),
+});
+export type RoomFrame = z.infer<typeof RoomFrame>;
 
 /** Coordinator → client messages. Clients validate these too: a server is a peer, not a friend. */
 export const ServerMessage = z.discriminatedUnion('type', [
@@ -168,6 +202,9 @@ export const ServerMessage = z.discriminatedUnion('type', [
   /** Below this, every replica of the network holds everything: a standby may compact up to it. */
   z.object({ type: z.literal('peer:floor'), vv: VersionVector }),
   ChatMessage,
+  RoomFrame,
+  /** To a user invited into a room (each of their sessions; at login, for each invitation still open). */
+  z.object({ type: z.literal('room:invited'), room: Username, by: Username }),
   /**
    * The login replay is over. `cursor`: what the session has now seen, to resume from; `gap`: messages it
    * may not have seen are no longer kept (it got the newest).

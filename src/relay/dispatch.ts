@@ -4,6 +4,7 @@ import { login, networkAuth, networkConfirm, register, resume } from './handlers
 import { presence, send } from './handlers/chat.js';
 import { fileAck, fileCancel, fileDone, fileEnd, fileFail, fileOffer } from './handlers/files.js';
 import { peerAck, peerEntries, peerHello, peerJoin, peerJoinConfirm } from './handlers/peers.js';
+import { room } from './handlers/rooms.js';
 
 /**
  * The handler table: every client message type, what the session must have
@@ -18,6 +19,13 @@ export const HANDLERS: { [K in ClientMessage['type']]: Handler<K> } = {
   'auth:resume': { needs: 'network', run: resume },
   'chat:send': { needs: 'login', run: send },
   'presence:get': { needs: 'login', run: presence },
+  'room:join': { needs: 'login', run: room },
+  'room:create': { needs: 'login', run: room },
+  'room:invite': { needs: 'login', run: room },
+  'room:leave': { needs: 'login', run: room },
+  'room:remove': { needs: 'login', run: room },
+  'room:op': { needs: 'login', run: room },
+  'room:topic': { needs: 'login', run: room },
   'peer:hello': { needs: 'network', run: peerHello },
   'peer:join': { needs: 'network', run: peerJoin },
   'peer:join-confirm': { needs: 'network', run: peerJoinConfirm },

@@ -9,7 +9,6 @@ function network(registered: readonly string[] = ['alice', 'bob', 'carol', 'dave
   const log: RoomEntries[] = [];
   let ts = start;
   let seq = 0;
-  let ids = 0;
   const store = (entries: NewEntry[]) => {
     for (const e of entries) {
       const stamped = { ...e, origin, seq: ++seq } as RoomEntries;
@@ -18,8 +17,7 @@ function network(registered: readonly string[] = ['alice', 'bob', 'carol', 'dave
     }
   };
   const act = (a: RoomAction): Decision => {
-    const newId = () => `${origin.charCodeAt(1).toString(16)}${(++ids).toString(16).padStart(14, '0')}`;
-    const d = rooms.decide(a, { ts: ++ts, newId, registered: (n) => registered.find((r) => r.toLowerCase() === n.toLowerCase()) });
+    const d = rooms.decide(a, { ts: ++ts, registered: (n) => registered.find((r) => r.toLowerCase() === n.toLowerCase()) });
     if (d.ok) store(d.entries);
     return d;
   };
@@ -105,8 +103,8 @@ t.test('replicas agree whatever order the entries come in, and the retained entr
   const entries = [...a.log, ...b.log];
   const reference = new Rooms();
   for (const e of entries) reference.apply(e);
-  const winner = [...entries].filter((e) => e.kind === 'room').sort((x, y) => (x.kind === 'room' && y.kind === 'room' && x.id < y.id ? -1 : 1))[0]!;
-  t.match(reference.room('ops'), { name: winner.room, members: ['alice', 'bob', 'carol', 'dave'] }, 'one creation holds the name (same time: the lower id); the members of both stay');
+  const winner = a.log[0]!; // the same millisecond as b's: the lower origin
+  t.match(reference.room('ops'), { name: winner.room, members: ['alice', 'bob', 'carol', 'dave'] }, 'one creation holds the name (at the same time: by origin); the members of both stay');
   const later = network(undefined, { origin: 'n3.1', ts: 5_000 });
   later.act({ type: 'create', room: 'ops', user: 'dave', private: true });
   for (const e of later.log) reference.apply(e);

@@ -6,7 +6,7 @@ export function send(ctx: RelayContext, s: Session, msg: Msg<'chat:send'>): void
   // A resend of something already stored is only acknowledged again: it costs no token.
   const resend = ctx.core.state.duplicateOf(s.user!.name, msg.id) !== undefined;
   if (!resend && !ctx.sendRate.take(`s${s.id}`)) return ctx.reject(s, 'rate_limited', 'sending too fast; slow down', msg.id);
-  ctx.core.step({ type: 'send', session: s.id, cid: msg.id, to: msg.to, text: msg.text, now: ctx.now() });
+  ctx.core.step({ type: 'send', session: s.id, cid: msg.id, to: msg.to, text: msg.text, room: msg.room, now: ctx.now() });
 }
 
 export function presence(ctx: RelayContext, s: Session): void {

@@ -1,0 +1,60 @@
+import t from 'tap';
+import { startClient, startServe, type JsonClient } from './helpers/processes.js';
+import { tmpDir } from './helpers/tmp.js';
+
+// Rooms (issue #16) through the JSON client, on a real coordinator: join and create, private rooms by
+// invitation, messages to members only, what an offline member missed at login, a late joiner's history.
+
+t.test('rooms: public and private, messages to members only, offline members and late joiners', async (t) => {
+  const server = await startServe(t, tmpDir(t));
+  const [alice, bob, carol] = (await Promise.all(['alice', 'bob', 'carol'].map((u) => startClient(t, server.address, u, { register: true })))) as [JsonClient, JsonClient, JsonClient];
+  const room = (c: JsonClient, id: string) => c.next((e) => (e.type === 'room' || e.type === 'error') && e.id === id, `the answer to ${id}`);
+
+  // A room that does not exist is created by its first join, public, with the joiner as its op.
+  alice.write({ type: 'join', room: 'Ops', id: 'j1' });
+  t.match(await room(alice, 'j1'), { type: 'room', room: 'Ops', private: false, members: ['alice'], ops: ['alice'], creator: 'alice', member: true });
+  bob.write({ type: 'join', room: 'ops', id: 'j2' });
+  t.match(await room(bob, 'j2'), { type: 'room', room: 'Ops', members: ['alice', 'bob'] }, 'names are case-insensitive');
+  t.match(await alice.next((e) => e.type === 'room' && (e.members as string[]).includes('bob'), 'alice told bob joined'), { member: true, id: undefined });
+
+  alice.write({ type: 'send', room: 'ops', text: 'deploy at five', id: 's1' });
+  await alice.next((e) => e.type === 'ack' && e.id === 's1', 'the ack');
+  t.match(await bob.next((e) => e.type === 'message' && e.text === 'deploy at five', 'bob gets it'), { from: 'alice', room: 'Ops', to: ['alice', 'bob'] });
+  carol.write({ type: 'send', room: 'ops', text: 'let me in', id: 's2' });
+  t.match(await carol.next((e) => e.type === 'error' && e.id === 's2', 'refused'), { code: 'room_forbidden' }, 'not a member: refused');
+  carol.write({ type: 'send', room: 'nowhere', text: 'hello?', id: 's3' });
+  t.match(await carol.next((e) => e.type === 'error' && e.id === 's3', 'refused'), { code: 'room_not_found' });
+
+  // Private: only by invitation from a member.
+  alice.write({ type: 'create', room: 'board', private: true, id: 'c1' });
+  t.match(await room(alice, 'c1'), { type: 'room', room: 'board', private: true, members: ['alice'] });
+  carol.write({ type: 'join', room: 'board', id: 'j3' });
+  t.match(await room(carol, 'j3'), { type: 'error', code: 'room_forbidden' }, 'not invited');
+  bob.write({ type: 'invite', room: 'board', users: ['carol'], id: 'i0' });
+  t.match(await room(bob, 'i0'), { type: 'error', code: 'room_forbidden' }, 'bob is no member: he cannot invite');
+  alice.write({ type: 'invite', room: 'board', users: ['carol'], id: 'i1' });
+  await room(alice, 'i1');
+  t.match(await carol.next((e) => e.type === 'invited', 'the invitation'), { room: 'board', by: 'alice' });
+  carol.write({ type: 'join', room: 'board', id: 'j4' });
+  t.match(await room(carol, 'j4'), { type: 'room', members: ['alice', 'carol'], member: true });
+
+  // bob leaves for a while: what the room says meanwhile waits for him, and comes at his next login.
+  bob.write({ type: 'quit' });
+  t.equal(await bob.exited(), 0);
+  alice.write({ type: 'send', room: 'ops', text: 'while bob was away', id: 's4' });
+  await alice.next((e) => e.type === 'ack' && e.id === 's4', 'the ack');
+  const back = await startClient(t, server.address, 'bob');
+  t.match(await back.next((e) => e.type === 'room', 'his rooms, at login'), { room: 'Ops', member: true, members: ['alice', 'bob'] });
+  t.match(await back.next((e) => e.type === 'message' && e.text === 'while bob was away', 'what he missed'), { room: 'Ops', replay: true });
+
+  // carol joins ops late: she gets its recent history.
+  carol.write({ type: 'join', room: 'ops', id: 'j5' });
+  await room(carol, 'j5');
+  t.match(await carol.next((e) => e.type === 'message' && e.text === 'deploy at five', "the room's history"), { room: 'Ops', replay: true });
+  t.notOk(carol.events.some((e) => e.type === 'message' && e.room === 'board' && e.from === 'bob'), 'nothing of a room she was not in');
+
+  // leave: the others see it, and the one who left is told they are out.
+  carol.write({ type: 'leave', room: 'ops', id: 'l1' });
+  t.match(await room(carol, 'l1'), { type: 'room', member: false, members: ['alice', 'bob'] });
+  t.match(await alice.next((e) => e.type === 'room' && e.room === 'Ops' && !(e.members as string[]).includes('carol'), 'alice told'), { members: ['alice', 'bob'] });
+});
