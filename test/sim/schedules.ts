@@ -65,6 +65,7 @@ export function randomSchedule(seed: number): Schedule {
     ...(rng.chance(0.15) ? { historySize: rng.int(3, 20) } : {}),
     ...(rng.chance(0.15) ? { resumeWindow: rng.int(30, 200) } : {}),
     ...(rng.chance(0.3) ? { sendEveryMs: [60, 250] as [number, number] } : {}),
+    ...(rng.chance(0.4) ? { rooms: rng.int(1, 3) } : {}),
     faults,
   };
 }

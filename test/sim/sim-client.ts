@@ -1,5 +1,5 @@
 import { ClientCore, RETRY_MAX_MS, RETRY_MIN_MS } from '../../src/core/client-core.js';
-import type { ServerMessage } from '../../src/protocol/messages.js';
+import { userKey, type ServerMessage } from '../../src/protocol/messages.js';
 import type { Conn, Host, World } from './world.js';
 import type { SimNode } from './sim-node.js';
 
@@ -76,10 +76,25 @@ export class SimClient {
     this.#connect([first], FIRST_ATTEMPT_MS);
   }
 
-  send(cid: string, text: string, to: string[]): void {
+  send(cid: string, text: string, to: string[], room?: string): void {
     if (this.#state === 'done') return;
-    this.core.queue(cid, text, to);
+    this.core.queue(cid, text, to, room);
     if (this.#state === 'ready') this.#write(this.core.sendFrame(cid)!);
+  }
+
+  /** Rooms this client means to be in: asked at every login until a `room` frame says it is in (joins are not resent by the protocol). */
+  readonly wantRooms = new Set<string>();
+  /** Rooms a `room` frame said it is in (by name key). */
+  readonly inRooms = new Set<string>();
+  #joins = 0;
+
+  join(room: string): void {
+    this.wantRooms.add(room);
+    if (this.#state === 'ready') this.#askRooms();
+  }
+
+  #askRooms(): void {
+    for (const room of this.wantRooms) if (!this.inRooms.has(userKey(room))) this.#write({ type: 'room:join', id: `join-${++this.#joins}`, room });
   }
 
   /** Whether everything sent was acknowledged or refused. */
@@ -225,6 +240,7 @@ export class SimClient {
             this.log.readyAt.push(w.now);
             settle('ok');
             for (const id of this.core.resend()) c.send(0, this.core.sendFrame(id)!);
+            this.#askRooms();
             return;
           }
           if (this.#conn !== c) return;
@@ -252,6 +268,10 @@ export class SimClient {
       this.log.term = this.#term;
     }
     if (process.env.SIM_TRACE === this.host.name && (msg.type !== 'chat:message' || msg.text.includes(process.env.SIM_TRACE_TEXT ?? '\u0000'))) console.log(`${(this.#world.now / 1000).toFixed(3)} TRACE ${this.host.name} <- ${JSON.stringify(msg).slice(0, 300)}`);
+    if (msg.type === 'room') {
+      if (msg.member) this.inRooms.add(userKey(msg.room));
+      return;
+    }
     const ev = this.core.receive(msg);
     if (ev === undefined) {
       if (msg.type === 'chat:message') this.log.received.set(msg.id, (this.log.received.get(msg.id) ?? 1) + 0); // seen before: dropped

@@ -541,7 +541,10 @@ export class SimNode {
       }
       case 'chat:send':
         if (s.kind !== 'user') return;
-        return this.#step({ type: 'send', session: s.id, cid: f.id as string, to: (f.to as string[]) ?? [], text: f.text as string, now });
+        return this.#step({ type: 'send', session: s.id, cid: f.id as string, to: (f.to as string[]) ?? [], text: f.text as string, room: f.room as string | undefined, now });
+      case 'room:join':
+        if (s.kind !== 'user') return;
+        return this.#step({ type: 'room', session: s.id, cid: f.id as string, action: { type: 'join', room: f.room as string }, now });
       case 'presence:get':
         return this.#step({ type: 'presence-get', session: s.id });
       default:

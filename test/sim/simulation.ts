@@ -50,6 +50,11 @@ export interface Schedule {
   locked?: boolean;
   /** Clients that start late (by a `client` fault) are not started at first. */
   lateClients?: number[];
+  /**
+   * Rooms (issue #16): client i joins room r when (i + r) is even, at every login until it is in, and sends a
+   * share of its messages to a room it is in; they must reach the members the stored message names.
+   */
+  rooms?: number;
   faults: Fault[];
 }
 
@@ -112,6 +117,7 @@ export function run(schedule: Schedule): Outcome {
       if (!storedById.has(entry.id)) storedById.set(entry.id, entry);
       // A node holds the message if it holds any copy of it (a resend may be stored twice, once per coordinator).
       const m = byId.get(frame.messageId)!;
+      if (m.room !== undefined && m.to.length === 0) m.to = [...entry.to]; // the members the acknowledged copy names
       const copies = nodes.map((n) => n.core?.state.duplicateOf(m.from, cidOf.get(frame.messageId)!)).filter((e): e is MessageEntry => e !== undefined);
       const holders = nodes.filter((n) => {
         const mine = n.core?.state.duplicateOf(m.from, cidOf.get(frame.messageId)!);
@@ -138,7 +144,7 @@ export function run(schedule: Schedule): Outcome {
     },
   };
   const storedById = new Map<string, MessageEntry>();
-  const byId = new Map<string, { from: string; to: string[]; text: string }>();
+  const byId = new Map<string, { from: string; to: string[]; text: string; room?: string }>();
   const findEntry = (id: string): MessageEntry | undefined => {
     const m = byId.get(id);
     if (!m) return undefined;
@@ -200,6 +206,10 @@ export function run(schedule: Schedule): Outcome {
   const every = schedule.sendEveryMs ?? [300, 1_200];
   const share = schedule.broadcastShare ?? 0.6;
   const users = clients.map((c) => c.log.user);
+  const roomCount = schedule.rooms ?? 0;
+  clients.forEach((c, i) => {
+    for (let r = 0; r < roomCount; r++) if ((i + r) % 2 === 0) c.join(`room${r}`);
+  });
   clients.forEach((c, i) => {
     let k = 0;
     const next = () => {
@@ -207,12 +217,15 @@ export function run(schedule: Schedule): Outcome {
       if (c.log.firstReady !== undefined && !c.done) {
         const cid = `${c.log.user}-${k++}`;
         const others = users.filter((u) => userKey(u) !== userKey(c.log.user));
-        const to = rng.next() < share || others.length === 0 ? [] : rng.sample(others, rng.int(1, Math.min(2, others.length)));
+        const mine = roomCount > 0 ? [...c.inRooms] : [];
+        const room = mine.length > 0 && rng.next() < 0.3 ? rng.pick(mine) : undefined;
+        const to = room !== undefined || rng.next() < share || others.length === 0 ? [] : rng.sample(others, rng.int(1, Math.min(2, others.length)));
         const text = `${c.log.user} #${k}`;
         const id = messageId(c.log.user, cid);
-        byId.set(id, { from: c.log.user, to, text });
+        // A room message's recipients are the members the coordinator names when it stores it (set at its ack).
+        byId.set(id, { from: c.log.user, to, text, ...(room === undefined ? {} : { room }) });
         cidOf.set(id, cid);
-        c.send(cid, text, to);
+        c.send(cid, text, to, room);
         sent++;
       }
       w.schedule(w.now + rng.int(every[0], every[1]), next);
@@ -406,6 +419,8 @@ export function run(schedule: Schedule): Outcome {
   let gaps = 0;
   const displacedAccounts = new Set<string>();
   if (leader) for (const c of clients) for (const u of leader.core!.state.displaced(c.log.user)) displacedAccounts.add(`${userKey(u.name)} ${u.account}`);
+  // Members never leave a room here: one who got a room message must be a member at the end (replicas agree then).
+  const endRooms = (leader ?? live[0])?.core?.state.rooms;
   for (const c of clients) {
     const log = c.log;
     gaps += log.gaps;
@@ -439,7 +454,7 @@ export function run(schedule: Schedule): Outcome {
       delivered++;
       const m = byId.get(id);
       if (!m) violate(`${c.host.name} received message ${id}, which nobody sent`);
-      else if (!visibleTo(asEntry(m), key)) violate(`${c.host.name} received "${m.text}", not meant for ${log.user}`);
+      else if (m.room !== undefined ? !endRooms?.isMember(m.room, log.user) : !visibleTo(asEntry(m), key)) violate(`${c.host.name} received "${m.text}", not meant for ${log.user}`);
       if (count > 1) violate(`${c.host.name} received "${m?.text}" ${count} times`);
     }
   }
