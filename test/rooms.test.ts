@@ -58,3 +58,16 @@ t.test('rooms: public and private, messages to members only, offline members and
   t.match(await room(carol, 'l1'), { type: 'room', member: false, members: ['alice', 'bob'] });
   t.match(await alice.next((e) => e.type === 'room' && e.room === 'Ops' && !(e.members as string[]).includes('carol'), 'alice told'), { members: ['alice', 'bob'] });
 });
+
+t.test('status: away, busy or do not disturb with a text, beside the name for everyone, and seen by a newcomer at login', async (t) => {
+  const server = await startServe(t, tmpDir(t));
+  const [alice, bob] = (await Promise.all(['alice', 'bob'].map((u) => startClient(t, server.address, u, { register: true })))) as [JsonClient, JsonClient];
+  alice.write({ type: 'status', status: 'away', text: 'lunch' });
+  t.match(await bob.next((e) => e.type === 'presence' && e.status !== undefined, "alice's status"), { online: ['alice', 'bob'], status: { alice: { status: 'away', text: 'lunch' } } });
+  alice.write({ type: 'status', status: 'dnd', text: 'x'.repeat(81) });
+  t.match(await alice.next((e) => e.type === 'error', 'refused'), { code: 'bad_input' }, 'a text over 80 characters is refused');
+  const carol = await startClient(t, server.address, 'carol', { register: true });
+  t.match(await carol.next((e) => e.type === 'presence', 'the online list at login'), { status: { alice: { status: 'away', text: 'lunch' } } }, 'a newcomer sees it at once');
+  alice.write({ type: 'status', status: 'online' });
+  t.match(await carol.next((e) => e.type === 'presence' && e.status === undefined, 'back'), { online: ['alice', 'bob', 'carol'] }, 'plain online again: no status shown');
+});

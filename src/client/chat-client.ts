@@ -2,8 +2,8 @@ import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { WebSocket } from '../protocol/ws.js';
 import type { Logger } from 'pino';
-import { ServerMessage, type ChatMessage, type ClientMessage, type RoomFrame } from '../protocol/messages.js';
-import { DEFAULT_LIMITS, type Limits } from '../protocol/limits.js';
+import { ServerMessage, type ChatMessage, type ClientMessage, type RoomFrame, type StatusValue } from '../protocol/messages.js';
+import { DEFAULT_LIMITS, type Limits, type UserStatus } from '../protocol/limits.js';
 import { ProtocolError, type ErrorCode, ERROR_CODES } from '../protocol/errors.js';
 import { ClientCore, RETRY_MAX_MS, RETRY_MIN_MS } from '../core/client-core.js';
 import { fetchStatus } from '../discovery/status.js';
@@ -92,7 +92,8 @@ export interface ChatClientEvents {
   reconnecting: [{ from: string }];
   message: [ChatMessage];
   ack: [{ id: string; messageId: string; ts: number }];
-  presence: [string[]];
+  /** The whole online list, and the statuses of those online who set one other than plain online. */
+  presence: [string[], Readonly<Record<string, StatusValue>>];
   'history:end': [number];
   /** Who coordinates and who is next: worth remembering for when discovery finds nothing. */
   /** `leaving`: the coordinator is handing off now (a planned move). */
@@ -295,6 +296,14 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     this.#write({ ...request, id });
     return id;
   }
+
+  /** Says what this user is (online, away, busy, do not disturb), with an optional text; everyone online sees it. */
+  setStatus(status: UserStatus, text = ''): void {
+    this.#write({ type: 'status:set', status, text });
+  }
+
+  /** Statuses by name as the coordinator last told them. */
+  readonly #statuses = new Map<string, StatusValue>();
 
   /** Room requests not answered yet (drained() waits for them). */
   readonly #roomAsks = new Set<string>();
@@ -595,6 +604,13 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
         this.#term = Math.max(this.#term, msg.term);
         this.#opts.log.debug({ succession: msg, leaving: msg.leaving }, 'succession');
         break;
+      case 'presence:status':
+        this.#statuses.set(msg.user, { status: msg.status, text: msg.text });
+        return this.#emitPresence();
+      case 'presence':
+        this.#statuses.clear();
+        for (const [name, st] of Object.entries(msg.status ?? {})) this.#statuses.set(name, st);
+        break;
       case 'room':
         this.emit('room', msg);
         if (msg.id !== undefined && this.#roomAsks.delete(msg.id)) this.#wakeDrainWaiters();
@@ -666,7 +682,14 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
   /** Emits the whole online list, whatever changed: consumers never apply deltas themselves. */
   #emitPresence(): void {
     // Sorted only for someone who listens: a failover brings one change per user who comes back.
-    if (this.listenerCount('presence') > 0) this.emit('presence', this.online);
+    if (this.listenerCount('presence') === 0) return;
+    const online = this.online;
+    const status: Record<string, StatusValue> = {};
+    for (const name of online) {
+      const st = this.#statuses.get(name);
+      if (st !== undefined && (st.status !== 'online' || st.text !== '')) status[name] = st;
+    }
+    this.emit('presence', online, status);
   }
 
   #write(frame: object): boolean {

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { ChatClient, type ChatClientOptions, type RoomRequestFrame } from './chat-client.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { SuccessionMemory } from '../store/known-networks.js';
+import { MAX_STATUS_CHARS, USER_STATUSES } from '../protocol/limits.js';
 
 const MAX_INPUT_LINE = 1024 * 1024; // chars: far above any valid command; longer lines are refused unparsed
 
@@ -33,6 +34,7 @@ const Command = z.discriminatedUnion('type', [
     id: z.union([z.string().max(256), z.number()]).optional(),
   }),
   z.object({ type: z.literal('who') }),
+  z.object({ type: z.literal('status'), status: z.enum(USER_STATUSES), text: z.string().max(MAX_STATUS_CHARS).optional() }),
   z.object({ type: z.literal('quit') }),
 ]);
 
@@ -95,7 +97,7 @@ async function session(
     out({ type: 'ack', id: idFor(a.id), messageId: a.messageId, ts: a.ts });
     correlation.delete(a.id);
   });
-  client.on('presence', (online) => out({ type: 'presence', online }));
+  client.on('presence', (online, status) => out({ type: 'presence', online, ...(Object.keys(status).length > 0 ? { status } : {}) }));
   // After a resume the replay held only the newest: say so (DESIGN §5: past a bound, the newest and a gap).
   client.on('gap', () => out({ type: 'gap', message: 'some older messages are not in this replay: it holds the newest that fit' }));
   // Failover: say so, then a new `ready` line once the successor has us (DESIGN §4).
@@ -165,6 +167,8 @@ async function session(
         if (c.id !== undefined) correlation.set(cid, c.id);
       } else if (c.type === 'who') {
         client.who();
+      } else if (c.type === 'status') {
+        client.setStatus(c.status, c.text ?? '');
       } else if (c.type === 'quit') {
         quitting = true;
         void client.drained().then(() => finish(0));

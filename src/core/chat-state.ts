@@ -1,5 +1,5 @@
 import { nameSkeleton, userKey } from '../protocol/messages.js';
-import { accountOf, messageId, type CollectEntry, type Entry, type MessageEntry, type SecretEntry, type UserEntry } from '../protocol/entries.js';
+import { accountOf, messageId, type CollectEntry, type Entry, type MessageEntry, type SecretEntry, type StatusEntry, type UserEntry } from '../protocol/entries.js';
 import { at, type ReadonlyVersionVector, type VersionVector } from './version-vector.js';
 import { Rooms } from './rooms.js';
 
@@ -67,6 +67,8 @@ export class ChatState {
   readonly #roomHistory = new Map<string, MessageEntry[]>();
   /** Rooms, their members and topics (issue #16). */
   readonly rooms = new Rooms();
+  /** Name key → the latest status its user set. */
+  readonly #statuses = new Map<string, StatusEntry>();
   /** The last `resumeWindow` messages of any kind. */
   readonly #window: MessageEntry[] = [];
   /** Per origin: the highest sequence number of a message that left the resume window. */
@@ -114,6 +116,13 @@ export class ChatState {
           this.#secret = e;
         }
         return;
+      case 'status': {
+        this.#tick(e.ts);
+        const key = userKey(e.user);
+        const cur = this.#statuses.get(key);
+        if (cur === undefined || e.ts > cur.ts || (e.ts === cur.ts && (e.origin > cur.origin || (e.origin === cur.origin && e.seq > cur.seq)))) this.#statuses.set(key, e);
+        return;
+      }
       case 'room':
       case 'member':
       case 'topic':
@@ -133,6 +142,7 @@ export class ChatState {
     if (this.#secret) yield this.#secret;
     yield* this.#users.values();
     yield* this.rooms.retained();
+    yield* this.#statuses.values();
     for (const list of this.#displaced.values()) yield* list;
     this.#pruneCollects();
     yield* this.#collects.values();
@@ -284,6 +294,7 @@ export class ChatState {
     for (const [k, list] of [...this.#direct].sort(byKey)) parts.push(`m ${k} ${newest(list, this.#historySize).map((m) => m.id).join(',')}`);
     for (const [k, list] of [...this.#roomHistory].sort(byKey)) parts.push(`rh ${k} ${newest(list, this.#historySize).map((m) => m.id).join(',')}`);
     parts.push(...this.rooms.digest());
+    for (const [k, st] of [...this.#statuses].sort(byKey)) parts.push(`st ${k} ${st.status} ${JSON.stringify(st.text)}`);
     for (const [k, q] of [...this.#pending].sort(byKey)) if (q.size > 0) parts.push(`p ${k} ${[...q.keys()].sort().join(',')}`);
     parts.push(`w ${newest(this.#window, this.#resumeWindow).map((m) => m.id).join(',')}`);
     return parts.join('\n');
@@ -374,6 +385,11 @@ export class ChatState {
   /** The hybrid logical clock moves past every timestamp stored. */
   #tick(ts: number): void {
     if (ts > this.#clock) this.#clock = ts;
+  }
+
+  /** What `name` said they are, if they ever set a status. */
+  statusOf(name: string): StatusEntry | undefined {
+    return this.#statuses.get(userKey(name));
   }
 
   /** A room's last messages, oldest first (what a late joiner gets). */

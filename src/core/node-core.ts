@@ -2,6 +2,7 @@ import type { Cover, Entry, LogRecord, MessageEntry, NewEntry, UserEntry } from 
 import { accountOf, messageId } from '../protocol/entries.js';
 import { MAX_ENTRIES_PER_FRAME, errorFrame, userKey, type ClientMessage, type ServerMessage } from '../protocol/messages.js';
 import type { ErrorCode } from '../protocol/errors.js';
+import type { UserStatus } from '../protocol/limits.js';
 import { ChatState, byTime } from './chat-state.js';
 import { Pipeline, entryKey, type Ack } from './pipeline.js';
 import { Replica, type Batch } from './replica.js';
@@ -72,6 +73,8 @@ export type CoreEvent =
   | { type: 'peer-ack'; session: number; vv: VectorPairs; term?: number | undefined; now: number }
   | { type: 'login'; session: number; user: UserEntry; token: string | undefined; cursor: VectorPairs | undefined; now: number }
   | { type: 'send'; session: number; cid: string; to: readonly string[]; text: string; room?: string | undefined; now: number }
+  /** A status set (issue #16): told to everyone online once stored. */
+  | { type: 'status'; session: number; status: UserStatus; text: string; now: number }
   /** A room action (issue #16): answered with a `room` frame carrying `cid`, or an error. */
   | { type: 'room'; session: number; cid: string; action: RoomRequest; now: number }
   | { type: 'presence-get'; session: number }
@@ -299,8 +302,14 @@ export class NodeCore {
         return this.#send(ev.session, ev.cid, ev.to, ev.text, ev.now, ev.room);
       case 'room':
         return this.#roomAction(ev.session, ev.cid, ev.action, ev.now);
+      case 'status': {
+        const user = this.#sessions.user(ev.session);
+        if (user === undefined || !this.role.coordinating || this.#accepting === 'no') return;
+        if (this.#accepting === 'storage_full' || !this.#storageOk) return this.#emit({ type: 'send', to: [ev.session], frame: errorFrame('storage_full') });
+        return void this.#writeOwn([{ kind: 'status', user: user.name, status: ev.status, text: ev.text, ts: this.state.stampTime(ev.now) }]);
+      }
       case 'presence-get':
-        return this.#emit({ type: 'send', to: [ev.session], frame: { type: 'presence', online: this.#sessions.online } });
+        return this.#emit({ type: 'send', to: [ev.session], frame: this.#presenceFrame() });
       case 'session-closed':
         return this.#sessionClosed(ev.session, ev.now);
       case 'append':
@@ -522,6 +531,10 @@ export class NodeCore {
         for (const a of f.acks) this.#ackTo(a, m);
         this.#emit({ type: 'stored', entry: m });
       }
+      if (f.entry.kind === 'status') {
+        const to = [...this.#sessions.ids()];
+        if (to.length > 0) this.#emit({ type: 'send', to, frame: { type: 'presence:status', user: f.entry.user, status: f.entry.status, text: f.entry.text } });
+      }
       if (f.entry.kind === 'room' || f.entry.kind === 'member' || f.entry.kind === 'topic') {
         const key = userKey(f.entry.room);
         const change = rooms.get(key) ?? { room: f.entry.room, changed: [], asks: [] };
@@ -627,6 +640,17 @@ export class NodeCore {
     if (stamped !== undefined) this.#roomAsks.set(entryKey(stamped.at(-1)!), { session, cid });
   }
 
+  /** The online list, with the status of those online who set one (other than plain online). */
+  #presenceFrame(): ServerMessage {
+    const online = this.#sessions.online;
+    const status: Record<string, { status: UserStatus; text: string }> = {};
+    for (const name of online) {
+      const st = this.state.statusOf(name);
+      if (st !== undefined && (st.status !== 'online' || st.text !== '')) status[name] = { status: st.status, text: st.text };
+    }
+    return Object.keys(status).length > 0 ? { type: 'presence', online, status } : { type: 'presence', online };
+  }
+
   /** The `room` frame of room `name` as it is now. */
   #roomFrame(name: string, member: boolean, id?: string): ServerMessage | undefined {
     const view = this.state.rooms.room(name);
@@ -717,7 +741,7 @@ export class NodeCore {
     for (const id of collected) this.#collect(name, id);
     this.#emit({ type: 'send', to: [session], frame: { type: 'history:end', count: replay.length, cursor: this.#cursor(), ...(gap ? { gap: true } : {}) } });
     const first = this.#sessions.add(session, holder);
-    this.#emit({ type: 'send', to: [session], frame: { type: 'presence', online: this.#sessions.online } });
+    this.#emit({ type: 'send', to: [session], frame: this.#presenceFrame() });
     if (first) {
       this.#emit({ type: 'presence', user: name, online: true, session });
       const others = [...this.#sessions.ids()].filter((id) => id !== session);

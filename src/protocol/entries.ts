@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { Username } from './fields.js';
-import { MAX_TOPIC_CHARS } from './limits.js';
+import { MAX_STATUS_CHARS, MAX_TOPIC_CHARS, USER_STATUSES } from './limits.js';
 
 /**
  * The replicated log's entries (DESIGN §5). Every entry is immutable and
@@ -99,7 +99,17 @@ export const TopicEntry = z.object({
   ts: z.number(),
 });
 
-export const Entry = z.discriminatedUnion('kind', [UserEntry, MessageEntry, CollectEntry, SecretEntry, RoomEntry, MemberEntry, TopicEntry]);
+/** What a user says of themselves (issue #16), beside their name; the latest by (ts, origin, seq) holds. */
+export const StatusEntry = z.object({
+  kind: z.literal('status'),
+  ...Origin,
+  user: Username,
+  status: z.enum(USER_STATUSES),
+  text: z.string().max(MAX_STATUS_CHARS),
+  ts: z.number(),
+});
+
+export const Entry = z.discriminatedUnion('kind', [UserEntry, MessageEntry, CollectEntry, SecretEntry, RoomEntry, MemberEntry, TopicEntry, StatusEntry]);
 export type Entry = z.infer<typeof Entry>;
 export type UserEntry = z.infer<typeof UserEntry>;
 export type MessageEntry = z.infer<typeof MessageEntry>;
@@ -108,6 +118,7 @@ export type SecretEntry = z.infer<typeof SecretEntry>;
 export type RoomEntry = z.infer<typeof RoomEntry>;
 export type MemberEntry = z.infer<typeof MemberEntry>;
 export type TopicEntry = z.infer<typeof TopicEntry>;
+export type StatusEntry = z.infer<typeof StatusEntry>;
 
 /** Distributes `Omit` over a union, so each entry kind keeps its own fields. */
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -128,7 +139,7 @@ export const Cover = z.object({
 export type Cover = z.infer<typeof Cover>;
 
 /** One record of the log on disk: an entry, or a cover. */
-export const LogRecord = z.discriminatedUnion('kind', [UserEntry, MessageEntry, CollectEntry, SecretEntry, RoomEntry, MemberEntry, TopicEntry, Cover]);
+export const LogRecord = z.discriminatedUnion('kind', [UserEntry, MessageEntry, CollectEntry, SecretEntry, RoomEntry, MemberEntry, TopicEntry, StatusEntry, Cover]);
 export type LogRecord = z.infer<typeof LogRecord>;
 
 /** The identity of an account: its `account` field, or (older entries) its registration time. */

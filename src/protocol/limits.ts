@@ -59,5 +59,11 @@ export const MAX_PASSWORD_BYTES = 72;
 /** Longest room topic, in characters. */
 export const MAX_TOPIC_CHARS = 200;
 
+/** What a user may say they are (issue #16); `dnd` silences their bell and notifications. */
+export const USER_STATUSES = ['online', 'away', 'busy', 'dnd'] as const;
+export type UserStatus = (typeof USER_STATUSES)[number];
+/** Longest status text, in characters. */
+export const MAX_STATUS_CHARS = 80;
+
 /** Usernames: 1–32 letters, digits, `_`, `.`, `-`; unique case-insensitively. */
 export const USERNAME_RE = /^[A-Za-z0-9_.-]{1,32}$/;

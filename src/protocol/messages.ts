@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_LIMITS, type Limits, MAX_TOPIC_CHARS, PROTOCOL_VERSION } from './limits.js';
+import { DEFAULT_LIMITS, type Limits, MAX_STATUS_CHARS, MAX_TOPIC_CHARS, PROTOCOL_VERSION, USER_STATUSES } from './limits.js';
 import { ERROR_CODES, type ErrorCode } from './errors.js';
 import { ClientMessageId, HostPort, NetworkName, NodeId, Username, VersionVector } from './fields.js';
 import { Cover, Entry } from './entries.js';
@@ -46,6 +46,8 @@ export function clientMessageSchema(limits: Limits = DEFAULT_LIMITS) {
       room: Username.optional(),
     }),
     z.strictObject({ type: z.literal('presence:get') }),
+    /** Online, away, busy or do-not-disturb, with an optional text: shown beside the name to everyone. */
+    z.strictObject({ type: z.literal('status:set'), status: z.enum(USER_STATUSES), text: z.string().max(MAX_STATUS_CHARS).default('') }),
     // ---- rooms (issue #16): each answered by a `room` frame carrying the request's id, or an `error` ----
     /** Joins a room; one that does not exist is created, public, with the sender as its op. */
     z.strictObject({ type: z.literal('room:join'), id: ClientMessageId, room: Username }),
@@ -124,6 +126,10 @@ const LimitsSchema = z.object({
   maxRooms: z.number().int().nonnegative().optional(),
   maxRoomMembers: z.number().int().nonnegative().optional(),
 });
+
+/** A status as the wire carries it. */
+export const StatusValue = z.object({ status: z.enum(USER_STATUSES), text: z.string().max(MAX_STATUS_CHARS) });
+export type StatusValue = z.infer<typeof StatusValue>;
 
 /** A chat message as delivered (live or from history). `to` empty = everyone. */
 export const ChatMessage = z.object({
@@ -211,8 +217,10 @@ export const ServerMessage = z.discriminatedUnion('type', [
    */
   z.object({ type: z.literal('history:end'), count: z.number().int(), cursor: VersionVector.optional(), gap: z.boolean().optional() }),
   z.object({ type: z.literal('chat:ack'), id: ClientMessageId, messageId: z.string(), ts: z.number() }),
-  /** The full online list: at login and on `presence:get`. */
-  z.object({ type: z.literal('presence'), online: z.array(Username) }),
+  /** The full online list: at login and on `presence:get`; `status`: of those online who set one other than plain online. */
+  z.object({ type: z.literal('presence'), online: z.array(Username), status: z.record(Username, StatusValue).refine((o) => Object.keys(o).length <= 100_000).optional() }),
+  /** A user's status changed (to everyone online). */
+  z.object({ type: z.literal('presence:status'), user: Username, ...StatusValue.shape }),
   /** Changes to it: one name each, so a join costs O(users) bytes, not O(users²). */
   z.object({ type: z.literal('presence:joined'), user: Username }),
   z.object({ type: z.literal('presence:left'), user: Username }),

@@ -1,7 +1,7 @@
 import type { ClientMessage } from '../protocol/messages.js';
 import type { Handler } from './context.js';
 import { login, networkAuth, networkConfirm, register, resume } from './handlers/auth.js';
-import { presence, send } from './handlers/chat.js';
+import { presence, send, status } from './handlers/chat.js';
 import { fileAck, fileCancel, fileDone, fileEnd, fileFail, fileOffer } from './handlers/files.js';
 import { peerAck, peerEntries, peerHello, peerJoin, peerJoinConfirm } from './handlers/peers.js';
 import { room } from './handlers/rooms.js';
@@ -19,6 +19,7 @@ export const HANDLERS: { [K in ClientMessage['type']]: Handler<K> } = {
   'auth:resume': { needs: 'network', run: resume },
   'chat:send': { needs: 'login', run: send },
   'presence:get': { needs: 'login', run: presence },
+  'status:set': { needs: 'login', run: status },
   'room:join': { needs: 'login', run: room },
   'room:create': { needs: 'login', run: room },
   'room:invite': { needs: 'login', run: room },

@@ -42,6 +42,24 @@ t.test("rooms: a room message is in its room's history, replayed to its members 
   t.ok(s.stampTime(0) > 9, 'the clock moved past room entries too');
 });
 
+t.test('status: the latest by (ts, origin, seq) holds whatever the order, and the retained entries keep it', async (t) => {
+  const st = (origin: string, status: string, text: string, ts: number): Entry => ({ kind: 'status', origin, seq: ++seq, user: 'Bob', status, text, ts }) as Entry;
+  const entries = [st('n1', 'away', 'lunch', 5), st('n2', 'busy', 'call', 5), st('n1', 'dnd', 'old', 3)];
+  const digests = new Set<string>();
+  for (const order of [[0, 1, 2], [2, 1, 0], [1, 0, 2]]) {
+    const s = new ChatState(3);
+    for (const i of order) s.apply(entries[i]!);
+    t.match(s.statusOf('bob'), { status: 'busy', text: 'call' }, 'the same millisecond: the higher origin');
+    digests.add(s.digest());
+  }
+  t.equal(digests.size, 1, 'one state whatever the order');
+  const s = new ChatState(3);
+  for (const e of entries) s.apply(e);
+  const rebuilt = new ChatState(3);
+  for (const e of s.retained()) rebuilt.apply(e);
+  t.equal(rebuilt.digest(), s.digest());
+});
+
 t.test('messages stored in one millisecond keep the order they were stored in, in history and in a resume', async (t) => {
   const s = new ChatState({ historySize: 200, resumeWindow: 100 });
   // Ids that sort against the order of storing: only (origin, seq) can keep it.
