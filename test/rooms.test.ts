@@ -2,8 +2,9 @@ import t from 'tap';
 import { startClient, startServe, type JsonClient } from './helpers/processes.js';
 import { tmpDir } from './helpers/tmp.js';
 
-// Rooms (issue #16) through the JSON client, on a real coordinator: join and create, private rooms by
-// invitation, messages to members only, what an offline member missed at login, a late joiner's history.
+// Rooms, status and mentions (issue #16) through the JSON client, on a real coordinator: join and create,
+// private rooms by invitation, messages to members only, what an offline member missed at login, a late
+// joiner's history; statuses beside names; messages that name you flagged.
 
 t.test('rooms: public and private, messages to members only, offline members and late joiners', async (t) => {
   const server = await startServe(t, tmpDir(t));
@@ -70,4 +71,14 @@ t.test('status: away, busy or do not disturb with a text, beside the name for ev
   t.match(await carol.next((e) => e.type === 'presence', 'the online list at login'), { status: { alice: { status: 'away', text: 'lunch' } } }, 'a newcomer sees it at once');
   alice.write({ type: 'status', status: 'online' });
   t.match(await carol.next((e) => e.type === 'presence' && e.status === undefined, 'back'), { online: ['alice', 'bob', 'carol'] }, 'plain online again: no status shown');
+});
+
+t.test('mentions: a message that names you (@bob, or bob as a word) is flagged for you, not for its sender or others', async (t) => {
+  const server = await startServe(t, tmpDir(t));
+  const [alice, bob, carol] = (await Promise.all(['alice', 'bob', 'carol'].map((u) => startClient(t, server.address, u, { register: true })))) as [JsonClient, JsonClient, JsonClient];
+  alice.write({ type: 'send', text: 'ping @Bob about the deploy', id: 'm1' });
+  t.match(await bob.next((e) => e.type === 'message' && e.text === 'ping @Bob about the deploy', 'bob gets it'), { mention: true });
+  for (const c of [alice, carol]) t.notOk((await c.next((e) => e.type === 'message' && e.text === 'ping @Bob about the deploy', 'the broadcast')).mention, 'not a mention of them');
+  alice.write({ type: 'send', text: 'bobcat sighting', id: 'm2' });
+  t.notOk((await bob.next((e) => e.type === 'message' && e.text === 'bobcat sighting', 'another')).mention, 'a word that merely starts with the name is not one');
 });

@@ -6,6 +6,8 @@ import { ChatClient, type ChatClientOptions, type RoomRequestFrame } from './cha
 import { ProtocolError } from '../protocol/errors.js';
 import { SuccessionMemory } from '../store/known-networks.js';
 import { MAX_STATUS_CHARS, USER_STATUSES } from '../protocol/limits.js';
+import { userKey } from '../protocol/messages.js';
+import { mentions } from '../core/mentions.js';
 
 const MAX_INPUT_LINE = 1024 * 1024; // chars: far above any valid command; longer lines are refused unparsed
 
@@ -87,7 +89,11 @@ async function session(
 
   // Printed from the event, not after `await connect()`: replayed messages may arrive in the same tick.
   client.on('ready', (r) => out({ type: 'ready', ...r }));
-  client.on('message', (m) => out({ type: 'message', id: m.id, from: m.from, to: m.to, text: m.text, ts: m.ts, ...(m.room === undefined ? {} : { room: m.room }), ...(m.replay ? { replay: true } : {}) }));
+  client.on('message', (m) => {
+    const me = client.ready?.user ?? options.user;
+    const mention = userKey(m.from) !== userKey(me) && mentions(m.text, me);
+    out({ type: 'message', id: m.id, from: m.from, to: m.to, text: m.text, ts: m.ts, ...(m.room === undefined ? {} : { room: m.room }), ...(mention ? { mention: true } : {}), ...(m.replay ? { replay: true } : {}) });
+  });
   client.on('room', (r) => {
     out({ type: 'room', room: r.room, private: r.private, members: r.members, ops: r.ops, topic: r.topic, creator: r.creator, member: r.member, ...(r.id === undefined ? {} : { id: idFor(r.id) }) });
     if (r.id !== undefined) correlation.delete(r.id);

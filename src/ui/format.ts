@@ -4,6 +4,9 @@ import stringWidth from 'string-width';
 import { formatBytes } from '../protocol/units.js';
 import type { Line, Outgoing, Transfer } from './state.js';
 import { safe } from './safe.js';
+import { mentions } from '../core/mentions.js';
+
+export { mentions };
 
 /**
  * Colours can be turned off (`NO_COLOR`, https://no-color.org): then no colour is used, but bold, dim and
@@ -41,19 +44,6 @@ export function clock(ts: number): string {
 /** Who a message goes to, as the input prompt shows it. */
 export function recipientsLabel(to: readonly string[]): string {
   return to.length === 0 ? 'everyone' : safe(to.join(', '));
-}
-
-
-const NAME_CHAR = 'A-Za-z0-9_\\-';
-
-/**
- * Whether `text` mentions `name`: `@name` or the bare name as a word, in any case (`thanks Alice.`, not
- * `malice` or `alice2`). A mention rings the bell and is highlighted, like a direct message.
- */
-export function mentions(text: string, name: string): boolean {
-  if (name === '') return false;
-  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return new RegExp(`(^|[^${NAME_CHAR}.@])@?${escaped}(?=$|[^${NAME_CHAR}.@]|\\.(?:$|[^${NAME_CHAR}]))`, 'i').test(text);
 }
 
 /** One message or notice as terminal rows of at most `width` columns (ANSI-coloured). */
