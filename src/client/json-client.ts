@@ -5,7 +5,8 @@ import type { Logger } from 'pino';
 import { ChatClient, type ChatClientOptions, type RoomRequestFrame } from './chat-client.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { SuccessionMemory } from '../store/known-networks.js';
-import { MAX_STATUS_CHARS, USER_STATUSES } from '../protocol/limits.js';
+import { DEFAULT_LIMITS, MAX_STATUS_CHARS, MAX_TOPIC_CHARS, USER_STATUSES } from '../protocol/limits.js';
+import { Username } from '../protocol/fields.js';
 import { userKey } from '../protocol/messages.js';
 import { mentions } from '../core/mentions.js';
 
@@ -21,14 +22,15 @@ const Command = z.discriminatedUnion('type', [
     room: z.string().optional(),
     id: z.union([z.string().max(256), z.number()]).optional(),
   }),
-  // Rooms (issue #16): each answered by a `room` line with the command's id, or an `error` line.
-  z.object({ type: z.literal('join'), room: z.string(), id: z.union([z.string().max(256), z.number()]).optional() }),
-  z.object({ type: z.literal('create'), room: z.string(), private: z.boolean().optional(), id: z.union([z.string().max(256), z.number()]).optional() }),
-  z.object({ type: z.literal('invite'), room: z.string(), users: z.array(z.string()).min(1), id: z.union([z.string().max(256), z.number()]).optional() }),
-  z.object({ type: z.literal('leave'), room: z.string(), id: z.union([z.string().max(256), z.number()]).optional() }),
-  z.object({ type: z.literal('remove'), room: z.string(), user: z.string(), id: z.union([z.string().max(256), z.number()]).optional() }),
-  z.object({ type: z.literal('op'), room: z.string(), user: z.string(), id: z.union([z.string().max(256), z.number()]).optional() }),
-  z.object({ type: z.literal('topic'), room: z.string(), topic: z.string(), id: z.union([z.string().max(256), z.number()]).optional() }),
+  // Rooms (issue #16): each answered by a `room` line with the command's id, or an `error` line. Names and sizes
+  // are checked here as the coordinator checks them (an oversized frame could not say which command it was).
+  z.object({ type: z.literal('join'), room: Username, id: z.union([z.string().max(256), z.number()]).optional() }),
+  z.object({ type: z.literal('create'), room: Username, private: z.boolean().optional(), id: z.union([z.string().max(256), z.number()]).optional() }),
+  z.object({ type: z.literal('invite'), room: Username, users: z.array(Username).min(1).max(DEFAULT_LIMITS.maxRecipients), id: z.union([z.string().max(256), z.number()]).optional() }),
+  z.object({ type: z.literal('leave'), room: Username, id: z.union([z.string().max(256), z.number()]).optional() }),
+  z.object({ type: z.literal('remove'), room: Username, user: Username, id: z.union([z.string().max(256), z.number()]).optional() }),
+  z.object({ type: z.literal('op'), room: Username, user: Username, id: z.union([z.string().max(256), z.number()]).optional() }),
+  z.object({ type: z.literal('topic'), room: Username, topic: z.string().max(MAX_TOPIC_CHARS), id: z.union([z.string().max(256), z.number()]).optional() }),
   z.object({
     type: z.literal('file'),
     path: z.string().min(1).max(4096),

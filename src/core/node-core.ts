@@ -372,6 +372,8 @@ export class NodeCore {
     this.#origin = originOf(this.#cfg.self.id, term);
     this.#book.clear();
     this.#sessions.clear();
+    this.#roomWrites = 0;
+    this.#roomQueue.length = 0;
     this.#fenced = false;
     this.#accepting = 'yes';
     // Every replica we know of may lack what we hold: keep it for them until they come (compaction waits).
@@ -386,6 +388,8 @@ export class NodeCore {
     // Nothing in flight is acknowledged by us now: the senders resend to the winner, which has what we merge into it.
     this.#pipeline.drop();
     this.#roomAsks.clear(); // their sessions close: the clients ask again of the winner
+    this.#roomWrites = 0;
+    this.#roomQueue.length = 0;
     this.#book.clear();
     this.#sessions.clear();
     this.#peers.clear();
@@ -461,7 +465,8 @@ export class NodeCore {
       // (their pipeline went when we stepped down: nothing else will deliver them).
       // One we are storing again ourselves (a resend) is delivered now too: its senders may see it twice (their
       // client drops the second), but nobody's cursor passes its place without it.
-      const merged = (e: Entry) => w.kind !== 'own' || e.origin !== this.#origin;
+      // (Ours still in the pipeline, of an earlier origin after a term bump, are left to its release.)
+      const merged = (e: Entry) => w.kind !== 'own' || (e.origin !== this.#origin && e.kind === 'message' && !this.#pipeline.holds(e.id));
       const fresh = (e: Entry): e is MessageEntry => e.kind === 'message' && merged(e) && (!knew.has(e.id) || this.#pipeline.holds(e.id));
       for (const m of entries.filter(fresh).sort(byTime)) this.#deliver(m);
     }
@@ -470,6 +475,7 @@ export class NodeCore {
     if (w.kind === 'link' && this.#link?.id === w.link) {
       this.#emit({ type: 'link-send', link: w.link, frame: { type: 'peer:ack', vv: toPairs(this.replica.vector) } });
     }
+    if (w.kind === 'own' && w.records.some(isRoomRecord)) this.#roomWritten();
   }
 
   #writeFailed(tickets: readonly number[], reason: string, now: number): void {
@@ -480,6 +486,7 @@ export class NodeCore {
       if (w === undefined) continue;
       this.#writes.delete(t);
       if (w.kind === 'own') {
+        if (w.records.some(isRoomRecord)) this.#roomWritten();
         for (const f of this.#pipeline.drop(w.keys)) {
           for (const a of f.acks) this.#emit({ type: 'send', to: [a.session], frame: errorFrame('storage_full', undefined, a.cid) });
           if (f.ticket !== undefined) this.#emit({ type: 'append-failed', ticket: f.ticket, code: 'storage_full' });
@@ -590,6 +597,7 @@ export class NodeCore {
   #send(session: number, cid: string, toNames: readonly string[], text: string, now: number, room?: string): void {
     const user = this.#sessions.user(session);
     if (user === undefined || !this.role.coordinating) return;
+    if (room !== undefined && this.#roomWrites > 0) return this.#waitForRooms(session, cid, () => this.#send(session, cid, toNames, text, now, room));
     const ack = { session, cid };
     if (this.#accepting === 'no') return; // leaving: the client resends to the successor
     if (this.#accepting === 'storage_full' || !this.#storageOk) return this.#emit({ type: 'send', to: [session], frame: errorFrame('storage_full', undefined, cid) });
@@ -631,13 +639,35 @@ export class NodeCore {
   #roomAction(session: number, cid: string, action: RoomRequest, now: number): void {
     const user = this.#sessions.user(session);
     if (user === undefined || !this.role.coordinating) return;
+    if (this.#roomWrites > 0) return this.#waitForRooms(session, cid, () => this.#roomAction(session, cid, action, now));
     if (this.#accepting === 'no') return this.#emit({ type: 'send', to: [session], frame: errorFrame('disconnected', 'the coordinator is handing over: try again in a moment', cid) });
     if (this.#accepting === 'storage_full' || !this.#storageOk) return this.#emit({ type: 'send', to: [session], frame: errorFrame('storage_full', undefined, cid) });
     const d = this.state.rooms.decide({ ...action, user: user.name } as RoomAction, { ts: this.state.stampTime(now), registered: (name) => this.state.user(name)?.name });
     if (!d.ok) return this.#emit({ type: 'send', to: [session], frame: errorFrame(d.code, d.message, cid) });
     if (d.entries.length === 0) return this.#roomFrames(action.room, [], [{ session, cid }]);
     const stamped = this.#writeOwn(d.entries);
-    if (stamped !== undefined) this.#roomAsks.set(entryKey(stamped.at(-1)!), { session, cid });
+    if (stamped === undefined) return;
+    this.#roomAsks.set(entryKey(stamped.at(-1)!), { session, cid });
+    this.#roomWrites++;
+  }
+
+  /**
+   * Room writes of ours not yet durable (so not yet in the state): the next room decision, and the next room
+   * message (whose recipients are the members), wait for them, or two creations of one name would both pass,
+   * limits be passed, and a message go to one just removed. They wait in order, a write's time at most.
+   */
+  #roomWrites = 0;
+  readonly #roomQueue: { session: number; run: () => void }[] = [];
+
+  #waitForRooms(session: number, cid: string, run: () => void): void {
+    if (this.#roomQueue.length >= MAX_ROOM_QUEUE) return this.#emit({ type: 'send', to: [session], frame: errorFrame('rate_limited', 'too many room requests at once; try again', cid) });
+    this.#roomQueue.push({ session, run });
+  }
+
+  /** A room write of ours is durable (or failed): what waited for it goes on, until one waits again. */
+  #roomWritten(): void {
+    this.#roomWrites = Math.max(0, this.#roomWrites - 1);
+    while (this.#roomWrites === 0 && this.#roomQueue.length > 0) this.#roomQueue.shift()!.run();
   }
 
   /** The online list, with the status of those online who set one (other than plain online). */
@@ -1002,6 +1032,13 @@ export class NodeCore {
 }
 
 /** A chat message as delivered, with its place in the log (a resuming client's cursor). */
+/** Room requests and room messages that may wait for a room write at once (per coordinator). */
+const MAX_ROOM_QUEUE = 1_000;
+
+function isRoomRecord(r: LogRecord): boolean {
+  return r.kind === 'room' || r.kind === 'member' || r.kind === 'topic';
+}
+
 export function chatFrame(m: MessageEntry, replay: boolean): ServerMessage {
   const frame: ServerMessage = { type: 'chat:message', id: m.id, from: m.from, to: m.to, text: m.text, ts: m.ts, at: [m.origin, m.seq] };
   if (replay) frame.replay = true;

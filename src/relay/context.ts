@@ -56,6 +56,8 @@ export interface RelayContext {
   /** The network's authority now (it changes when this node is admitted to a network), and its key to admit nodes. */
   readonly identity: () => { authority: X509Certificate; authorityPem: string; authorityKeyPem: string; authorityId: string };
   readonly sendRate: RateLimiter;
+  /** Room requests and status changes, per session (not the sends' bucket: clients pace sends to it). */
+  readonly requestRate: RateLimiter;
   /** Wrong shared passwords (network, node) from an address; logins from an address count here too. */
   readonly loginByAddress: RateLimiter;
   /** Who may try an account's password now (per user and address, per address, per user). */

@@ -222,6 +222,8 @@ export class Relay extends EventEmitter<RelayEvents> {
       networkPassword: options.networkPassword || undefined,
       identity: () => ({ authority: this.#authority, authorityPem: this.#opts.tls.authorityPem, authorityKeyPem: this.#opts.tls.authorityKeyPem, authorityId: this.#authorityId }),
       sendRate: new RateLimiter({ capacity: rate * 2, refillPerSecond: rate }, now),
+      // Room requests and statuses: a bucket of their own, so that they never cost a paced client its sends.
+      requestRate: new RateLimiter({ capacity: 20, refillPerSecond: 5 }, now),
       loginByAddress,
       logins: new LoginLimits(loginByAddress, now),
       registrations: {
@@ -670,6 +672,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.#sessions.delete(s.id);
     this.#strikes.reset(`s${s.id}`);
     this.#ctx.sendRate.reset(`s${s.id}`);
+    this.#ctx.requestRate.reset(`s${s.id}`);
     leaveTransfers(this.#ctx, s);
     s.queue.length = 0;
     s.queuedBytes = 0;

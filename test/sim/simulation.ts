@@ -117,7 +117,8 @@ export function run(schedule: Schedule): Outcome {
       if (!storedById.has(entry.id)) storedById.set(entry.id, entry);
       // A node holds the message if it holds any copy of it (a resend may be stored twice, once per coordinator).
       const m = byId.get(frame.messageId)!;
-      if (m.room !== undefined && m.to.length === 0) m.to = [...entry.to]; // the members the acknowledged copy names
+      // The members the copy that was acknowledged names (the acknowledging node's copy).
+      if (m.room !== undefined && m.to.length === 0) m.to = [...(core.state.duplicateOf(m.from, cidOf.get(frame.messageId)!) ?? entry).to];
       const copies = nodes.map((n) => n.core?.state.duplicateOf(m.from, cidOf.get(frame.messageId)!)).filter((e): e is MessageEntry => e !== undefined);
       const holders = nodes.filter((n) => {
         const mine = n.core?.state.duplicateOf(m.from, cidOf.get(frame.messageId)!);
@@ -440,7 +441,7 @@ export function run(schedule: Schedule): Outcome {
     let missing = 0;
     for (const [id, t] of acked) {
       const m = byId.get(id)!;
-      if (t <= log.firstReady || !visibleTo(asEntry(m), key)) continue;
+      if (t <= log.firstReady || (m.room !== undefined && m.to.length === 0) || !visibleTo(asEntry(m), key)) continue; // a room message with no copy found: recipients unknown
       if (!log.received.has(id)) {
         missing++;
         if (process.env.SIM_WHY === '1') {

@@ -13,8 +13,8 @@ export function presence(ctx: RelayContext, s: Session): void {
   ctx.core.step({ type: 'presence-get', session: s.id });
 }
 
-/** A status (issue #16): paced like a send. */
+/** A status (issue #16): rate-limited like room requests. */
 export function status(ctx: RelayContext, s: Session, msg: Msg<'status:set'>): void {
-  if (!ctx.sendRate.take(`s${s.id}`)) return ctx.reject(s, 'rate_limited', 'too many requests; slow down');
+  if (!ctx.requestRate.take(`s${s.id}`)) return ctx.reject(s, 'rate_limited', 'too many requests; slow down');
   ctx.core.step({ type: 'status', session: s.id, status: msg.status, text: msg.text, now: ctx.now() });
 }

@@ -4,9 +4,9 @@ import type { RoomRequest } from '../../core/rooms.js';
 
 type RoomMessage = Msg<'room:join' | 'room:create' | 'room:invite' | 'room:leave' | 'room:remove' | 'room:op' | 'room:topic'>;
 
-/** A room action (issue #16): paced like a send, decided and stored by the core, answered with a `room` frame. */
+/** A room action (issue #16): rate-limited per session (20, then 5 a second), decided and stored by the core, answered with a `room` frame. */
 export function room(ctx: RelayContext, s: Session, msg: RoomMessage): void {
-  if (!ctx.sendRate.take(`s${s.id}`)) return ctx.reject(s, 'rate_limited', 'too many requests; slow down', msg.id);
+  if (!ctx.requestRate.take(`s${s.id}`)) return ctx.reject(s, 'rate_limited', 'too many requests; slow down', msg.id);
   ctx.core.step({ type: 'room', session: s.id, cid: msg.id, action: requestOf(msg), now: ctx.now() });
 }
 
