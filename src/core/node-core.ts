@@ -1,11 +1,11 @@
 import type { Cover, Entry, LogRecord, MessageEntry, NewEntry, UserEntry } from '../protocol/entries.js';
 import { accountOf, messageId } from '../protocol/entries.js';
-import { MAX_ENTRIES_PER_FRAME, errorFrame, userKey, type ClientMessage, type ServerMessage } from '../protocol/messages.js';
+import { errorFrame, userKey, type ClientMessage, type ServerMessage } from '../protocol/messages.js';
 import type { ErrorCode } from '../protocol/errors.js';
 import type { UserStatus } from '../protocol/limits.js';
 import { ChatState, byTime } from './chat-state.js';
 import { Pipeline, entryKey, type Ack } from './pipeline.js';
-import { Replica, type Batch } from './replica.js';
+import { Replica, splitEntries, type Batch } from './replica.js';
 import { RoleMachine, type LinkEnd, type NodeSelf, type RoleAction, type RoleEvent, type RoleInfo, type RoleTiming, type Succession } from './role.js';
 import { Sessions } from './sessions.js';
 import type { RoomAction, RoomRequest } from './rooms.js';
@@ -1056,7 +1056,7 @@ function framesOf(records: readonly LogRecord[]): ServerMessage[] {
   const covers = records.filter((r): r is Cover => r.kind === 'cover');
   if (covers.length > 0) return [batchFrame({ entries, covers })];
   const frames: ServerMessage[] = [];
-  for (let i = 0; i < entries.length; i += MAX_ENTRIES_PER_FRAME) frames.push(batchFrame({ entries: entries.slice(i, i + MAX_ENTRIES_PER_FRAME), covers: [] }));
+  for (const part of splitEntries(entries)) frames.push(batchFrame({ entries: part, covers: [] }));
   return frames;
 }
 

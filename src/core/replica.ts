@@ -2,6 +2,48 @@ import type { Cover, Entry, LogRecord } from '../protocol/entries.js';
 import { MAX_ENTRIES_PER_FRAME } from '../protocol/messages.js';
 import { at, raise, toPairs, type ReadonlyVersionVector, type VersionVector } from './version-vector.js';
 
+/**
+ * A `peer:entries` frame stays under this many bytes of entries, whatever they hold: a standby's frames go
+ * through the coordinator's 1 MiB frame limit, and 200 messages of 4,000 escaped characters (or room
+ * messages naming 1,000 members) would be several MiB. `entryBound` is an upper bound of an entry's JSON.
+ */
+export const MAX_BATCH_BYTES = 768 * 1024;
+
+/** At least the bytes of `e` as JSON: every string character at most 6 (`\u0000`), a name at most 40 with its quotes and comma. */
+export function entryBound(e: Entry): number {
+  switch (e.kind) {
+    case 'message':
+      return 400 + 6 * e.text.length + 40 * (e.to.length + e.pending.length);
+    case 'collect':
+      return 300 + 70 * e.upTo.length;
+    case 'topic':
+      return 300 + 6 * e.topic.length;
+    case 'status':
+      return 300 + 6 * e.text.length;
+    default:
+      return 600; // users (a bcrypt hash), secrets, rooms, members: short fields only
+  }
+}
+
+/** Splits entries into frames of at most MAX_ENTRIES_PER_FRAME entries and MAX_BATCH_BYTES (a frame holds one entry at least). */
+export function splitEntries<T extends Entry>(entries: readonly T[]): T[][] {
+  const parts: T[][] = [];
+  let part: T[] = [];
+  let bytes = 0;
+  for (const e of entries) {
+    const b = entryBound(e);
+    if (part.length > 0 && (part.length === MAX_ENTRIES_PER_FRAME || bytes + b > MAX_BATCH_BYTES)) {
+      parts.push(part);
+      part = [];
+      bytes = 0;
+    }
+    part.push(e);
+    bytes += b;
+  }
+  if (part.length > 0) parts.push(part);
+  return parts;
+}
+
 /** One `peer:entries` frame: entries, and the covers that end the install ranges among them. */
 export interface Batch {
   entries: Entry[];
@@ -159,26 +201,20 @@ export class Replica {
       const list = range.entries.sort((a, b) => a.seq - b.seq);
       let from = range.from;
       // Split into self-contained frames: each ends with the cover of the part it carries.
-      for (let i = 0; i === 0 || i < list.length; i += MAX_ENTRIES_PER_FRAME) {
-        const part = list.slice(i, i + MAX_ENTRIES_PER_FRAME);
-        const to = i + MAX_ENTRIES_PER_FRAME >= list.length ? range.to : part.at(-1)!.seq;
+      const parts = list.length === 0 ? [[]] : splitEntries(list);
+      parts.forEach((part, i) => {
+        const to = i === parts.length - 1 ? range.to : part.at(-1)!.seq;
         batches.push({ entries: part, covers: [{ kind: 'cover', origin, from, to }] });
         from = to;
-      }
+      });
     }
-    let exact: Entry[] = [];
+    const exact: Entry[] = [];
     for (const [origin, list] of [...this.#tail].sort(byOrigin)) {
       const base = at(this.#durable.floor, origin);
       const from = Math.max(at(theirs, origin), base);
-      for (let i = from - base; i < list.length; i++) {
-        exact.push(list[i]!);
-        if (exact.length === MAX_ENTRIES_PER_FRAME) {
-          batches.push({ entries: exact, covers: [] });
-          exact = [];
-        }
-      }
+      for (let i = from - base; i < list.length; i++) exact.push(list[i]!);
     }
-    if (exact.length > 0) batches.push({ entries: exact, covers: [] });
+    for (const part of splitEntries(exact)) batches.push({ entries: part, covers: [] });
     return batches;
   }
 

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { Replica } from '../../src/core/replica.js';
+import { MAX_BATCH_BYTES, Replica, entryBound } from '../../src/core/replica.js';
 import { ChatState } from '../../src/core/chat-state.js';
 import type { Entry, MessageEntry } from '../../src/protocol/entries.js';
 
@@ -39,6 +39,20 @@ t.test('catch-up sends exactly what the other side lacks, whatever the window, i
   t.same(batches.map((b) => b.entries.length), [200, 150]);
   t.same(keys(batches.flatMap((b) => b.entries)), Array.from({ length: 350 }, (_, i) => `a#${i + 101}`));
   t.same(r.lacking(new Map([['a', 450], ['b', 2]]), () => []), [], 'nothing to send to an equal');
+});
+
+t.test('frames stay under 1 MiB whatever the entries hold: 4,000 escaped characters each, or a room naming 1,000 members', async (t) => {
+  const r = new Replica();
+  const heavy = Array.from({ length: 300 }, (_, i) => m('a', i + 1, '\u0001'.repeat(4_000)));
+  const members = Array.from({ length: 1_000 }, (_, i) => `member-with-a-long-name-${String(i).padStart(6, '0')}`);
+  const room = Array.from({ length: 50 }, (_, i): MessageEntry => ({ ...m('b', i + 1), to: members, pending: members, room: 'all-hands' }));
+  take(r, [...heavy, ...room]);
+  const batches = r.lacking(new Map(), () => []);
+  const sizes = batches.map((b) => Buffer.byteLength(JSON.stringify({ type: 'peer:entries', entries: b.entries })));
+  t.same(keys(batches.flatMap((b) => b.entries)), keys([...heavy, ...room]), 'everything, in order');
+  t.ok(sizes.every((n) => n <= MAX_BATCH_BYTES), `every frame within the bound (largest ${Math.max(...sizes)} bytes)`);
+  t.ok(batches.every((b) => b.entries.every((e) => entryBound(e) >= Buffer.byteLength(JSON.stringify(e)))), 'the bound is one');
+  t.ok(batches.length > 2, `split by size, not only by count (${batches.length} frames)`);
 });
 
 t.test('below the floor, a replica that lacks entries gets an install: the retained state of the range, and a cover', async (t) => {
