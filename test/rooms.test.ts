@@ -66,6 +66,22 @@ t.test('rooms: public and private, messages to members only, offline members and
   carol.write({ type: 'leave', room: 'ops', id: 'l1' });
   t.match(await room(carol, 'l1'), { type: 'room', member: false, members: ['alice', 'bob'] });
   t.match(await alice.next((e) => e.type === 'room' && e.room === 'Ops' && !(e.members as string[]).includes('carol'), 'alice told'), { members: ['alice', 'bob'] });
+
+  // The op names another, who sets the topic; a member who is no op cannot remove; an op can.
+  alice.write({ type: 'op', room: 'ops', user: 'bob', id: 'o1' });
+  t.match(await room(alice, 'o1'), { type: 'room', ops: ['alice', 'bob'] });
+  back.write({ type: 'topic', room: 'ops', topic: 'deploys at five', id: 't1' });
+  t.match(await room(back, 't1'), { type: 'room', topic: 'deploys at five' });
+  carol.write({ type: 'remove', room: 'board', user: 'alice', id: 'x1' });
+  t.match(await room(carol, 'x1'), { type: 'error', code: 'room_forbidden' });
+  alice.write({ type: 'remove', room: 'board', user: 'carol', id: 'x2' });
+  t.match(await room(alice, 'x2'), { type: 'room', members: ['alice'] });
+  t.match(await carol.next((e) => e.type === 'room' && e.room === 'board', 'carol told'), { member: false });
+  alice.write({ type: 'send', room: 'board', text: 'after carol left', id: 's6' });
+  await alice.next((e) => e.type === 'ack' && e.id === 's6', 'the ack');
+  carol.write({ type: 'who' });
+  await carol.next((e) => e.type === 'presence', 'a round trip after it');
+  t.notOk(carol.events.some((e) => e.type === 'message' && e.text === 'after carol left'), 'removed: nothing more of the room');
 });
 
 t.test('status: away, busy or do not disturb with a text, beside the name for everyone, and seen by a newcomer at login', async (t) => {

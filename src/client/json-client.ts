@@ -191,24 +191,10 @@ async function session(
   });
 }
 
-/** A room command as the protocol asks it. */
+/** A room command as the protocol asks it: the same fields, under the protocol's type (a room is public unless said). */
 function roomRequest(c: Extract<z.infer<typeof Command>, { type: 'join' | 'create' | 'invite' | 'leave' | 'remove' | 'op' | 'topic' }>): RoomRequestFrame {
-  switch (c.type) {
-    case 'join':
-      return { type: 'room:join', room: c.room };
-    case 'create':
-      return { type: 'room:create', room: c.room, private: c.private ?? false };
-    case 'invite':
-      return { type: 'room:invite', room: c.room, users: c.users };
-    case 'leave':
-      return { type: 'room:leave', room: c.room };
-    case 'remove':
-      return { type: 'room:remove', room: c.room, user: c.user };
-    case 'op':
-      return { type: 'room:op', room: c.room, user: c.user };
-    case 'topic':
-      return { type: 'room:topic', room: c.room, topic: c.topic };
-  }
+  const { type, id: _id, ...fields } = c;
+  return { type: `room:${type}`, ...fields, ...(type === 'create' ? { private: c.private ?? false } : {}) } as RoomRequestFrame;
 }
 
 function safeJson(text: string): unknown {

@@ -10,21 +10,9 @@ export function room(ctx: RelayContext, s: Session, msg: RoomMessage): void {
   ctx.core.step({ type: 'room', session: s.id, cid: msg.id, action: requestOf(msg), now: ctx.now() });
 }
 
+/** The frame as the core's request: `room:remove`'s and `room:op`'s `user` is their target (the asker is the session's). */
 function requestOf(msg: RoomMessage): RoomRequest {
-  switch (msg.type) {
-    case 'room:join':
-      return { type: 'join', room: msg.room };
-    case 'room:create':
-      return { type: 'create', room: msg.room, private: msg.private };
-    case 'room:invite':
-      return { type: 'invite', room: msg.room, users: msg.users };
-    case 'room:leave':
-      return { type: 'leave', room: msg.room };
-    case 'room:remove':
-      return { type: 'remove', room: msg.room, target: msg.user };
-    case 'room:op':
-      return { type: 'op', room: msg.room, target: msg.user };
-    case 'room:topic':
-      return { type: 'topic', room: msg.room, topic: msg.topic };
-  }
+  const { type, id: _id, ...fields } = msg;
+  const kind = type.slice('room:'.length);
+  return ('user' in fields ? { type: kind, room: fields.room, target: fields.user } : { type: kind, ...fields }) as RoomRequest;
 }
