@@ -95,6 +95,16 @@ t.test('status: away, busy or do not disturb with a text, beside the name for ev
   t.match(await carol.next((e) => e.type === 'presence', 'the online list at login'), { status: { alice: { status: 'away', text: 'lunch' } } }, 'a newcomer sees it at once');
   alice.write({ type: 'status', status: 'online' });
   t.match(await carol.next((e) => e.type === 'presence' && e.status === undefined, 'back'), { online: ['alice', 'bob', 'carol'] }, 'plain online again: no status shown');
+  // One who set a status and comes back online brings it: the others see it as they see them come.
+  carol.write({ type: 'status', status: 'busy', text: 'release' });
+  await bob.next((e) => e.type === 'presence' && (e.status as Record<string, unknown> | undefined)?.carol !== undefined, "carol's status");
+  carol.write({ type: 'quit' });
+  t.equal(await carol.exited(), 0);
+  await bob.next((e) => e.type === 'presence' && !(e.online as string[]).includes('carol'), 'carol gone');
+  const dave = await startClient(t, server.address, 'dave', { register: true }); // knows nothing of carol yet
+  await dave.next((e) => e.type === 'presence', 'his first list');
+  await startClient(t, server.address, 'carol');
+  t.match(await dave.next((e) => e.type === 'presence' && (e.online as string[]).includes('carol'), 'carol back'), { status: { carol: { status: 'busy', text: 'release' } } }, 'her status comes with her, kept across logins');
 });
 
 t.test('mentions: a message that names you (@bob, or bob as a word) is flagged for you, not for its sender or others', async (t) => {

@@ -607,6 +607,13 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
       case 'presence:status':
         this.#statuses.set(msg.user, { status: msg.status, text: msg.text });
         return this.#emitPresence();
+      case 'presence:joined':
+        if (msg.status !== undefined) this.#statuses.set(msg.user, msg.status);
+        else this.#statuses.delete(msg.user);
+        break;
+      case 'presence:left':
+        this.#statuses.delete(msg.user);
+        break;
       case 'presence':
         this.#statuses.clear();
         for (const [name, st] of Object.entries(msg.status ?? {})) this.#statuses.set(name, st);

@@ -775,7 +775,9 @@ export class NodeCore {
     if (first) {
       this.#emit({ type: 'presence', user: name, online: true, session });
       const others = [...this.#sessions.ids()].filter((id) => id !== session);
-      if (others.length > 0) this.#emit({ type: 'send', to: others, frame: { type: 'presence:joined', user: name } });
+      const st = this.state.statusOf(name);
+      const status = st !== undefined && (st.status !== 'online' || st.text !== '') ? { status: { status: st.status, text: st.text } } : {};
+      if (others.length > 0) this.#emit({ type: 'send', to: others, frame: { type: 'presence:joined', user: name, ...status } });
     }
     void now;
   }

@@ -166,6 +166,7 @@ export class Rooms {
         if (a.type === 'create') return refuse('room_exists', `a room called ${room.name} exists already`);
         if (isIn(mine)) return { ok: true, entries: [] };
         if (room.private && mine !== 'invited') return refuse('room_forbidden', `${room.name} is private: a member must invite you`);
+        if (mine === 'removed') return refuse('room_forbidden', `you were removed from ${room.name}: a member must invite you back`);
         if (tooMany(a.user)) return refuse('room_limit', `you are in ${MAX_ROOMS_PER_USER} rooms already: leave one first`);
         if (full(room)) return refuse('room_limit', `${room.name} has ${MAX_MEMBERS_PER_ROOM} members already`);
         return { ok: true, entries: [member(a.user, 'member')] };

@@ -222,7 +222,7 @@ export const ServerMessage = z.discriminatedUnion('type', [
   /** A user's status changed (to everyone online). */
   z.object({ type: z.literal('presence:status'), user: Username, ...StatusValue.shape }),
   /** Changes to it: one name each, so a join costs O(users) bytes, not O(users²). */
-  z.object({ type: z.literal('presence:joined'), user: Username }),
+  z.object({ type: z.literal('presence:joined'), user: Username, /** Theirs, if other than plain online. */ status: StatusValue.optional() }),
   z.object({ type: z.literal('presence:left'), user: Username }),
   /** The offer is accepted: send the data on `stream`, keeping at most `window` bytes beyond `file:credit`. */
   z.object({

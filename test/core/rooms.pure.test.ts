@@ -68,6 +68,10 @@ t.test('leave, remove and name ops: the creator and the ops they name remove; me
   t.same(n.rooms.members('ops'), ['alice', 'bob', 'dave']);
   t.equal(refused(n.act({ type: 'op', room: 'ops', user: 'alice', target: 'carol' })), 'room_forbidden', 'one who is not in cannot be op');
   t.same(n.act({ type: 'remove', room: 'ops', user: 'alice', target: 'carol' }), { ok: true, entries: [] }, 'removed already');
+  t.equal(refused(n.act({ type: 'join', room: 'ops', user: 'carol' })), 'room_forbidden', 'removed from a public room: not back by joining');
+  n.act({ type: 'invite', room: 'ops', user: 'dave', users: ['carol'] });
+  t.equal(refused(n.act({ type: 'join', room: 'ops', user: 'carol' })), 'ok', 'back once a member invites her');
+  n.act({ type: 'remove', room: 'ops', user: 'alice', target: 'carol' });
   t.equal(refused(n.act({ type: 'leave', room: 'ops', user: 'carol' })), 'room_forbidden', 'carol is not in');
   t.equal(refused(n.act({ type: 'topic', room: 'ops', user: 'carol', topic: 'x' })), 'room_forbidden', 'nor sets the topic');
   t.equal(refused(n.act({ type: 'topic', room: 'ops', user: 'dave', topic: 'deploys at 5' })), 'ok');
