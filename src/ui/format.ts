@@ -54,8 +54,9 @@ export function renderLine(line: Line, me: string, width: number): string[] {
   else {
     const from = chalk.bold(hue(colourFor(line.from), safe(line.from)));
     const own = line.from === me ? chalk.dim(' (you)') : '';
-    const to = line.to.length === 0 ? '' : chalk.dim(` → ${safe(line.to.join(', '))}`);
-    const dm = line.to.length > 0 ? hue('yellow', ' [direct]') : '';
+    const room = line.kind === 'message' ? line.room : undefined;
+    const to = room !== undefined ? chalk.dim(` → #${safe(room)}`) : line.to.length === 0 ? '' : chalk.dim(` → ${safe(line.to.join(', '))}`);
+    const dm = room === undefined && line.to.length > 0 ? hue('yellow', ' [direct]') : '';
     head = `${from}${own}${to}${dm}: `;
   }
   let body: string;

@@ -25,7 +25,8 @@ export interface NetworkInfo {
 
 /** A line of the message pane. */
 export type Line =
-  | { kind: 'message'; id: string; ts: number; from: string; to: string[]; text: string }
+  /** `room`: a room message (issue #16), `to` its members when it was stored. */
+  | { kind: 'message'; id: string; ts: number; from: string; to: string[]; text: string; room?: string }
   | { kind: 'notice'; ts: number; text: string; level: 'info' | 'error' }
   /** A file sent or received: shown like a message, with its size and, when received, where it was saved. */
   | { kind: 'file'; id: string; ts: number; from: string; to: string[]; name: string; size: number; path?: string };
@@ -446,7 +447,7 @@ export function reducer(state: UiState, action: Action): UiState {
     case 'message': {
       const m = action.message;
       if (chat.lines.some((l) => l.kind === 'message' && l.id === m.id)) return state;
-      const line: Line = { kind: 'message', id: m.id, ts: m.ts, from: m.from, to: [...m.to], text: m.text };
+      const line: Line = { kind: 'message', id: m.id, ts: m.ts, from: m.from, to: [...m.to], text: m.text, ...(m.room === undefined ? {} : { room: m.room }) };
       // History and replays can arrive out of time order: keep the messages sorted by timestamp. A message never
       // goes above a notice already shown (notices carry this machine's clock, messages the coordinator's: a
       // joiner's first message must not appear before its join notice).

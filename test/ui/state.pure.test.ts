@@ -299,3 +299,10 @@ t.test('the unread marker: above the first message missed in a reconnect, while 
   s = run(s, { type: 'ready', user: 'alice', coordinator: 'x:1', network: 'n', resumed: false, now: 80_000 }, msg('m11', 'bob', 90_000));
   t.equal(s.chat.unread, undefined, 'a reconnect that ended in a fresh login leaves no replay window open');
 });
+
+t.test('a room message is shown with its room, not as a direct message to every member', async (t) => {
+  const s = run(chatting(), { type: 'message', message: { id: 'r1', from: 'bob', to: ['alice', 'bob', 'carol'], text: 'deploy', ts: 1, room: 'ops' } } as Action);
+  const row = renderLine(s.chat.lines.at(-1)!, 'alice', 200).join('');
+  t.match(row, /bob.*→ #ops.*deploy/);
+  t.notMatch(row, /\[direct\]|carol/, 'neither "[direct]" nor the member list');
+});

@@ -83,7 +83,7 @@ export function useChat(latest: () => UiState, dispatch: Dispatch<Action>, deps:
       dispatch({ type: 'message', message: m, now: now() });
       const me = c.ready?.user;
       // A direct message, or a mention (@name or the name as a word), rings the bell.
-      if (!replaying && me !== undefined && m.from !== me && (m.to.includes(me) || mentions(m.text, me))) depsRef.current.bell();
+      if (!replaying && me !== undefined && m.from !== me && ((m.room === undefined && m.to.includes(me)) || mentions(m.text, me))) depsRef.current.bell();
     });
     c.on('ack', (a) => dispatch({ type: 'ack', cid: a.id }));
     c.on('presence', (online) => dispatch({ type: 'presence', online, now: now() }));
