@@ -1,4 +1,4 @@
-import type { Cover, Entry, LogRecord, MessageEntry, NewEntry, UserEntry } from '../protocol/entries.js';
+import type { Cover, Entry, LogRecord, MessageEntry, NewEntry, StatusEntry, UserEntry } from '../protocol/entries.js';
 import { accountOf, messageId } from '../protocol/entries.js';
 import { errorFrame, userKey, type ClientMessage, type ServerMessage } from '../protocol/messages.js';
 import type { ErrorCode } from '../protocol/errors.js';
@@ -675,8 +675,8 @@ export class NodeCore {
     const online = this.#sessions.online;
     const status: Record<string, { status: UserStatus; text: string }> = {};
     for (const name of online) {
-      const st = this.state.statusOf(name);
-      if (st !== undefined && (st.status !== 'online' || st.text !== '')) status[name] = { status: st.status, text: st.text };
+      const st = shownStatus(this.state.statusOf(name));
+      if (st !== undefined) status[name] = st;
     }
     return Object.keys(status).length > 0 ? { type: 'presence', online, status } : { type: 'presence', online };
   }
@@ -703,7 +703,7 @@ export class NodeCore {
     const asked = new Set(asks.map((a) => a.session));
     for (const a of asks) this.#emit({ type: 'send', to: [a.session], frame: frame(this.state.rooms.isMember(room, this.#sessions.user(a.session)?.name ?? ''), a.cid) });
     if (changed.length === 0) return;
-    const sessionsOf = (names: Iterable<string>) => [...new Set([...names].flatMap((n) => this.#sessions.recipients({ from: n, to: [n] } as MessageEntry)))].filter((s) => !asked.has(s));
+    const sessionsOf = (names: Iterable<string>) => [...new Set([...names].flatMap((n) => this.#sessions.ofUser(n)))].filter((s) => !asked.has(s));
     const members = sessionsOf(view.members);
     if (members.length > 0) this.#emit({ type: 'send', to: members, frame: frame(true) });
     const gone = sessionsOf(changed.flatMap((e) => (e.kind === 'member' && (e.state === 'left' || e.state === 'removed') ? [e.user] : [])));
@@ -711,13 +711,13 @@ export class NodeCore {
     // One who joined gets the room's recent history (the same window as broadcasts), as a replay.
     for (const e of changed) {
       if (e.kind !== 'member' || e.state !== 'member' || userKey(e.by) !== userKey(e.user) || !this.state.rooms.isMember(room, e.user)) continue;
-      const to = this.#sessions.recipients({ from: e.user, to: [e.user] } as MessageEntry);
+      const to = this.#sessions.ofUser(e.user);
       const history = this.state.roomHistory(room).filter((m) => !this.#pipeline.holds(m.id));
       if (to.length > 0) for (const m of history) this.#emit({ type: 'send', to, frame: chatFrame(m, true) });
     }
     for (const e of changed) {
       if (e.kind !== 'member' || e.state !== 'invited' || this.state.rooms.membership(room, e.user) !== 'invited') continue;
-      const to = this.#sessions.recipients({ from: e.user, to: [e.user] } as MessageEntry);
+      const to = this.#sessions.ofUser(e.user);
       if (to.length > 0) this.#emit({ type: 'send', to, frame: { type: 'room:invited', room: view.name, by: e.by } });
     }
   }
@@ -775,8 +775,8 @@ export class NodeCore {
     if (first) {
       this.#emit({ type: 'presence', user: name, online: true, session });
       const others = [...this.#sessions.ids()].filter((id) => id !== session);
-      const st = this.state.statusOf(name);
-      const status = st !== undefined && (st.status !== 'online' || st.text !== '') ? { status: { status: st.status, text: st.text } } : {};
+      const st = shownStatus(this.state.statusOf(name));
+      const status = st === undefined ? {} : { status: st };
       if (others.length > 0) this.#emit({ type: 'send', to: others, frame: { type: 'presence:joined', user: name, ...status } });
     }
     void now;
@@ -1034,6 +1034,11 @@ export class NodeCore {
 }
 
 /** A chat message as delivered, with its place in the log (a resuming client's cursor). */
+/** A status as others are shown it: none for plain online with no text. */
+function shownStatus(st: StatusEntry | undefined): { status: UserStatus; text: string } | undefined {
+  return st === undefined || (st.status === 'online' && st.text === '') ? undefined : { status: st.status, text: st.text };
+}
+
 /** Room requests and room messages that may wait for a room write at once (per coordinator). */
 const MAX_ROOM_QUEUE = 1_000;
 

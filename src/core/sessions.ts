@@ -66,6 +66,11 @@ export class Sessions {
     return this.#sorted;
   }
 
+  /** The sessions of the user called `name` (any case). */
+  ofUser(name: string): number[] {
+    return [...(this.#byUser.get(userKey(name)) ?? [])];
+  }
+
   /** The sessions a stored message goes to: everyone's for a broadcast, else the sender's and the recipients'. */
   recipients(m: MessageEntry): number[] {
     if (m.to.length === 0) return [...this.#sessions.keys()];
